@@ -1,0 +1,82 @@
+# leasefence — build, test and tooling entry points.  See README.md.
+#
+#   make            build/leasefence, build/kube-sim and build/libleasefence-elector.a
+#   make test       install Debian packages the tests need, then run every test
+#   make demo       the main job on the local API server
+#   make lint       clang-format check + banned-function grep
+
+CC      ?= cc
+GO      ?= go
+BUILD   := build
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' \
+           -fno-strict-aliasing -pthread $(WARN) -Ielector -Iserver
+LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
+TEST_LDLIBS := -lcmocka
+
+# Sources: the elector library is elector/*.c except the CLI (elector/cmd_*.c);
+# the binary is server/*.c + elector/cmd_*.c + the library.
+ELECTOR_CMD  := $(wildcard elector/cmd_*.c)
+ELECTOR_SRCS := $(filter-out $(ELECTOR_CMD),$(wildcard elector/*.c))
+SERVER_SRCS  := $(wildcard server/*.c)
+ELECTOR_OBJS := $(ELECTOR_SRCS:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJS  := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
+CMD_OBJS     := $(ELECTOR_CMD:%.c=$(BUILD)/obj/%.o)
+# Everything of the server but main(), for unit tests.
+SERVER_LIB_OBJS := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
+KUBE_SIM_SRCS := $(wildcard tests/kube-sim/*.go) tests/kube-sim/go.mod
+
+.PHONY: all test unit integration demo lint deps clean sanitize valgrind fuzz bench soak check-go
+all: $(BUILD)/leasefence $(BUILD)/kube-sim $(BUILD)/libleasefence-elector.a $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libleasefence-elector.a: $(ELECTOR_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/leasefence: $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB_OBJS) $(BUILD)/libleasefence-elector.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(SERVER_LIB_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+
+$(BUILD)/kube-sim: $(KUBE_SIM_SRCS)
+	@mkdir -p $(BUILD)
+	cd tests/kube-sim && $(GO_ENV) $(GO) build -o $(abspath $@) .
+
+deps:
+	@tests/deps.sh
+
+test: deps
+	$(MAKE) all
+	tests/run.sh
+
+unit: all
+	tests/run.sh unit
+
+integration: all
+	tests/run.sh integration
+
+demo: deps
+	$(MAKE) all
+	tests/e2e/demo.sh
+
+lint:
+	tests/lint.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

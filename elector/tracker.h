@@ -1,0 +1,84 @@
+#ifndef LEASEFENCE_TRACKER_H
+#define LEASEFENCE_TRACKER_H
+/*
+ * The tracker watches a set of Leases and publishes, per Lease, an immutable
+ * snapshot of what is known of it.  Readers on other threads (the h2o event
+ * loops) take a snapshot without waiting on the tracker's I/O: the tracker
+ * only ever swaps a pointer under a lock held for a few instructions.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kube_client;
+struct tracker;
+
+/** What is known of one Lease at one moment.  Immutable once published. */
+struct lease_snapshot {
+    bool known;               /* listed at least once, and the last object seen parsed cleanly */
+    bool exists;              /* the Lease exists (only meaningful when known) */
+    bool watching;            /* a watch on this Lease is connected now */
+    const char *ns, *name;    /* never NULL */
+    const char *holder;       /* spec.holderIdentity, "" when absent or released; never NULL */
+    int32_t lease_duration_s; /* spec.leaseDurationSeconds, 0 when absent */
+    int32_t transitions;      /* spec.leaseTransitions, 0 when absent */
+    const char *uid;          /* metadata.uid, "" when the Lease does not exist; never NULL */
+    const char *resource_version; /* never NULL */
+    const char *epoch;        /* "<uid>/<transitions>", "" when the Lease does not exist; never NULL */
+    int64_t renew_time_us;    /* spec.renewTime as unix microseconds, 0 when absent */
+    int64_t acquire_time_us;  /* spec.acquireTime as unix microseconds, 0 when absent */
+    int64_t changed_mono_ns;  /* CLOCK_MONOTONIC when the record was last seen to change */
+    int64_t contact_mono_ns;  /* CLOCK_MONOTONIC when the API server last confirmed this state
+                                 (list, watch event, bookmark, or a watch still streaming) */
+};
+
+/** Counters for metrics; read with tracker_stats(). */
+struct tracker_stats {
+    uint64_t watch_restarts;  /* watches re-established after the first */
+    uint64_t relists;         /* lists after the first (410 Gone, errors) */
+    uint64_t changes;         /* snapshots published because the record changed */
+};
+
+/** Creates a tracker on a borrowed client (must outlive the tracker); nothing runs until tracker_start. */
+struct tracker *tracker_new(struct kube_client *client);
+
+/**
+ * Tracks the Lease NAMESPACE/NAME; returns its index, stable for the tracker's
+ * life.  Idempotent: the same Lease gives the same index.  Callable from any
+ * thread, before or after tracker_start.  Returns -1 only when NS or NAME is not
+ * a valid Kubernetes name (err filled).
+ */
+int tracker_track(struct tracker *t, const char *ns, const char *name, char *err, size_t errlen);
+
+/** Index of NAMESPACE/NAME, or -1 when it is not tracked. */
+int tracker_find(struct tracker *t, const char *ns, const char *name);
+
+/** Number of Leases tracked. */
+size_t tracker_count(struct tracker *t);
+
+/** Starts the tracker's thread.  Returns 0, or -1 with err filled. */
+int tracker_start(struct tracker *t, char *err, size_t errlen);
+
+/** Stops the thread and waits for it; snapshots already taken stay valid until released. */
+void tracker_stop(struct tracker *t);
+
+/** Stops the tracker if running and frees it. */
+void tracker_free(struct tracker *t);
+
+/**
+ * The current snapshot of Lease IDX: a new reference, never NULL (a Lease
+ * not yet listed gives a snapshot with known == false).  Give it back with
+ * tracker_release().  Never blocks on I/O.
+ */
+const struct lease_snapshot *tracker_acquire(struct tracker *t, size_t idx);
+
+/** Drops a reference taken with tracker_acquire. */
+void tracker_release(struct tracker *t, const struct lease_snapshot *s);
+
+/** True once every tracked Lease has been listed at least once. */
+bool tracker_all_synced(struct tracker *t);
+
+/** Counters of Lease IDX. */
+void tracker_stats(struct tracker *t, size_t idx, struct tracker_stats *out);
+
+#endif

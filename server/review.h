@@ -1,0 +1,81 @@
+#ifndef LEASEFENCE_REVIEW_H
+#define LEASEFENCE_REVIEW_H
+/*
+ * A decoder for AdmissionReview requests that extracts only the fields the
+ * fence decision needs, in one pass over the body, without building a tree.
+ * It validates the whole document as JSON (RFC 8259) all the same: invalid
+ * JSON anywhere is rejected.  For duplicated object keys the last one wins,
+ * as in jansson and Go's encoding/json.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Deepest nesting of arrays and objects accepted. */
+#define REVIEW_MAX_DEPTH 128
+
+/** A decoded JSON string: LEN bytes of UTF-8 at PTR, not NUL-terminated.
+ *  Points into the body when the string had no escapes, else into memory from
+ *  the allocator.  PTR is NULL when the field was absent or JSON null. */
+struct review_str {
+    const char *ptr;
+    size_t len;
+};
+
+struct review_kv {
+    struct review_str key, value;
+};
+
+enum review_version {
+    REVIEW_V1 = 1,   /* admission.k8s.io/v1 */
+    REVIEW_V1BETA1,  /* admission.k8s.io/v1beta1 */
+};
+
+/** The fields of an AdmissionReview request that the decision reads. */
+struct review {
+    enum review_version version;         /* from the top-level apiVersion */
+    struct review_str uid;               /* request.uid */
+    struct review_str kind_group, kind_version, kind_kind;          /* request.kind */
+    struct review_str res_group, res_version, res_resource;         /* request.resource */
+    struct review_str sub_resource;      /* request.subResource */
+    struct review_str name, namespace_;  /* request.name, request.namespace */
+    struct review_str operation;         /* request.operation: CREATE UPDATE DELETE CONNECT */
+    struct review_str username, user_uid; /* request.userInfo.username, .uid */
+    struct review_str *groups;           /* request.userInfo.groups */
+    size_t ngroups;
+    struct review_str *pod_names;        /* request.userInfo.extra["authentication.kubernetes.io/pod-name"] */
+    size_t npod_names;
+    struct review_kv *annotations;       /* request.object.metadata.annotations (string values) */
+    size_t nannotations;
+    struct review_kv *old_annotations;   /* request.oldObject.metadata.annotations */
+    size_t nold_annotations;
+    bool has_object, has_old_object;     /* request.object / oldObject present and not null */
+    bool dry_run;                        /* request.dryRun */
+};
+
+/** Memory for decoded strings and arrays; must return aligned memory or abort. */
+typedef void *(*review_alloc_fn)(void *ctx, size_t size);
+
+/**
+ * Decodes an AdmissionReview from BUF[0..LEN).  Returns 0 and fills OUT, or
+ * -1 with a message in ERR saying what was wrong and where ("invalid JSON at
+ * byte 17: expected ':'", "apiVersion 'admission.k8s.io/v2' is not supported",
+ * "request.uid is missing").  Requires apiVersion admission.k8s.io/v1 or
+ * v1beta1, kind AdmissionReview, a request object and a non-empty uid.
+ * Memory comes from ALLOC(CTX, size) and is never freed by the decoder.
+ */
+int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
+                  char *err, size_t errlen);
+
+/** True when S holds exactly the NUL-terminated string LIT. */
+static inline bool review_str_eq(struct review_str s, const char *lit)
+{
+    size_t i = 0;
+    if (s.ptr == NULL)
+        return false;
+    for (; i < s.len; i++)
+        if (lit[i] == '\0' || lit[i] != s.ptr[i])
+            return false;
+    return lit[i] == '\0';
+}
+
+#endif
