@@ -34,7 +34,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
 KUBE_SIM_SRCS := $(wildcard tests/kube-sim/*.go) tests/kube-sim/go.mod
 
-.PHONY: all test unit integration demo lint deps clean sanitize valgrind fuzz bench soak check-go
+.PHONY: fuzz-build all test unit integration demo lint deps clean sanitize valgrind fuzz bench soak check-go
 all: $(BUILD)/leasefence $(BUILD)/kube-sim $(BUILD)/libleasefence-elector.a $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -48,9 +48,30 @@ $(BUILD)/libleasefence-elector.a: $(ELECTOR_OBJS)
 $(BUILD)/leasefence: $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB_OBJS) $(BUILD)/libleasefence-elector.a
+$(BUILD)/libleasefence-server.a: $(SERVER_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(SERVER_LIB_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+# Unit tests link against the archives, so each pulls in only the objects it uses.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME, built with
+# clang, ASan and UBSan over the library sources.  `make fuzz FUZZ_SECONDS=N`
+# runs each for N seconds on its seed corpus tests/fuzz/NAME/.
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+               -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' -pthread -Ielector -Iserver
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS))
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS)) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+fuzz: deps fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 $(BUILD)/kube-sim: $(KUBE_SIM_SRCS)
 	@mkdir -p $(BUILD)
