@@ -77,6 +77,17 @@ $(BUILD)/kube-sim: $(KUBE_SIM_SRCS)
 	@mkdir -p $(BUILD)
 	cd tests/kube-sim && $(GO_ENV) $(GO) build -o $(abspath $@) .
 
+# Benchmark programs: tests/bench/NAME.c -> build/bench/NAME (the floor server, cost harness).
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS)
+
+bench: deps
+	$(MAKE) all $(BENCH_BINS)
+	tests/bench/run.sh
+
 deps:
 	@tests/deps.sh
 
