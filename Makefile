@@ -108,6 +108,25 @@ demo: deps
 lint:
 	tests/lint.sh
 
+# The whole C suite (unit, integration, e2e) under ASan + UBSan, built with
+# clang in build/san.  Any sanitizer report fails the run (halt_on_error).
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+sanitize: deps
+	$(MAKE) BUILD=$(BUILD)/san CC=clang CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	LEASEFENCE_BUILD=$(BUILD)/san \
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	tests/run.sh unit integration
+
+# The server's integration tests with every leasefence process under memcheck.
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite --track-fds=no --log-file=$(abspath $(BUILD))/valgrind.%p.log
+valgrind: deps
+	$(MAKE) all
+	rm -f $(BUILD)/valgrind.*.log
+	LEASEFENCE_WRAPPER="$(VALGRIND)" tests/run.sh integration
+	tests/valgrind-check.sh $(BUILD)
+
 clean:
 	rm -rf $(BUILD)
 

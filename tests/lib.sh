@@ -3,7 +3,12 @@
 # Every process a test starts is recorded and ended by PID on exit.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=$ROOT/build
+# LEASEFENCE_BUILD picks another build tree (make sanitize uses build/san);
+# LEASEFENCE_WRAPPER runs the binary under a tool (make valgrind).
+BUILD=${LEASEFENCE_BUILD:-$ROOT/build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+# Start the binary as: $LEASEFENCE serve ...   (unquoted: it may carry a wrapper)
+LEASEFENCE="${LEASEFENCE_WRAPPER:+$LEASEFENCE_WRAPPER }$BUILD/leasefence"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/leasefence-test.XXXXXX")
 PIDS=()
 N_OK=0 N_FAIL=0

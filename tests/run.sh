@@ -10,7 +10,8 @@ suites=("$@")
 
 passed=0 failed=0
 failures=()
-log_dir=build/test-logs
+build=${LEASEFENCE_BUILD:-build}
+log_dir=$build/test-logs
 mkdir -p "$log_dir"
 
 count() {  # count NAME LOGFILE EXIT_CODE PASS_REGEX FAIL_REGEX
@@ -27,7 +28,7 @@ count() {  # count NAME LOGFILE EXIT_CODE PASS_REGEX FAIL_REGEX
 for suite in "${suites[@]}"; do
   case $suite in
   unit)
-    for t in build/tests/test_*; do
+    for t in "$build"/tests/test_*; do
       [ -x "$t" ] || continue
       n=$(basename "$t"); log=$log_dir/unit-$n.log
       timeout 300 "$t" >"$log" 2>&1; rc=$?
