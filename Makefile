@@ -12,7 +12,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' \
            -fno-strict-aliasing -pthread $(WARN) -Ielector -Iserver
 LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
 TEST_LDLIBS := -lcmocka

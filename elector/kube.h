@@ -32,4 +32,77 @@ struct kube_code_count {
 /** Fills OUT with up to MAX rows of requests by response code; returns the number of rows. */
 size_t kube_client_request_counts(struct kube_client *c, struct kube_code_count *out, size_t max);
 
+/* ---- Additions (elector engineer): requests, Leases, and the pieces the tracker's curl multi loop uses.
+ * ---- */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+/** Timeout of a request whose caller passes 0, in milliseconds. */
+#define KUBE_DEFAULT_TIMEOUT_MS 10000
+
+/**
+ * One request: METHOD on PATH (starting with '/', query included), with BODY
+ * (borrowed, may be NULL) as JSON.  Returns the HTTP status, or 0 when no
+ * response came.  *RESP (when RESP is not NULL) gets a new reference to the
+ * body when it parses as JSON, else NULL.  For anything but 2xx, ERR is filled
+ * with "CODE REASON: MESSAGE" from the Status body (or the transport error).
+ * TIMEOUT_MS bounds the whole request (0: KUBE_DEFAULT_TIMEOUT_MS).
+ */
+int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body, long timeout_ms,
+                 json_t **resp, char *err, size_t errlen);
+
+/**
+ * Lease operations on /apis/coordination.k8s.io/v1.  Each returns the HTTP
+ * status (0: no response) and, on 2xx, a new reference in *OUT to the object
+ * the server returned.  Errors read "cannot update lease 'demo/x': 409
+ * Conflict: the object has been modified...".  OBJ is borrowed.
+ */
+int kube_lease_get(struct kube_client *c, const char *ns, const char *name, long timeout_ms, json_t **out,
+                   char *err, size_t errlen);
+int kube_lease_create(struct kube_client *c, const char *ns, json_t *obj, long timeout_ms, json_t **out,
+                      char *err, size_t errlen);
+int kube_lease_update(struct kube_client *c, const char *ns, const char *name, json_t *obj, long timeout_ms,
+                      json_t **out, char *err, size_t errlen);
+int kube_lease_delete(struct kube_client *c, const char *ns, const char *name, long timeout_ms, char *err,
+                      size_t errlen);
+
+/** Path of the Lease collection of NS, with QUERY appended after '?' when not NULL; you own the string. */
+char *kube_lease_path(const char *ns, const char *name, const char *query);
+
+/**
+ * A new easy handle set up for METHOD on PATH: URL, TLS, credentials, HTTP/2,
+ * User-Agent, timeouts (TIMEOUT_MS 0: none, for watches; a dead connection is
+ * still noticed by TCP keep-alive and the low-speed limit LOW_SPEED_S when not 0).
+ * *HEADERS receives the header list to free with curl_slist_free_all after the
+ * handle.  Does not set a write callback.  For curl multi loops (the tracker).
+ */
+CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
+                    long low_speed_s, struct curl_slist **headers);
+
+/** How often a token file is re-read (default 60 s; bound service-account tokens rotate).  For tests. */
+void kube_client_set_token_reread(struct kube_client *c, int seconds);
+
+/** Counts one response with HTTP status CODE (0: none) in kube_client_request_counts. */
+void kube_client_count(struct kube_client *c, int code);
+
+/** Fills ERR with "CODE REASON: MESSAGE" from a Status BODY (borrowed, may be NULL). */
+void kube_status_error(int code, json_t *body, char *err, size_t errlen);
+
+/**
+ * Splits a watch stream into events: feed bytes with kube_watch_feed, which
+ * calls FN for each complete line {"type": T, "object": O} (O borrowed for the
+ * call).  A line longer than the cap or not JSON makes feed return -1 with ERR
+ * filled.
+ */
+struct kube_watch_decoder {
+    char *buf;
+    size_t len, cap, max;
+};
+typedef int (*kube_watch_event_fn)(void *ctx, const char *type, json_t *object);
+void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t max_line);
+void kube_watch_decoder_release(struct kube_watch_decoder *d);
+int kube_watch_feed(struct kube_watch_decoder *d, const char *data, size_t len, kube_watch_event_fn fn,
+                    void *ctx, char *err, size_t errlen);
+
 #endif

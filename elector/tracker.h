@@ -15,28 +15,28 @@ struct tracker;
 
 /** What is known of one Lease at one moment.  Immutable once published. */
 struct lease_snapshot {
-    bool known;               /* listed at least once, and the last object seen parsed cleanly */
-    bool exists;              /* the Lease exists (only meaningful when known) */
-    bool watching;            /* a watch on this Lease is connected now */
-    const char *ns, *name;    /* never NULL */
-    const char *holder;       /* spec.holderIdentity, "" when absent or released; never NULL */
-    int32_t lease_duration_s; /* spec.leaseDurationSeconds, 0 when absent */
-    int32_t transitions;      /* spec.leaseTransitions, 0 when absent */
-    const char *uid;          /* metadata.uid, "" when the Lease does not exist; never NULL */
+    bool known;                   /* listed at least once, and the last object seen parsed cleanly */
+    bool exists;                  /* the Lease exists (only meaningful when known) */
+    bool watching;                /* a watch on this Lease is connected now */
+    const char *ns, *name;        /* never NULL */
+    const char *holder;           /* spec.holderIdentity, "" when absent or released; never NULL */
+    int32_t lease_duration_s;     /* spec.leaseDurationSeconds, 0 when absent */
+    int32_t transitions;          /* spec.leaseTransitions, 0 when absent */
+    const char *uid;              /* metadata.uid, "" when the Lease does not exist; never NULL */
     const char *resource_version; /* never NULL */
-    const char *epoch;        /* "<uid>/<transitions>", "" when the Lease does not exist; never NULL */
-    int64_t renew_time_us;    /* spec.renewTime as unix microseconds, 0 when absent */
-    int64_t acquire_time_us;  /* spec.acquireTime as unix microseconds, 0 when absent */
-    int64_t changed_mono_ns;  /* CLOCK_MONOTONIC when the record was last seen to change */
-    int64_t contact_mono_ns;  /* CLOCK_MONOTONIC when the API server last confirmed this state
-                                 (list, watch event, bookmark, or a watch still streaming) */
+    const char *epoch;            /* "<uid>/<transitions>", "" when the Lease does not exist; never NULL */
+    int64_t renew_time_us;        /* spec.renewTime as unix microseconds, 0 when absent */
+    int64_t acquire_time_us;      /* spec.acquireTime as unix microseconds, 0 when absent */
+    int64_t changed_mono_ns;      /* CLOCK_MONOTONIC when the record was last seen to change */
+    int64_t contact_mono_ns;      /* CLOCK_MONOTONIC when the API server last confirmed this state
+                                     (list, watch event, bookmark, or a watch still streaming) */
 };
 
 /** Counters for metrics; read with tracker_stats(). */
 struct tracker_stats {
-    uint64_t watch_restarts;  /* watches re-established after the first */
-    uint64_t relists;         /* lists after the first (410 Gone, errors) */
-    uint64_t changes;         /* snapshots published because the record changed */
+    uint64_t watch_restarts; /* watches re-established after the first */
+    uint64_t relists;        /* lists after the first (410 Gone, errors) */
+    uint64_t changes;        /* snapshots published because the record changed */
 };
 
 /** Creates a tracker on a borrowed client (must outlive the tracker); nothing runs until tracker_start. */

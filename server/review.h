@@ -13,6 +13,14 @@
 /** Deepest nesting of arrays and objects accepted. */
 #define REVIEW_MAX_DEPTH 128
 
+/** Most entries accepted in groups, pod names and annotations together
+ *  (duplicate keys included): bounds what a hostile body can make the decoder
+ *  allocate to about 5 MiB plus the length of the strings it unescapes. */
+#define REVIEW_MAX_ITEMS 65536
+
+/** The userInfo.extra key holding the pod name of a service account token. */
+#define REVIEW_POD_NAME_KEY "authentication.kubernetes.io/pod-name"
+
 /** A decoded JSON string: LEN bytes of UTF-8 at PTR, not NUL-terminated.
  *  Points into the body when the string had no escapes, else into memory from
  *  the allocator.  PTR is NULL when the field was absent or JSON null. */
@@ -26,30 +34,30 @@ struct review_kv {
 };
 
 enum review_version {
-    REVIEW_V1 = 1,   /* admission.k8s.io/v1 */
-    REVIEW_V1BETA1,  /* admission.k8s.io/v1beta1 */
+    REVIEW_V1 = 1,  /* admission.k8s.io/v1 */
+    REVIEW_V1BETA1, /* admission.k8s.io/v1beta1 */
 };
 
 /** The fields of an AdmissionReview request that the decision reads. */
 struct review {
-    enum review_version version;         /* from the top-level apiVersion */
-    struct review_str uid;               /* request.uid */
-    struct review_str kind_group, kind_version, kind_kind;          /* request.kind */
-    struct review_str res_group, res_version, res_resource;         /* request.resource */
-    struct review_str sub_resource;      /* request.subResource */
-    struct review_str name, namespace_;  /* request.name, request.namespace */
-    struct review_str operation;         /* request.operation: CREATE UPDATE DELETE CONNECT */
+    enum review_version version;                            /* from the top-level apiVersion */
+    struct review_str uid;                                  /* request.uid */
+    struct review_str kind_group, kind_version, kind_kind;  /* request.kind */
+    struct review_str res_group, res_version, res_resource; /* request.resource */
+    struct review_str sub_resource;                         /* request.subResource */
+    struct review_str name, namespace_;                     /* request.name, request.namespace */
+    struct review_str operation;          /* request.operation: CREATE UPDATE DELETE CONNECT */
     struct review_str username, user_uid; /* request.userInfo.username, .uid */
-    struct review_str *groups;           /* request.userInfo.groups */
+    struct review_str *groups;            /* request.userInfo.groups */
     size_t ngroups;
-    struct review_str *pod_names;        /* request.userInfo.extra["authentication.kubernetes.io/pod-name"] */
+    struct review_str *pod_names; /* request.userInfo.extra["authentication.kubernetes.io/pod-name"] */
     size_t npod_names;
-    struct review_kv *annotations;       /* request.object.metadata.annotations (string values) */
+    struct review_kv *annotations; /* request.object.metadata.annotations (string values) */
     size_t nannotations;
-    struct review_kv *old_annotations;   /* request.oldObject.metadata.annotations */
+    struct review_kv *old_annotations; /* request.oldObject.metadata.annotations */
     size_t nold_annotations;
-    bool has_object, has_old_object;     /* request.object / oldObject present and not null */
-    bool dry_run;                        /* request.dryRun */
+    bool has_object, has_old_object; /* request.object / oldObject present and not null */
+    bool dry_run;                    /* request.dryRun */
 };
 
 /** Memory for decoded strings and arrays; must return aligned memory or abort. */
@@ -61,7 +69,14 @@ typedef void *(*review_alloc_fn)(void *ctx, size_t size);
  * byte 17: expected ':'", "apiVersion 'admission.k8s.io/v2' is not supported",
  * "request.uid is missing").  Requires apiVersion admission.k8s.io/v1 or
  * v1beta1, kind AdmissionReview, a request object and a non-empty uid.
- * Memory comes from ALLOC(CTX, size) and is never freed by the decoder.
+ * A field we read holding the wrong JSON type is an error naming it
+ * ("request.userInfo.groups must be an array of strings"); JSON null reads as
+ * absent, and as "" inside groups, pod names and annotation values.  Fields
+ * we do not read may hold anything.  Strings may contain NUL ("\u0000" is
+ * accepted, as Go's encoding/json does): use the lengths.  Byte offsets in
+ * messages count from 0.  OUT is written only on success; ERR is always
+ * NUL-terminated.  Memory comes from ALLOC(CTX, size) (see REVIEW_MAX_ITEMS)
+ * and is never freed by the decoder.
  */
 int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
                   char *err, size_t errlen);

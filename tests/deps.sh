@@ -8,7 +8,7 @@ pkgs=(
   libh2o-evloop-dev libjansson-dev libcurl4-openssl-dev libssl-dev libyaml-dev
   libcmocka-dev golang-go
   clang libclang-rt-14-dev valgrind
-  openssl curl jq ca-certificates
+  openssl curl jq ca-certificates python3 python3-yaml
   prometheus nghttp2-client wrk
 )
 

@@ -1,0 +1,556 @@
+/*
+ * A Lease election candidate following client-go's leaderelection.go:
+ * tryAcquireOrRenew, the jittered acquire loop, the renew loop bounded by the
+ * renew deadline, and release on cancel.
+ */
+#include "candidate.h"
+
+#include "elog.h"
+#include "kube.h"
+#include "lease.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NS_PER_S 1000000000LL
+
+struct candidate {
+    struct candidate_config cfg;
+    char *ns, *name, *identity;
+    char lease_desc[600]; /* "ns/name" */
+    struct candidate_ops ops;
+    struct kube_client *client;
+
+    pthread_mutex_t lock; /* guards what candidate_status reads and the cancel flag */
+    pthread_cond_t cond;
+    bool cancelled;
+    bool leading;
+    struct lease_record observed; /* the record last seen or written */
+    bool have_observed;
+    int64_t observed_mono; /* when it was last seen to change */
+    json_t *lease;         /* the object last read or written (to update) */
+    char *reported_leader; /* for the new-leader callback */
+    int64_t try_deadline;  /* ops clock; 0: each request may take the whole renew deadline */
+    unsigned rand_state;
+};
+
+/* ---- default ops ---- */
+
+static int k_get(void *ctx, const char *ns, const char *name, long timeout_ms, json_t **out, char *err,
+                 size_t errlen)
+{
+    return kube_lease_get(ctx, ns, name, timeout_ms, out, err, errlen);
+}
+
+static int k_create(void *ctx, const char *ns, json_t *obj, long timeout_ms, json_t **out, char *err,
+                    size_t errlen)
+{
+    return kube_lease_create(ctx, ns, obj, timeout_ms, out, err, errlen);
+}
+
+static int k_update(void *ctx, const char *ns, const char *name, json_t *obj, long timeout_ms, json_t **out,
+                    char *err, size_t errlen)
+{
+    return kube_lease_update(ctx, ns, name, obj, timeout_ms, out, err, errlen);
+}
+
+static int64_t real_mono(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static int64_t real_wall(void *ctx)
+{
+    (void)ctx;
+    return lease_now_us();
+}
+
+/* ---- config ---- */
+
+void candidate_config_init(struct candidate_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->lease_duration_ns = 15 * NS_PER_S;
+    cfg->renew_deadline_ns = 10 * NS_PER_S;
+    cfg->retry_period_ns = 2 * NS_PER_S;
+    cfg->release_on_cancel = true;
+}
+
+int candidate_config_validate(const struct candidate_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->ns == NULL || cfg->ns[0] == '\0' || cfg->name == NULL || cfg->name[0] == '\0') {
+        snprintf(err, errlen, "lease namespace and name are required");
+        return -1;
+    }
+    if (cfg->identity == NULL || cfg->identity[0] == '\0') {
+        snprintf(err, errlen, "identity is required");
+        return -1;
+    }
+    if (cfg->retry_period_ns <= 0) {
+        snprintf(err, errlen, "retry period must be greater than zero");
+        return -1;
+    }
+    if (cfg->lease_duration_ns < NS_PER_S) {
+        snprintf(err, errlen, "lease duration must be at least 1s (it is written in whole seconds)");
+        return -1;
+    }
+    if (cfg->lease_duration_ns <= cfg->renew_deadline_ns) {
+        snprintf(err, errlen, "lease duration must be greater than renew deadline");
+        return -1;
+    }
+    if ((double)cfg->renew_deadline_ns <= CANDIDATE_JITTER * (double)cfg->retry_period_ns) {
+        snprintf(err, errlen, "renew deadline must be greater than retry period x %.1f", CANDIDATE_JITTER);
+        return -1;
+    }
+    return 0;
+}
+
+int candidate_parse_duration(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
+                 {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
+    if (s == NULL || *s == '\0')
+        return -1;
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (*s == '+')
+        s++;
+    double total = 0;
+    while (*s != '\0') {
+        const char *start = s;
+        double v = 0, scale = 1;
+        bool any = false, frac = false;
+        while ((*s >= '0' && *s <= '9') || (*s == '.' && !frac)) {
+            if (*s == '.') {
+                frac = true;
+            } else {
+                any = true;
+                if (frac) {
+                    scale /= 10;
+                    v += (*s - '0') * scale;
+                } else {
+                    v = v * 10 + (*s - '0');
+                }
+            }
+            s++;
+        }
+        if (!any || s == start)
+            return -1;
+        size_t ul = 0;
+        double mult = 0;
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t l = strlen(units[i].unit);
+            if (strncmp(s, units[i].unit, l) == 0 && l > ul) {
+                ul = l;
+                mult = units[i].ns;
+            }
+        }
+        if (ul == 0)
+            return -1;
+        /* "m" must not swallow the "m" of "ms": the longest match above handles it. */
+        s += ul;
+        total += v * mult;
+        if (total > 9.2e18)
+            return -1;
+    }
+    *out = (int64_t)llround(total);
+    return 0;
+}
+
+/* ---- candidate ---- */
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg,
+                                const struct candidate_ops *ops, char *err, size_t errlen)
+{
+    if (candidate_config_validate(cfg, err, errlen) != 0)
+        return NULL;
+    struct candidate *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->cfg = *cfg;
+    c->ns = xstrdup(cfg->ns);
+    c->name = xstrdup(cfg->name);
+    c->identity = xstrdup(cfg->identity);
+    c->cfg.ns = c->ns;
+    c->cfg.name = c->name;
+    c->cfg.identity = c->identity;
+    snprintf(c->lease_desc, sizeof(c->lease_desc), "%s/%s", c->ns, c->name);
+    c->client = client;
+    if (ops != NULL) {
+        c->ops = *ops;
+    } else {
+        c->ops = (struct candidate_ops){k_get, k_create, k_update, real_mono, real_wall, client};
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->rand_state = (unsigned)real_mono(NULL) ^ (unsigned)(uintptr_t)c;
+    return c;
+}
+
+void candidate_free(struct candidate *c)
+{
+    if (c == NULL)
+        return;
+    lease_record_release(&c->observed);
+    json_decref(c->lease);
+    free(c->reported_leader);
+    free(c->ns);
+    free(c->name);
+    free(c->identity);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void candidate_cancel(struct candidate *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->cancelled = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static bool is_cancelled(struct candidate *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = c->cancelled;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+/* Sleeps NS on the real monotonic clock or until cancelled; true when cancelled. */
+static bool sleep_ns(struct candidate *c, int64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t end = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec + ns;
+    struct timespec until = {.tv_sec = end / NS_PER_S, .tv_nsec = end % NS_PER_S};
+    pthread_mutex_lock(&c->lock);
+    while (!c->cancelled) {
+        if (pthread_cond_timedwait(&c->cond, &c->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    bool r = c->cancelled;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static double rand01(struct candidate *c)
+{
+    c->rand_state = c->rand_state * 1103515245u + 12345u;
+    return (double)((c->rand_state >> 8) & 0xffffff) / (double)0x1000000;
+}
+
+/* Records REC (stolen) as observed at NOW when it differs from what we had (client-go's setObservedRecord).
+ */
+static void observe(struct candidate *c, struct lease_record *rec, int64_t now, bool force)
+{
+    pthread_mutex_lock(&c->lock);
+    if (force || !c->have_observed || !lease_record_same(rec, &c->observed) ||
+        strcmp(rec->uid, c->observed.uid) != 0) {
+        c->observed_mono = now;
+    }
+    lease_record_release(&c->observed);
+    c->observed = *rec;
+    c->have_observed = true;
+    memset(rec, 0, sizeof(*rec));
+    pthread_mutex_unlock(&c->lock);
+}
+
+static bool observed_is_us(struct candidate *c)
+{
+    return c->have_observed && strcmp(c->observed.holder, c->identity) == 0;
+}
+
+static bool lease_valid(struct candidate *c, int64_t now)
+{
+    return c->have_observed && c->observed_mono + (int64_t)c->observed.duration_s * NS_PER_S > now;
+}
+
+static void keep_lease(struct candidate *c, json_t *obj)
+{
+    json_decref(c->lease);
+    c->lease = obj;
+}
+
+/* Takes the server's answer OBJ (stolen) after our write: the object we will update next and the observed
+ * record. */
+static bool accept_written(struct candidate *c, json_t *obj, int64_t now)
+{
+    struct lease_record rec;
+    char err[256];
+    if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
+        elog("error", "the server answered our write with a malformed lease", "lease", c->lease_desc, "error",
+             err, NULL);
+        json_decref(obj);
+        return false;
+    }
+    keep_lease(c, obj);
+    observe(c, &rec, now, true);
+    return true;
+}
+
+/* Like client-go's renew context: every request of one renewal attempt ends by the renew deadline. */
+static long request_timeout_ms(struct candidate *c)
+{
+    int64_t left = c->cfg.renew_deadline_ns;
+    if (c->try_deadline != 0) {
+        left = c->try_deadline - c->ops.mono_ns(c->ops.ctx);
+        if (left > c->cfg.renew_deadline_ns)
+            left = c->cfg.renew_deadline_ns;
+    }
+    return left < 1000000 ? 1 : (long)(left / 1000000);
+}
+
+bool candidate_try(struct candidate *c)
+{
+    char err[1024];
+    int64_t now = c->ops.mono_ns(c->ops.ctx);
+    int64_t wall = c->ops.wall_us(c->ops.ctx);
+    int32_t dur = (int32_t)(c->cfg.lease_duration_ns / NS_PER_S);
+    json_t *out = NULL;
+
+    /* 1. Fast path: the leader updates the object it has, assuming it is current. */
+    if (observed_is_us(c) && lease_valid(c, now) && c->lease != NULL) {
+        json_t *obj = json_deep_copy(c->lease);
+        lease_set_spec(obj, c->identity, dur, c->observed.acquire_us, wall, c->observed.transitions);
+        int code =
+            c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
+        json_decref(obj);
+        if (code >= 200 && code < 300 && accept_written(c, out, now))
+            return true;
+        elog("warn", "cannot renew optimistically, falling back to the slow path", "lease", c->lease_desc,
+             "error", err, NULL);
+    }
+
+    /* 2. Get, or create on 404. */
+    json_t *cur = NULL;
+    int code = c->ops.get(c->ops.ctx, c->ns, c->name, request_timeout_ms(c), &cur, err, sizeof(err));
+    if (code == 404) {
+        json_t *obj = lease_new_object(c->ns, c->name);
+        lease_set_spec(obj, c->identity, dur, wall, wall, 0);
+        code = c->ops.create(c->ops.ctx, c->ns, obj, request_timeout_ms(c), &out, err, sizeof(err));
+        json_decref(obj);
+        if (code < 200 || code > 299) {
+            elog(code == 409 ? "info" : "warn",
+                 code == 409 ? "lost the race to create the lease" : "cannot create lease", "lease",
+                 c->lease_desc, "error", err, NULL);
+            return false;
+        }
+        return accept_written(c, out, now);
+    }
+    if (code < 200 || code > 299) {
+        elog("warn", "cannot get lease", "lease", c->lease_desc, "error", err, NULL);
+        return false;
+    }
+
+    /* 3. Record obtained: note when it changed, check holder and expiry. */
+    struct lease_record rec;
+    if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
+        elog("error", "malformed lease, not touching it", "lease", c->lease_desc, "error", err, NULL);
+        json_decref(cur);
+        return false;
+    }
+    int32_t old_transitions = rec.transitions;
+    int64_t old_acquire = rec.acquire_us;
+    bool held = rec.holder[0] != '\0';
+    observe(c, &rec, now, false);
+    keep_lease(c, cur);
+    if (held && lease_valid(c, now) && !observed_is_us(c))
+        return false;
+
+    /* 4. Take over or renew. */
+    json_t *obj = json_deep_copy(c->lease);
+    if (observed_is_us(c))
+        lease_set_spec(obj, c->identity, dur, old_acquire, wall, old_transitions);
+    else
+        lease_set_spec(obj, c->identity, dur, wall, wall, old_transitions + 1);
+    code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
+    json_decref(obj);
+    if (code < 200 || code > 299) {
+        elog(code == 409 ? "info" : "warn",
+             code == 409 ? "lost the race to update the lease" : "cannot update lease", "lease",
+             c->lease_desc, "error", err, NULL);
+        return false;
+    }
+    return accept_written(c, out, now);
+}
+
+bool candidate_release(struct candidate *c)
+{
+    char err[1024];
+    long tmo = request_timeout_ms(c);
+    json_t *cur = NULL, *out = NULL;
+    int code = c->ops.get(c->ops.ctx, c->ns, c->name, tmo, &cur, err, sizeof(err));
+    if (code < 200 || code > 299) {
+        elog("warn", "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
+        return false;
+    }
+    struct lease_record rec;
+    if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
+        elog("error", "malformed lease, not releasing it", "lease", c->lease_desc, "error", err, NULL);
+        json_decref(cur);
+        return false;
+    }
+    int64_t now = c->ops.mono_ns(c->ops.ctx);
+    observe(c, &rec, now, false);
+    keep_lease(c, cur);
+    if (!observed_is_us(c))
+        return true;
+    int64_t wall = c->ops.wall_us(c->ops.ctx);
+    json_t *obj = json_deep_copy(c->lease);
+    lease_set_spec(obj, "", 1, wall, wall, c->observed.transitions);
+    code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, tmo, &out, err, sizeof(err));
+    json_decref(obj);
+    if (code < 200 || code > 299) {
+        elog("warn", "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
+        return false;
+    }
+    accept_written(c, out, now);
+    elog("info", "released lease", "lease", c->lease_desc, "identity", c->identity, NULL);
+    return true;
+}
+
+static void maybe_report_transition(struct candidate *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool changed = c->have_observed &&
+                   (c->reported_leader == NULL || strcmp(c->reported_leader, c->observed.holder) != 0);
+    char *holder = NULL;
+    if (changed) {
+        free(c->reported_leader);
+        c->reported_leader = xstrdup(c->observed.holder);
+        holder = xstrdup(c->observed.holder);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (holder != NULL) {
+        if (c->cfg.cb.new_leader != NULL)
+            c->cfg.cb.new_leader(c->cfg.cb.ctx, holder);
+        free(holder);
+    }
+}
+
+static void set_leading(struct candidate *c, bool v)
+{
+    pthread_mutex_lock(&c->lock);
+    c->leading = v;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Acquire loop: client-go's wait.JitterUntil(tryAcquireOrRenew, retry, 1.2, sliding). */
+static bool acquire(struct candidate *c)
+{
+    for (;;) {
+        if (is_cancelled(c))
+            return false;
+        c->try_deadline = 0;
+        bool ok = candidate_try(c);
+        maybe_report_transition(c);
+        if (ok)
+            return true;
+        int64_t wait =
+            c->cfg.retry_period_ns + (int64_t)(rand01(c) * CANDIDATE_JITTER * (double)c->cfg.retry_period_ns);
+        if (sleep_ns(c, wait))
+            return false;
+    }
+}
+
+/* Renew loop: every retry period, retry until success or the renew deadline passes. */
+static void renew(struct candidate *c)
+{
+    for (;;) {
+        int64_t start = c->ops.mono_ns(c->ops.ctx);
+        bool ok = false;
+        for (;;) {
+            if (is_cancelled(c))
+                return;
+            c->try_deadline = start + c->cfg.renew_deadline_ns;
+            ok = candidate_try(c);
+            c->try_deadline = 0;
+            maybe_report_transition(c);
+            if (ok)
+                break;
+            int64_t left = start + c->cfg.renew_deadline_ns - c->ops.mono_ns(c->ops.ctx);
+            if (left <= 0)
+                break;
+            if (sleep_ns(c, left < c->cfg.retry_period_ns ? left : c->cfg.retry_period_ns))
+                return;
+            if (start + c->cfg.renew_deadline_ns <= c->ops.mono_ns(c->ops.ctx))
+                break;
+        }
+        if (!ok) {
+            elog("info", "failed to renew lease before the renew deadline", "lease", c->lease_desc,
+                 "identity", c->identity, NULL);
+            return;
+        }
+        if (sleep_ns(c, c->cfg.retry_period_ns))
+            return;
+    }
+}
+
+int candidate_run(struct candidate *c)
+{
+    while (acquire(c)) {
+        if (is_cancelled(c)) {
+            /* Cancelled while the winning write was under way: give the Lease back without starting. */
+            if (c->cfg.release_on_cancel)
+                candidate_release(c);
+            break;
+        }
+        char epoch[320];
+        pthread_mutex_lock(&c->lock);
+        lease_epoch(&c->observed, epoch, sizeof(epoch));
+        c->leading = true;
+        pthread_mutex_unlock(&c->lock);
+        if (c->cfg.cb.started_leading != NULL)
+            c->cfg.cb.started_leading(c->cfg.cb.ctx, epoch);
+        renew(c);
+        set_leading(c, false);
+        if (c->cfg.cb.stopped_leading != NULL)
+            c->cfg.cb.stopped_leading(c->cfg.cb.ctx);
+        if (is_cancelled(c)) {
+            if (c->cfg.release_on_cancel)
+                candidate_release(c);
+            break;
+        }
+    }
+    return 0;
+}
+
+void candidate_status(struct candidate *c, struct candidate_status *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&c->lock);
+    out->leading = c->leading;
+    if (c->have_observed) {
+        snprintf(out->holder, sizeof(out->holder), "%s", c->observed.holder);
+        if (c->observed.uid[0] != '\0')
+            lease_epoch(&c->observed, out->epoch, sizeof(out->epoch));
+    }
+    pthread_mutex_unlock(&c->lock);
+}

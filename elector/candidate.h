@@ -1,0 +1,100 @@
+#ifndef LEASEFENCE_CANDIDATE_H
+#define LEASEFENCE_CANDIDATE_H
+/*
+ * One candidate in a Lease election, with client-go's rules (leaderelection.go):
+ * create on 404; expiry by the local monotonic time the record was last seen
+ * to change plus the holder's leaseDurationSeconds; leaseTransitions +1 only on
+ * takeover; a 409 is a lost race; jittered retries (factor 1.2); a renewal that
+ * cannot succeed within the renew deadline stops leading.  A candidate never
+ * believes it leads without a successful write.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kube_client;
+struct candidate;
+
+/** client-go's JitterFactor for the acquire loop. */
+#define CANDIDATE_JITTER 1.2
+
+/** Callbacks run on the candidate's thread (the one in candidate_run). */
+struct candidate_callbacks {
+    void (*started_leading)(void *ctx, const char *epoch); /* epoch "<uid>/<transitions>" */
+    void (*stopped_leading)(void *ctx);
+    void (*new_leader)(void *ctx, const char *holder); /* holder may be "" (released) or ourselves */
+    void *ctx;
+};
+
+struct candidate_config {
+    const char *ns, *name, *identity; /* borrowed for the candidate's life */
+    int64_t lease_duration_ns;        /* default 15 s; written in whole seconds, like client-go */
+    int64_t renew_deadline_ns;        /* default 10 s */
+    int64_t retry_period_ns;          /* default 2 s */
+    bool release_on_cancel;           /* default true via candidate_config_init */
+    struct candidate_callbacks cb;
+};
+
+/** Lease I/O and clocks, replaceable for tests; the default is kube_lease_* and the real clocks. */
+struct candidate_ops {
+    int (*get)(void *ctx, const char *ns, const char *name, long timeout_ms, json_t **out, char *err,
+               size_t errlen);
+    int (*create)(void *ctx, const char *ns, json_t *obj, long timeout_ms, json_t **out, char *err,
+                  size_t errlen);
+    int (*update)(void *ctx, const char *ns, const char *name, json_t *obj, long timeout_ms, json_t **out,
+                  char *err, size_t errlen);
+    int64_t (*mono_ns)(void *ctx);
+    int64_t (*wall_us)(void *ctx);
+    void *ctx;
+};
+
+/** Fills CFG with the defaults (15 s / 10 s / 2 s, release on cancel). */
+void candidate_config_init(struct candidate_config *cfg);
+
+/** Checks lease duration >= 1 s, lease duration > renew deadline > 1.2 x retry period > 0.  0 or -1 with ERR.
+ */
+int candidate_config_validate(const struct candidate_config *cfg, char *err, size_t errlen);
+
+/** Parses a Go duration ("500ms", "2s", "1m30s", "1.5s"; units ns us µs ms s m h) into nanoseconds.  0 or -1.
+ */
+int candidate_parse_duration(const char *s, int64_t *ns);
+
+/** A candidate on a borrowed client (NULL when OPS replaces it); CFG is copied.  NULL with ERR if CFG is
+ * invalid. */
+struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg,
+                                const struct candidate_ops *ops, char *err, size_t errlen);
+
+/** Frees the candidate; candidate_run must have returned. */
+void candidate_free(struct candidate *c);
+
+/**
+ * Runs the election until candidate_cancel: acquire, renew while leading,
+ * back to acquiring after a loss.  On cancel while leading: stopped leading,
+ * then release (holderIdentity "", leaseDurationSeconds 1, transitions kept).
+ * Returns 0.
+ */
+int candidate_run(struct candidate *c);
+
+/** Asks candidate_run to return; callable from any thread (not from a signal handler). */
+void candidate_cancel(struct candidate *c);
+
+/**
+ * One tryAcquireOrRenew step at the ops' current time (what candidate_run
+ * repeats).  Returns true when this candidate holds the Lease after a
+ * successful write.  For tests.
+ */
+bool candidate_try(struct candidate *c);
+
+/** Releases the Lease if we hold it (for tests and candidate_run).  True on success or when not held. */
+bool candidate_release(struct candidate *c);
+
+/** What the candidate knows now, for status pages. */
+struct candidate_status {
+    bool leading;     /* between started leading and stopped leading */
+    char holder[256]; /* last observed holderIdentity */
+    char epoch[320];  /* "<uid>/<transitions>" of the last observed record, "" before any */
+};
+void candidate_status(struct candidate *c, struct candidate_status *out);
+
+#endif

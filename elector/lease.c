@@ -1,0 +1,254 @@
+/* The Lease codec: parse, compare and update coordination.k8s.io/v1 Leases. */
+#include "lease.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int lease_parse_microtime(const char *s, int64_t *unix_us)
+{
+    /* 2026-11-24T06:12:00.123456Z  (27) or ...+hh:mm (32) */
+    size_t n = strlen(s);
+    int Y, M, D, h, m, sec, frac, oh = 0, om = 0, sign = 0;
+    if (n != 27 && n != 32)
+        return -1;
+    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' || digits(s + 8, 2, &D) ||
+        s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
+        digits(s + 17, 2, &sec) || s[19] != '.' || digits(s + 20, 6, &frac))
+        return -1;
+    if (n == 27) {
+        if (s[26] != 'Z')
+            return -1;
+    } else {
+        if ((s[26] != '+' && s[26] != '-') || digits(s + 27, 2, &oh) || s[29] != ':' ||
+            digits(s + 30, 2, &om))
+            return -1;
+        if (oh > 23 || om > 59)
+            return -1;
+        sign = s[26] == '+' ? 1 : -1;
+    }
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 59)
+        return -1;
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M == 2 && D == 29 && !leap)
+        return -1;
+    int64_t secs = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
+    secs -= sign * (oh * 3600 + om * 60);
+    *unix_us = secs * 1000000 + frac;
+    return 0;
+}
+
+void lease_format_microtime(int64_t unix_us, char *buf, size_t len)
+{
+    int64_t secs = unix_us / 1000000, us = unix_us % 1000000;
+    if (us < 0) {
+        us += 1000000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)us);
+}
+
+int64_t lease_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void lease_record_release(struct lease_record *r)
+{
+    free(r->ns);
+    free(r->name);
+    free(r->uid);
+    free(r->resource_version);
+    free(r->holder);
+    free(r->strategy);
+    free(r->preferred_holder);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Optional string field: absent or null → DEF (may be NULL); another type → -1. */
+static int opt_str(json_t *o, const char *key, const char *def, char **out, const char *where, char *err,
+                   size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v)) {
+        *out = def ? xstrdup(def) : NULL;
+        return 0;
+    }
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "%s%s is not a string", where, key);
+        return -1;
+    }
+    *out = xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int opt_int32(json_t *o, const char *key, int64_t min, int32_t *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v)) {
+        snprintf(err, errlen, "spec.%s is not an integer", key);
+        return -1;
+    }
+    json_int_t i = json_integer_value(v);
+    if (i < min || i > INT32_MAX) {
+        snprintf(err, errlen, "spec.%s is out of range: %lld", key, (long long)i);
+        return -1;
+    }
+    *out = (int32_t)i;
+    return 0;
+}
+
+static int opt_time(json_t *o, const char *key, int64_t *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || lease_parse_microtime(json_string_value(v), out) != 0) {
+        snprintf(err, errlen, "spec.%s is not a MicroTime (YYYY-MM-DDTHH:MM:SS.ffffffZ)", key);
+        return -1;
+    }
+    return 0;
+}
+
+int lease_parse(json_t *obj, struct lease_record *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "lease is not a JSON object");
+        return -1;
+    }
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind != NULL && strcmp(kind, "Lease") != 0) {
+        snprintf(err, errlen, "object is a '%s', not a Lease", kind);
+        return -1;
+    }
+    json_t *md = json_object_get(obj, "metadata");
+    if (!json_is_object(md)) {
+        snprintf(err, errlen, "lease has no metadata");
+        return -1;
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    if (spec != NULL && !json_is_null(spec) && !json_is_object(spec)) {
+        snprintf(err, errlen, "spec is not an object");
+        return -1;
+    }
+    json_t *empty = NULL;
+    if (!json_is_object(spec))
+        spec = empty = json_object();
+    int rc = -1;
+    if (opt_str(md, "namespace", "", &out->ns, "metadata.", err, errlen) ||
+        opt_str(md, "name", "", &out->name, "metadata.", err, errlen) ||
+        opt_str(md, "uid", "", &out->uid, "metadata.", err, errlen) ||
+        opt_str(md, "resourceVersion", "", &out->resource_version, "metadata.", err, errlen) ||
+        opt_str(spec, "holderIdentity", "", &out->holder, "spec.", err, errlen) ||
+        opt_int32(spec, "leaseDurationSeconds", 1, &out->duration_s, err, errlen) ||
+        opt_int32(spec, "leaseTransitions", 0, &out->transitions, err, errlen) ||
+        opt_time(spec, "acquireTime", &out->acquire_us, err, errlen) ||
+        opt_time(spec, "renewTime", &out->renew_us, err, errlen) ||
+        opt_str(spec, "strategy", NULL, &out->strategy, "spec.", err, errlen) ||
+        opt_str(spec, "preferredHolder", NULL, &out->preferred_holder, "spec.", err, errlen))
+        goto out;
+    if (out->name[0] == '\0') {
+        snprintf(err, errlen, "lease has no metadata.name");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(empty);
+    if (rc != 0)
+        lease_record_release(out);
+    return rc;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+bool lease_record_same(const struct lease_record *a, const struct lease_record *b)
+{
+    return str_eq(a->holder, b->holder) && a->duration_s == b->duration_s &&
+           a->transitions == b->transitions && a->acquire_us == b->acquire_us && a->renew_us == b->renew_us &&
+           str_eq(a->strategy, b->strategy) && str_eq(a->preferred_holder, b->preferred_holder);
+}
+
+void lease_epoch(const struct lease_record *r, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%d", r->uid ? r->uid : "", (int)r->transitions);
+}
+
+json_t *lease_new_object(const char *ns, const char *name)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1", "kind",
+                     "Lease", "metadata", "name", name, "namespace", ns, "spec");
+}
+
+static void set_time(json_t *spec, const char *key, int64_t us)
+{
+    if (us == 0) {
+        json_object_del(spec, key);
+        return;
+    }
+    char buf[48];
+    lease_format_microtime(us, buf, sizeof(buf));
+    json_object_set_new(spec, key, json_string(buf));
+}
+
+void lease_set_spec(json_t *obj, const char *holder, int32_t duration_s, int64_t acquire_us, int64_t renew_us,
+                    int32_t transitions)
+{
+    json_t *spec = json_object_get(obj, "spec");
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(obj, "spec", spec);
+    }
+    json_object_set_new(spec, "holderIdentity", json_string(holder));
+    json_object_set_new(spec, "leaseDurationSeconds", json_integer(duration_s));
+    set_time(spec, "acquireTime", acquire_us);
+    set_time(spec, "renewTime", renew_us);
+    json_object_set_new(spec, "leaseTransitions", json_integer(transitions));
+}

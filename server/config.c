@@ -1,0 +1,469 @@
+/* Fence configuration: strict JSON validation with jansson (load time only, never per request). */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A configuration larger than this is a mistake, not a fence table. */
+#define CONFIG_MAX_BYTES (4 * 1024 * 1024)
+
+struct config_slot {
+    char *key; /* NULL: empty slot */
+    size_t len;
+    int idx;
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+const char *config_mode_name(enum fence_mode m)
+{
+    switch (m) {
+    case FENCE_WARN:
+        return "warn";
+    case FENCE_AUDIT:
+        return "audit";
+    case FENCE_ENFORCE:
+        break;
+    }
+    return "enforce";
+}
+
+static uint64_t hash(const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int find(const struct config_slot *slots, size_t cap, const char *name, size_t len)
+{
+    if (cap == 0)
+        return -1;
+    for (size_t i = hash(name, len) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (slots[i].key == NULL)
+            return -1;
+        if (slots[i].len == len && memcmp(slots[i].key, name, len) == 0)
+            return slots[i].idx;
+    }
+}
+
+int config_find_user(const struct fence_table *t, const char *name, size_t len)
+{
+    return find(t->users, t->users_cap, name, len);
+}
+
+int config_find_group(const struct fence_table *t, const char *name, size_t len)
+{
+    return find(t->groups, t->groups_cap, name, len);
+}
+
+/* Inserts NAME for fence IDX; returns the fence already holding it, or -1 when inserted. */
+static int insert(struct config_slot *slots, size_t cap, const char *name, int idx)
+{
+    size_t len = strlen(name);
+    size_t i = hash(name, len) & (cap - 1);
+    for (; slots[i].key != NULL; i = (i + 1) & (cap - 1))
+        if (slots[i].len == len && memcmp(slots[i].key, name, len) == 0)
+            return slots[i].idx;
+    slots[i].key = xstrdup(name);
+    slots[i].len = len;
+    slots[i].idx = idx;
+    return -1;
+}
+
+static size_t table_cap(size_t n)
+{
+    size_t cap = 8;
+    while (cap < 2 * n)
+        cap *= 2;
+    return cap;
+}
+
+static void free_slots(struct config_slot *slots, size_t cap)
+{
+    if (slots == NULL)
+        return;
+    for (size_t i = 0; i < cap; i++)
+        free(slots[i].key);
+    free(slots);
+}
+
+void config_free(struct fence_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->nfences; i++) {
+        free(t->fences[i].lease);
+        free(t->fences[i].ns);
+        free(t->fences[i].name);
+        free(t->fences[i].identity_annotation);
+        free(t->fences[i].epoch_annotation);
+    }
+    free(t->fences);
+    free_slots(t->users, t->users_cap);
+    free_slots(t->groups, t->groups_cap);
+    free(t);
+}
+
+/* ---- validation ---- */
+
+struct ctx {
+    const char *name;
+    char *err;
+    size_t errlen;
+};
+
+static int fail(struct ctx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *c, const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (path[0] != '\0')
+        snprintf(c->err, c->errlen, "config '%s': %s: %s", c->name, path, msg);
+    else
+        snprintf(c->err, c->errlen, "config '%s': %s", c->name, msg);
+    return -1;
+}
+
+static bool is_alnum_lower(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63. */
+static bool dns_label(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_alnum_lower(s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* RFC 1123 subdomain: dot-separated labels, at most 253. */
+static bool dns_subdomain(const char *s, size_t len)
+{
+    size_t start = 0;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || s[i] == '.') {
+            if (!dns_label(s + start, i - start))
+                return false;
+            start = i + 1;
+        }
+    }
+    return true;
+}
+
+static bool is_alnum(char ch)
+{
+    return is_alnum_lower(ch) || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Kubernetes qualified name (annotation key): [PREFIX/]NAME. */
+static bool qualified_name(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    const char *n = s;
+    if (slash != NULL) {
+        if (!dns_subdomain(s, (size_t)(slash - s)))
+            return false;
+        n = slash + 1;
+    }
+    size_t len = strlen(n);
+    if (len == 0 || len > 63 || !is_alnum(n[0]) || !is_alnum(n[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!is_alnum(n[i]) && n[i] != '-' && n[i] != '_' && n[i] != '.')
+            return false;
+    return true;
+}
+
+/* Rejects any key of OBJ not in ALLOWED (NULL-terminated). */
+static int only_keys(struct ctx *c, const char *path, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v)
+    {
+        bool found = false;
+        for (size_t i = 0; allowed[i] != NULL; i++)
+            found = found || strcmp(key, allowed[i]) == 0;
+        if (!found) {
+            char p[256];
+            if (path[0] != '\0')
+                snprintf(p, sizeof(p), "%s.%s", path, key);
+            else
+                snprintf(p, sizeof(p), "%s", key);
+            return fail(c, p, "unknown field");
+        }
+    }
+    return 0;
+}
+
+static int parse_lease(struct ctx *c, const char *path, json_t *v, struct fence *f)
+{
+    const char *s, *slash;
+    if (!json_is_string(v))
+        return fail(c, path, "must be a string \"NAMESPACE/NAME\"");
+    s = json_string_value(v);
+    slash = strchr(s, '/');
+    if (slash == NULL || strchr(slash + 1, '/') != NULL)
+        return fail(c, path, "must be \"NAMESPACE/NAME\", got '%s'", s);
+    if (!dns_label(s, (size_t)(slash - s)))
+        return fail(c, path, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)",
+                    (int)(slash - s), s);
+    if (!dns_subdomain(slash + 1, strlen(slash + 1)))
+        return fail(c, path, "name '%s' is not a valid Lease name (RFC 1123 subdomain)", slash + 1);
+    f->lease = xstrdup(s);
+    f->ns = strndup(s, (size_t)(slash - s));
+    if (f->ns == NULL)
+        abort();
+    f->name = xstrdup(slash + 1);
+    return 0;
+}
+
+static int parse_identity(struct ctx *c, const char *path, json_t *v, struct fence *f)
+{
+    static const char *const keys[] = {"annotation", NULL};
+    const char *msg = "must be \"podName\", \"username\" or {\"annotation\": \"KEY\"}";
+    if (json_is_string(v)) {
+        if (strcmp(json_string_value(v), "podName") == 0)
+            f->identity = IDENTITY_POD_NAME;
+        else if (strcmp(json_string_value(v), "username") == 0)
+            f->identity = IDENTITY_USERNAME;
+        else
+            return fail(c, path, "%s", msg);
+        return 0;
+    }
+    if (!json_is_object(v))
+        return fail(c, path, "%s", msg);
+    if (only_keys(c, path, v, keys) < 0)
+        return -1;
+    json_t *a = json_object_get(v, "annotation");
+    char p[256];
+    snprintf(p, sizeof(p), "%s.annotation", path);
+    if (a == NULL)
+        return fail(c, path, "%s", msg);
+    if (!json_is_string(a) || !qualified_name(json_string_value(a)))
+        return fail(c, p, "must be an annotation key ([PREFIX/]NAME)");
+    f->identity = IDENTITY_ANNOTATION;
+    f->identity_annotation = xstrdup(json_string_value(a));
+    return 0;
+}
+
+static int parse_mode(struct ctx *c, const char *path, json_t *v, struct fence *f)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, "enforce") == 0)
+        f->mode = FENCE_ENFORCE;
+    else if (strcmp(s, "warn") == 0)
+        f->mode = FENCE_WARN;
+    else if (strcmp(s, "audit") == 0)
+        f->mode = FENCE_AUDIT;
+    else
+        return fail(c, path, "must be one of enforce, warn, audit");
+    return 0;
+}
+
+/* Checks writers.users / writers.groups of fence IDX and adds them to the hash table. */
+static int parse_names(struct ctx *c, const char *path, json_t *arr, struct config_slot *slots, size_t cap,
+                       int idx, size_t *count)
+{
+    size_t i;
+    json_t *v;
+    if (arr == NULL)
+        return 0;
+    if (!json_is_array(arr))
+        return fail(c, path, "must be an array of strings");
+    json_array_foreach(arr, i, v)
+    {
+        char p[256];
+        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            return fail(c, p, "must be a non-empty string");
+        int other = insert(slots, cap, json_string_value(v), idx);
+        if (other == idx)
+            return fail(c, p, "'%s' is listed twice", json_string_value(v));
+        if (other >= 0)
+            return fail(c, p, "'%s' is already a writer of fences[%d]", json_string_value(v), other);
+        (*count)++;
+    }
+    return 0;
+}
+
+static size_t array_len(json_t *v)
+{
+    return json_is_array(v) ? json_array_size(v) : 0;
+}
+
+static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table *t)
+{
+    static const char *const keys[] = {"lease", "writers", "identity", "mode", "epochAnnotation", NULL};
+    static const char *const wkeys[] = {"users", "groups", NULL};
+    struct fence *f = &t->fences[idx];
+    char path[64], p[96];
+    json_t *x;
+    size_t nwriters = 0;
+
+    snprintf(path, sizeof(path), "fences[%zu]", idx);
+    f->lease_idx = -1;
+    f->identity = IDENTITY_POD_NAME;
+    f->mode = FENCE_ENFORCE;
+    if (!json_is_object(v))
+        return fail(c, path, "must be an object");
+    if (only_keys(c, path, v, keys) < 0)
+        return -1;
+
+    snprintf(p, sizeof(p), "%s.lease", path);
+    if ((x = json_object_get(v, "lease")) == NULL)
+        return fail(c, p, "is required");
+    if (parse_lease(c, p, x, f) < 0)
+        return -1;
+
+    snprintf(p, sizeof(p), "%s.writers", path);
+    if ((x = json_object_get(v, "writers")) == NULL)
+        return fail(c, p, "is required");
+    if (!json_is_object(x))
+        return fail(c, p, "must be an object {\"users\": [...], \"groups\": [...]}");
+    if (only_keys(c, p, x, wkeys) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s.writers.users", path);
+    if (parse_names(c, p, json_object_get(x, "users"), t->users, t->users_cap, (int)idx, &nwriters) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s.writers.groups", path);
+    if (parse_names(c, p, json_object_get(x, "groups"), t->groups, t->groups_cap, (int)idx, &nwriters) < 0)
+        return -1;
+    if (nwriters == 0) {
+        snprintf(p, sizeof(p), "%s.writers", path);
+        return fail(c, p, "must name at least one user or group");
+    }
+
+    snprintf(p, sizeof(p), "%s.identity", path);
+    if ((x = json_object_get(v, "identity")) != NULL && parse_identity(c, p, x, f) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s.mode", path);
+    if ((x = json_object_get(v, "mode")) != NULL && parse_mode(c, p, x, f) < 0)
+        return -1;
+    snprintf(p, sizeof(p), "%s.epochAnnotation", path);
+    if ((x = json_object_get(v, "epochAnnotation")) != NULL) {
+        if (!json_is_string(x) || !qualified_name(json_string_value(x)))
+            return fail(c, p, "must be an annotation key ([PREFIX/]NAME)");
+        f->epoch_annotation = xstrdup(json_string_value(x));
+    }
+    return 0;
+}
+
+struct fence_table *config_parse(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"fences", NULL};
+    struct ctx c = {name, err, errlen};
+    struct fence_table *t = NULL;
+    json_error_t jerr;
+    json_t *root, *fences, *v;
+    size_t i, nusers = 0, ngroups = 0;
+
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        fail(&c, "", "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(root)) {
+        fail(&c, "", "must be a JSON object {\"fences\": [...]}");
+        goto out;
+    }
+    if (only_keys(&c, "", root, keys) < 0)
+        goto out;
+    fences = json_object_get(root, "fences");
+    if (fences == NULL) {
+        fail(&c, "fences", "is required");
+        goto out;
+    }
+    if (!json_is_array(fences)) {
+        fail(&c, "fences", "must be an array");
+        goto out;
+    }
+    json_array_foreach(fences, i, v)
+    {
+        json_t *w = json_is_object(v) ? json_object_get(v, "writers") : NULL;
+        if (json_is_object(w)) {
+            nusers += array_len(json_object_get(w, "users"));
+            ngroups += array_len(json_object_get(w, "groups"));
+        }
+    }
+    t = xcalloc(1, sizeof(*t));
+    t->nfences = json_array_size(fences);
+    t->fences = xcalloc(t->nfences + 1, sizeof(*t->fences));
+    t->users_cap = table_cap(nusers);
+    t->groups_cap = table_cap(ngroups);
+    t->users = xcalloc(t->users_cap, sizeof(*t->users));
+    t->groups = xcalloc(t->groups_cap, sizeof(*t->groups));
+    json_array_foreach(fences, i, v)
+    {
+        if (parse_fence(&c, i, v, t) < 0) {
+            config_free(t);
+            t = NULL;
+            goto out;
+        }
+    }
+out:
+    json_decref(root);
+    return t;
+}
+
+struct fence_table *config_load(const char *path, char *err, size_t errlen)
+{
+    struct fence_table *t = NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "config '%s': cannot open: %s", path, strerror(errno));
+        goto out;
+    }
+    buf = malloc(CONFIG_MAX_BYTES + 1);
+    if (buf == NULL)
+        abort();
+    len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
+    if (ferror(fp)) {
+        snprintf(err, errlen, "config '%s': cannot read: %s", path, strerror(errno));
+        goto out;
+    }
+    if (len > CONFIG_MAX_BYTES) {
+        snprintf(err, errlen, "config '%s': larger than %d bytes", path, CONFIG_MAX_BYTES);
+        goto out;
+    }
+    t = config_parse(buf, len, path, err, errlen);
+out:
+    if (fp != NULL)
+        fclose(fp);
+    free(buf);
+    return t;
+}

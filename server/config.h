@@ -1,0 +1,64 @@
+#ifndef LEASEFENCE_CONFIG_H
+#define LEASEFENCE_CONFIG_H
+/*
+ * The fence configuration (--config): which writers are fenced by which
+ * Lease, how their replica identity is read, and what a failed check does.
+ *
+ *   {"fences": [{"lease": "demo/controller-leader",
+ *                "writers": {"users": ["system:serviceaccount:demo:controller"], "groups": []},
+ *                "identity": "podName" | "username" | {"annotation": "KEY"},
+ *                "mode": "enforce" | "warn" | "audit",
+ *                "epochAnnotation": "KEY"}]}
+ *
+ * identity defaults to "podName", mode to "enforce"; epochAnnotation is
+ * optional.  A user or a group may be a writer of one fence only.  Loaded
+ * tables are immutable: a reload builds a new one.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+enum fence_mode { FENCE_ENFORCE, FENCE_WARN, FENCE_AUDIT };
+enum fence_identity { IDENTITY_POD_NAME, IDENTITY_USERNAME, IDENTITY_ANNOTATION };
+
+struct fence {
+    char *lease; /* "NS/NAME" */
+    char *ns, *name;
+    enum fence_identity identity;
+    char *identity_annotation; /* IDENTITY_ANNOTATION only, else NULL */
+    enum fence_mode mode;
+    char *epoch_annotation; /* NULL when the fence has no epoch tag */
+    int lease_idx;          /* the tracker's index of the Lease; -1 until the server binds it */
+};
+
+struct fence_table {
+    struct fence *fences;
+    size_t nfences;
+    /* open-addressing hash tables, name -> fence index; sizes are powers of two */
+    struct config_slot *users, *groups;
+    size_t users_cap, groups_cap;
+};
+
+/**
+ * Parses and validates the configuration TEXT[0..LEN) read from NAME (used in
+ * messages only).  Returns a new table (free with config_free), or NULL with
+ * ERR filled: "config 'NAME': fences[1].mode: must be one of enforce, warn, audit".
+ */
+struct fence_table *config_parse(const char *text, size_t len, const char *name, char *err, size_t errlen);
+
+/** Reads PATH and parses it with config_parse. */
+struct fence_table *config_load(const char *path, char *err, size_t errlen);
+
+/** Frees T and everything in it; NULL is fine. */
+void config_free(struct fence_table *t);
+
+/** Index of the fence naming user NAME[0..LEN) as a writer, or -1; cost independent of the number of fences.
+ */
+int config_find_user(const struct fence_table *t, const char *name, size_t len);
+
+/** Index of the fence naming group NAME[0..LEN) as a writer, or -1. */
+int config_find_group(const struct fence_table *t, const char *name, size_t len);
+
+/** "enforce", "warn" or "audit". */
+const char *config_mode_name(enum fence_mode m);
+
+#endif

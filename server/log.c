@@ -1,0 +1,190 @@
+/* JSON-lines logging: formatted into a stack buffer, written with one write(2) so lines never interleave. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_MAX_FIELDS 32
+/* Longer values are cut (on a byte count; the cut is marked with "..."). */
+#define LOG_VALUE_MAX 1024
+
+static int min_level = LOGL_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int log_set_level(const char *name)
+{
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            min_level = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return (int)level >= min_level;
+}
+
+/* The buffer is sized for the worst case up front (every byte escaped as \u00XX), so puts never fail. */
+struct line {
+    char *buf;
+    size_t len;
+};
+
+static void put(struct line *l, const char *s, size_t n)
+{
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t want;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) {
+        want = 2;
+        cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        want = 3;
+        cp = s[0] & 0x0f;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        want = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (want > n)
+        return 0;
+    for (size_t i = 1; i < want; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((want == 2 && cp < 0x80) || (want == 3 && cp < 0x800) ||
+        (want == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return want;
+}
+
+static void put_str(struct line *l, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    put(l, "\"", 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            put(l, esc, 2);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(l, esc, 6);
+            i++;
+        } else if (c < 0x80) {
+            put(l, (const char *)p + i, 1);
+            i++;
+        } else {
+            size_t k = utf8_len(p + i, n - i);
+            if (k == 0) {
+                put(l, "\xef\xbf\xbd", 3);
+                i++;
+            } else {
+                put(l, (const char *)p + i, k);
+                i += k;
+            }
+        }
+    }
+    put(l, "\"", 1);
+}
+
+static void put_field(struct line *l, const char *key, const char *val, size_t len)
+{
+    put(l, ",", 1);
+    put_str(l, key, strlen(key));
+    put(l, ":", 1);
+    if (len > LOG_VALUE_MAX) {
+        char cut[LOG_VALUE_MAX + 3];
+        memcpy(cut, val, LOG_VALUE_MAX);
+        memcpy(cut + LOG_VALUE_MAX, "...", 3);
+        put_str(l, cut, sizeof(cut));
+    } else {
+        put_str(l, val, len);
+    }
+}
+
+static size_t worst(size_t n)
+{
+    return 6 * (n < LOG_VALUE_MAX + 3 ? n : LOG_VALUE_MAX + 3) + 4;
+}
+
+void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n)
+{
+    struct line l;
+    struct timespec ts;
+    struct tm tm;
+    char head[64];
+    size_t cap = 128 + worst(strlen(msg));
+    if (!log_enabled(level))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].val != NULL)
+            cap += worst(strlen(f[i].key)) + worst(f[i].len);
+    l.buf = malloc(cap);
+    if (l.buf == NULL)
+        return;
+    l.len = 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int hn = snprintf(
+        head, sizeof(head), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":", tm.tm_year + 1900,
+        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000));
+    if (hn < 0 || (size_t)hn >= sizeof(head)) {
+        free(l.buf);
+        return;
+    }
+    put(&l, head, (size_t)hn);
+    put_str(&l, level_names[level], strlen(level_names[level]));
+    put_field(&l, "msg", msg, strlen(msg));
+    for (size_t i = 0; i < n; i++)
+        if (f[i].val != NULL)
+            put_field(&l, f[i].key, f[i].val, f[i].len);
+    put(&l, "}\n", 2);
+    ssize_t w = write(STDERR_FILENO, l.buf, l.len);
+    (void)w;
+    free(l.buf);
+}
+
+void log_event(enum log_level level, const char *msg, ...)
+{
+    struct log_field f[LOG_MAX_FIELDS];
+    size_t n = 0;
+    va_list ap;
+    if (!log_enabled(level))
+        return;
+    va_start(ap, msg);
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (k == NULL)
+            break;
+        const char *v = va_arg(ap, const char *);
+        if (n < LOG_MAX_FIELDS && v != NULL) {
+            f[n].key = k;
+            f[n].val = v;
+            f[n].len = strlen(v);
+            n++;
+        }
+    }
+    va_end(ap);
+    log_fields(level, msg, f, n);
+}

@@ -1,0 +1,33 @@
+#ifndef LEASEFENCE_LOG_H
+#define LEASEFENCE_LOG_H
+/*
+ * Logs of `leasefence serve`: one JSON object per line on stderr,
+ * {"ts":"2026-11-24T06:12:00.123Z","level":"info","msg":"...", KEY: VALUE...}.
+ * Values are strings; they are escaped, invalid UTF-8 is replaced by U+FFFD.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+enum log_level { LOGL_DEBUG, LOGL_INFO, LOGL_WARN, LOGL_ERROR };
+
+/** A field whose value is LEN bytes at VAL (not NUL-terminated); a NULL VAL is skipped. */
+struct log_field {
+    const char *key;
+    const char *val;
+    size_t len;
+};
+
+/** Sets the minimum level from "debug", "info", "warn" or "error"; returns -1 for anything else. */
+int log_set_level(const char *name);
+
+/** True when LEVEL is written. */
+bool log_enabled(enum log_level level);
+
+/** Writes one line; the variadic part is KEY, VALUE string pairs ended by a NULL key (NULL values skipped).
+ */
+void log_event(enum log_level level, const char *msg, ...);
+
+/** Writes one line with N fields. */
+void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n);
+
+#endif

@@ -1,0 +1,241 @@
+/* leasefence: `serve` (the webhook), `elect` (an election candidate), `version`. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_elect.h"
+#include "config.h"
+#include "log.h"
+#include "serve.h"
+
+static const char usage_main[] =
+    "usage: leasefence COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the validating admission webhook (see leasefence serve --help)\n"
+    "  elect     take part in a Lease election as one candidate (see leasefence elect --help)\n"
+    "  version   print the version\n";
+
+static const char usage_serve[] =
+    "usage: leasefence serve --config FILE --tls-cert FILE --tls-key FILE [options]\n"
+    "\n"
+    "  --config FILE          fence configuration (JSON); reloaded when it changes\n"
+    "  --tls-cert FILE        serving certificate chain (PEM); reloaded when it changes\n"
+    "  --tls-key FILE         its private key (PEM)\n"
+    "  --kubeconfig FILE      Kubernetes access (default: $KUBECONFIG, then in-cluster)\n"
+    "  --listen ADDR:PORT     webhook (TLS) address, default :8443\n"
+    "  --probe-listen ADDR:PORT  plain HTTP /healthz /readyz /metrics, default :8080 (\"\" to disable)\n"
+    "  --threads N            event loop threads, default: number of CPUs\n"
+    "  --max-connections N    open connections at most, default 4096\n"
+    "  --http2                offer HTTP/2 (off by default: h2o 2.2.5 lacks the rapid-reset fix)\n"
+    "  --shutdown-grace D     time to finish requests after SIGTERM, default 10s\n"
+    "  --request-timeout D    TLS handshake and reading one request (slow clients), default 10s\n"
+    "  --log-level L          debug, info, warn or error; default info\n"
+    "  --check-config         validate --config, print \"configuration OK\" or the error, and exit\n";
+
+/* A whole number in [MIN, MAX]; -1 with a message when S is not one. */
+static int parse_int(const char *opt, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "leasefence: %s: '%s' is not a number from %ld to %ld\n", opt, s, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A duration: "10s", "500ms", "1m", or a number of seconds. */
+static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double mult = 1000;
+    if (errno == 0 && end != s) {
+        if (strcmp(end, "ms") == 0)
+            mult = 1;
+        else if (strcmp(end, "s") == 0 || *end == '\0')
+            mult = 1000;
+        else if (strcmp(end, "m") == 0)
+            mult = 60000;
+        else
+            mult = -1;
+    }
+    if (errno != 0 || end == s || mult < 0 || v < 0 || v * mult > 86400000.0) {
+        fprintf(stderr, "leasefence: %s: '%s' is not a duration (like 10s, 500ms, 1m)\n", opt, s);
+        return -1;
+    }
+    *out = (int64_t)(v * mult);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    enum {
+        O_CONFIG = 256,
+        O_CERT,
+        O_KEY,
+        O_KUBECONFIG,
+        O_LISTEN,
+        O_PROBE,
+        O_THREADS,
+        O_MAXCONN,
+        O_HTTP2,
+        O_GRACE,
+        O_REQTIMEOUT,
+        O_LOGLEVEL,
+        O_CHECK,
+        O_HELP
+    };
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"probe-listen", required_argument, NULL, O_PROBE},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"http2", no_argument, NULL, O_HTTP2},
+        {"shutdown-grace", required_argument, NULL, O_GRACE},
+        {"request-timeout", required_argument, NULL, O_REQTIMEOUT},
+        {"log-level", required_argument, NULL, O_LOGLEVEL},
+        {"check-config", no_argument, NULL, O_CHECK},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct serve_options o = {
+        .listen = ":8443",
+        .probe_listen = ":8080",
+        .threads = 0,
+        .max_connections = 4096,
+        .shutdown_grace_ms = 10000,
+        .request_timeout_ms = 10000,
+        .reload_interval_ms = 1000,
+    };
+    bool check = false;
+    long n;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_CONFIG:
+            o.config_path = optarg;
+            break;
+        case O_CERT:
+            o.cert_path = optarg;
+            break;
+        case O_KEY:
+            o.key_path = optarg;
+            break;
+        case O_KUBECONFIG:
+            o.kubeconfig = optarg;
+            break;
+        case O_LISTEN:
+            o.listen = optarg;
+            break;
+        case O_PROBE:
+            o.probe_listen = optarg;
+            break;
+        case O_THREADS:
+            if (parse_int("--threads", optarg, 1, 256, &n) < 0)
+                return 2;
+            o.threads = (int)n;
+            break;
+        case O_MAXCONN:
+            if (parse_int("--max-connections", optarg, 1, 1000000, &n) < 0)
+                return 2;
+            o.max_connections = (int)n;
+            break;
+        case O_HTTP2:
+            o.http2 = true;
+            break;
+        case O_GRACE:
+            if (parse_duration_ms("--shutdown-grace", optarg, &o.shutdown_grace_ms) < 0)
+                return 2;
+            break;
+        case O_REQTIMEOUT:
+            if (parse_duration_ms("--request-timeout", optarg, &o.request_timeout_ms) < 0)
+                return 2;
+            if (o.request_timeout_ms < 100) {
+                fprintf(stderr, "leasefence: --request-timeout: at least 100ms\n");
+                return 2;
+            }
+            break;
+        case O_LOGLEVEL:
+            if (log_set_level(optarg) < 0) {
+                fprintf(stderr, "leasefence: --log-level: '%s' is not one of debug, info, warn, error\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_CHECK:
+            check = true;
+            break;
+        case O_HELP:
+            fputs(usage_serve, stdout);
+            return 0;
+        default:
+            fputs(usage_serve, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "leasefence serve: unexpected argument '%s'\n%s", argv[optind], usage_serve);
+        return 2;
+    }
+    if (o.config_path == NULL) {
+        fprintf(stderr, "leasefence serve: --config is required\n%s", usage_serve);
+        return 2;
+    }
+    if (check) {
+        char err[1024];
+        struct fence_table *t = config_load(o.config_path, err, sizeof(err));
+        if (t == NULL) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        config_free(t);
+        puts("configuration OK");
+        return 0;
+    }
+    if (o.cert_path == NULL || o.key_path == NULL) {
+        fprintf(stderr, "leasefence serve: --tls-cert and --tls-key are required\n%s", usage_serve);
+        return 2;
+    }
+    if (o.threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = cpus > 0 ? (int)(cpus < 64 ? cpus : 64) : 1;
+    }
+    return serve_run(&o);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "elect") == 0)
+        return cmd_elect(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("leasefence %s\n", LEASEFENCE_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "leasefence: unknown command '%s'\n%s", argv[1], usage_main);
+    return 2;
+}

@@ -1,0 +1,407 @@
+/* Metrics: per-thread counters written with relaxed atomics by their owner only, summed at scrape. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube.h"
+#include "tracker.h"
+
+#define MODES 3
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,    0.1,    0.25,  0.5,    1};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* 413 is answered by h2o itself before any handler runs, so it is not counted here. */
+static const int bad_codes[] = {400, 404, 405, 415};
+#define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
+
+struct lease_counters {
+    uint64_t c[MODES][2][REASON_COUNT]; /* [mode][allowed][reason] */
+};
+
+struct metrics_thread {
+    struct lease_counters *leases[METRICS_MAX_LEASES]; /* published by the owner with a release store */
+    uint64_t none[2][REASON_COUNT];                    /* unfenced, lease, and leases past the cap */
+    uint64_t bucket[NBUCKETS + 1];
+    uint64_t count, sum_ns;
+    uint64_t bad[NBAD];
+    int64_t in_flight;
+    struct metrics_thread *next;
+} __attribute__((aligned(64)));
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_thread *threads;
+static uint64_t config_reloads[2], cert_reloads[2]; /* [ok] */
+static int64_t cert_expiry;
+static double start_time;
+
+#define LOAD(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define BUMP(x, n) __atomic_store_n(&(x), LOAD(x) + (n), __ATOMIC_RELAXED)
+
+void metrics_init(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct metrics_thread *metrics_thread_new(void)
+{
+    struct metrics_thread *m = aligned_alloc(64, sizeof(*m));
+    if (m == NULL)
+        abort();
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_lock(&threads_lock);
+    m->next = threads;
+    __atomic_store_n(&threads, m, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&threads_lock);
+    return m;
+}
+
+void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
+                           enum decide_reason reason, bool allowed, uint64_t duration_ns)
+{
+    size_t b = 0;
+    if ((unsigned)reason >= REASON_COUNT)
+        return;
+    if (lease_idx >= 0 && lease_idx < METRICS_MAX_LEASES && (unsigned)mode < MODES) {
+        struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
+        if (lc == NULL) {
+            lc = calloc(1, sizeof(*lc));
+            if (lc == NULL)
+                abort();
+            __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
+        }
+        BUMP(lc->c[mode][allowed][reason], 1);
+    } else {
+        BUMP(m->none[allowed][reason], 1);
+    }
+    while (b < NBUCKETS && (double)duration_ns / 1e9 > buckets[b])
+        b++;
+    BUMP(m->bucket[b], 1);
+    BUMP(m->count, 1);
+    BUMP(m->sum_ns, duration_ns);
+}
+
+void metrics_count_bad_request(struct metrics_thread *m, int code)
+{
+    for (size_t i = 0; i < NBAD; i++)
+        if (bad_codes[i] == code)
+            BUMP(m->bad[i], 1);
+}
+
+void metrics_in_flight(struct metrics_thread *m, int delta)
+{
+    BUMP(m->in_flight, delta);
+}
+
+void metrics_config_reload(bool ok)
+{
+    __atomic_fetch_add(&config_reloads[ok], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_certificate_reload(bool ok)
+{
+    __atomic_fetch_add(&cert_reloads[ok], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_set_certificate_expiry(int64_t unix_s)
+{
+    __atomic_store_n(&cert_expiry, unix_s, __ATOMIC_RELAXED);
+}
+
+/* ---- rendering ---- */
+
+struct out {
+    char *buf;
+    size_t len, cap;
+    metrics_alloc_fn alloc;
+    void *ctx;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 8192;
+        while (cap < o->len + n)
+            cap *= 2;
+        char *p = o->alloc(o->ctx, cap);
+        if (o->len)
+            memcpy(p, o->buf, o->len);
+        o->buf = p;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct out *o, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A label value, escaped as the text format wants (\\, \", \n). */
+static void put_label(struct out *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            put(o, "\\\\", 2);
+        else if (*s == '"')
+            put(o, "\\\"", 2);
+        else if (*s == '\n')
+            put(o, "\\n", 2);
+        else
+            put(o, s, 1);
+    }
+}
+
+static void head(struct out *o, const char *name, const char *type, const char *help)
+{
+    putf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *mode_label(int mode)
+{
+    return mode < 0 ? "" : config_mode_name((enum fence_mode)mode);
+}
+
+static void put_requests(struct out *o, const char *fence, int mode, int allowed, int reason, uint64_t v)
+{
+    putf(o, "leasefence_admission_requests_total{decision=\"%s\",reason=\"%s\",fence=\"",
+         allowed ? "allowed" : "denied", decide_reason_name((enum decide_reason)reason));
+    put_label(o, fence);
+    putf(o, "\",mode=\"%s\"} %llu\n", mode_label(mode), (unsigned long long)v);
+}
+
+static void render_requests(struct out *o, struct metrics_thread *list, struct tracker *t)
+{
+    size_t nleases = t ? tracker_count(t) : 0;
+    head(o, "leasefence_admission_requests_total", "counter",
+         "AdmissionReview requests decided, by decision, reason, fence (Lease) and fence mode.");
+    for (int a = 0; a < 2; a++) {
+        for (int r = 0; r < REASON_COUNT; r++) {
+            uint64_t v = 0;
+            for (struct metrics_thread *m = list; m; m = m->next)
+                v += LOAD(m->none[a][r]);
+            /* the two rows that are always there, so that rates work from the start */
+            if (v || (a && (r == REASON_UNFENCED || r == REASON_LEASE)))
+                put_requests(o, "", -1, a, r, v);
+        }
+    }
+    for (size_t i = 0; i < nleases && i < METRICS_MAX_LEASES; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, i);
+        char fence[512];
+        snprintf(fence, sizeof(fence), "%s/%s", s->ns, s->name);
+        tracker_release(t, s);
+        for (int mode = 0; mode < MODES; mode++)
+            for (int a = 0; a < 2; a++)
+                for (int r = 0; r < REASON_COUNT; r++) {
+                    uint64_t v = 0;
+                    for (struct metrics_thread *m = list; m; m = m->next) {
+                        struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
+                        if (lc)
+                            v += LOAD(lc->c[mode][a][r]);
+                    }
+                    if (v)
+                        put_requests(o, fence, mode, a, r, v);
+                }
+    }
+}
+
+static void render_latency(struct out *o, struct metrics_thread *list)
+{
+    uint64_t cum = 0, count = 0, sum_ns = 0;
+    int64_t in_flight = 0;
+    head(o, "leasefence_admission_request_duration_seconds", "histogram",
+         "Time from a complete AdmissionReview request to its answer, in seconds.");
+    for (size_t b = 0; b <= NBUCKETS; b++) {
+        for (struct metrics_thread *m = list; m; m = m->next)
+            cum += LOAD(m->bucket[b]);
+        if (b < NBUCKETS)
+            putf(o, "leasefence_admission_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
+                 (unsigned long long)cum);
+        else
+            putf(o, "leasefence_admission_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                 (unsigned long long)cum);
+    }
+    for (struct metrics_thread *m = list; m; m = m->next) {
+        count += LOAD(m->count);
+        sum_ns += LOAD(m->sum_ns);
+        in_flight += LOAD(m->in_flight);
+    }
+    putf(o, "leasefence_admission_request_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
+    putf(o, "leasefence_admission_request_duration_seconds_count %llu\n", (unsigned long long)count);
+    head(o, "leasefence_admission_in_flight_requests", "gauge",
+         "AdmissionReview requests being answered now.");
+    putf(o, "leasefence_admission_in_flight_requests %lld\n", (long long)(in_flight > 0 ? in_flight : 0));
+    head(o, "leasefence_bad_requests_total", "counter",
+         "Requests answered with a 4xx HTTP status, by status.");
+    for (size_t i = 0; i < NBAD; i++) {
+        uint64_t v = 0;
+        for (struct metrics_thread *m = list; m; m = m->next)
+            v += LOAD(m->bad[i]);
+        putf(o, "leasefence_bad_requests_total{code=\"%d\"} %llu\n", bad_codes[i], (unsigned long long)v);
+    }
+}
+
+static void lease_label(struct out *o, const char *name, const struct lease_snapshot *s)
+{
+    putf(o, "%s{lease=\"", name);
+    put_label(o, s->ns);
+    put(o, "/", 1);
+    put_label(o, s->name);
+    put(o, "\"", 1);
+}
+
+static void render_leases(struct out *o, struct tracker *t, int64_t now)
+{
+    size_t n = t ? tracker_count(t) : 0;
+    static const char *const names[] = {"leasefence_lease_holder_info",
+                                        "leasefence_lease_transitions",
+                                        "leasefence_lease_last_change_age_seconds",
+                                        "leasefence_lease_synced",
+                                        "leasefence_lease_expired",
+                                        "leasefence_watch_restarts_total"};
+    static const char *const types[] = {"gauge", "gauge", "gauge", "gauge", "gauge", "counter"};
+    static const char *const helps[] = {
+        "The current holder of each fenced Lease (holder=\"\" when released or absent).",
+        "spec.leaseTransitions of each fenced Lease.",
+        "Seconds since the Lease record was last seen to change (monotonic clock).",
+        "1 when the Lease has been listed and its state is known.",
+        "1 when the Lease has a holder that did not renew within leaseDurationSeconds.",
+        "Watches on the Lease re-established after the first.",
+    };
+    for (int k = 0; k < 6; k++) {
+        head(o, names[k], types[k], helps[k]);
+        for (size_t i = 0; i < n; i++) {
+            const struct lease_snapshot *s = tracker_acquire(t, i);
+            struct tracker_stats st;
+            lease_label(o, names[k], s);
+            switch (k) {
+            case 0:
+                put(o, ",holder=\"", 9);
+                put_label(o, s->holder);
+                put(o, "\"} 1\n", 5);
+                break;
+            case 1:
+                putf(o, "} %d\n", (int)s->transitions);
+                break;
+            case 2:
+                putf(o, "} %.3f\n", s->known ? (double)(now - s->changed_mono_ns) / 1e9 : 0.0);
+                break;
+            case 3:
+                putf(o, "} %d\n", s->known ? 1 : 0);
+                break;
+            case 4:
+                putf(o, "} %d\n",
+                     s->known && s->exists && s->holder[0] &&
+                         now > s->changed_mono_ns + (int64_t)s->lease_duration_s * 1000000000LL);
+                break;
+            default:
+                tracker_stats(t, i, &st);
+                putf(o, "} %llu\n", (unsigned long long)st.watch_restarts);
+                break;
+            }
+            tracker_release(t, s);
+        }
+    }
+}
+
+static void render_process(struct out *o)
+{
+    char buf[1024];
+    double cpu = 0, rss = 0;
+    long fds = 0;
+    struct rlimit rl;
+    FILE *fp = fopen("/proc/self/stat", "r");
+    if (fp != NULL) {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        char *p = strrchr(buf, ')');
+        unsigned long utime = 0, stime = 0;
+        long rss_pages = 0;
+        /* after ") ": state(3) ppid ... utime(14) stime(15) ... rss(24) */
+        if (p &&
+            sscanf(p + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                   &utime, &stime, &rss_pages) == 3) {
+            cpu = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+            rss = (double)rss_pages * (double)sysconf(_SC_PAGESIZE);
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        fds--; /* the directory itself */
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    head(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    putf(o, "process_cpu_seconds_total %.2f\n", cpu);
+    head(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    putf(o, "process_resident_memory_bytes %.0f\n", rss);
+    head(o, "process_open_fds", "gauge", "Number of open file descriptors.");
+    putf(o, "process_open_fds %ld\n", fds);
+    head(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    putf(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    head(o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+    putf(o, "process_start_time_seconds %.3f\n", start_time);
+}
+
+void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_ns, metrics_alloc_fn alloc,
+                    void *ctx, char **out, size_t *len)
+{
+    struct out o = {NULL, 0, 0, alloc, ctx};
+    struct metrics_thread *list = __atomic_load_n(&threads, __ATOMIC_ACQUIRE);
+    render_requests(&o, list, t);
+    render_latency(&o, list);
+    render_leases(&o, t, now_mono_ns);
+
+    head(&o, "leasefence_kube_api_requests_total", "counter",
+         "Requests to the Kubernetes API server, by HTTP status (0: no response).");
+    if (kc != NULL) {
+        struct kube_code_count rows[64];
+        size_t n = kube_client_request_counts(kc, rows, 64);
+        for (size_t i = 0; i < n; i++)
+            putf(&o, "leasefence_kube_api_requests_total{code=\"%d\"} %llu\n", rows[i].code,
+                 (unsigned long long)rows[i].count);
+    }
+    head(&o, "leasefence_config_reloads_total", "counter", "Fence configuration reloads, by result.");
+    putf(&o, "leasefence_config_reloads_total{result=\"ok\"} %llu\n",
+         (unsigned long long)LOAD(config_reloads[1]));
+    putf(&o, "leasefence_config_reloads_total{result=\"failed\"} %llu\n",
+         (unsigned long long)LOAD(config_reloads[0]));
+    head(&o, "leasefence_certificate_reloads_total", "counter", "Serving certificate reloads, by result.");
+    putf(&o, "leasefence_certificate_reloads_total{result=\"ok\"} %llu\n",
+         (unsigned long long)LOAD(cert_reloads[1]));
+    putf(&o, "leasefence_certificate_reloads_total{result=\"failed\"} %llu\n",
+         (unsigned long long)LOAD(cert_reloads[0]));
+    head(&o, "leasefence_certificate_expiry_timestamp_seconds", "gauge",
+         "notAfter of the serving certificate in use, in unix seconds.");
+    putf(&o, "leasefence_certificate_expiry_timestamp_seconds %lld\n", (long long)LOAD(cert_expiry));
+    head(&o, "leasefence_build_info", "gauge", "Build information; always 1.");
+    putf(&o, "leasefence_build_info{version=\"%s\"} 1\n", LEASEFENCE_VERSION);
+    render_process(&o);
+    if (o.buf == NULL)
+        put(&o, "", 0);
+    *out = o.buf;
+    *len = o.len;
+}

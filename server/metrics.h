@@ -1,0 +1,58 @@
+#ifndef LEASEFENCE_METRICS_H
+#define LEASEFENCE_METRICS_H
+/*
+ * Prometheus metrics of `leasefence serve`.  Request counters live per event
+ * loop thread (each thread writes only its own, so the hot path shares no
+ * cache line) and are summed when /metrics is scraped.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decide.h"
+
+struct tracker;
+struct kube_client;
+struct metrics_thread;
+
+/** Leases with request counters: tracker indexes at or above this are counted under fence="". */
+#define METRICS_MAX_LEASES 4096
+
+/** Records the process start time; call once at startup, before any other metrics_ call. */
+void metrics_init(void);
+
+/** Counters for one event loop thread; lives as long as the process. */
+struct metrics_thread *metrics_thread_new(void);
+
+/**
+ * Counts one decided request: LEASE_IDX is the fence's tracker index (-1 for
+ * unfenced and Lease writes), MODE its mode, DURATION_NS the time taken.
+ * Only the owning thread may call it.
+ */
+void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
+                           enum decide_reason reason, bool allowed, uint64_t duration_ns);
+
+/** Counts a request answered with a 4xx HTTP status CODE. */
+void metrics_count_bad_request(struct metrics_thread *m, int code);
+
+/** Adds DELTA (+1/-1) to the requests in flight of the thread. */
+void metrics_in_flight(struct metrics_thread *m, int delta);
+
+/** Counts a configuration or certificate reload. */
+void metrics_config_reload(bool ok);
+void metrics_certificate_reload(bool ok);
+
+/** Sets the serving certificate's notAfter (unix seconds). */
+void metrics_set_certificate_expiry(int64_t unix_s);
+
+/** Memory for the rendered text: returns SIZE bytes or aborts; never freed by metrics_render. */
+typedef void *(*metrics_alloc_fn)(void *ctx, size_t size);
+
+/**
+ * Renders every metric in the Prometheus text format (0.0.4).  T and KC may
+ * be NULL.  Returns the text in *OUT (length *LEN) from ALLOC.
+ */
+void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_ns, metrics_alloc_fn alloc,
+                    void *ctx, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,1289 @@
+/*
+ * The AdmissionReview decoder: one pass over the body, no tree.
+ *
+ * A JSON scanner validates the whole document (RFC 8259: string contents,
+ * escapes, UTF-8, numbers, literals, nesting, nothing after the value) while
+ * a handful of path-specific functions (field_*, at most six deep) pick out
+ * the fields of struct review.  Everything off those paths goes through
+ * skip_value, one iterative loop that only validates; strings are scanned 16
+ * bytes per step and stay in the body unless they hold escapes.
+ *
+ * Duplicate keys: the last one wins, for the value and for its type check,
+ * so every field has a "wrong type" bit that each assignment rewrites, and
+ * assigning an object resets what was collected under it.  Field errors are
+ * reported only once the whole document is known to be valid JSON, so a
+ * syntax error always wins over a field error.
+ *
+ * "\u0000" is accepted in strings and keys, as Go's encoding/json (which
+ * kube-apiserver uses) does; decoded strings carry a length, so a NUL inside
+ * one cannot truncate anything.
+ */
+#include "review.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* Fields we read, in the order their errors are reported.  Each one's
+ * descendants follow it; fields[].last says where its subtree ends. */
+enum field {
+    F_API_VERSION,
+    F_KIND,
+    F_REQUEST,
+    F_UID,
+    F_RKIND,
+    F_RKIND_GROUP,
+    F_RKIND_VERSION,
+    F_RKIND_KIND,
+    F_RES,
+    F_RES_GROUP,
+    F_RES_VERSION,
+    F_RES_RESOURCE,
+    F_SUB_RESOURCE,
+    F_NAME,
+    F_NAMESPACE,
+    F_OPERATION,
+    F_USER_INFO,
+    F_USERNAME,
+    F_USER_UID,
+    F_GROUPS,
+    F_EXTRA,
+    F_POD_NAMES,
+    F_OBJECT,
+    F_OBJECT_META,
+    F_OBJECT_ANN,
+    F_OLD,
+    F_OLD_META,
+    F_OLD_ANN,
+    F_DRY_RUN,
+    F_COUNT
+};
+
+static const struct field_info {
+    const char *name, *want;
+    unsigned char last; /* last field of this one's subtree */
+} fields[F_COUNT] = {
+    [F_API_VERSION] = {"apiVersion", "a string", F_API_VERSION},
+    [F_KIND] = {"kind", "a string", F_KIND},
+    [F_REQUEST] = {"request", "an object", F_DRY_RUN},
+    [F_UID] = {"request.uid", "a string", F_UID},
+    [F_RKIND] = {"request.kind", "an object", F_RKIND_KIND},
+    [F_RKIND_GROUP] = {"request.kind.group", "a string", F_RKIND_GROUP},
+    [F_RKIND_VERSION] = {"request.kind.version", "a string", F_RKIND_VERSION},
+    [F_RKIND_KIND] = {"request.kind.kind", "a string", F_RKIND_KIND},
+    [F_RES] = {"request.resource", "an object", F_RES_RESOURCE},
+    [F_RES_GROUP] = {"request.resource.group", "a string", F_RES_GROUP},
+    [F_RES_VERSION] = {"request.resource.version", "a string", F_RES_VERSION},
+    [F_RES_RESOURCE] = {"request.resource.resource", "a string", F_RES_RESOURCE},
+    [F_SUB_RESOURCE] = {"request.subResource", "a string", F_SUB_RESOURCE},
+    [F_NAME] = {"request.name", "a string", F_NAME},
+    [F_NAMESPACE] = {"request.namespace", "a string", F_NAMESPACE},
+    [F_OPERATION] = {"request.operation", "a string", F_OPERATION},
+    [F_USER_INFO] = {"request.userInfo", "an object", F_POD_NAMES},
+    [F_USERNAME] = {"request.userInfo.username", "a string", F_USERNAME},
+    [F_USER_UID] = {"request.userInfo.uid", "a string", F_USER_UID},
+    [F_GROUPS] = {"request.userInfo.groups", "an array of strings", F_GROUPS},
+    [F_EXTRA] = {"request.userInfo.extra", "an object", F_POD_NAMES},
+    [F_POD_NAMES] = {"request.userInfo.extra[\"" REVIEW_POD_NAME_KEY "\"]", "an array of strings",
+                     F_POD_NAMES},
+    [F_OBJECT] = {"request.object", "an object", F_OBJECT_ANN},
+    [F_OBJECT_META] = {"request.object.metadata", "an object", F_OBJECT_ANN},
+    [F_OBJECT_ANN] = {"request.object.metadata.annotations", "an object of strings", F_OBJECT_ANN},
+    [F_OLD] = {"request.oldObject", "an object", F_OLD_ANN},
+    [F_OLD_META] = {"request.oldObject.metadata", "an object", F_OLD_ANN},
+    [F_OLD_ANN] = {"request.oldObject.metadata.annotations", "an object of strings", F_OLD_ANN},
+    [F_DRY_RUN] = {"request.dryRun", "a boolean", F_DRY_RUN},
+};
+
+/* Longest key we ever compare against, decoded. */
+#define KEY_MAX 64
+
+struct dec {
+    const unsigned char *base, *p, *end;
+    review_alloc_fn alloc;
+    void *ctx;
+    int depth;
+    const char *syntax; /* set once: what was wrong, at byte POS */
+    size_t pos;
+    const char *limit; /* the field that went over REVIEW_MAX_ITEMS */
+    size_t items;      /* entries of all arrays so far, duplicate keys included */
+    bool not_object;   /* valid JSON, but not an object */
+    uint64_t bad;      /* fields of the wrong type, by enum field */
+    struct review_str api_version, kind;
+    bool has_request;
+    struct review r;
+};
+
+struct key {
+    const char *ptr;
+    size_t len;
+    char buf[KEY_MAX];
+};
+
+static const char empty_string[1] = "";
+
+static int fail(struct dec *d, const unsigned char *at, const char *what)
+{
+    d->syntax = what;
+    d->pos = (size_t)(at - d->base);
+    return -1;
+}
+
+/* Assigning field F (of any type) forgets what its subtree held. */
+static void assign(struct dec *d, enum field f, bool bad)
+{
+    uint64_t mask = ((UINT64_C(1) << (fields[f].last + 1)) - 1) & ~((UINT64_C(1) << f) - 1);
+    d->bad &= ~mask;
+    if (bad)
+        d->bad |= UINT64_C(1) << f;
+}
+
+static inline void skip_ws(struct dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    if (p<end && * p> ' ') /* compact JSON: no whitespace at all */
+        return;
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    d->p = p;
+}
+
+/* First byte at or after P that ends a run of plain string bytes: '"', '\\',
+ * a control character or a non-ASCII byte; END if none. */
+static inline const unsigned char *scan_plain(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* Signed compare: bytes >= 0x80 are negative, so one test catches
+         * control characters and non-ASCII alike. */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask != 0)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+/* Length of the valid UTF-8 sequence at P (first byte >= 0x80), 0 if invalid
+ * (overlong, surrogate, above U+10FFFF, truncated): the rules of jansson's utf.c. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n, i;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        n = 2;
+    else if (c < 0xF0) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c < 0xF5) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n)
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+static int hex4(const unsigned char *p)
+{
+    int v = 0, i;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (int)(c - '0');
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v |= (int)((c | 0x20) - 'a' + 10);
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* Validates one escape at P (the byte after '\\'); returns the byte after it. */
+static const unsigned char *check_escape(struct dec *d, const unsigned char *p)
+{
+    int u, lo;
+    if (p >= d->end)
+        return fail(d, p, "unexpected end of input in a string"), NULL;
+    switch (*p) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return p + 1;
+    case 'u':
+        break;
+    default:
+        return fail(d, p - 1, "invalid escape in a string"), NULL;
+    }
+    if (d->end - p < 5 || (u = hex4(p + 1)) < 0)
+        return fail(d, p - 1, "invalid \\u escape"), NULL;
+    if (u >= 0xDC00 && u <= 0xDFFF)
+        return fail(d, p - 1, "lone low surrogate in \\u escape"), NULL;
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        if (d->end - p < 11 || p[5] != '\\' || p[6] != 'u' || (lo = hex4(p + 7)) < 0 || lo < 0xDC00 ||
+            lo > 0xDFFF)
+            return fail(d, p - 1, "lone high surrogate in \\u escape"), NULL;
+        return p + 11;
+    }
+    return p + 5;
+}
+
+/* scan_string after its first stop at P: escapes, non-ASCII, errors. */
+static __attribute__((noinline)) int scan_string_slow(struct dec *d, const unsigned char *start,
+                                                      const unsigned char *p, const unsigned char **raw,
+                                                      size_t *rawlen, bool *escaped)
+{
+    const unsigned char *end = d->end;
+    bool esc = false;
+    for (;;) {
+        if (p >= end)
+            return fail(d, p, "unexpected end of input in a string");
+        if (*p == '"')
+            break;
+        if (*p == '\\') {
+            esc = true;
+            if ((p = check_escape(d, p + 1)) == NULL)
+                return -1;
+        } else if (*p < 0x20) {
+            return fail(d, p, "control character in a string");
+        } else {
+            size_t n = utf8_len(p, end);
+            if (n == 0)
+                return fail(d, p, "invalid UTF-8 in a string");
+            p += n;
+        }
+        p = scan_plain(p, end);
+    }
+    *raw = start;
+    *rawlen = (size_t)(p - start);
+    *escaped = esc;
+    d->p = p + 1;
+    return 0;
+}
+
+/* Scans the string whose opening quote is at d->p; leaves d->p after the
+ * closing quote.  RAW and RAWLEN: its contents as written; ESCAPED: whether
+ * they hold escapes.  Inline for the common case, plain ASCII. */
+static inline __attribute__((always_inline)) int scan_string(struct dec *d, const unsigned char **raw,
+                                                             size_t *rawlen, bool *escaped)
+{
+    const unsigned char *start = d->p + 1, *p = scan_plain(start, d->end);
+    if (p < d->end && *p == '"') {
+        *raw = start;
+        *rawlen = (size_t)(p - start);
+        *escaped = false;
+        d->p = p + 1;
+        return 0;
+    }
+    return scan_string_slow(d, start, p, raw, rawlen, escaped);
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* Decodes the escapes of RAW[0..LEN), already validated by scan_string, into
+ * OUT (which has room for LEN bytes: decoding never lengthens); returns the
+ * decoded length. */
+static size_t unescape(char *out, const unsigned char *raw, size_t len)
+{
+    const unsigned char *p = raw, *end = raw + len;
+    char *o = out;
+    while (p < end) {
+        const unsigned char *q = p;
+#ifdef __SSE2__
+        /* Copy 16 bytes at a time up to the next backslash.  Stores may run
+         * past the decoded length but never past OUT + LEN: O trails P. */
+        const __m128i bslash = _mm_set1_epi8('\\');
+        for (;;) {
+            __m128i v;
+            unsigned mask;
+            if (end - q < 16) {
+                while (q < end && *q != '\\')
+                    *o++ = (char)*q++;
+                break;
+            }
+            v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            _mm_storeu_si128((__m128i *)(void *)o, v);
+            mask = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash));
+            if (mask != 0) {
+                q += __builtin_ctz(mask);
+                o += __builtin_ctz(mask);
+                break;
+            }
+            q += 16;
+            o += 16;
+        }
+#else
+        q = memchr(p, '\\', (size_t)(end - p));
+        if (q == NULL)
+            q = end;
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+#endif
+        if (q >= end)
+            break;
+        p = q + 2;
+        switch (q[1]) {
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u': {
+            unsigned cp = (unsigned)hex4(p);
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + ((unsigned)hex4(p + 2) - 0xDC00);
+                p += 6;
+            }
+            o = put_utf8(o, cp);
+            break;
+        }
+        default: /* '"', '\\', '/' */
+            *o++ = (char)q[1];
+            break;
+        }
+    }
+    return (size_t)(o - out);
+}
+
+/* Parses a string at d->p into *OUT: zero copy without escapes, else decoded
+ * into memory from the allocator. */
+static int take_string(struct dec *d, struct review_str *out)
+{
+    const unsigned char *raw;
+    size_t len;
+    bool esc;
+    if (scan_string(d, &raw, &len, &esc) < 0)
+        return -1;
+    if (!esc) {
+        out->ptr = (const char *)raw;
+        out->len = len;
+    } else {
+        char *buf = d->alloc(d->ctx, len);
+        out->len = unescape(buf, raw, len);
+        out->ptr = buf;
+    }
+    return 0;
+}
+
+/* An escaped key, decoded into K when it is short enough to be one we look for. */
+static __attribute__((noinline)) void escaped_key(struct key *k, const unsigned char *raw, size_t len)
+{
+    /* Decoding shrinks at most sixfold ("\u0041" -> "A"). */
+    char tmp[6 * KEY_MAX];
+    size_t n;
+    k->ptr = NULL;
+    k->len = 0;
+    if (len > sizeof(tmp))
+        return;
+    n = unescape(tmp, (const unsigned char *)raw, len);
+    if (n <= KEY_MAX) {
+        memcpy(k->buf, tmp, n);
+        k->ptr = k->buf;
+        k->len = n;
+    }
+}
+
+/* Parses an object key and the ':' after it, leaving d->p at the value.  Keys
+ * longer than KEY_MAX once decoded come back as a NULL key that matches
+ * nothing we look for. */
+static int take_key(struct dec *d, struct key *k)
+{
+    const unsigned char *raw;
+    size_t len;
+    bool esc;
+    if (d->p >= d->end || *d->p != '"')
+        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected a string key");
+    if (scan_string(d, &raw, &len, &esc) < 0)
+        return -1;
+    if (!esc) {
+        k->ptr = (const char *)raw;
+        k->len = len;
+    } else {
+        escaped_key(k, raw, len);
+    }
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != ':')
+        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected ':'");
+    d->p++;
+    skip_ws(d);
+    if (d->p >= d->end)
+        return fail(d, d->p, "unexpected end of input");
+    return 0;
+}
+
+#define KEY_IS(k, lit)                                                                                       \
+    ((k)->len == sizeof(lit) - 1 && (k)->ptr && memcmp((k)->ptr, lit, sizeof(lit) - 1) == 0)
+
+/* Enters the object or array at d->p ('{' or '['); returns 1 when it has a
+ * first member (d->p at it), 0 when empty (d->p after it), -1 on error. */
+static int enter(struct dec *d, unsigned char close)
+{
+    if (++d->depth > REVIEW_MAX_DEPTH)
+        return fail(d, d->p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+    d->p++;
+    skip_ws(d);
+    if (d->p >= d->end)
+        return fail(d, d->p, "unexpected end of input");
+    if (*d->p == close) {
+        d->p++;
+        d->depth--;
+        return 0;
+    }
+    return 1;
+}
+
+/* After a member: returns 1 when another follows (d->p at it), 0 at the end
+ * of the container (d->p after it), -1 on error. */
+static int next(struct dec *d, unsigned char close)
+{
+    skip_ws(d);
+    if (d->p < d->end) {
+        if (*d->p == ',') {
+            d->p++;
+            skip_ws(d);
+            if (d->p >= d->end)
+                return fail(d, d->p, "unexpected end of input");
+            return 1;
+        }
+        if (*d->p == close) {
+            d->p++;
+            d->depth--;
+            return 0;
+        }
+    }
+    if (d->p >= d->end)
+        return fail(d, d->p, "unexpected end of input");
+    return fail(d, d->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+static int skip_number(struct dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    if (*p == '-')
+        p++;
+    if (p < end && *p == '0') {
+        p++;
+    } else if (p < end && *p >= '1' && *p <= '9') {
+        do
+            p++;
+        while (p < end && *p >= '0' && *p <= '9');
+    } else {
+        return fail(d, p, "invalid number");
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return fail(d, p, "invalid number");
+        do
+            p++;
+        while (p < end && *p >= '0' && *p <= '9');
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return fail(d, p, "invalid number");
+        do
+            p++;
+        while (p < end && *p >= '0' && *p <= '9');
+    }
+    d->p = p;
+    return 0;
+}
+
+static int skip_literal(struct dec *d, const char *lit, size_t n)
+{
+    if ((size_t)(d->end - d->p) < n || memcmp(d->p, lit, n) != 0)
+        return fail(d, d->p, "invalid literal");
+    d->p += n;
+    return 0;
+}
+
+/* The whitespace skip of skip_value, on locals. */
+#define SKIP_WS(p, end)                                                                                      \
+    do {                                                                                                     \
+        while ((p) < (end) && *(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t'))  \
+            (p)++;                                                                                           \
+    } while (0)
+
+/*
+ * Validates the value at d->p and leaves d->p after it.  One loop with the
+ * position in a register and the open containers in CLOSE[]: most of a
+ * review (managedFields, spec, status) goes through here.
+ */
+static int skip_value(struct dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end, *q;
+    unsigned char close[REVIEW_MAX_DEPTH + 1];
+    int depth = 0, room = REVIEW_MAX_DEPTH - d->depth;
+    const unsigned char *raw;
+    size_t len;
+    bool esc;
+
+value:
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    switch (*p) {
+    case '"':
+        q = scan_plain(p + 1, end);
+        if (q < end && *q == '"') {
+            p = q + 1;
+        } else {
+            if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
+                return -1;
+            p = d->p;
+        }
+        goto after_value;
+    case '{':
+        if (depth == room)
+            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+        close[++depth] = '}';
+        p++;
+        SKIP_WS(p, end);
+        if (p < end && *p == '}') {
+            p++;
+            depth--;
+            goto after_value;
+        }
+        goto key;
+    case '[':
+        if (depth == room)
+            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+        close[++depth] = ']';
+        p++;
+        SKIP_WS(p, end);
+        if (p < end && *p == ']') {
+            p++;
+            depth--;
+            goto after_value;
+        }
+        goto value;
+    case 't':
+        if (end - p < 4 || memcmp(p, "true", 4) != 0)
+            return fail(d, p, "invalid literal");
+        p += 4;
+        goto after_value;
+    case 'f':
+        if (end - p < 5 || memcmp(p, "false", 5) != 0)
+            return fail(d, p, "invalid literal");
+        p += 5;
+        goto after_value;
+    case 'n':
+        if (end - p < 4 || memcmp(p, "null", 4) != 0)
+            return fail(d, p, "invalid literal");
+        p += 4;
+        goto after_value;
+    default:
+        if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            d->p = p;
+            if (skip_number(d) < 0)
+                return -1;
+            p = d->p;
+            goto after_value;
+        }
+        return fail(d, p, "expected a value");
+    }
+
+key:
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    if (*p != '"')
+        return fail(d, p, "expected a string key");
+    q = scan_plain(p + 1, end);
+    if (q < end && *q == '"') {
+        p = q + 1;
+    } else {
+        if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
+            return -1;
+        p = d->p;
+    }
+    SKIP_WS(p, end);
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    if (*p != ':')
+        return fail(d, p, "expected ':'");
+    p++;
+    SKIP_WS(p, end);
+    goto value;
+
+after_value:
+    if (depth == 0) {
+        d->p = p;
+        return 0;
+    }
+    SKIP_WS(p, end);
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    if (*p == ',') {
+        p++;
+        SKIP_WS(p, end);
+        if (close[depth] == '}')
+            goto key;
+        goto value;
+    }
+    if (*p == close[depth]) {
+        p++;
+        depth--;
+        goto after_value;
+    }
+    return fail(d, p, close[depth] == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
+/* The value at d->p is null: consumes it and returns 1.  Otherwise 0, or -1
+ * when it starts like null but is not. */
+static int take_null(struct dec *d)
+{
+    if (d->p >= d->end || *d->p != 'n')
+        return 0;
+    return skip_literal(d, "null", 4) < 0 ? -1 : 1;
+}
+
+/* A value of the wrong type for field F: validated, skipped and flagged. */
+static int wrong_type(struct dec *d, enum field f)
+{
+    assign(d, f, true);
+    return skip_value(d);
+}
+
+static int field_string(struct dec *d, enum field f, struct review_str *out)
+{
+    int null;
+    out->ptr = NULL;
+    out->len = 0;
+    if (d->p < d->end && *d->p == '"') {
+        assign(d, f, false);
+        return take_string(d, out);
+    }
+    if ((null = take_null(d)) != 0) {
+        assign(d, f, false);
+        return null < 0 ? -1 : 0;
+    }
+    return wrong_type(d, f);
+}
+
+/* Grows *ARR (holding N elements of SIZE, room for *CAP) by one slot, in
+ * memory from the allocator; returns the slot. */
+static void *grow(struct dec *d, void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        void *na = d->alloc(d->ctx, ncap * size);
+        if (n)
+            memcpy(na, *arr, n * size);
+        *arr = na;
+        *cap = ncap;
+    }
+    return (char *)*arr + n * size;
+}
+
+/* An array of strings; null elements read as "". */
+static int field_strings(struct dec *d, enum field f, struct review_str **out, size_t *nout)
+{
+    void *arr = NULL;
+    size_t n = 0, cap = 0;
+    int more;
+    bool bad = false;
+    *out = NULL;
+    *nout = 0;
+    if (d->p < d->end && *d->p != '[') {
+        int null = take_null(d);
+        if (null != 0) {
+            assign(d, f, false);
+            return null < 0 ? -1 : 0;
+        }
+        return wrong_type(d, f);
+    }
+    more = enter(d, ']');
+    while (more > 0) {
+        if (*d->p == '"' || *d->p == 'n') {
+            struct review_str *s;
+            if (d->items++ == REVIEW_MAX_ITEMS) {
+                d->limit = fields[f].name;
+                return fail(d, d->p, "too many items");
+            }
+            s = grow(d, &arr, n, &cap, sizeof(*s));
+            if (*d->p == '"') {
+                if (take_string(d, s) < 0)
+                    return -1;
+            } else {
+                if (skip_literal(d, "null", 4) < 0)
+                    return -1;
+                s->ptr = empty_string;
+                s->len = 0;
+            }
+            n++;
+        } else {
+            bad = true;
+            if (skip_value(d) < 0)
+                return -1;
+        }
+        more = next(d, ']');
+    }
+    if (more < 0)
+        return -1;
+    assign(d, f, bad);
+    if (!bad) {
+        *out = arr;
+        *nout = n;
+    }
+    return 0;
+}
+
+static int cmp_kv_key(const void *a, const void *b)
+{
+    const struct review_kv *x = *(const struct review_kv *const *)a, *y = *(const struct review_kv *const *)b;
+    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+    int c = memcmp(x->key.ptr, y->key.ptr, n);
+    if (c != 0)
+        return c;
+    if (x->key.len != y->key.len)
+        return x->key.len < y->key.len ? -1 : 1;
+    return x < y ? -1 : x > y; /* stable: by position */
+}
+
+static bool same_key(const struct review_kv *a, const struct review_kv *b)
+{
+    return a->key.len == b->key.len && memcmp(a->key.ptr, b->key.ptr, a->key.len) == 0;
+}
+
+/* Duplicate keys: the first position keeps the last value, as jansson's
+ * json_object_set does; returns the new count. */
+static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
+{
+    size_t i, j, out;
+    if (n < 2)
+        return n;
+    if (n <= 16) {
+        for (i = 1, out = 1; i < n; i++) {
+            for (j = 0; j < out && !same_key(&kv[j], &kv[i]); j++)
+                ;
+            if (j < out)
+                kv[j].value = kv[i].value;
+            else
+                kv[out++] = kv[i];
+        }
+        return out;
+    }
+    {
+        struct review_kv **idx = d->alloc(d->ctx, n * sizeof(*idx));
+        bool dup = false;
+        for (i = 0; i < n; i++)
+            idx[i] = &kv[i];
+        qsort(idx, n, sizeof(*idx), cmp_kv_key);
+        for (i = 0; i < n; i = j) {
+            for (j = i + 1; j < n && same_key(idx[i], idx[j]); j++) {
+                idx[j]->key.ptr = NULL; /* dropped below */
+                dup = true;
+            }
+            if (j > i + 1)
+                idx[i]->value = idx[j - 1]->value;
+        }
+        if (!dup)
+            return n;
+        for (i = 0, out = 0; i < n; i++)
+            if (kv[i].key.ptr != NULL)
+                kv[out++] = kv[i];
+        return out;
+    }
+}
+
+/* An object of string values; null values read as "". */
+static int field_annotations(struct dec *d, enum field f, struct review_kv **out, size_t *nout)
+{
+    void *arr = NULL;
+    size_t n = 0, cap = 0;
+    int more;
+    bool bad = false;
+    *out = NULL;
+    *nout = 0;
+    if (d->p < d->end && *d->p != '{') {
+        int null = take_null(d);
+        if (null != 0) {
+            assign(d, f, false);
+            return null < 0 ? -1 : 0;
+        }
+        return wrong_type(d, f);
+    }
+    more = enter(d, '}');
+    while (more > 0) {
+        struct review_str key;
+        if (*d->p != '"')
+            return fail(d, d->p, "expected a string key");
+        if (take_string(d, &key) < 0)
+            return -1;
+        skip_ws(d);
+        if (d->p >= d->end || *d->p != ':')
+            return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected ':'");
+        d->p++;
+        skip_ws(d);
+        if (d->p < d->end && (*d->p == '"' || *d->p == 'n')) {
+            struct review_kv *kv;
+            if (d->items++ == REVIEW_MAX_ITEMS) {
+                d->limit = fields[f].name;
+                return fail(d, d->p, "too many items");
+            }
+            kv = grow(d, &arr, n, &cap, sizeof(*kv));
+            kv->key = key;
+            if (*d->p == '"') {
+                if (take_string(d, &kv->value) < 0)
+                    return -1;
+            } else {
+                if (skip_literal(d, "null", 4) < 0)
+                    return -1;
+                kv->value.ptr = empty_string;
+                kv->value.len = 0;
+            }
+            n++;
+        } else {
+            bad = true;
+            if (skip_value(d) < 0)
+                return -1;
+        }
+        more = next(d, '}');
+    }
+    if (more < 0)
+        return -1;
+    assign(d, f, bad);
+    if (!bad) {
+        *out = arr;
+        *nout = dedup(d, arr, n);
+    }
+    return 0;
+}
+
+/* Starts an object-valued field F at d->p: returns 1 when it is an object
+ * (entered: the caller loops over its members), 0 when null or of the wrong
+ * type (consumed), -1 on error. */
+static int field_object(struct dec *d, enum field f, int *more)
+{
+    int null;
+    if (d->p < d->end && *d->p == '{') {
+        assign(d, f, false);
+        *more = enter(d, '}');
+        return *more < 0 ? -1 : 1;
+    }
+    if ((null = take_null(d)) != 0) {
+        assign(d, f, false);
+        return null < 0 ? -1 : 0;
+    }
+    return wrong_type(d, f) < 0 ? -1 : 0;
+}
+
+/* request.kind and request.resource: {group, version, THIRD}. */
+static int field_gvk(struct dec *d, enum field f, struct review_str *g, struct review_str *v,
+                     struct review_str *t, const char *third)
+{
+    int more, is;
+    struct key k;
+    g->ptr = v->ptr = t->ptr = NULL;
+    g->len = v->len = t->len = 0;
+    if ((is = field_object(d, f, &more)) <= 0)
+        return is;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, "group")) {
+            if (field_string(d, f + 1, g) < 0)
+                return -1;
+        } else if (KEY_IS(&k, "version")) {
+            if (field_string(d, f + 2, v) < 0)
+                return -1;
+        } else if (k.ptr && k.len == strlen(third) && memcmp(k.ptr, third, k.len) == 0) {
+            if (field_string(d, f + 3, t) < 0)
+                return -1;
+        } else if (skip_value(d) < 0) {
+            return -1;
+        }
+        more = next(d, '}');
+    }
+    return more;
+}
+
+static int field_extra(struct dec *d)
+{
+    int more, is;
+    struct key k;
+    d->r.pod_names = NULL;
+    d->r.npod_names = 0;
+    if ((is = field_object(d, F_EXTRA, &more)) <= 0)
+        return is;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, REVIEW_POD_NAME_KEY)) {
+            if (field_strings(d, F_POD_NAMES, &d->r.pod_names, &d->r.npod_names) < 0)
+                return -1;
+        } else if (skip_value(d) < 0) {
+            return -1;
+        }
+        more = next(d, '}');
+    }
+    return more;
+}
+
+static int field_user_info(struct dec *d)
+{
+    int more, is;
+    struct key k;
+    struct review *r = &d->r;
+    r->username.ptr = r->user_uid.ptr = NULL;
+    r->username.len = r->user_uid.len = 0;
+    r->groups = r->pod_names = NULL;
+    r->ngroups = r->npod_names = 0;
+    if ((is = field_object(d, F_USER_INFO, &more)) <= 0)
+        return is;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, "username"))
+            is = field_string(d, F_USERNAME, &r->username);
+        else if (KEY_IS(&k, "uid"))
+            is = field_string(d, F_USER_UID, &r->user_uid);
+        else if (KEY_IS(&k, "groups"))
+            is = field_strings(d, F_GROUPS, &r->groups, &r->ngroups);
+        else if (KEY_IS(&k, "extra"))
+            is = field_extra(d);
+        else
+            is = skip_value(d);
+        if (is < 0)
+            return -1;
+        more = next(d, '}');
+    }
+    return more;
+}
+
+/* object.metadata / oldObject.metadata (F is the metadata field). */
+static int field_metadata(struct dec *d, enum field f, struct review_kv **ann, size_t *nann)
+{
+    int more, is;
+    struct key k;
+    *ann = NULL;
+    *nann = 0;
+    if ((is = field_object(d, f, &more)) <= 0)
+        return is;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, "annotations"))
+            is = field_annotations(d, f + 1, ann, nann);
+        else
+            is = skip_value(d);
+        if (is < 0)
+            return -1;
+        more = next(d, '}');
+    }
+    return more;
+}
+
+/* request.object / request.oldObject (F is the object field). */
+static int field_k8s_object(struct dec *d, enum field f, bool *has, struct review_kv **ann, size_t *nann)
+{
+    int more, is;
+    struct key k;
+    *has = false;
+    *ann = NULL;
+    *nann = 0;
+    if ((is = field_object(d, f, &more)) <= 0)
+        return is;
+    *has = true;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, "metadata"))
+            is = field_metadata(d, f + 1, ann, nann);
+        else
+            is = skip_value(d);
+        if (is < 0)
+            return -1;
+        more = next(d, '}');
+    }
+    return more;
+}
+
+static int field_bool(struct dec *d, enum field f, bool *out)
+{
+    int null;
+    *out = false;
+    if (d->p < d->end && (*d->p == 't' || *d->p == 'f')) {
+        assign(d, f, false);
+        *out = *d->p == 't';
+        return *out ? skip_literal(d, "true", 4) : skip_literal(d, "false", 5);
+    }
+    if ((null = take_null(d)) != 0) {
+        assign(d, f, false);
+        return null < 0 ? -1 : 0;
+    }
+    return wrong_type(d, f);
+}
+
+static int field_request(struct dec *d)
+{
+    int more, is;
+    struct key k;
+    struct review *r = &d->r;
+    memset(r, 0, sizeof(*r));
+    d->has_request = false;
+    if ((is = field_object(d, F_REQUEST, &more)) <= 0)
+        return is;
+    d->has_request = true;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        switch (k.len) {
+        case 3:
+            if (KEY_IS(&k, "uid"))
+                is = field_string(d, F_UID, &r->uid);
+            else
+                is = skip_value(d);
+            break;
+        case 4:
+            if (KEY_IS(&k, "kind"))
+                is = field_gvk(d, F_RKIND, &r->kind_group, &r->kind_version, &r->kind_kind, "kind");
+            else if (KEY_IS(&k, "name"))
+                is = field_string(d, F_NAME, &r->name);
+            else
+                is = skip_value(d);
+            break;
+        case 6:
+            if (KEY_IS(&k, "object"))
+                is = field_k8s_object(d, F_OBJECT, &r->has_object, &r->annotations, &r->nannotations);
+            else if (KEY_IS(&k, "dryRun"))
+                is = field_bool(d, F_DRY_RUN, &r->dry_run);
+            else
+                is = skip_value(d);
+            break;
+        case 8:
+            if (KEY_IS(&k, "resource"))
+                is = field_gvk(d, F_RES, &r->res_group, &r->res_version, &r->res_resource, "resource");
+            else if (KEY_IS(&k, "userInfo"))
+                is = field_user_info(d);
+            else
+                is = skip_value(d);
+            break;
+        case 9:
+            if (KEY_IS(&k, "namespace"))
+                is = field_string(d, F_NAMESPACE, &r->namespace_);
+            else if (KEY_IS(&k, "operation"))
+                is = field_string(d, F_OPERATION, &r->operation);
+            else if (KEY_IS(&k, "oldObject"))
+                is =
+                    field_k8s_object(d, F_OLD, &r->has_old_object, &r->old_annotations, &r->nold_annotations);
+            else
+                is = skip_value(d);
+            break;
+        case 11:
+            if (KEY_IS(&k, "subResource"))
+                is = field_string(d, F_SUB_RESOURCE, &r->sub_resource);
+            else
+                is = skip_value(d);
+            break;
+        default:
+            is = skip_value(d);
+            break;
+        }
+        if (is < 0)
+            return -1;
+        more = next(d, '}');
+    }
+    return more;
+}
+
+static int top_object(struct dec *d)
+{
+    int more = enter(d, '}'), is;
+    struct key k;
+    while (more > 0) {
+        if (take_key(d, &k) < 0)
+            return -1;
+        if (KEY_IS(&k, "apiVersion"))
+            is = field_string(d, F_API_VERSION, &d->api_version);
+        else if (KEY_IS(&k, "kind"))
+            is = field_string(d, F_KIND, &d->kind);
+        else if (KEY_IS(&k, "request"))
+            is = field_request(d);
+        else
+            is = skip_value(d);
+        if (is < 0)
+            return -1;
+        more = next(d, '}');
+    }
+    return more;
+}
+
+/* Quotes at most 64 bytes of S for a message, printable ASCII only. */
+static void quote(char *dst, size_t size, struct review_str s)
+{
+    size_t i, n = s.len < 64 ? s.len : 64, o = 0;
+    for (i = 0; i < n && o + 4 < size; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        dst[o++] = c >= 0x20 && c < 0x7F && c != '\'' ? (char)c : '?';
+    }
+    if (n < s.len && o + 4 < size) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+/* Reports the first problem with the fields, in the order of enum field. */
+static int check_fields(struct dec *d, char *err, size_t errlen)
+{
+    char q[80];
+    int f;
+    if (d->bad & (UINT64_C(1) << F_API_VERSION))
+        goto bad_type; /* the lowest bad bit: this one */
+    if (d->api_version.ptr == NULL) {
+        snprintf(err, errlen, "apiVersion is missing");
+        return -1;
+    }
+    if (review_str_eq(d->api_version, "admission.k8s.io/v1")) {
+        d->r.version = REVIEW_V1;
+    } else if (review_str_eq(d->api_version, "admission.k8s.io/v1beta1")) {
+        d->r.version = REVIEW_V1BETA1;
+    } else {
+        quote(q, sizeof(q), d->api_version);
+        snprintf(err, errlen, "apiVersion '%s' is not supported", q);
+        return -1;
+    }
+    if (d->bad & (UINT64_C(1) << F_KIND))
+        goto bad_type;
+    if (d->kind.ptr == NULL) {
+        snprintf(err, errlen, "kind is missing");
+        return -1;
+    }
+    if (!review_str_eq(d->kind, "AdmissionReview")) {
+        quote(q, sizeof(q), d->kind);
+        snprintf(err, errlen, "kind '%s' is not AdmissionReview", q);
+        return -1;
+    }
+    if (d->bad & (UINT64_C(1) << F_REQUEST))
+        goto bad_type;
+    if (!d->has_request) {
+        snprintf(err, errlen, "request is missing");
+        return -1;
+    }
+    if (d->bad & (UINT64_C(1) << F_UID))
+        goto bad_type;
+    if (d->r.uid.ptr == NULL) {
+        snprintf(err, errlen, "request.uid is missing");
+        return -1;
+    }
+    if (d->r.uid.len == 0) {
+        snprintf(err, errlen, "request.uid is empty");
+        return -1;
+    }
+bad_type:
+    if (d->bad != 0) {
+        f = __builtin_ctzll(d->bad);
+        snprintf(err, errlen, "%s must be %s", fields[f].name, fields[f].want);
+        return -1;
+    }
+    return 0;
+}
+
+int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
+                  char *err, size_t errlen)
+{
+    struct dec d;
+    int rc;
+    memset(&d, 0, sizeof(d));
+    d.base = d.p = (const unsigned char *)buf;
+    d.end = d.base + len;
+    d.alloc = alloc;
+    d.ctx = ctx;
+
+    skip_ws(&d);
+    if (d.p >= d.end) {
+        rc = fail(&d, d.p, len == 0 ? "empty input" : "no value");
+    } else if (*d.p == '{') {
+        rc = top_object(&d);
+    } else {
+        rc = skip_value(&d);
+        d.not_object = true;
+    }
+    if (rc == 0) {
+        skip_ws(&d);
+        if (d.p < d.end)
+            rc = fail(&d, d.p, "data after the document");
+    }
+    if (rc == 0 && d.not_object) {
+        snprintf(err, errlen, "an AdmissionReview must be a JSON object");
+        return -1;
+    }
+    if (rc < 0) {
+        if (d.limit != NULL)
+            snprintf(err, errlen, "more than %d items in groups, pod names and annotations (at %s)",
+                     REVIEW_MAX_ITEMS, d.limit);
+        else
+            snprintf(err, errlen, "invalid JSON at byte %zu: %s", d.pos, d.syntax);
+        return -1;
+    }
+    if (check_fields(&d, err, errlen) < 0)
+        return -1;
+    *out = d.r;
+    return 0;
+}

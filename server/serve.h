@@ -1,0 +1,28 @@
+#ifndef LEASEFENCE_SERVE_H
+#define LEASEFENCE_SERVE_H
+/*
+ * `leasefence serve`: the h2o webhook server.  POST /validate over TLS on
+ * --listen; /healthz, /readyz and /metrics on both --listen and the plain
+ * --probe-listen.  Event loops on their own threads, the tracker on its own;
+ * configuration and certificates reloaded when their files change.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+struct serve_options {
+    const char *config_path, *cert_path, *key_path;
+    const char *kubeconfig;   /* NULL: $KUBECONFIG, then in-cluster */
+    const char *listen;       /* "ADDR:PORT", ":PORT", "[V6]:PORT" */
+    const char *probe_listen; /* same; "" or NULL: none */
+    int threads;              /* event loop threads, >= 1 */
+    int max_connections;      /* open connections at most, all threads together */
+    bool http2;
+    int64_t shutdown_grace_ms;
+    int64_t request_timeout_ms; /* TLS handshake, and reading one request (headers and body) */
+    int64_t reload_interval_ms;
+};
+
+/** Runs the server until SIGTERM or SIGINT; returns the process exit status (0 after a clean shutdown). */
+int serve_run(const struct serve_options *opts);
+
+#endif

@@ -1,0 +1,588 @@
+#!/usr/bin/env bash
+# Renders every kustomization under manifests/ with the machine's kubectl and
+# checks the objects against what the server and the cluster need: ports and
+# probe paths that agree with `leasefence serve` (8443, 8080, /readyz, /healthz,
+# /validate), the webhook's safety settings, the securityContext, RBAC narrowed
+# to the fenced Leases, the fence configuration in step with the webhook's
+# matchConditions; the alert rules (promtool check rules + promtool test rules);
+# the dashboard; and the Dockerfile, statically.
+# Needs: kubectl, promtool, /usr/bin/python3 with python3-yaml, openssl.
+. "$(dirname "$0")/../lib.sh"
+cd "$ROOT" || exit 1
+PY=/usr/bin/python3
+CHECK=$TMP/check.py
+
+# run_checks LABEL COMMAND...: COMMAND prints "ok - X" / "not ok - X" lines;
+# each becomes one check here, named "LABEL: X".  A crash is a failure.
+run_checks() {
+  local label=$1 line out rc; shift
+  out=$("$@" 2>&1); rc=$?
+  while IFS= read -r line; do
+    case $line in
+      "ok - "*) ok "$label: ${line#ok - }" ;;
+      "not ok - "*) fail "$label: ${line#not ok - }" ;;
+      *) [ -n "$line" ] && echo "# $line" ;;
+    esac
+  done <<<"$out"
+  [ $rc -eq 0 ] || [ $rc -eq 1 ] || fail "$label: checker exited $rc"
+}
+
+check "python3-yaml is available to /usr/bin/python3" $PY -c 'import yaml'
+
+# ---- render -----------------------------------------------------------------
+render() {  # render DIR NAME: kubectl kustomize DIR > $TMP/NAME.yaml
+  if kubectl kustomize "$1" >"$TMP/$2.yaml" 2>"$TMP/$2.err"; then ok "render $1"
+  else fail "render $1: $(head -c 400 "$TMP/$2.err")"; fi
+}
+render manifests install
+render manifests/base base
+render manifests/examples examples
+render manifests/monitoring monitoring
+# Every kustomization in the tree is rendered above or is a Component included by one.
+for k in $(find manifests -name kustomization.yaml | sort); do
+  d=$(dirname "$k")
+  case $d in manifests|manifests/base|manifests/examples|manifests/monitoring) continue ;; esac
+  if grep -q '^kind: Component' "$k"; then
+    check "component $d is used by a rendered kustomization" \
+      grep -rqs "^  - \(\.\./\)*$(basename "$d")\$\|^  - \(\.\./\)*components/$(basename "$d")\$" manifests --include=kustomization.yaml
+  else
+    render "$d" "other-$(echo "$d" | tr / -)"
+  fi
+done
+
+cat >"$CHECK" <<'PY'
+"""Checks rendered leasefence manifests; prints ok/not ok lines.
+usage: check.py install FILE [--demo] | monitoring FILE RULES_OUT RULES_NOANNOT_OUT | cel"""
+import json, re, sys
+import yaml
+
+FAILS = 0
+def ok(name): print("ok - " + name)
+def bad(name, why=""):
+    global FAILS; FAILS += 1
+    print("not ok - " + name + (": " + why if why else ""))
+def expect(name, cond, why=""):
+    ok(name) if cond else bad(name, why)
+
+# The server's fixed defaults (DESIGN.md, "Contracts").
+WEBHOOK_PORT, PROBE_PORT = 8443, 8080
+READY, HEALTH, VALIDATE = "/readyz", "/healthz", "/validate"
+METRICS = {
+    "leasefence_admission_requests_total", "leasefence_admission_request_duration_seconds",
+    "leasefence_admission_request_duration_seconds_bucket", "leasefence_admission_request_duration_seconds_sum",
+    "leasefence_admission_request_duration_seconds_count", "leasefence_admission_in_flight_requests",
+    "leasefence_bad_requests_total", "leasefence_lease_holder_info", "leasefence_lease_transitions",
+    "leasefence_lease_last_change_age_seconds", "leasefence_lease_synced", "leasefence_lease_expired",
+    "leasefence_watch_restarts_total", "leasefence_kube_api_requests_total", "leasefence_config_reloads_total",
+    "leasefence_certificate_reloads_total", "leasefence_certificate_expiry_timestamp_seconds", "leasefence_build_info",
+}
+
+def load(path):
+    return [d for d in yaml.safe_load_all(open(path)) if d]
+
+def find(objs, kind, name=None, ns=None):
+    return [o for o in objs if o.get("kind") == kind
+            and (name is None or o["metadata"].get("name") == name)
+            and (ns is None or o["metadata"].get("namespace") == ns)]
+
+def one(objs, kind, name, ns=None):
+    f = find(objs, kind, name, ns)
+    if len(f) != 1:
+        bad("exactly one %s %s" % (kind, name), "found %d" % len(f))
+        return None
+    return f[0]
+
+def flag_value(args, flag):
+    """--flag=V or --flag V; None when absent."""
+    for i, a in enumerate(args):
+        if a == flag and i + 1 < len(args): return args[i + 1]
+        if a.startswith(flag + "="): return a[len(flag) + 1:]
+    return None
+
+def port_of(addr):
+    return int(addr.rsplit(":", 1)[1])
+
+def resolve_port(container, port):
+    if isinstance(port, int): return port
+    for p in container.get("ports", []):
+        if p.get("name") == port: return p["containerPort"]
+    return None
+
+def selects(selector, labels):
+    ml = selector.get("matchLabels", selector) if "matchLabels" in selector or "matchExpressions" in selector else selector
+    return bool(ml) and all(labels.get(k) == v for k, v in ml.items())
+
+# --- a small translator of the CEL subset our matchConditions use -----------
+# Not a CEL implementation: it understands exactly the forms the manifests use
+# (==, in, !, &&, ||, has(), groups.exists(g, g in [...])) and refuses anything
+# else, so an expression written some other way fails the check instead of
+# being misread.
+def cel_to_python(expr):
+    s = expr
+    s = s.replace("has(request.userInfo.username)", "('username' in U)")
+    s = s.replace("has(request.userInfo.groups)", "('groups' in U)")
+    s = re.sub(r"request\.userInfo\.groups\.exists\(g, g in (\[[^\]]*\])\)", r"any(g in \1 for g in U['groups'])", s)
+    s = s.replace("request.userInfo.username", "U['username']")
+    s = s.replace("request.resource.group", "R['group']").replace("request.resource.resource", "R['resource']")
+    s = s.replace("&&", " and ").replace("||", " or ")
+    s = re.sub(r"!\(", " not (", s)
+    if re.search(r"request\.|!=|\?|\bsize\b|\bmatches\b", s) or "!" in s:
+        raise ValueError("expression outside the supported subset: " + expr)
+    return s
+
+def cel_eval(expr, user, resource):
+    """Mimics the API server: a missing key is an error (raised here)."""
+    return bool(eval(cel_to_python(expr), {"__builtins__": {"any": any}}, {"U": user, "R": resource}))
+
+def webhook_matches(hook, user, resource):
+    return all(cel_eval(c["expression"], user, resource) for c in hook.get("matchConditions", []))
+
+def rules_cover(hook, group, resource, op, version="v1"):
+    for r in hook.get("rules", []):
+        if (op in r.get("operations", []) or "*" in r.get("operations", [])) and \
+           (group in r.get("apiGroups", []) or "*" in r.get("apiGroups", [])) and \
+           (version in r.get("apiVersions", []) or "*" in r.get("apiVersions", [])) and \
+           (resource in r.get("resources", []) or "*" in r.get("resources", [])):
+            return True
+    return False
+
+# --- the install ------------------------------------------------------------
+def check_install(path, demo):
+    objs = load(path)
+    ns = one(objs, "Namespace", "leasefence-system")
+    if ns:
+        expect("namespace carries kubernetes.io/metadata.name",
+               ns["metadata"].get("labels", {}).get("kubernetes.io/metadata.name") == "leasefence-system")
+    expect("service account leasefence", len(find(objs, "ServiceAccount", "leasefence", "leasefence-system")) == 1)
+
+    dep = one(objs, "Deployment", "leasefence", "leasefence-system")
+    svc = one(objs, "Service", "leasefence", "leasefence-system")
+    vwc = one(objs, "ValidatingWebhookConfiguration", "leasefence")
+    if not (dep and svc and vwc): return
+    spec = dep["spec"]; pod = spec["template"]["spec"]; labels = spec["template"]["metadata"]["labels"]
+    expect("deployment selector matches its pods", selects(spec["selector"], labels))
+    expect("2+ replicas", spec.get("replicas", 1) >= 2, str(spec.get("replicas")))
+    spread = [t for t in pod.get("topologySpreadConstraints", []) if t["topologyKey"] == "kubernetes.io/hostname"
+              and selects(t["labelSelector"], labels)]
+    anti = pod.get("affinity", {}).get("podAntiAffinity", {})
+    expect("replicas spread across nodes", bool(spread) or bool(anti), "no hostname spread or anti-affinity")
+    expect("maxUnavailable 0 during rollouts",
+           spec.get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable") == 0)
+    pc = pod.get("priorityClassName")
+    expect("priority class defined", pc in ("system-cluster-critical", "system-node-critical")
+           or len(find(objs, "PriorityClass", pc)) == 1, str(pc))
+    expect("runs as service account leasefence", pod.get("serviceAccountName") == "leasefence")
+
+    cs = [c for c in pod["containers"] if c["name"] == "leasefence"]
+    if len(cs) != 1: bad("container leasefence"); return
+    c = cs[0]; args = c.get("args", [])
+    expect("uses the image entrypoint (no command) and runs serve", "command" not in c and args[:1] == ["serve"], str(args[:1]))
+    listen = flag_value(args, "--listen"); probe = flag_value(args, "--probe-listen")
+    webhook_port = port_of(listen) if listen else WEBHOOK_PORT
+    probe_port = port_of(probe) if probe else PROBE_PORT
+    expect("--listen is the server default %d" % WEBHOOK_PORT, webhook_port == WEBHOOK_PORT, str(listen))
+    expect("--probe-listen is the server default %d" % PROBE_PORT, probe_port == PROBE_PORT, str(probe))
+    cports = {p["containerPort"] for p in c.get("ports", [])}
+    expect("container ports include the webhook and probe ports", {webhook_port, probe_port} <= cports, str(cports))
+    for kind, path_want in (("readinessProbe", READY), ("livenessProbe", HEALTH), ("startupProbe", None)):
+        p = c.get(kind)
+        if not p or "httpGet" not in p: bad("%s is an httpGet probe" % kind); continue
+        g = p["httpGet"]
+        expect("%s on the probe port %d" % (kind, probe_port), resolve_port(c, g["port"]) == probe_port,
+               "port %s" % g["port"])
+        expect("%s over plain HTTP" % kind, g.get("scheme", "HTTP") == "HTTP")
+        if path_want: expect("%s path %s" % (kind, path_want), g.get("path") == path_want, str(g.get("path")))
+        else: expect("startupProbe path is /healthz or /readyz", g.get("path") in (HEALTH, READY), str(g.get("path")))
+    ps = c.get("lifecycle", {}).get("preStop", {})
+    sleep = None
+    if "sleep" in ps: sleep = ps["sleep"]["seconds"]
+    elif ps.get("exec", {}).get("command", [""])[0] in ("/bin/sleep", "sleep"):
+        sleep = int(ps["exec"]["command"][1])
+    expect("preStop delay", sleep is not None and sleep >= 5, str(ps))
+    grace = flag_value(args, "--shutdown-grace") or "10s"   # the server's default
+    grace_s = int(grace[:-1]) if grace.endswith("s") and grace[:-1].isdigit() else None
+    expect("terminationGracePeriodSeconds above preStop delay + --shutdown-grace",
+           sleep is not None and grace_s is not None and pod.get("terminationGracePeriodSeconds", 30) >= sleep + grace_s + 5,
+           "%s + %s" % (sleep, grace))
+
+    psc = pod.get("securityContext", {}); csc = c.get("securityContext", {})
+    eff = dict(psc); eff.update(csc)
+    expect("runAsNonRoot", eff.get("runAsNonRoot") is True)
+    expect("runAsUser 65532", eff.get("runAsUser") == 65532, str(eff.get("runAsUser")))
+    expect("readOnlyRootFilesystem", csc.get("readOnlyRootFilesystem") is True)
+    expect("allowPrivilegeEscalation false", csc.get("allowPrivilegeEscalation") is False)
+    expect("capabilities drop ALL", csc.get("capabilities", {}).get("drop") == ["ALL"])
+    expect("seccomp RuntimeDefault", eff.get("seccompProfile", {}).get("type") == "RuntimeDefault")
+    res = c.get("resources", {})
+    expect("cpu and memory requests", {"cpu", "memory"} <= set(res.get("requests", {})))
+    expect("memory limit", "memory" in res.get("limits", {}))
+
+    # Volumes: config and TLS files the args name live on the mounted volumes.
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    for m in mounts.values():
+        if "subPath" in m: bad("no subPath mounts (they never update)", m["name"])
+    def volume_for(path):
+        for mp, m in mounts.items():
+            if path.startswith(mp.rstrip("/") + "/"): return vols.get(m["name"]), path[len(mp.rstrip("/")) + 1:]
+        return None, None
+    cfg_path = flag_value(args, "--config")
+    v, key = volume_for(cfg_path or "")
+    if v and "configMap" in v:
+        cms = find(objs, "ConfigMap", v["configMap"]["name"], "leasefence-system")
+        expect("--config names a key of the mounted ConfigMap", len(cms) == 1 and key in cms[0].get("data", {}),
+               "%s in %s" % (key, v["configMap"]["name"]))
+        if len(cms) == 1 and key in cms[0].get("data", {}):
+            check_fences(objs, json.loads(cms[0]["data"][key]), vwc, demo)
+    else:
+        bad("--config is on a ConfigMap volume", str(cfg_path))
+    for flag, want in (("--tls-cert", "tls.crt"), ("--tls-key", "tls.key")):
+        v, key = volume_for(flag_value(args, flag) or "")
+        expect("%s is %s of the Secret leasefence-tls" % (flag, want),
+               v is not None and v.get("secret", {}).get("secretName") == "leasefence-tls" and key == want)
+
+    # Service: 443 -> the webhook port, 8080 -> the probe/metrics port.
+    expect("service selects the pods", selects(svc["spec"]["selector"], labels))
+    sports = {p["port"]: p for p in svc["spec"]["ports"]}
+    p443 = sports.get(443)
+    expect("service port 443 named https-webhook targets %d" % webhook_port,
+           p443 is not None and p443.get("name") == "https-webhook" and resolve_port(c, p443["targetPort"]) == webhook_port)
+    pm = sports.get(PROBE_PORT)
+    expect("service metrics port targets %d" % probe_port, pm is not None and resolve_port(c, pm["targetPort"]) == probe_port)
+
+    pdb = one(objs, "PodDisruptionBudget", "leasefence", "leasefence-system")
+    if pdb:
+        expect("PDB minAvailable 1 over the pods", pdb["spec"].get("minAvailable") == 1 and selects(pdb["spec"]["selector"], labels))
+    nps = [n for n in find(objs, "NetworkPolicy", ns="leasefence-system") if selects(n["spec"]["podSelector"], labels)]
+    allowed = {p.get("port") for n in nps for r in n["spec"].get("ingress", []) for p in r.get("ports", [])}
+    expect("NetworkPolicy admits %d and %d" % (webhook_port, probe_port),
+           bool(nps) and {webhook_port, probe_port} <= {resolve_port(c, p) for p in allowed}, str(allowed))
+
+    # The webhook.
+    hooks = vwc.get("webhooks", [])
+    expect("one webhook", len(hooks) == 1)
+    for h in hooks:
+        n = h["name"]
+        expect(n + " failurePolicy Fail", h.get("failurePolicy") == "Fail")
+        expect(n + " sideEffects None", h.get("sideEffects") == "None")
+        expect(n + " admissionReviewVersions [v1]", h.get("admissionReviewVersions") == ["v1"])
+        expect(n + " timeoutSeconds <= 5", 1 <= h.get("timeoutSeconds", 10) <= 5, str(h.get("timeoutSeconds")))
+        expect(n + " matchPolicy Equivalent", h.get("matchPolicy") == "Equivalent")
+        s = h.get("clientConfig", {}).get("service", {})
+        expect(n + " calls the Service leasefence-system/leasefence", s.get("namespace") == "leasefence-system" and s.get("name") == "leasefence")
+        expect(n + " path " + VALIDATE, s.get("path") == VALIDATE, str(s.get("path")))
+        expect(n + " port is the Service's webhook port", s.get("port", 443) == 443 and p443 is not None)
+        excl = [e for e in h.get("namespaceSelector", {}).get("matchExpressions", [])
+                if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"]
+        need = {"kube-system", "kube-node-lease", "leasefence-system"}
+        expect(n + " namespaceSelector excludes " + ", ".join(sorted(need)),
+               bool(excl) and need <= set(excl[0]["values"]))
+        expect(n + " rules cover writes only", all(set(r["operations"]) <= {"CREATE", "UPDATE", "DELETE"} for r in h.get("rules", [])) and bool(h.get("rules")))
+        # matchConditions, evaluated for representative requests.
+        writer = {"username": "system:serviceaccount:demo:controller",
+                  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"]}
+        other = {"username": "system:serviceaccount:other:app", "groups": ["system:authenticated"]}
+        nogroups = {"username": "x509-user"}
+        cm = {"group": "", "resource": "configmaps"}
+        try:
+            for who in (writer, other, nogroups):
+                for res in ({"group": "coordination.k8s.io", "resource": "leases"}, {"group": "", "resource": "events"},
+                            {"group": "events.k8s.io", "resource": "events"}, {"group": "authentication.k8s.io", "resource": "tokenreviews"},
+                            {"group": "authorization.k8s.io", "resource": "subjectaccessreviews"}):
+                    if webhook_matches(h, who, res):
+                        bad(n + " matchConditions skip %s/%s" % (res["group"] or "core", res["resource"]), who["username"]); break
+                else: continue
+                break
+            else:
+                ok(n + " matchConditions never send leases, events or reviews")
+            expect(n + " matchConditions skip writers that no fence names", not webhook_matches(h, other, cm))
+            expect(n + " matchConditions evaluate for a user without groups", not webhook_matches(h, nogroups, cm))
+            if demo:
+                expect(n + " matchConditions send the demo controller's ConfigMap writes", webhook_matches(h, writer, cm))
+                expect(n + " rules cover the demo controller's ConfigMap writes",
+                       all(rules_cover(h, "", "configmaps", op) for op in ("CREATE", "UPDATE", "DELETE")))
+        except Exception as e:  # an expression outside the subset, or a missing key
+            bad(n + " matchConditions evaluate", repr(e))
+
+    # Images: every container names a tag, and leasefence runs the VERSION of this checkout.
+    version = open("VERSION").read().strip()
+    for o in find(objs, "Deployment"):
+        for ct in o["spec"]["template"]["spec"]["containers"]:
+            img = ct.get("image", "")
+            expect("%s/%s image %s has a tag" % (o["metadata"]["name"], ct["name"], img), ":" in img.rsplit("/", 1)[-1] or "@" in img)
+            if img.rsplit("/", 1)[-1].split(":")[0] == "leasefence":
+                expect("%s/%s runs leasefence %s" % (o["metadata"]["name"], ct["name"], version), img.endswith(":" + version), img)
+
+    # RBAC: nothing cluster-wide for leasefence.
+    sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
+    crbs = [b for b in find(objs, "ClusterRoleBinding") if sa in b.get("subjects", [])]
+    expect("no ClusterRoleBinding for the leasefence service account", not crbs)
+
+def check_fences(objs, cfg, vwc, demo):
+    fences = cfg.get("fences")
+    expect("fence configuration has a fences list", isinstance(fences, list))
+    if not isinstance(fences, list): return
+    if demo: expect("demo fence configured", any(f.get("lease") == "demo/controller-leader" for f in fences))
+    sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
+    hook = (vwc.get("webhooks") or [{}])[0]
+    for f in fences:
+        lease = f.get("lease", ""); name = "fence " + lease
+        expect(name + " lease is NAMESPACE/NAME", re.fullmatch(r"[a-z0-9-]+/[a-z0-9.-]+", lease) is not None)
+        ident = f.get("identity")
+        expect(name + " identity", ident in ("podName", "username") or (isinstance(ident, dict) and "annotation" in ident), str(ident))
+        expect(name + " mode", f.get("mode", "enforce") in ("enforce", "warn", "audit"))
+        w = f.get("writers", {})
+        expect(name + " names writers", bool(w.get("users") or w.get("groups")))
+        if "/" not in lease: continue
+        lns, lname = lease.split("/", 1)
+        # A Role in the Lease's namespace, narrowed to it by name, bound to leasefence.
+        granted = False
+        for rb in find(objs, "RoleBinding", ns=lns):
+            if sa not in rb.get("subjects", []) or rb["roleRef"]["kind"] != "Role": continue
+            for role in find(objs, "Role", rb["roleRef"]["name"], lns):
+                for r in role.get("rules", []):
+                    if "coordination.k8s.io" in r.get("apiGroups", []) and "leases" in r.get("resources", []) \
+                       and lname in r.get("resourceNames", []) and {"get", "list", "watch"} <= set(r.get("verbs", [])):
+                        granted = True
+        expect(name + ": leasefence may get/list/watch it (Role narrowed by resourceNames)", granted)
+        broad = [r for role in find(objs, "Role", ns=lns) for r in role.get("rules", [])
+                 if any(rb["roleRef"]["name"] == role["metadata"]["name"] and sa in rb.get("subjects", []) for rb in find(objs, "RoleBinding", ns=lns))
+                 and "leases" in r.get("resources", []) and not r.get("resourceNames")]
+        expect(name + ": leasefence's Role has no unnarrowed lease rule", not broad)
+        # The webhook sends this fence's writers.
+        try:
+            for u in w.get("users", []):
+                expect(name + ": webhook sends writer " + u, webhook_matches(hook, {"username": u, "groups": []}, {"group": "", "resource": "configmaps"}))
+            for g in w.get("groups", []):
+                expect(name + ": webhook sends group " + g, webhook_matches(hook, {"username": "someone", "groups": [g]}, {"group": "", "resource": "configmaps"}))
+        except Exception as e:
+            bad(name + ": matchConditions evaluate", repr(e))
+    seen = {}
+    for i, f in enumerate(fences):
+        for kind in ("users", "groups"):
+            for w in f.get("writers", {}).get(kind, []):
+                if (kind, w) in seen: bad("%s %s is a writer of one fence only" % (kind[:-1], w), "fences[%d] and fences[%d]" % (seen[(kind, w)], i))
+                seen[(kind, w)] = i
+    if demo: check_demo(objs, fences)
+
+def check_demo(objs, fences):
+    dep = one(objs, "Deployment", "controller", "demo")
+    if not dep: return
+    pod = dep["spec"]["template"]["spec"]
+    expect("demo: 3 replicas", dep["spec"].get("replicas") == 3)
+    el = [c for c in pod["containers"] if c.get("args", [])[:1] == ["elect"]]
+    expect("demo: a container runs leasefence elect", len(el) == 1)
+    if not el: return
+    args = el[0]["args"]
+    lease = flag_value(args, "--lease")
+    fence = [f for f in fences if f.get("lease") == lease]
+    expect("demo: elect --lease is a fenced Lease", len(fence) == 1, str(lease))
+    expect("demo: elect --identity is the pod name", flag_value(args, "--identity") == "$(POD_NAME)" and any(
+        e["name"] == "POD_NAME" and e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name"
+        for e in el[0].get("env", [])))
+    expect("demo: elect serves its status", flag_value(args, "--status-listen") is not None)
+    if fence:
+        expect("demo: fence identity podName", fence[0].get("identity") == "podName")
+        user = "system:serviceaccount:demo:" + pod.get("serviceAccountName", "default")
+        expect("demo: the pods' service account is the fenced writer", user in fence[0]["writers"].get("users", []), user)
+    lname = (lease or "/").split("/", 1)[1]
+    sa = {"kind": "ServiceAccount", "name": pod.get("serviceAccountName"), "namespace": "demo"}
+    verbs = set(); create = False
+    for rb in find(objs, "RoleBinding", ns="demo"):
+        if sa not in rb.get("subjects", []): continue
+        for role in find(objs, "Role", rb["roleRef"]["name"], "demo"):
+            for r in role.get("rules", []):
+                if "leases" in r.get("resources", []):
+                    if lname in r.get("resourceNames", []): verbs |= set(r["verbs"])
+                    if not r.get("resourceNames") and "create" in r["verbs"]: create = True
+    expect("demo: candidates may get/update their Lease by name and create Leases", {"get", "update"} <= verbs and create, str(verbs))
+
+def check_monitoring(path, rules_out, noannot_out):
+    objs = load(path)
+    sm = one(objs, "ServiceMonitor", "leasefence", "leasefence-system")
+    pr = one(objs, "PrometheusRule", "leasefence", "leasefence-system")
+    install = load(sys.argv[5]) if len(sys.argv) > 5 else []
+    svc = [o for o in install if o["kind"] == "Service" and o["metadata"]["name"] == "leasefence"]
+    if sm and svc:
+        svc = svc[0]; e = sm["spec"]["endpoints"]
+        expect("ServiceMonitor selects the Service", selects(sm["spec"]["selector"], svc["metadata"].get("labels", {})))
+        expect("ServiceMonitor scrapes the Service's metrics port", e and e[0]["port"] in [p["name"] for p in svc["spec"]["ports"]]
+               and [p for p in svc["spec"]["ports"] if p["name"] == e[0]["port"]][0]["port"] == PROBE_PORT)
+        expect("ServiceMonitor path /metrics", e and e[0].get("path", "/metrics") == "/metrics")
+        job = svc["metadata"].get("labels", {}).get(sm["spec"].get("jobLabel", ""), svc["metadata"]["name"])
+        expect("job label is leasefence (the alerts select job=\"leasefence\")", job == "leasefence", job)
+    if pr:
+        spec = pr["spec"]
+        yaml.safe_dump(spec, open(rules_out, "w"))
+        alerts = {r["alert"] for g in spec["groups"] for r in g["rules"] if "alert" in r}
+        for a in ("LeasefenceNoReadyReplica", "LeasefenceDenialsSpiking", "LeasefenceLeaseWithoutHolder",
+                  "LeasefenceLeaseNotRenewed", "LeasefenceCertificateExpiringSoon", "LeasefenceConfigReloadFailing",
+                  "LeasefenceLatencyHigh"):
+            expect("alert " + a, a in alerts)
+        for g in spec["groups"]:
+            for r in g["rules"]:
+                used = set(re.findall(r"\bleasefence_[a-z_]+", r["expr"]))
+                unknown = used - METRICS
+                expect("rule %s uses only the server's metric names" % r.get("alert", r.get("record")), not unknown, str(unknown))
+                if "alert" in r:
+                    expect("alert %s has severity, summary, description" % r["alert"], "severity" in r.get("labels", {})
+                           and {"summary", "description"} <= set(r.get("annotations", {})))
+                r.pop("annotations", None)
+        yaml.safe_dump(spec, open(noannot_out, "w"))
+    dash = [o for o in objs if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    expect("dashboard ConfigMap with the grafana_dashboard label", len(dash) == 1)
+    if dash:
+        try:
+            d = json.loads(list(dash[0]["data"].values())[0])
+            titles = " ".join(p.get("title", "") for p in d["panels"]).lower()
+            exprs = " ".join(t["expr"] for p in d["panels"] for t in p.get("targets", []))
+            for want in ("by reason", "latency", "holder", "transitions"):
+                expect("dashboard panel: " + want, want in titles)
+            unknown = set(re.findall(r"\bleasefence_[a-z_]+", exprs)) - METRICS
+            expect("dashboard uses only the server's metric names", not unknown, str(unknown))
+            expect("dashboard panels have unique ids", len({p["id"] for p in d["panels"]}) == len(d["panels"]))
+        except Exception as e:
+            bad("dashboard JSON", repr(e))
+
+if __name__ == "__main__":
+    try:
+        if sys.argv[1] == "install": check_install(sys.argv[2], "--demo" in sys.argv)
+        elif sys.argv[1] == "monitoring": check_monitoring(sys.argv[2], sys.argv[3], sys.argv[4])
+    except Exception as e:
+        import traceback; traceback.print_exc(); bad("checker crashed", repr(e))
+    sys.exit(1 if FAILS else 0)
+PY
+
+# ---- the install, with and without the demo fence --------------------------
+run_checks install $PY "$CHECK" install "$TMP/install.yaml"
+run_checks base $PY "$CHECK" install "$TMP/base.yaml"
+run_checks examples $PY "$CHECK" install "$TMP/examples.yaml" --demo
+check "install: cert-manager Certificate carries both service DNS names" \
+  grep -q 'leasefence.leasefence-system.svc.cluster.local' "$TMP/install.yaml"
+check "install: cainjector annotation on the webhook configuration" \
+  grep -q 'cert-manager.io/inject-ca-from: leasefence-system/leasefence-serving' "$TMP/install.yaml"
+check "install: the Certificate writes the Secret the Deployment mounts" \
+  $PY -c 'import sys,yaml; o=[d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"]=="Certificate" and d["metadata"]["name"]=="leasefence-serving"]; sys.exit(not (o and o[0]["spec"]["secretName"]=="leasefence-tls"))' "$TMP/install.yaml"
+
+# The rendered fence configurations parse with the server's own parser
+# (config_load from build/libleasefence-server.a).
+for r in install examples; do
+  $PY -c 'import sys,yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("leasefence-config"):
+        open(sys.argv[2], "w").write(d["data"]["config.json"])' "$TMP/$r.yaml" "$TMP/config-$r.json"
+done
+if [ -x "$BUILD/leasefence" ]; then
+  for r in install examples; do
+    check "leasefence serve --check-config accepts the rendered configuration ($r)" \
+      $LEASEFENCE serve --check-config --config "$TMP/config-$r.json"
+  done
+  echo '{"fences": [{"lease": "demo"}]}' >"$TMP/config-bad.json"
+  check "leasefence serve --check-config refuses a broken one" sh -c "! $LEASEFENCE serve --check-config --config '$TMP/config-bad.json' 2>/dev/null"
+else
+  fail "$BUILD/leasefence is built (make all), to check the rendered configuration"
+fi
+
+# The checks can fail: break the probe path, the probe port, the webhook
+# timeout and the lease exclusion, one at a time, and expect a "not ok" each.
+mutant() {  # mutant NAME SED_EXPR WANT_IN_FAILURE
+  sed "$2" "$TMP/examples.yaml" >"$TMP/mutant.yaml"
+  if cmp -s "$TMP/mutant.yaml" "$TMP/examples.yaml"; then fail "mutant $1: the edit changed nothing"; return; fi
+  local out; out=$($PY "$CHECK" install "$TMP/mutant.yaml" --demo)
+  if grep '^not ok' <<<"$out" | grep -q -- "$3"; then ok "mutant $1 is caught"
+  else fail "mutant $1 is not caught"; fi
+}
+mutant "readiness path /ready" 's|path: /readyz|path: /ready|' "readinessProbe path"
+mutant "probe port 9090" 's|--probe-listen=:8080|--probe-listen=:9090|' "probe-listen"
+mutant "webhook path /" 's|path: /validate|path: /|' "path /validate"
+mutant "timeout 10" 's|timeoutSeconds: 3|timeoutSeconds: 10|' "timeoutSeconds"
+mutant "leases not excluded" "s|''leases''|''leasez''|" "skip coordination.k8s.io/leases"
+mutant "root user" 's|runAsUser: 65532|runAsUser: 0|' "runAsUser"
+
+# ---- monitoring ---------------------------------------------------------------
+run_checks monitoring $PY "$CHECK" monitoring "$TMP/monitoring.yaml" "$TMP/rules.yaml" "$TMP/rules-no-annotations.yaml" "$TMP/install.yaml"
+if [ -s "$TMP/rules.yaml" ]; then
+  check "promtool check rules" promtool check rules "$TMP/rules.yaml"
+  cp manifests/monitoring/alerts_test.yaml manifests/monitoring/alerts_annotations_test.yaml "$TMP/"
+  if (cd "$TMP" && promtool test rules alerts_test.yaml alerts_annotations_test.yaml) >"$TMP/promtool-test.log" 2>&1; then
+    ok "promtool test rules ($(grep -c 'eval_time' manifests/monitoring/alerts_test.yaml manifests/monitoring/alerts_annotations_test.yaml | awk -F: '{s+=$2} END {print s}') alert evaluations)"
+  else fail "promtool test rules: $(head -c 1500 "$TMP/promtool-test.log")"; fi
+else
+  fail "rules extracted from the PrometheusRule"
+fi
+
+# ---- the operator's documentation names every alert and every reason ----------
+if [ -s "$TMP/rules.yaml" ]; then
+  for a in $($PY -c 'import sys,yaml; print("\n".join(sorted({r["alert"] for g in yaml.safe_load(open(sys.argv[1]))["groups"] for r in g["rules"] if "alert" in r})))' "$TMP/rules.yaml"); do
+    check "manifests/README.md documents alert $a" grep -q "\`$a\`" manifests/README.md
+  done
+fi
+for r in holder unfenced lease untagged unknown no-lease no-holder expired not-holder stale-epoch; do
+  check "manifests/README.md documents reason $r" grep -q "^| \`$r\` |" manifests/README.md
+done
+
+# ---- Dockerfile -----------------------------------------------------------------
+df=Dockerfile
+froms=$(grep -E '^FROM ' $df)
+expect_eq "Dockerfile: two stages" 2 "$(echo "$froms" | wc -l)"
+check "Dockerfile: builder on debian:bookworm" grep -qE '^FROM debian:bookworm(@sha256:[0-9a-f]+)? AS ' $df
+expect_eq "Dockerfile: runtime on debian:bookworm-slim" "debian:bookworm-slim" "$(echo "$froms" | tail -1 | awk '{print $2}' | sed 's/@.*//')"
+runtime=$(awk '/^FROM /{stage++} stage==2' $df)
+expect_eq "Dockerfile: USER 65532 in the runtime stage" "USER 65532:65532" "$(echo "$runtime" | grep -E '^USER ')"
+expect_eq "Dockerfile: ENTRYPOINT is the binary" 'ENTRYPOINT ["/usr/local/bin/leasefence"]' "$(echo "$runtime" | grep -E '^ENTRYPOINT ')"
+check "Dockerfile: the binary is copied to /usr/local/bin/leasefence" grep -qE '^COPY --from=build /src/build/leasefence /usr/local/bin/leasefence$' $df
+# Packages: every name installed exists in apt; the runtime stage installs no -dev package.
+pkgs_of() { echo "$1" | tr -d '\\' | tr ' \n' '\n\n' | sed -n '/--no-install-recommends/,/^&&$/p' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -v -- '--' ; }
+build_pkgs=$(pkgs_of "$(awk '/^FROM /{stage++} stage==1' $df)")
+run_pkgs=$(pkgs_of "$runtime")
+check "Dockerfile: runtime packages listed" test -n "$run_pkgs"
+for p in $build_pkgs $run_pkgs; do
+  check "Dockerfile: package $p exists in apt" sh -c "apt-cache show '$p' >/dev/null 2>&1"
+done
+check "Dockerfile: no -dev package at runtime" sh -c "! echo '$run_pkgs' | grep -q -- '-dev\$'"
+# Every library the Makefile links (-lX) comes from a runtime package.
+for l in $(sed -n 's/^LDLIBS *:*= *//p' Makefile | tr ' ' '\n' | sed -n 's/^-l//p'); do
+  case $l in pthread|m|dl|rt) continue ;; esac
+  so=$(readlink -f "$(gcc -print-file-name="lib$l.so")")
+  pkg=$(dpkg -S "$so" 2>/dev/null | head -1 | cut -d: -f1)
+  check "Dockerfile: runtime installs $pkg (for -l$l)" sh -c "echo '$run_pkgs' | grep -qx '$pkg'"
+done
+if [ -x build/leasefence ]; then
+  for so in $(readelf -d build/leasefence | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    f=$(ldconfig -p | awk -v s="$so" '$1==s {print $NF; exit}')
+    # dpkg knows a library by one of its paths: as ldconfig names it, its real
+    # path, or (merged /usr) under /lib.
+    pkg=$( { dpkg -S "$f"; dpkg -S "$(readlink -f "$f")"; dpkg -S "/lib/${f#/usr/lib/}"; dpkg -S "/usr/lib/${f#/lib/}"; } 2>/dev/null | head -1 | cut -d: -f1)
+    case $pkg in libc6) ok "Dockerfile: $so is libc" ; continue ;; esac
+    check "Dockerfile: runtime installs $pkg (NEEDED $so)" sh -c "echo '$run_pkgs' | grep -qx '$pkg'"
+  done
+fi
+check "Dockerfile: /bin/sleep for the preStop hook exists in Debian slim (coreutils, Essential)" \
+  sh -c "apt-cache show coreutils | grep -q '^Essential: yes' && dpkg -L coreutils | grep -qx /bin/sleep"
+if grep -q 'useradd' $df; then
+  check "Dockerfile: useradd/groupadd come with debian slim (passwd is Priority: required)" \
+    sh -c "apt-cache show passwd | grep -q '^Priority: required' && dpkg -S /usr/sbin/useradd | grep -q '^passwd:'"
+fi
+# COPY sources exist, are not excluded by .dockerignore, and hold every file
+# the build of build/leasefence read (from the compiler's dependency files of
+# the last `make`; system headers aside).
+copies=$(grep -E '^COPY [^-]' $df | sed 's/^COPY //' | awk '{$NF=""; print}')
+for src in $copies; do
+  s=${src%/}
+  check "Dockerfile: COPY $s exists" test -e "$s"
+  check "Dockerfile: COPY $s is not in .dockerignore" sh -c "! grep -qxF '$s' .dockerignore"
+done
+deps=$(cat build/obj/server/*.d build/obj/elector/*.d 2>/dev/null | tr ' \\' '\n\n' | grep -v ':$' | sed 's/:$//' | grep -v '^/' | grep -v '^build/' | grep . | sort -u)
+if [ -z "$deps" ] || [ ! -x build/leasefence ]; then
+  fail "Dockerfile: build/leasefence and its dependency files exist (run make first)"
+else
+  missing=""
+  for f in $deps; do
+    covered=no
+    for src in $copies; do s=${src%/}; case $f in "$s"|"$s"/*) covered=yes ;; esac; done
+    [ $covered = yes ] || missing+=" $f"
+  done
+  expect_eq "Dockerfile: the COPYed paths hold every source and header the build read ($(echo "$deps" | wc -l) files)" "" "$missing"
+fi
+
+done_testing

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The tracker against kube-sim, through tests/integration/tracker_probe.c (built
+# here against the elector library): sync, changes, watch restarts, 410 Gone
+# relists, deletion, API errors.
+. "$(dirname "$0")/../lib.sh"
+LF=${LEASEFENCE_ELECT:-$LEASEFENCE}
+TW=1; [ -z "${LEASEFENCE_WRAPPER:-}" ] || TW=4   # make valgrind: the candidate is much slower
+
+PROBE=$TMP/tracker_probe
+build_probe() {
+  local cc_args=(-std=c11 -D_GNU_SOURCE -I"$ROOT/elector" -pthread -o "$PROBE" "$ROOT/tests/integration/tracker_probe.c"
+    "$BUILD/libleasefence-elector.a" -lcurl -ljansson -lyaml -lssl -lcrypto -lm)
+  cc "${cc_args[@]}" 2>/dev/null || cc -fsanitize=address,undefined "${cc_args[@]}"
+}
+check "the tracker probe builds against the elector library" build_probe
+
+start_kube_sim --quiet --bookmark-interval 1s || { fail "kube-sim starts"; done_testing; exit 1; }
+ADMIN_TOKEN=$(cat "$SIM_DIR/token")
+LEASES=https://127.0.0.1:$SIM_PORT/apis/coordination.k8s.io/v1/namespaces/default/leases
+api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" "$@"; }
+OUT=$TMP/probe.out
+# snap LEASE FIELD: the latest value the probe printed
+snap() { grep -F "\"lease\":\"default/$1\"" "$OUT" | tail -1 | jq -r ".$2"; }
+snap_is() { [ "$(snap "$1" "$2")" = "$3" ]; }
+
+PROBE_SECONDS=60 bg "$OUT" "$PROBE" default/t1 default/t2
+PROBE_PID=$LAST_PID
+check "all synced" wait_for $((5 * TW)) grep -q all_synced "$OUT"
+check "absent lease: known" snap_is t1 known true
+check "absent lease: exists false" snap_is t1 exists false
+check "absent lease: watching" wait_for $((3 * TW)) snap_is t1 watching true
+
+bg "$TMP/a.log" $LF elect --lease default/t2 --identity a --lease-duration 2s --renew-deadline 1.5s --retry-period 400ms
+CAND=$LAST_PID
+check "a created lease is seen with its holder" wait_for $((5 * TW)) snap_is t2 holder a
+uid=$(api "$LEASES/t2" | jq -r .metadata.uid)
+expect_eq "the epoch is uid/transitions" "$uid/0" "$(snap t2 epoch)"
+expect_eq "duration" 2 "$(snap t2 duration)"
+c1=$(snap t2 changes)
+rv1=$(snap t1 rv)
+sleep 1
+check "renewals are changes of the record" [ "$(snap t2 changes)" -gt "$c1" ]
+check "bookmarks move a quiet lease's resourceVersion" wait_for $((3 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t1\"' '$OUT' | tail -1 | jq -r .rv) -gt $rv1 ]"
+expect_eq "bookmarks: no relist, no restart" "0 0" "$(snap t1 relists) $(snap t1 restarts)"
+
+sim_ctl /faults/close-watches >/dev/null
+check "closed watches are re-established" wait_for $((5 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t1\"' '$OUT' | tail -1 | jq -r .restarts) -ge 1 ]"
+check "and watch again" wait_for $((5 * TW)) snap_is t1 watching true
+rv=$(api "$LEASES/t2" | jq -r .metadata.resourceVersion)
+check "after the restart, renewals keep arriving (no event lost)" wait_for $((3 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t2\"' '$OUT' | tail -1 | jq -r .rv) -gt $rv ]"
+
+# 410 Gone: t1 watches from an old resourceVersion; compaction forces a relist.
+sim_ctl /faults/compact >/dev/null
+sim_ctl /faults/close-watches >/dev/null
+check "410 during a watch: relisted" wait_for $((5 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t1\"' '$OUT' | tail -1 | jq -r .relists) -ge 1 ]"
+check "410: still known after the relist" wait_for $((3 * TW)) snap_is t1 known true
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+api -X POST -H 'Content-Type: application/json' "$LEASES" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+  "metadata":{"name":"t1","namespace":"default"},
+  "spec":{"holderIdentity":"go-replica","leaseDurationSeconds":15,"acquireTime":"'"$now"'","renewTime":"'"$now"'","leaseTransitions":4}}' >/dev/null
+check "after the relist, a new lease is seen (watch resumed from the list)" wait_for $((3 * TW)) snap_is t1 holder go-replica
+expect_eq "a client-go style lease: transitions" 4 "$(snap t1 transitions)"
+
+# API errors: watches fail for a while, then recover with backoff.
+r0=$(snap t1 restarts)
+sim_ctl "/faults/fail?count=6&code=500&verb=GET&path=/apis/coordination.k8s.io/v1/namespaces/default/leases" >/dev/null
+sim_ctl /faults/close-watches >/dev/null
+check "after API errors the watch comes back" wait_for $((8 * TW)) bash -c "l=\$(grep -F '\"lease\":\"default/t1\"' '$OUT' | tail -1); [ \$(jq -r .watching <<<\"\$l\") = true ] && [ \$(jq -r .restarts <<<\"\$l\") -ge $((r0 + 2)) ]"
+sim_ctl /faults/reset >/dev/null
+api -X DELETE "$LEASES/t1" >/dev/null
+check "a deleted lease: exists false" wait_for $((3 * TW)) snap_is t1 exists false
+check "a deleted lease: known" snap_is t1 known true
+expect_eq "a deleted lease: no holder" "" "$(snap t1 holder)"
+
+kill -TERM "$CAND"; wait "$CAND"
+check "a released lease: holder empty" wait_for $((3 * TW)) snap_is t2 holder ""
+check "the probe is still running (no crash)" kill -0 "$PROBE_PID"
+
+# Scale: 1,000 Leases on one tracker thread over a few HTTP/2 connections.
+BIG=$TMP/big.out
+args=(); for i in $(seq 1000); do args+=("default/s$i"); done
+t0=$(date +%s%N)
+PROBE_SECONDS=20 bg "$BIG" "$PROBE" "${args[@]}"
+BIG_PID=$LAST_PID
+check "1,000 leases: all synced within 10 s" wait_for $((10 * TW)) grep -q all_synced "$BIG"
+echo "# 1,000 leases synced in $((($(date +%s%N) - t0) / 1000000)) ms"
+check "1,000 leases: all watching" wait_for $((10 * TW)) bash -c "[ \$(grep '\"watching\":true' '$BIG' | jq -r .lease | sort -u | wc -l) -eq 1000 ]"
+threads=$(ls "/proc/$BIG_PID/task" | wc -l)
+socks=$(ls -l "/proc/$BIG_PID/fd" | grep -c socket)
+echo "# 1,000 leases: $threads threads, $socks sockets"
+check "1,000 leases: two threads (main + tracker), not one per lease" [ "$threads" -le 3 ]
+check "1,000 leases: at most 16 connections (+ curl's wakeup pair)" [ "$socks" -le 18 ]
+kill "$BIG_PID"
+
+done_testing

@@ -1,0 +1,90 @@
+/*
+ * Test helper for tests/integration/test_tracker.sh: tracks the Leases named
+ * on the command line (NS/NAME...) and prints one JSON line each time a
+ * snapshot differs from the last one printed, for SECONDS (env PROBE_SECONDS,
+ * default 30).  Built by the test script against build/libleasefence-elector.a.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube.h"
+#include "tracker.h"
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    struct kube_client *c = kube_client_new(NULL, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "probe: %s\n", err);
+        return 1;
+    }
+    struct tracker *t = tracker_new(c);
+    for (int i = 1; i < argc; i++) {
+        char ns[256];
+        const char *slash = strchr(argv[i], '/');
+        if (slash == NULL || (size_t)(slash - argv[i]) >= sizeof(ns))
+            return 2;
+        memcpy(ns, argv[i], (size_t)(slash - argv[i]));
+        ns[slash - argv[i]] = '\0';
+        if (tracker_track(t, ns, slash + 1, err, sizeof(err)) < 0) {
+            fprintf(stderr, "probe: %s\n", err);
+            return 2;
+        }
+    }
+    if (tracker_start(t, err, sizeof(err)) != 0) {
+        fprintf(stderr, "probe: %s\n", err);
+        return 1;
+    }
+    const char *secs = getenv("PROBE_SECONDS");
+    int64_t end = mono_ns() + (secs ? strtoll(secs, NULL, 10) : 30) * 1000000000LL;
+    size_t n = tracker_count(t);
+    char **last = calloc(n, sizeof(*last));
+    bool synced = false;
+    while (mono_ns() < end) {
+        if (!synced && tracker_all_synced(t)) {
+            synced = true;
+            printf("{\"all_synced\":true}\n");
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct lease_snapshot *s = tracker_acquire(t, i);
+            struct tracker_stats st;
+            tracker_stats(t, i, &st);
+            json_t *o = json_pack("{s:s++, s:b, s:b, s:b, s:s, s:i, s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I}",
+                                  "lease", s->ns, "/", s->name, "known", s->known, "exists", s->exists,
+                                  "watching", s->watching, "holder", s->holder, "duration",
+                                  (int)s->lease_duration_s, "transitions", (int)s->transitions, "uid", s->uid,
+                                  "rv", s->resource_version, "epoch", s->epoch, "has_renew",
+                                  s->renew_time_us != 0, "relists", (json_int_t)st.relists, "restarts",
+                                  (json_int_t)st.watch_restarts, "changes", (json_int_t)st.changes);
+            char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (last[i] == NULL || strcmp(last[i], line) != 0) {
+                printf("%s\n", line);
+                fflush(stdout);
+                free(last[i]);
+                last[i] = line;
+            } else {
+                free(line);
+            }
+            json_decref(o);
+            tracker_release(t, s);
+        }
+        usleep(20000);
+    }
+    tracker_free(t);
+    kube_client_free(c);
+    for (size_t i = 0; i < n; i++)
+        free(last[i]);
+    free(last);
+    return 0;
+}

@@ -1,0 +1,3 @@
+module leasefence/kube-sim
+
+go 1.19

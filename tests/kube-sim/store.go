@@ -1,0 +1,284 @@
+package main
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"sync"
+)
+
+type obj = map[string]interface{}
+
+// event is one committed change, kept in the history for watches.
+type event struct {
+	typ  string // ADDED, MODIFIED, DELETED
+	rv   int64
+	res  *resDef
+	ns   string
+	name string
+	obj  obj // the object after the change (DELETED: the last state)
+	old  obj // the object before (MODIFIED, DELETED)
+}
+
+// watchEvent is what a watcher receives: the type as seen through its filter.
+type watchEvent struct {
+	Type   string      `json:"type"`
+	Object interface{} `json:"object"`
+	rv     int64
+}
+
+type watcher struct {
+	res    *resDef
+	ns     string
+	filter func(obj) bool
+	ch     chan watchEvent
+	done   chan struct{}
+	once   sync.Once
+}
+
+func (w *watcher) stop() { w.once.Do(func() { close(w.done) }) }
+
+// store holds every object, the global resourceVersion and the event history.
+type store struct {
+	mu          sync.Mutex
+	rv          int64
+	objs        map[*resDef]map[string]obj // key: "ns/name" or "name"
+	history     []event
+	histStart   int64 // a watch from a resourceVersion below this gets 410
+	historySize int
+	watchers    map[*watcher]struct{}
+	cond        *sync.Cond     // broadcast on every commit
+	onCommit    func(e *event) // called with mu held, in commit order
+}
+
+func newStore(historySize int) *store {
+	s := &store{objs: map[*resDef]map[string]obj{}, watchers: map[*watcher]struct{}{}, historySize: historySize}
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+func objKey(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}
+
+func deepCopy(v interface{}) interface{} {
+	switch t := v.(type) {
+	case map[string]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case []interface{}:
+		l := make([]interface{}, len(t))
+		for i, x := range t {
+			l[i] = deepCopy(x)
+		}
+		return l
+	default:
+		return v
+	}
+}
+
+func copyObj(o obj) obj {
+	if o == nil {
+		return nil
+	}
+	return deepCopy(o).(obj)
+}
+
+func meta(o obj) obj {
+	if o == nil {
+		return nil
+	}
+	m, _ := o["metadata"].(map[string]interface{})
+	if m == nil {
+		m = obj{}
+		o["metadata"] = m
+	}
+	return m
+}
+
+func metaString(o obj, k string) string {
+	if o == nil {
+		return ""
+	}
+	m, _ := o["metadata"].(map[string]interface{})
+	s, _ := m[k].(string)
+	return s
+}
+
+func objRV(o obj) int64 {
+	n, _ := strconv.ParseInt(metaString(o, "resourceVersion"), 10, 64)
+	return n
+}
+
+func labelsOf(o obj) map[string]string {
+	out := map[string]string{}
+	if o == nil {
+		return out
+	}
+	m, _ := o["metadata"].(map[string]interface{})
+	l, _ := m["labels"].(map[string]interface{})
+	for k, v := range l {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+// get returns a copy of the object, or nil.
+func (s *store) get(res *resDef, ns, name string) obj {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return copyObj(s.objs[res][objKey(ns, name)])
+}
+
+func (s *store) getLocked(res *resDef, ns, name string) obj {
+	return s.objs[res][objKey(ns, name)]
+}
+
+func (s *store) currentRV() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rv
+}
+
+// list returns copies of the objects of RES in NS ("" = all) that pass
+// FILTER, sorted by namespace and name, with the current resourceVersion.
+func (s *store) list(res *resDef, ns string, filter func(obj) bool) ([]obj, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listLocked(res, ns, filter), s.rv
+}
+
+func (s *store) listLocked(res *resDef, ns string, filter func(obj) bool) []obj {
+	var keys []string
+	for k, o := range s.objs[res] {
+		if ns != "" && metaString(o, "namespace") != ns {
+			continue
+		}
+		if filter != nil && !filter(o) {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]obj, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, copyObj(s.objs[res][k]))
+	}
+	return out
+}
+
+// commitLocked stores NEWOBJ (nil: delete) under a new resourceVersion,
+// records the event and tells the watchers.  Returns the stored object.
+func (s *store) commitLocked(res *resDef, ns, name, typ string, newObj, old obj) obj {
+	s.rv++
+	rvs := strconv.FormatInt(s.rv, 10)
+	if s.objs[res] == nil {
+		s.objs[res] = map[string]obj{}
+	}
+	k := objKey(ns, name)
+	var evObj obj
+	if typ == "DELETED" {
+		delete(s.objs[res], k)
+		evObj = copyObj(old)
+		// A deleted object is sent with the resourceVersion of the deletion.
+		meta(evObj)["resourceVersion"] = rvs
+	} else {
+		meta(newObj)["resourceVersion"] = rvs
+		s.objs[res][k] = newObj
+		evObj = newObj
+	}
+	e := event{typ: typ, rv: s.rv, res: res, ns: ns, name: name, obj: evObj, old: old}
+	s.history = append(s.history, e)
+	if s.historySize > 0 && len(s.history) > s.historySize {
+		drop := len(s.history) - s.historySize
+		s.histStart = s.history[drop-1].rv
+		s.history = append([]event(nil), s.history[drop:]...)
+	}
+	for w := range s.watchers {
+		if we, ok := w.translate(&e); ok {
+			select {
+			case w.ch <- we:
+			default:
+				// Too slow a reader: the real watch cache ends the watch too.
+				w.stop()
+				delete(s.watchers, w)
+			}
+		}
+	}
+	if s.onCommit != nil {
+		s.onCommit(&e)
+	}
+	s.cond.Broadcast()
+	return copyObj(evObj)
+}
+
+// translate maps a stored event to what watcher W sees through its filters.
+func (w *watcher) translate(e *event) (watchEvent, bool) {
+	if e.res != w.res || (w.ns != "" && e.ns != w.ns) {
+		return watchEvent{}, false
+	}
+	oldM := e.old != nil && (w.filter == nil || w.filter(e.old))
+	newM := e.typ != "DELETED" && (w.filter == nil || w.filter(e.obj))
+	typ := ""
+	switch e.typ {
+	case "ADDED":
+		if newM {
+			typ = "ADDED"
+		}
+	case "MODIFIED":
+		switch {
+		case oldM && newM:
+			typ = "MODIFIED"
+		case newM:
+			typ = "ADDED"
+		case oldM:
+			typ = "DELETED"
+		}
+	case "DELETED":
+		if oldM {
+			typ = "DELETED"
+		}
+	}
+	if typ == "" {
+		return watchEvent{}, false
+	}
+	return watchEvent{Type: typ, Object: e.obj, rv: e.rv}, true
+}
+
+// compact drops the kept history: every resourceVersion before now gets 410.
+func (s *store) compact() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.history = nil
+	s.histStart = s.rv
+}
+
+// stopWatches ends every open watch.
+func (s *store) stopWatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.watchers)
+	for w := range s.watchers {
+		w.stop()
+		delete(s.watchers, w)
+	}
+	return n
+}
+
+func (s *store) removeWatcher(w *watcher) {
+	s.mu.Lock()
+	delete(s.watchers, w)
+	s.mu.Unlock()
+	w.stop()
+}
+
+// jsonNumber makes an int into the json.Number objects hold.
+func jsonNumber(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWatchFromResourceVersionNoLossNoDup(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", leasesPath, lease("w", "a", 10))
+	rv0 := str(r.body, "metadata", "resourceVersion")
+	cur := r.body
+	var want []string
+	for i := 0; i < 5; i++ {
+		cur["spec"].(map[string]interface{})["holderIdentity"] = fmt.Sprintf("h%d", i)
+		r = e.do("PUT", leasesPath+"/w", cur)
+		mustCode(t, "update", r, 200)
+		cur = r.body
+		want = append(want, "MODIFIED/"+str(r.body, "metadata", "resourceVersion"))
+	}
+	for _, c := range []struct {
+		name string
+		cl   func() *watchStream
+	}{
+		{"h2", func() *watchStream { return e.watch(e.h2, leasesPath+"?watch=1&resourceVersion="+rv0) }},
+		{"h1", func() *watchStream { return e.watch(e.h1, leasesPath+"?watch=true&resourceVersion="+rv0) }},
+	} {
+		ws := c.cl()
+		if c.name == "h1" && ws.proto != "HTTP/1.1" || c.name == "h2" && ws.proto != "HTTP/2.0" {
+			t.Errorf("%s: proto %s", c.name, ws.proto)
+		}
+		if c.name == "h1" && len(ws.res.TransferEncoding) == 0 {
+			t.Errorf("h1 watch not chunked")
+		}
+		var got []string
+		for range want {
+			ev := ws.next(3 * time.Second)
+			if ev == nil {
+				t.Fatalf("%s: stream ended early, got %v", c.name, got)
+			}
+			got = append(got, str(ev, "type")+"/"+str(ev, "object", "metadata", "resourceVersion"))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: got %v want %v", c.name, got, want)
+		}
+	}
+	// Live events while writers run: every resourceVersion exactly once, in order.
+	ws := e.watch(e.h2, leasesPath+"?watch=1&resourceVersion="+str(cur, "metadata", "resourceVersion"))
+	done := make(chan []string)
+	go func() {
+		var rvs []string
+		for i := 0; i < 40; i++ {
+			r := e.do("POST", leasesPath, lease(fmt.Sprintf("x%d", i), "a", 10))
+			rvs = append(rvs, "ADDED/"+str(r.body, "metadata", "resourceVersion"))
+		}
+		done <- rvs
+	}()
+	wantLive := <-done
+	var got []string
+	for len(got) < len(wantLive) {
+		ev := ws.next(3 * time.Second)
+		if ev == nil {
+			break
+		}
+		got = append(got, str(ev, "type")+"/"+str(ev, "object", "metadata", "resourceVersion"))
+	}
+	if strings.Join(got, " ") != strings.Join(wantLive, " ") {
+		t.Errorf("live: got %v want %v", got, wantLive)
+	}
+	if ev := ws.next(200 * time.Millisecond); ev != nil {
+		t.Errorf("extra event %v", ev)
+	}
+}
+
+func TestWatchInitialStateAndDelete(t *testing.T) {
+	e := newEnv(t)
+	mustCode(t, "c", e.do("POST", leasesPath, lease("a", "x", 10)), 201)
+	mustCode(t, "c", e.do("POST", leasesPath, lease("b", "x", 10)), 201)
+	ws := e.watch(e.h2, leasesPath+"?watch=1")
+	for _, n := range []string{"a", "b"} {
+		ev := ws.next(2 * time.Second)
+		if str(ev, "type") != "ADDED" || str(ev, "object", "metadata", "name") != n {
+			t.Errorf("initial: %v", ev)
+		}
+	}
+	r := e.do("DELETE", leasesPath+"/a", nil)
+	mustCode(t, "delete", r, 200)
+	ev := ws.next(2 * time.Second)
+	if str(ev, "type") != "DELETED" || str(ev, "object", "metadata", "name") != "a" || str(ev, "object", "kind") != "Lease" {
+		t.Errorf("delete event: %v", ev)
+	}
+}
+
+func TestWatchSelectors(t *testing.T) {
+	e := newEnv(t)
+	ws := e.watch(e.h2, leasesPath+"?watch=1&resourceVersion=4&fieldSelector=metadata.name%3Done")
+	wl := e.watch(e.h2, leasesPath+"?watch=1&resourceVersion=4&labelSelector=role%3Dleader")
+	mustCode(t, "c", e.do("POST", leasesPath, lease("two", "x", 10)), 201)
+	r := e.do("POST", leasesPath, lease("one", "x", 10))
+	mustCode(t, "c", r, 201)
+	if ev := ws.next(2 * time.Second); str(ev, "object", "metadata", "name") != "one" || str(ev, "type") != "ADDED" {
+		t.Errorf("field selector: %v", ev)
+	}
+	// Labelled in, then out: ADDED then DELETED through the label selector.
+	r = e.req(e.h2, "PATCH", leasesPath+"/two", e.token, "application/merge-patch+json", `{"metadata":{"labels":{"role":"leader"}}}`)
+	mustCode(t, "label", r, 200)
+	r = e.req(e.h2, "PATCH", leasesPath+"/two", e.token, "application/merge-patch+json", `{"metadata":{"labels":{"role":null}}}`)
+	mustCode(t, "unlabel", r, 200)
+	if ev := wl.next(2 * time.Second); str(ev, "type") != "ADDED" || str(ev, "object", "metadata", "name") != "two" {
+		t.Errorf("label in: %v", ev)
+	}
+	if ev := wl.next(2 * time.Second); str(ev, "type") != "DELETED" {
+		t.Errorf("label out: %v", ev)
+	}
+	r = e.do("GET", leasesPath+"?labelSelector=role+in+(leader,x),!missing", nil)
+	mustCode(t, "list selector", r, 200)
+	if str(r.body, "items") != "[]" {
+		t.Errorf("selector list: %s", r.raw)
+	}
+	mustCode(t, "bad field selector", e.do("GET", leasesPath+"?fieldSelector=spec.holderIdentity%3Dx", nil), 400)
+}
+
+func TestWatchBookmarksAndTimeout(t *testing.T) {
+	e := newEnv(t, func(o *options) { o.bookmarkInterval = 200 * time.Millisecond })
+	r := e.do("POST", leasesPath, lease("bm", "a", 10))
+	rv := str(r.body, "metadata", "resourceVersion")
+	ws := e.watch(e.h2, leasesPath+"?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion="+rv)
+	ev := ws.next(2 * time.Second)
+	if str(ev, "type") != "BOOKMARK" || str(ev, "object", "metadata", "resourceVersion") != rv || str(ev, "object", "kind") != "Lease" {
+		t.Fatalf("bookmark: %v", ev)
+	}
+	if str(ev, "object", "metadata", "name") != "" {
+		t.Errorf("bookmark carries a name: %v", ev)
+	}
+	t0 := time.Now()
+	if !ws.ended(4 * time.Second) {
+		t.Fatal("timeoutSeconds=1 did not end the watch")
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("watch ended late: %v", d)
+	}
+	// Without allowWatchBookmarks: none.
+	ws = e.watch(e.h2, leasesPath+"?watch=1&timeoutSeconds=1&resourceVersion="+rv)
+	if ev := ws.next(1500 * time.Millisecond); ev != nil {
+		t.Errorf("unexpected event %v", ev)
+	}
+}
+
+func TestWatchGoneAfterCompactAndCloseWatches(t *testing.T) {
+	e := newEnv(t)
+	r := e.do("POST", leasesPath, lease("g", "a", 10))
+	rv := str(r.body, "metadata", "resourceVersion")
+	ws := e.watch(e.h1, leasesPath+"?watch=1&resourceVersion="+rv)
+	res := e.ctlPost("/faults/close-watches")
+	if res["closed"].(float64) < 1 {
+		t.Errorf("closed %v", res)
+	}
+	if !ws.ended(2 * time.Second) {
+		t.Fatal("close-watches did not end the stream")
+	}
+	mustCode(t, "u", e.req(e.h2, "PATCH", leasesPath+"/g", e.token, "application/merge-patch+json", `{"spec":{"holderIdentity":"b"}}`), 200)
+	cur := e.ctlPost("/faults/compact")["resourceVersion"].(string)
+	ws = e.watch(e.h2, leasesPath+"?watch=1&resourceVersion="+rv)
+	ev := ws.next(2 * time.Second)
+	if str(ev, "type") != "ERROR" || str(ev, "object", "code") != "410" || str(ev, "object", "reason") != "Expired" ||
+		str(ev, "object", "message") != fmt.Sprintf("too old resource version: %s (%s)", rv, cur) || str(ev, "object", "kind") != "Status" {
+		t.Errorf("gone: %v", ev)
+	}
+	if !ws.ended(time.Second) {
+		t.Errorf("stream did not end after ERROR")
+	}
+	wantStatus(t, "exact list", e.do("GET", leasesPath+"?resourceVersion="+rv+"&resourceVersionMatch=Exact", nil), 410, "Expired",
+		fmt.Sprintf("too old resource version: %s (%s)", rv, cur), "")
+	mustCode(t, "NotOlderThan list", e.do("GET", leasesPath+"?resourceVersion="+rv, nil), 200)
+	// From the current resourceVersion the watch works.
+	ws = e.watch(e.h2, leasesPath+"?watch=1&resourceVersion="+cur)
+	mustCode(t, "u", e.req(e.h2, "PATCH", leasesPath+"/g", e.token, "application/merge-patch+json", `{"spec":{"holderIdentity":"c"}}`), 200)
+	if ev := ws.next(2 * time.Second); str(ev, "type") != "MODIFIED" {
+		t.Errorf("after compact: %v", ev)
+	}
+	// History size bound.
+	e2 := newEnv(t, func(o *options) { o.historySize = 3 })
+	for i := 0; i < 6; i++ {
+		e2.do("POST", leasesPath, lease(fmt.Sprintf("h%d", i), "a", 10))
+	}
+	ws = e2.watch(e2.h2, leasesPath+"?watch=1&resourceVersion=2")
+	if ev := ws.next(2 * time.Second); str(ev, "type") != "ERROR" {
+		t.Errorf("history bound: %v", ev)
+	}
+}
+
+func TestListTooLargeResourceVersion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 3 s")
+	}
+	e := newEnv(t)
+	r := e.do("GET", leasesPath+"?resourceVersion=999", nil)
+	wantStatus(t, "too large", r, 504, "Timeout", "Too large resource version: 999, current: 4", "")
+}

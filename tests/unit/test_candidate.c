@@ -1,0 +1,360 @@
+/* Unit tests of the candidate: durations, validation, and client-go's tryAcquireOrRenew against a fake store.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "candidate.h"
+#include "lease.h"
+
+#define S 1000000000LL
+
+/* A one-Lease API server: resourceVersion checks, 404, 409. */
+struct store {
+    json_t *obj; /* NULL: no Lease */
+    int rv;
+    int uid;
+    int64_t mono; /* the fake clocks */
+    int64_t wall_us;
+    int fail_next; /* answer the next FAIL_COUNT (at least one) requests with this code */
+    int fail_count;
+    int writes;
+};
+
+static int st_fail(struct store *s, char *err, size_t errlen)
+{
+    int c = s->fail_next;
+    if (--s->fail_count <= 0)
+        s->fail_next = 0;
+    snprintf(err, errlen, "%d injected", c);
+    return c;
+}
+
+static void bump(struct store *s, json_t *obj)
+{
+    char rv[32];
+    snprintf(rv, sizeof(rv), "%d", ++s->rv);
+    json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion", json_string(rv));
+}
+
+static int f_get(void *ctx, const char *ns, const char *name, long t, json_t **out, char *err, size_t errlen)
+{
+    (void)ns, (void)name, (void)t;
+    struct store *s = ctx;
+    if (s->fail_next)
+        return st_fail(s, err, errlen);
+    if (s->obj == NULL) {
+        snprintf(err, errlen, "404 NotFound");
+        return 404;
+    }
+    *out = json_deep_copy(s->obj);
+    return 200;
+}
+
+static int f_create(void *ctx, const char *ns, json_t *obj, long t, json_t **out, char *err, size_t errlen)
+{
+    (void)ns, (void)t;
+    struct store *s = ctx;
+    if (s->fail_next)
+        return st_fail(s, err, errlen);
+    if (s->obj != NULL) {
+        snprintf(err, errlen, "409 AlreadyExists");
+        return 409;
+    }
+    s->obj = json_deep_copy(obj);
+    char uid[32];
+    snprintf(uid, sizeof(uid), "uid-%d", ++s->uid);
+    json_object_set_new(json_object_get(s->obj, "metadata"), "uid", json_string(uid));
+    bump(s, s->obj);
+    s->writes++;
+    *out = json_deep_copy(s->obj);
+    return 201;
+}
+
+static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, long t, json_t **out, char *err,
+                    size_t errlen)
+{
+    (void)ns, (void)name, (void)t;
+    struct store *s = ctx;
+    if (s->fail_next)
+        return st_fail(s, err, errlen);
+    if (s->obj == NULL) {
+        snprintf(err, errlen, "404 NotFound");
+        return 404;
+    }
+    const char *have =
+        json_string_value(json_object_get(json_object_get(s->obj, "metadata"), "resourceVersion"));
+    const char *want =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (want == NULL || strcmp(have, want) != 0) {
+        snprintf(err, errlen, "409 Conflict");
+        return 409;
+    }
+    json_decref(s->obj);
+    s->obj = json_deep_copy(obj);
+    bump(s, s->obj);
+    s->writes++;
+    *out = json_deep_copy(s->obj);
+    return 200;
+}
+
+static int64_t f_mono(void *ctx)
+{
+    return ((struct store *)ctx)->mono;
+}
+
+static int64_t f_wall(void *ctx)
+{
+    return ((struct store *)ctx)->wall_us;
+}
+
+static void advance(struct store *s, int64_t ns)
+{
+    s->mono += ns;
+    s->wall_us += ns / 1000;
+}
+
+static struct candidate *cand(struct store *s, const char *id)
+{
+    struct candidate_config cfg;
+    candidate_config_init(&cfg);
+    cfg.ns = "demo";
+    cfg.name = "ctrl";
+    cfg.identity = id;
+    struct candidate_ops ops = {f_get, f_create, f_update, f_mono, f_wall, s};
+    char err[256];
+    struct candidate *c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    assert_non_null(c);
+    return c;
+}
+
+static struct lease_record rec_of(struct store *s)
+{
+    struct lease_record r;
+    char err[256];
+    assert_non_null(s->obj);
+    assert_int_equal(lease_parse(s->obj, &r, err, sizeof(err)), 0);
+    return r;
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t ns;
+    assert_int_equal(candidate_parse_duration("500ms", &ns), 0);
+    assert_true(ns == 500000000LL);
+    assert_int_equal(candidate_parse_duration("2s", &ns), 0);
+    assert_true(ns == 2 * S);
+    assert_int_equal(candidate_parse_duration("1m", &ns), 0);
+    assert_true(ns == 60 * S);
+    assert_int_equal(candidate_parse_duration("1m30s", &ns), 0);
+    assert_true(ns == 90 * S);
+    assert_int_equal(candidate_parse_duration("1.5s", &ns), 0);
+    assert_true(ns == 1500000000LL);
+    assert_int_equal(candidate_parse_duration("1h", &ns), 0);
+    assert_true(ns == 3600 * S);
+    assert_int_equal(candidate_parse_duration("250us", &ns), 0);
+    assert_true(ns == 250000);
+    assert_int_equal(candidate_parse_duration("0", &ns), 0);
+    assert_true(ns == 0);
+    const char *bad[] = {"", "5", "s", "2x", "-1s", "1.s5", "ms", "1s ", "1 s"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (candidate_parse_duration(bad[i], &ns) == 0)
+            fail_msg("accepted '%s'", bad[i]);
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    struct candidate_config cfg;
+    char err[256];
+    candidate_config_init(&cfg);
+    cfg.ns = "d";
+    cfg.name = "n";
+    cfg.identity = "me";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
+    assert_true(cfg.lease_duration_ns == 15 * S && cfg.renew_deadline_ns == 10 * S &&
+                cfg.retry_period_ns == 2 * S);
+    cfg.renew_deadline_ns = 15 * S;
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "lease duration must be greater than renew deadline");
+    cfg.renew_deadline_ns = 2400000000LL; /* == 1.2 x 2s */
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "renew deadline must be greater than retry period"));
+    cfg.renew_deadline_ns = 2400000001LL;
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
+    /* the short durations the integration tests use */
+    cfg.lease_duration_ns = 2 * S;
+    cfg.renew_deadline_ns = 1500000000LL;
+    cfg.retry_period_ns = 400000000LL;
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
+    cfg.lease_duration_ns = 900000000LL;
+    cfg.renew_deadline_ns = 600000000LL;
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    cfg.lease_duration_ns = 2 * S;
+    cfg.identity = "";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+}
+
+static void test_election(void **state)
+{
+    (void)state;
+    struct store s = {.mono = 1000 * S, .wall_us = 1700000000000000LL};
+    struct candidate *a = cand(&s, "a"), *b = cand(&s, "b");
+
+    /* create on 404 */
+    assert_true(candidate_try(a));
+    struct lease_record r = rec_of(&s);
+    assert_string_equal(r.holder, "a");
+    assert_int_equal(r.duration_s, 15);
+    assert_int_equal(r.transitions, 0);
+    assert_true(r.acquire_us == s.wall_us && r.renew_us == s.wall_us);
+    struct candidate_status st;
+    candidate_status(a, &st);
+    assert_string_equal(st.epoch, "uid-1/0");
+    int64_t acquired = r.acquire_us;
+    lease_record_release(&r);
+
+    /* renew keeps acquireTime and transitions, moves renewTime */
+    advance(&s, 2 * S);
+    assert_true(candidate_try(a));
+    r = rec_of(&s);
+    assert_true(r.acquire_us == acquired);
+    assert_true(r.renew_us == s.wall_us);
+    assert_int_equal(r.transitions, 0);
+    lease_record_release(&r);
+
+    /* b sees a valid lease: no write */
+    int writes = s.writes;
+    assert_false(candidate_try(b));
+    assert_int_equal(s.writes, writes);
+    candidate_status(b, &st);
+    assert_string_equal(st.holder, "a");
+
+    /* a stops renewing; b waits a full duration from ITS observation */
+    advance(&s, 14 * S);
+    assert_false(candidate_try(b));
+    advance(&s, 2 * S);
+    assert_true(candidate_try(b));
+    r = rec_of(&s);
+    assert_string_equal(r.holder, "b");
+    assert_int_equal(r.transitions, 1);
+    assert_true(r.acquire_us == s.wall_us);
+    lease_record_release(&r);
+
+    /* a's optimistic renew hits 409, the slow path sees b: a does not lead */
+    writes = s.writes;
+    assert_false(candidate_try(a));
+    assert_int_equal(s.writes, writes);
+    r = rec_of(&s);
+    assert_string_equal(r.holder, "b");
+    lease_record_release(&r);
+
+    /* release: holder "", duration 1, transitions kept; a then takes over at once */
+    assert_true(candidate_release(b));
+    r = rec_of(&s);
+    assert_string_equal(r.holder, "");
+    assert_int_equal(r.duration_s, 1);
+    assert_int_equal(r.transitions, 1);
+    lease_record_release(&r);
+    assert_true(candidate_try(a));
+    r = rec_of(&s);
+    assert_string_equal(r.holder, "a");
+    assert_int_equal(r.transitions, 2);
+    lease_record_release(&r);
+
+    /* deleted: re-created with transitions 0 and a new uid */
+    json_decref(s.obj);
+    s.obj = NULL;
+    advance(&s, 1 * S);
+    assert_true(candidate_try(a));
+    r = rec_of(&s);
+    assert_int_equal(r.transitions, 0);
+    assert_string_equal(r.uid, "uid-2");
+    lease_record_release(&r);
+    candidate_status(a, &st);
+    assert_string_equal(st.epoch, "uid-2/0");
+
+    /* API errors: no write believed */
+    advance(&s, 1 * S);
+    s.fail_next = 500;
+    /* the fast-path update fails; the slow path's get succeeds and renews */
+    assert_true(candidate_try(a));
+    /* the fast path and the get both fail: not leading on this step, nothing written */
+    s.fail_next = 503;
+    s.fail_count = 2;
+    writes = s.writes;
+    assert_false(candidate_try(a));
+    assert_int_equal(s.writes, writes);
+
+    candidate_free(a);
+    candidate_free(b);
+    json_decref(s.obj);
+}
+
+static void test_expiry_is_local(void **state)
+{
+    (void)state;
+    /* A Lease whose renewTime is an hour old but which we have only just seen is not expired. */
+    struct store s = {.mono = 50 * S, .wall_us = 1700000000000000LL};
+    char old[48];
+    lease_format_microtime(s.wall_us - 3600000000LL, old, sizeof(old));
+    char text[512];
+    snprintf(
+        text, sizeof(text),
+        "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"ctrl\","
+        "\"namespace\":\"demo\",\"uid\":\"u0\",\"resourceVersion\":\"7\"},\"spec\":{\"holderIdentity\":\"x\","
+        "\"leaseDurationSeconds\":5,\"renewTime\":\"%s\",\"acquireTime\":\"%s\",\"leaseTransitions\":9}}",
+        old, old);
+    s.obj = json_loads(text, 0, NULL);
+    s.rv = 7;
+    struct candidate *b = cand(&s, "b");
+    assert_false(candidate_try(b));
+    advance(&s, 4 * S);
+    assert_false(candidate_try(b));
+    advance(&s, 2 * S);
+    assert_true(candidate_try(b));
+    struct lease_record r = rec_of(&s);
+    assert_int_equal(r.transitions, 10);
+    assert_string_equal(r.uid, "u0");
+    lease_record_release(&r);
+
+    /* a change of the record restarts the clock */
+    candidate_free(b);
+    json_decref(s.obj);
+    s.obj = NULL;
+}
+
+static void test_malformed_not_touched(void **state)
+{
+    (void)state;
+    struct store s = {.mono = 50 * S, .wall_us = 1700000000000000LL};
+    s.obj = json_loads("{\"metadata\":{\"name\":\"ctrl\",\"namespace\":\"demo\",\"resourceVersion\":\"1\"},"
+                       "\"spec\":{\"holderIdentity\":\"x\",\"renewTime\":\"garbage\"}}",
+                       0, NULL);
+    s.rv = 1;
+    struct candidate *b = cand(&s, "b");
+    advance(&s, 100 * S);
+    assert_false(candidate_try(b));
+    assert_int_equal(s.writes, 0);
+    candidate_free(b);
+    json_decref(s.obj);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_election),
+        cmocka_unit_test(test_expiry_is_local),
+        cmocka_unit_test(test_malformed_not_touched),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

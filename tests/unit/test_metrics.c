@@ -1,0 +1,151 @@
+/* Metrics text: per-thread counters summed, fixed names, histogram shape, escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "metrics.h"
+
+static void *heap(void *ctx, size_t size)
+{
+    void **list = ctx;
+    void *p = malloc(size);
+    assert_non_null(p);
+    /* keep every block: metrics_render copies into a bigger one and drops the old */
+    for (int i = 0; i < 64; i++) {
+        if (list[i] == NULL) {
+            list[i] = p;
+            return p;
+        }
+    }
+    fail_msg("too many blocks");
+    return NULL;
+}
+
+static char *render(void)
+{
+    static void *blocks[64];
+    char *text, *copy;
+    size_t len;
+    memset(blocks, 0, sizeof(blocks));
+    metrics_render(NULL, NULL, 0, heap, blocks, &text, &len);
+    copy = malloc(len + 1);
+    assert_non_null(copy);
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    for (int i = 0; i < 64; i++)
+        free(blocks[i]);
+    return copy;
+}
+
+/* The value of the sample line starting with PREFIX followed by a space, or -1. */
+static double value(const char *text, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+static void test_counters_are_summed_over_threads(void **state)
+{
+    (void)state;
+    struct metrics_thread *a = metrics_thread_new(), *b = metrics_thread_new();
+    metrics_count_request(a, -1, FENCE_ENFORCE, REASON_UNFENCED, true, 50000);
+    metrics_count_request(b, -1, FENCE_ENFORCE, REASON_UNFENCED, true, 50000);
+    metrics_count_request(b, -1, FENCE_ENFORCE, REASON_LEASE, true, 300000);
+    metrics_count_request(a, -1, FENCE_ENFORCE, REASON_UNKNOWN, false, 2000000000ULL);
+    metrics_count_bad_request(a, 400);
+    metrics_count_bad_request(b, 400);
+    metrics_count_bad_request(b, 415);
+    metrics_count_bad_request(b, 999); /* not a tracked code: ignored */
+    metrics_in_flight(a, 1);
+    metrics_config_reload(true);
+    metrics_config_reload(false);
+    metrics_config_reload(false);
+    metrics_certificate_reload(true);
+    metrics_set_certificate_expiry(1827142867);
+    char *t = render();
+    assert_true(value(t, "leasefence_admission_requests_total{decision=\"allowed\",reason=\"unfenced\",fence="
+                         "\"\",mode=\"\"}") == 2);
+    assert_true(value(t, "leasefence_admission_requests_total{decision=\"allowed\",reason=\"lease\",fence="
+                         "\"\",mode=\"\"}") == 1);
+    assert_true(value(t, "leasefence_admission_requests_total{decision=\"denied\",reason=\"unknown\",fence="
+                         "\"\",mode=\"\"}") == 1);
+    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"0.0001\"}") == 2);
+    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"0.0005\"}") == 3);
+    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"1\"}") == 3);
+    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"+Inf\"}") == 4);
+    assert_true(value(t, "leasefence_admission_request_duration_seconds_count") == 4);
+    double sum = value(t, "leasefence_admission_request_duration_seconds_sum");
+    assert_true(sum > 2.0003 && sum < 2.0005);
+    assert_true(value(t, "leasefence_admission_in_flight_requests") == 1);
+    assert_true(value(t, "leasefence_bad_requests_total{code=\"400\"}") == 2);
+    assert_true(value(t, "leasefence_bad_requests_total{code=\"415\"}") == 1);
+    assert_true(value(t, "leasefence_config_reloads_total{result=\"ok\"}") == 1);
+    assert_true(value(t, "leasefence_config_reloads_total{result=\"failed\"}") == 2);
+    assert_true(value(t, "leasefence_certificate_reloads_total{result=\"ok\"}") == 1);
+    assert_true(value(t, "leasefence_certificate_expiry_timestamp_seconds") == 1827142867);
+    assert_true(value(t, "leasefence_build_info{version=\"" LEASEFENCE_VERSION "\"}") == 1);
+    assert_true(value(t, "process_resident_memory_bytes") > 0);
+    assert_true(value(t, "process_open_fds") > 0);
+    assert_true(value(t, "process_max_fds") > 0);
+    assert_true(value(t, "process_start_time_seconds") > 1e9);
+    assert_true(value(t, "process_cpu_seconds_total") >= 0);
+    free(t);
+}
+
+static void test_every_family_has_help_and_type(void **state)
+{
+    (void)state;
+    static const char *const families[] = {
+        "leasefence_admission_requests_total counter",
+        "leasefence_admission_request_duration_seconds histogram",
+        "leasefence_admission_in_flight_requests gauge",
+        "leasefence_bad_requests_total counter",
+        "leasefence_lease_holder_info gauge",
+        "leasefence_lease_transitions gauge",
+        "leasefence_lease_last_change_age_seconds gauge",
+        "leasefence_lease_synced gauge",
+        "leasefence_lease_expired gauge",
+        "leasefence_watch_restarts_total counter",
+        "leasefence_kube_api_requests_total counter",
+        "leasefence_config_reloads_total counter",
+        "leasefence_certificate_reloads_total counter",
+        "leasefence_certificate_expiry_timestamp_seconds gauge",
+        "leasefence_build_info gauge",
+        "process_cpu_seconds_total counter",
+        "process_resident_memory_bytes gauge",
+        "process_open_fds gauge",
+        "process_max_fds gauge",
+        "process_start_time_seconds gauge",
+    };
+    char *t = render();
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        char want[128], help[128];
+        snprintf(want, sizeof(want), "\n# TYPE %s\n", families[i]);
+        snprintf(help, sizeof(help), "# HELP %.*s ", (int)(strchr(families[i], ' ') - families[i]),
+                 families[i]);
+        if (strstr(t, want) == NULL && strncmp(t, want + 1, strlen(want + 1)) != 0)
+            fail_msg("no '%s'", families[i]);
+        assert_non_null(strstr(t, help));
+    }
+    assert_int_equal(t[strlen(t) - 1], '\n');
+    free(t);
+}
+
+int main(void)
+{
+    metrics_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counters_are_summed_over_threads),
+        cmocka_unit_test(test_every_family_has_help_and_type),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,740 @@
+/*
+ * Unit tests of the AdmissionReview decoder (server/review.c): every field,
+ * each error class, escapes and surrogates, look-alike keys, duplicate keys,
+ * the depth limit, v1beta1, truncated documents.  The differential test
+ * against jansson is tests/unit/test_review_diff.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "review.h"
+
+/* ---- a small arena: every block freed after each test ---- */
+static void *blocks[1 << 16];
+static size_t nblocks;
+
+static size_t allocated; /* bytes handed out, for the memory bound test */
+
+static void *test_alloc(void *ctx, size_t size)
+{
+    void *p;
+    (void)ctx;
+    allocated += size;
+    assert_true(nblocks < sizeof(blocks) / sizeof(blocks[0]));
+    p = malloc(size ? size : 1);
+    assert_non_null(p);
+    blocks[nblocks++] = p;
+    return p;
+}
+
+static int free_blocks(void **state)
+{
+    (void)state;
+    while (nblocks > 0)
+        free(blocks[--nblocks]);
+    return 0;
+}
+
+static char err[512];
+
+static int decode_n(struct review *r, const char *buf, size_t len)
+{
+    memset(r, 0xA5, sizeof(*r));
+    err[0] = '\0';
+    return review_decode(r, buf, len, test_alloc, NULL, err, sizeof(err));
+}
+
+static int decode(struct review *r, const char *json)
+{
+    return decode_n(r, json, strlen(json));
+}
+
+static char *slurp(const char *name, size_t *len)
+{
+    char path[512];
+    const char *dir = getenv("REVIEW_CORPUS");
+    FILE *f;
+    char *buf;
+    long n;
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/corpus", name);
+    f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open '%s' (run from the repository root)", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = test_alloc(NULL, (size_t)n);
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+#define assert_str(s, lit)                                                                                   \
+    do {                                                                                                     \
+        if (!review_str_eq((s), (lit)))                                                                      \
+            fail_msg("%s is '%.*s' (%s), expected '%s'", #s, (s).ptr ? (int)(s).len : 4,                     \
+                     (s).ptr ? (s).ptr : "NULL", (s).ptr ? "set" : "absent", (lit));                         \
+    } while (0)
+#define assert_absent(s) assert_null((s).ptr)
+
+/* Points into the buffer [BUF, BUF+LEN): zero copy. */
+static bool in_buf(struct review_str s, const char *buf, size_t len)
+{
+    return s.ptr >= buf && s.ptr + s.len <= buf + len;
+}
+
+static const char *ann(const struct review_kv *kv, size_t n, const char *key, size_t *len)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (review_str_eq(kv[i].key, key)) {
+            *len = kv[i].value.len;
+            return kv[i].value.ptr;
+        }
+    return NULL;
+}
+
+#define POD  "controller-6d8f9c7b5-x7k2p"
+#define USER "system:serviceaccount:shop:controller"
+
+static void check_configmap_review(const struct review *r)
+{
+    assert_str(r->kind_group, "");
+    assert_str(r->kind_version, "v1");
+    assert_str(r->kind_kind, "ConfigMap");
+    assert_str(r->res_group, "");
+    assert_str(r->res_version, "v1");
+    assert_str(r->res_resource, "configmaps");
+    assert_absent(r->sub_resource);
+    assert_str(r->name, "controller-state");
+    assert_str(r->namespace_, "shop");
+    assert_str(r->username, USER);
+    assert_str(r->user_uid, "8a1f6c3e-2b7d-4e59-9c0a-5d3e1f7b2a64");
+    assert_int_equal(r->ngroups, 3);
+    assert_str(r->groups[0], "system:serviceaccounts");
+    assert_str(r->groups[1], "system:serviceaccounts:shop");
+    assert_str(r->groups[2], "system:authenticated");
+    assert_int_equal(r->npod_names, 1);
+    assert_str(r->pod_names[0], POD);
+    assert_false(r->dry_run);
+}
+
+static void test_v1_create(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-configmap-create.json", &len);
+    const char *v;
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_int_equal(r.version, REVIEW_V1);
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
+    assert_str(r.operation, "CREATE");
+    check_configmap_review(&r);
+    assert_true(r.has_object);
+    assert_false(r.has_old_object);
+    assert_int_equal(r.nannotations, 1);
+    v = ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, strlen("0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1"));
+    assert_memory_equal(v, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1", vlen);
+    assert_int_equal(r.nold_annotations, 0);
+    assert_null(r.old_annotations);
+    /* No escapes: everything points into the body. */
+    assert_true(in_buf(r.uid, buf, len));
+    assert_true(in_buf(r.username, buf, len));
+    assert_true(in_buf(r.groups[2], buf, len));
+    assert_true(in_buf(r.annotations[0].value, buf, len));
+}
+
+static void test_v1_update(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-configmap-update.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.operation, "UPDATE");
+    check_configmap_review(&r);
+    assert_true(r.has_object);
+    assert_true(r.has_old_object);
+    assert_non_null(ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen));
+    assert_int_equal(vlen, 38);
+    assert_non_null(ann(r.old_annotations, r.nold_annotations, "leasefence.io/epoch", &vlen));
+    assert_int_equal(r.nold_annotations, 1);
+    assert_memory_equal(r.old_annotations[0].value.ptr, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1", 38);
+    assert_memory_equal(r.annotations[0].value.ptr, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/2", 38);
+}
+
+static void test_v1_delete(void **state)
+{
+    struct review r;
+    size_t len;
+    char *buf = slurp("v1-configmap-delete.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.operation, "DELETE");
+    assert_false(r.has_object);
+    assert_null(r.annotations);
+    assert_int_equal(r.nannotations, 0);
+    assert_true(r.has_old_object);
+    assert_int_equal(r.nold_annotations, 1);
+}
+
+static void test_v1beta1(void **state)
+{
+    struct review r;
+    size_t len;
+    char *buf = slurp("v1beta1-configmap-create.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_int_equal(r.version, REVIEW_V1BETA1);
+    check_configmap_review(&r);
+}
+
+static void test_deployment(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-deployment-update.json", &len);
+    const char *v;
+    (void)state;
+    assert_true(len > 20000);
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.kind_group, "apps");
+    assert_str(r.kind_kind, "Deployment");
+    assert_str(r.res_resource, "deployments");
+    assert_str(r.name, "worker");
+    assert_int_equal(r.nannotations, 3);
+    assert_int_equal(r.nold_annotations, 3);
+    v = ann(r.annotations, r.nannotations, "kubectl.kubernetes.io/last-applied-configuration", &vlen);
+    assert_non_null(v);
+    /* An escaped JSON document: decoded into allocated memory. */
+    assert_false(v >= buf && v < buf + len);
+    assert_true(vlen > 20 && memcmp(v, "{\"apiVersion\":\"apps/v1\"", 23) == 0);
+    assert_int_equal(v[vlen - 1], '\n');
+    assert_null(memchr(v, '\\', vlen));
+    v = ann(r.old_annotations, r.nold_annotations, "deployment.kubernetes.io/revision", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 1);
+    assert_int_equal(v[0], '7');
+}
+
+static void test_tokenreview_connect_status(void **state)
+{
+    struct review r;
+    size_t len;
+    char *buf = slurp("v1-tokenreview-create.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.kind_group, "authentication.k8s.io");
+    assert_str(r.kind_kind, "TokenReview");
+    assert_absent(r.name);
+    assert_absent(r.namespace_);
+    assert_str(r.username, "system:kube-controller-manager");
+    assert_int_equal(r.npod_names, 0);
+    assert_null(r.pod_names);
+    assert_true(r.has_object);
+    assert_int_equal(r.nannotations, 0);
+
+    buf = slurp("v1-pods-exec-connect.json", &len);
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.operation, "CONNECT");
+    assert_str(r.sub_resource, "exec");
+    assert_str(r.res_resource, "pods");
+
+    buf = slurp("v1-lease-dryrun-status.json", &len);
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_true(r.dry_run);
+    assert_str(r.sub_resource, "status");
+    assert_str(r.kind_group, "coordination.k8s.io");
+}
+
+static void test_escapes(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-escapes.json", &len);
+    const char *v;
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_int_equal(r.version, REVIEW_V1); /* "admission.k8s.io\/v1" */
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000a");
+    assert_false(in_buf(r.uid, buf, len));
+    assert_str(r.kind_kind, "ConfigMap");
+    assert_str(r.res_resource, "configmaps");
+    assert_str(r.name, "caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x98\x80");
+    assert_str(r.namespace_, "shop");
+    assert_str(r.operation, "UPDATE");
+    assert_str(r.username, "system:serviceaccount:shop:contr\xc3\xb6ller\t\"quoted\"\\");
+    assert_str(r.user_uid, "\xc3\xa9\xc3\xa9");
+    assert_int_equal(r.ngroups, 3);
+    assert_str(r.groups[0], "system:authenticated");
+    assert_str(r.groups[1], "\xf0\x9d\x84\x9e music"); /* U+1D11E from a surrogate pair */
+    assert_str(r.groups[2], "plain");
+    assert_true(in_buf(r.groups[2], buf, len));
+    /* The extra key itself is escapes: "authentication.kubernetes.io\/pod-name". */
+    assert_int_equal(r.npod_names, 1);
+    assert_str(r.pod_names[0], "pod-\xf0\x9f\x9a\x80-1");
+    assert_int_equal(r.nannotations, 4);
+    v = ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 9);
+    assert_memory_equal(v, "A\b\f\n\r\t/\\\"", 9);
+    v = ann(r.annotations, r.nannotations, "k\xc3\xa9y", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 3);
+    assert_memory_equal(v, "v\xc3\xa9", 3);
+    v = ann(r.annotations, r.nannotations, "emoji-\xf0\x9f\x98\x80", &vlen);
+    assert_non_null(v);
+    assert_int_equal(vlen, 4);
+    assert_memory_equal(v, "\xf4\x8f\xbf\xbf", 4); /* U+10FFFF */
+    v = ann(r.annotations, r.nannotations, "plain", &vlen);
+    assert_non_null(v); /* raw UTF-8, zero copy */
+    assert_true(v >= buf && v < buf + len);
+    assert_false(r.has_old_object);
+}
+
+static void test_lookalikes(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-lookalikes.json", &len);
+    const char *v;
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000d");
+    check_configmap_review(&r);
+    assert_str(r.kind_kind, "ConfigMap");
+    assert_false(r.dry_run);
+    /* The look-alikes are annotations, nothing more. */
+    v = ann(r.annotations, r.nannotations, "username", &vlen);
+    assert_non_null(v);
+    assert_memory_equal(v, "annotation-user", vlen);
+    assert_non_null(ann(r.annotations, r.nannotations, "uid", &vlen));
+    assert_non_null(ann(r.annotations, r.nannotations, REVIEW_POD_NAME_KEY, &vlen));
+    assert_null(ann(r.annotations, r.nannotations, "nested", &vlen));
+    assert_null(ann(r.annotations, r.nannotations, "spec-level", &vlen));
+    assert_int_equal(r.nannotations, 8);
+    v = ann(r.old_annotations, r.nold_annotations, "userInfo", &vlen);
+    assert_non_null(v);
+    assert_memory_equal(v, "{\"username\":\"old-annotation\"}", vlen);
+}
+
+static void test_key_order_whitespace(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-key-order.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000b");
+    assert_str(r.kind_kind, "ConfigMap");
+    assert_str(r.res_resource, "configmaps");
+    assert_str(r.username, USER);
+    assert_int_equal(r.ngroups, 2);
+    assert_str(r.pod_names[0], POD);
+    assert_int_equal(r.nannotations, 2);
+    assert_non_null(ann(r.annotations, r.nannotations, "z", &vlen));
+
+    buf = slurp("v1-whitespace.json", &len);
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000c");
+    check_configmap_review(&r);
+    assert_true(r.has_old_object);
+    assert_int_equal(r.nold_annotations, 1);
+}
+
+static void test_duplicate_keys(void **state)
+{
+    struct review r;
+    size_t len, vlen;
+    char *buf = slurp("v1-duplicate-keys.json", &len);
+    const char *v;
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_int_equal(r.version, REVIEW_V1);
+    assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000e"); /* uid:42 overridden */
+    assert_str(r.username, "second");
+    assert_int_equal(r.ngroups, 0); /* the second userInfo has none */
+    assert_str(r.name, "cm");
+    assert_int_equal(r.nannotations, 2); /* the second metadata */
+    v = ann(r.annotations, r.nannotations, "c", &vlen);
+    assert_non_null(v);
+    assert_memory_equal(v, "5", 1);
+    assert_true(r.dry_run);
+
+    /* Within one annotations object: the first position keeps the last value. */
+    assert_int_equal(
+        decode(&r, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+                   "{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":\"1\",\"b\":\"2\","
+                   "\"\\u0061\":\"3\"}}}}}"),
+        0);
+    assert_int_equal(r.nannotations, 2);
+    assert_str(r.annotations[0].key, "a");
+    assert_str(r.annotations[0].value, "3");
+    assert_str(r.annotations[1].key, "b");
+
+    /* An earlier wrong type is forgotten when the key comes again. */
+    assert_int_equal(decode(&r,
+                            "{\"kind\":1,\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                            "\"request\":{\"uid\":\"u\",\"dryRun\":\"x\",\"dryRun\":false}}"),
+                     0);
+    /* And a later one wins over an earlier good value. */
+    assert_int_equal(decode(&r, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                                "\"request\":{\"uid\":\"u\",\"uid\":7}}"),
+                     -1);
+    assert_string_equal(err, "request.uid must be a string");
+    /* A second request replaces the first entirely. */
+    assert_int_equal(decode(&r, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                                "\"request\":{\"uid\":\"u\",\"name\":1},\"request\":{\"uid\":\"v\"}}"),
+                     0);
+    assert_str(r.uid, "v");
+    assert_absent(r.name);
+}
+
+static void test_many_annotations_dedup(void **state)
+{
+    struct review r;
+    char *buf = test_alloc(NULL, 64 * 1024);
+    size_t n = 0, i;
+    (void)state;
+    n += (size_t)snprintf(buf + n, 64 * 1024 - n,
+                          "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+                          "{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{");
+    /* 300 entries over 100 keys: each key 3 times, values 0..299. */
+    for (i = 0; i < 300; i++)
+        n += (size_t)snprintf(buf + n, 64 * 1024 - n, "%s\"k%zu\":\"%zu\"", i ? "," : "", i % 100, i);
+    n += (size_t)snprintf(buf + n, 64 * 1024 - n, "}}}}}");
+    assert_int_equal(decode_n(&r, buf, n), 0);
+    assert_int_equal(r.nannotations, 100);
+    for (i = 0; i < 100; i++) {
+        char key[16], val[16];
+        snprintf(key, sizeof(key), "k%zu", i);
+        snprintf(val, sizeof(val), "%zu", i + 200);
+        assert_str(r.annotations[i].key, key);   /* first position */
+        assert_str(r.annotations[i].value, val); /* last value */
+    }
+}
+
+static void test_nul_and_nulls(void **state)
+{
+    struct review r;
+    size_t len;
+    char *buf = slurp("v1-nul.json", &len);
+    (void)state;
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_int_equal(r.name.len, 3);
+    assert_memory_equal(r.name.ptr, "a\0b", 3);
+    assert_int_equal(r.annotations[0].value.len, 3);
+    assert_memory_equal(r.annotations[0].value.ptr, "x\0y", 3);
+
+    buf = slurp("v1-numbers-nulls.json", &len);
+    assert_int_equal(decode_n(&r, buf, len), 0);
+    assert_absent(r.kind_kind);
+    assert_absent(r.res_group);
+    assert_absent(r.name);
+    assert_int_equal(r.ngroups, 0);
+    assert_true(r.has_old_object);
+    assert_int_equal(r.nold_annotations, 0);
+    assert_false(r.dry_run);
+
+    /* null array elements and annotation values read as "". */
+    assert_int_equal(
+        decode(&r, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+                   "{\"uid\":\"u\",\"userInfo\":{\"groups\":[null,\"g\"]},\"object\":{\"metadata\":"
+                   "{\"annotations\":{\"a\":null}}}}}"),
+        0);
+    assert_int_equal(r.ngroups, 2);
+    assert_str(r.groups[0], "");
+    assert_str(r.annotations[0].value, "");
+}
+
+struct error_case {
+    const char *json, *err;
+};
+
+#define AR(req) "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":" req "}"
+
+static const struct error_case error_cases[] = {
+    /* Not JSON at all. */
+    {"", "invalid JSON at byte 0: empty input"},
+    {" \n\t", "invalid JSON at byte 3: no value"},
+    {"{", "invalid JSON at byte 1: unexpected end of input"},
+    {"{\"a\"", "invalid JSON at byte 4: unexpected end of input"},
+    {"{\"a\":", "invalid JSON at byte 5: unexpected end of input"},
+    {"{\"a\":1", "invalid JSON at byte 6: unexpected end of input"},
+    {"{\"a", "invalid JSON at byte 3: unexpected end of input in a string"},
+    {"{\"a\" 1}", "invalid JSON at byte 5: expected ':'"},
+    {"{\"a\":1 \"b\":2}", "invalid JSON at byte 7: expected ',' or '}'"},
+    {"{\"a\":[1 2]}", "invalid JSON at byte 8: expected ',' or ']'"},
+    {"{\"a\":1,}", "invalid JSON at byte 7: expected a string key"},
+    {"{\"a\":[1,]}", "invalid JSON at byte 8: expected a value"},
+    {"{1:2}", "invalid JSON at byte 1: expected a string key"},
+    {"{'a':1}", "invalid JSON at byte 1: expected a string key"},
+    {"{\"a\":1} x", "invalid JSON at byte 8: data after the document"},
+    {"{\"a\":1}{}", "invalid JSON at byte 7: data after the document"},
+    {"\xef\xbb\xbf{}", "invalid JSON at byte 0: expected a value"},
+    /* Strings. */
+    {"{\"a\":\"x\ny\"}", "invalid JSON at byte 7: control character in a string"},
+    {"{\"a\":\"x\x01\"}", "invalid JSON at byte 7: control character in a string"},
+    {"{\"a\":\"\\x\"}", "invalid JSON at byte 6: invalid escape in a string"},
+    {"{\"a\":\"\\u12\"}", "invalid JSON at byte 6: invalid \\u escape"},
+    {"{\"a\":\"\\u12G4\"}", "invalid JSON at byte 6: invalid \\u escape"},
+    {"{\"a\":\"\\ud800\"}", "invalid JSON at byte 6: lone high surrogate in \\u escape"},
+    {"{\"a\":\"\\ud800\\u0041\"}", "invalid JSON at byte 6: lone high surrogate in \\u escape"},
+    {"{\"a\":\"\\ud800\\ud800\"}", "invalid JSON at byte 6: lone high surrogate in \\u escape"},
+    {"{\"a\":\"\\ud800x\"}", "invalid JSON at byte 6: lone high surrogate in \\u escape"},
+    {"{\"a\":\"\\udc00\"}", "invalid JSON at byte 6: lone low surrogate in \\u escape"},
+    {"{\"a\":\"\\uDFFF\\uD800\"}", "invalid JSON at byte 6: lone low surrogate in \\u escape"},
+    {"{\"a\":\"\xc0\x80\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},         /* overlong NUL */
+    {"{\"a\":\"\xe0\x80\xaf\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},     /* overlong '/' */
+    {"{\"a\":\"\xed\xa0\x80\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},     /* U+D800 */
+    {"{\"a\":\"\xf4\x90\x80\x80\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"}, /* > U+10FFFF */
+    {"{\"a\":\"\xff\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},
+    {"{\"a\":\"\x80\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},
+    {"{\"a\":\"\xc3\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},
+    {"{\"a\":\"\xe6\x97\"}", "invalid JSON at byte 6: invalid UTF-8 in a string"},
+    {"{\"\xc3\":1}", "invalid JSON at byte 2: invalid UTF-8 in a string"},
+    /* Numbers and literals. */
+    {"{\"a\":01}", "invalid JSON at byte 6: expected ',' or '}'"},
+    {"{\"a\":1.}", "invalid JSON at byte 7: invalid number"},
+    {"{\"a\":.5}", "invalid JSON at byte 5: expected a value"},
+    {"{\"a\":+1}", "invalid JSON at byte 5: expected a value"},
+    {"{\"a\":-}", "invalid JSON at byte 6: invalid number"},
+    {"{\"a\":1e}", "invalid JSON at byte 7: invalid number"},
+    {"{\"a\":1e+}", "invalid JSON at byte 8: invalid number"},
+    {"{\"a\":0x1}", "invalid JSON at byte 6: expected ',' or '}'"},
+    {"{\"a\":NaN}", "invalid JSON at byte 5: expected a value"},
+    {"{\"a\":tru}", "invalid JSON at byte 5: invalid literal"},
+    {"{\"a\":True}", "invalid JSON at byte 5: expected a value"},
+    {"{\"a\":nul", "invalid JSON at byte 5: invalid literal"},
+    {"{\"a\":truex}", "invalid JSON at byte 9: expected ',' or '}'"},
+    /* Valid JSON, not an AdmissionReview. */
+    {"[1]", "an AdmissionReview must be a JSON object"},
+    {"\"a\"", "an AdmissionReview must be a JSON object"}, /* found by fuzz_review (oracle side) */
+    {"null", "an AdmissionReview must be a JSON object"},
+    {"{}", "apiVersion is missing"},
+    {"{\"apiVersion\":null}", "apiVersion is missing"},
+    {"{\"apiVersion\":1}", "apiVersion must be a string"},
+    {"{\"apiVersion\":\"admission.k8s.io/v2\"}", "apiVersion 'admission.k8s.io/v2' is not supported"},
+    {"{\"apiVersion\":\"it's\\n\"}", "apiVersion 'it?s?' is not supported"},
+    {"{\"apiVersion\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+     "apiVersion '0123456789012345678901234567890123456789012345678901234567890123...' is not supported"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\"}", "kind is missing"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":[]}", "kind must be a string"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"ConfigMap\"}",
+     "kind 'ConfigMap' is not AdmissionReview"},
+    {"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}", "request is missing"},
+    {AR("null"), "request is missing"},
+    {AR("[]"), "request must be an object"},
+    {AR("{}"), "request.uid is missing"},
+    {AR("{\"uid\":null}"), "request.uid is missing"},
+    {AR("{\"uid\":\"\"}"), "request.uid is empty"},
+    {AR("{\"uid\":5}"), "request.uid must be a string"},
+    {AR("{\"uid\":\"u\",\"kind\":\"x\"}"), "request.kind must be an object"},
+    {AR("{\"uid\":\"u\",\"kind\":{\"group\":1}}"), "request.kind.group must be a string"},
+    {AR("{\"uid\":\"u\",\"kind\":{\"version\":true}}"), "request.kind.version must be a string"},
+    {AR("{\"uid\":\"u\",\"kind\":{\"kind\":{}}}"), "request.kind.kind must be a string"},
+    {AR("{\"uid\":\"u\",\"resource\":1}"), "request.resource must be an object"},
+    {AR("{\"uid\":\"u\",\"resource\":{\"resource\":1}}"), "request.resource.resource must be a string"},
+    {AR("{\"uid\":\"u\",\"subResource\":1}"), "request.subResource must be a string"},
+    {AR("{\"uid\":\"u\",\"name\":1}"), "request.name must be a string"},
+    {AR("{\"uid\":\"u\",\"namespace\":1}"), "request.namespace must be a string"},
+    {AR("{\"uid\":\"u\",\"operation\":1}"), "request.operation must be a string"},
+    {AR("{\"uid\":\"u\",\"userInfo\":\"me\"}"), "request.userInfo must be an object"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"username\":[]}}"), "request.userInfo.username must be a string"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"uid\":1}}"), "request.userInfo.uid must be a string"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"groups\":\"g\"}}"),
+     "request.userInfo.groups must be an array of strings"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"groups\":[\"g\",1]}}"),
+     "request.userInfo.groups must be an array of strings"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"extra\":[]}}"), "request.userInfo.extra must be an object"},
+    {AR("{\"uid\":\"u\",\"userInfo\":{\"extra\":{\"" REVIEW_POD_NAME_KEY "\":\"p\"}}}"),
+     "request.userInfo.extra[\"" REVIEW_POD_NAME_KEY "\"] must be an array of strings"},
+    {AR("{\"uid\":\"u\",\"object\":\"x\"}"), "request.object must be an object"},
+    {AR("{\"uid\":\"u\",\"object\":{\"metadata\":[]}}"), "request.object.metadata must be an object"},
+    {AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":[]}}}"),
+     "request.object.metadata.annotations must be an object of strings"},
+    {AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":1}}}}"),
+     "request.object.metadata.annotations must be an object of strings"},
+    {AR("{\"uid\":\"u\",\"oldObject\":1}"), "request.oldObject must be an object"},
+    {AR("{\"uid\":\"u\",\"oldObject\":{\"metadata\":1}}"), "request.oldObject.metadata must be an object"},
+    {AR("{\"uid\":\"u\",\"oldObject\":{\"metadata\":{\"annotations\":{\"a\":{}}}}}"),
+     "request.oldObject.metadata.annotations must be an object of strings"},
+    {AR("{\"uid\":\"u\",\"dryRun\":\"true\"}"), "request.dryRun must be a boolean"},
+    /* Field errors in the order of the struct, whatever the key order. */
+    {AR("{\"dryRun\":1,\"name\":1,\"uid\":\"u\"}"), "request.name must be a string"},
+    /* A syntax error anywhere wins over a field error before it. */
+    {AR("{\"uid\":5,\"x\":[1,]}"), "invalid JSON at byte 87: expected a value"},
+    /* Types we do not read are not checked. */
+};
+
+static void test_errors(void **state)
+{
+    struct review r;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        int rc = decode(&r, error_cases[i].json);
+        if (rc != -1 || strcmp(err, error_cases[i].err) != 0)
+            fail_msg("case %zu '%s': rc %d, error '%s', expected '%s'", i, error_cases[i].json, rc, err,
+                     error_cases[i].err);
+    }
+    /* Fields we do not read may hold anything valid. */
+    assert_int_equal(decode(&r, AR("{\"uid\":\"u\",\"options\":1,\"requestKind\":[],\"userInfo\":"
+                                   "{\"extra\":{\"other\":7}},\"object\":{\"metadata\":{\"uid\":{}}}}")),
+                     0);
+}
+
+/* Found by fuzz_review: jansson silently drops a raw NUL byte after a literal
+ * or a number (its stream takes NUL for "buffer empty" after an unget); we
+ * refuse it like any other stray byte. */
+static void test_raw_nul(void **state)
+{
+    struct review r;
+    static const char doc[] = AR("{\"uid\":\"u\",\"object\":null\0,\"dryRun\":false}");
+    static const char num[] = "{\"a\":1\0}";
+    (void)state;
+    assert_int_equal(decode_n(&r, doc, sizeof(doc) - 1), -1);
+    assert_string_equal(err, "invalid JSON at byte 95: expected ',' or '}'");
+    assert_int_equal(decode_n(&r, num, sizeof(num) - 1), -1);
+    assert_string_equal(err, "invalid JSON at byte 6: expected ',' or '}'");
+}
+
+/* Every proper prefix of a real review is invalid JSON, reported within it. */
+static void test_truncated(void **state)
+{
+    struct review r;
+    size_t len, n;
+    char *buf = slurp("v1-configmap-update.json", &len);
+    (void)state;
+    for (n = 0; n < len; n++) {
+        char *copy = malloc(n ? n : 1); /* exact size: reads past the end show under ASan/valgrind */
+        unsigned long pos;
+        memcpy(copy, buf, n);
+        assert_int_equal(decode_n(&r, copy, n), -1);
+        if (sscanf(err, "invalid JSON at byte %lu:", &pos) != 1)
+            fail_msg("prefix %zu: '%s'", n, err);
+        assert_true(pos <= n);
+        free(copy);
+    }
+    assert_int_equal(decode_n(&r, buf, len), 0);
+}
+
+static void test_depth(void **state)
+{
+    struct review r;
+    char buf[1024];
+    int depth;
+    (void)state;
+    for (depth = REVIEW_MAX_DEPTH - 1; depth <= REVIEW_MAX_DEPTH + 1; depth++) {
+        /* depth nested containers: the review (1), request (2), object (3), arrays. */
+        size_t n = (size_t)snprintf(buf, sizeof(buf), "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":"));
+        int i;
+        n -= 1; /* drop AR's closing brace */
+        for (i = 0; i < depth - 3; i++)
+            buf[n++] = '[';
+        for (i = 0; i < depth - 3; i++)
+            buf[n++] = ']';
+        memcpy(buf + n, "}}}", 3);
+        n += 3;
+        if (depth <= REVIEW_MAX_DEPTH) {
+            assert_int_equal(decode_n(&r, buf, n), 0);
+        } else {
+            assert_int_equal(decode_n(&r, buf, n), -1);
+            assert_non_null(strstr(err, "nesting deeper than 128 levels"));
+        }
+    }
+    /* Deep nesting far beyond the limit stops early, without recursing further. */
+    {
+        static char deep[1 << 20];
+        memset(deep, '[', sizeof(deep));
+        assert_int_equal(decode_n(&r, deep, sizeof(deep)), -1);
+        assert_string_equal(err, "invalid JSON at byte 128: nesting deeper than 128 levels");
+    }
+}
+
+static void test_item_limit(void **state)
+{
+    struct review r;
+    size_t cap = 16 + 4 * (REVIEW_MAX_ITEMS + 1) + 256, n = 0, i;
+    char *buf = malloc(cap);
+    (void)state;
+    n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"userInfo\":{\"groups\":["));
+    n -= 1;
+    for (i = 0; i <= REVIEW_MAX_ITEMS; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s\"\"", i ? "," : "");
+    n += (size_t)snprintf(buf + n, cap - n, "]}}}");
+    assert_int_equal(decode_n(&r, buf, n), -1);
+    assert_string_equal(err, "more than 65536 items in groups, pod names and annotations "
+                             "(at request.userInfo.groups)");
+    free(buf);
+}
+
+/* Duplicate keys cannot multiply the budget: a 7 MiB body repeating a small
+ * annotations object stays under the stated bound of about 5 MiB. */
+static void test_memory_bound(void **state)
+{
+    struct review r;
+    size_t cap = 7 << 20, n = 0;
+    char *buf = malloc(cap);
+    static const char chunk[] = "\"annotations\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"},";
+    (void)state;
+    n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"metadata\":{"));
+    n -= 1;
+    while (n + sizeof(chunk) + 64 < cap) {
+        memcpy(buf + n, chunk, sizeof(chunk) - 1);
+        n += sizeof(chunk) - 1;
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "\"x\":1}}}}");
+    allocated = 0;
+    assert_int_equal(decode_n(&r, buf, n), -1);
+    assert_non_null(strstr(err, "more than 65536 items"));
+    assert_true(allocated < (5u << 20));
+    free(buf);
+}
+
+/* The error buffer is always terminated, even when too small; OUT is untouched on error. */
+static void test_small_error_buffer(void **state)
+{
+    struct review r;
+    char small[8];
+    (void)state;
+    memset(&r, 0x5A, sizeof(r));
+    assert_int_equal(review_decode(&r, "{}", 2, test_alloc, NULL, small, sizeof(small)), -1);
+    assert_string_equal(small, "apiVers");
+    assert_int_equal(((unsigned char *)&r)[0], 0x5A);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_v1_create, free_blocks),
+        cmocka_unit_test_teardown(test_v1_update, free_blocks),
+        cmocka_unit_test_teardown(test_v1_delete, free_blocks),
+        cmocka_unit_test_teardown(test_v1beta1, free_blocks),
+        cmocka_unit_test_teardown(test_deployment, free_blocks),
+        cmocka_unit_test_teardown(test_tokenreview_connect_status, free_blocks),
+        cmocka_unit_test_teardown(test_escapes, free_blocks),
+        cmocka_unit_test_teardown(test_lookalikes, free_blocks),
+        cmocka_unit_test_teardown(test_key_order_whitespace, free_blocks),
+        cmocka_unit_test_teardown(test_duplicate_keys, free_blocks),
+        cmocka_unit_test_teardown(test_many_annotations_dedup, free_blocks),
+        cmocka_unit_test_teardown(test_nul_and_nulls, free_blocks),
+        cmocka_unit_test_teardown(test_errors, free_blocks),
+        cmocka_unit_test_teardown(test_raw_nul, free_blocks),
+        cmocka_unit_test_teardown(test_truncated, free_blocks),
+        cmocka_unit_test_teardown(test_depth, free_blocks),
+        cmocka_unit_test_teardown(test_item_limit, free_blocks),
+        cmocka_unit_test_teardown(test_memory_bound, free_blocks),
+        cmocka_unit_test_teardown(test_small_error_buffer, free_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,386 @@
+/*
+ * Differential test of the AdmissionReview decoder against jansson (the
+ * oracle and the exceptions are described in review_ref.h): the corpus in
+ * tests/corpus/, byte-level mutations of it, and tree-level mutations that
+ * put every JSON type at every path we read and re-serialize with jansson's
+ * own escaping (JSON_ENSURE_ASCII gives \u escapes and surrogate pairs).
+ * Deterministic: a fixed seed, a bounded number of cases.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "review_ref.h"
+
+#define MAX_DOCS       64
+#define BYTE_MUTATIONS 20000
+#define TREE_MUTATIONS 6000
+
+struct doc {
+    char name[128];
+    char *buf;
+    size_t len;
+};
+
+static struct doc docs[MAX_DOCS];
+static size_t ndocs;
+
+static const char *corpus_dir(void)
+{
+    const char *d = getenv("REVIEW_CORPUS");
+    return d ? d : "tests/corpus";
+}
+
+static int cmp_doc(const void *a, const void *b)
+{
+    return strcmp(((const struct doc *)a)->name, ((const struct doc *)b)->name);
+}
+
+static int load_corpus(void **state)
+{
+    DIR *dir = opendir(corpus_dir());
+    struct dirent *de;
+    (void)state;
+    if (dir == NULL) {
+        fprintf(stderr, "cannot open corpus directory '%s' (run from the repository root)\n", corpus_dir());
+        return -1;
+    }
+    while ((de = readdir(dir)) != NULL && ndocs < MAX_DOCS) {
+        char path[512];
+        FILE *f;
+        long n;
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", corpus_dir(), de->d_name);
+        f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        docs[ndocs].buf = malloc((size_t)n + 1);
+        docs[ndocs].len = fread(docs[ndocs].buf, 1, (size_t)n, f);
+        fclose(f);
+        snprintf(docs[ndocs].name, sizeof(docs[ndocs].name), "%s", de->d_name);
+        ndocs++;
+    }
+    closedir(dir);
+    qsort(docs, ndocs, sizeof(docs[0]), cmp_doc);
+    return ndocs > 0 ? 0 : -1;
+}
+
+static int free_corpus(void **state)
+{
+    size_t i;
+    (void)state;
+    for (i = 0; i < ndocs; i++)
+        free(docs[i].buf);
+    return 0;
+}
+
+static void dump_case(const char *what, const char *buf, size_t len, const char *why)
+{
+    size_t i;
+    fprintf(stderr, "MISMATCH (%s): %s\ninput (%zu bytes): ", what, why, len);
+    for (i = 0; i < len && i < 2000; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            fputc(c, stderr);
+        else
+            fprintf(stderr, "\\x%02x", c);
+    }
+    fputc('\n', stderr);
+}
+
+/* Every corpus document: accepted by both, every field equal. */
+static void test_corpus(void **state)
+{
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024];
+    size_t i;
+    (void)state;
+    assert_true(ndocs >= 10);
+    for (i = 0; i < ndocs; i++) {
+        int rc = ref_diff(docs[i].buf, docs[i].len, &arena, &st, why, sizeof(why));
+        if (rc != 0)
+            dump_case(docs[i].name, docs[i].buf, docs[i].len, why);
+        assert_int_equal(rc, 0);
+    }
+    /* All of them are valid AdmissionReviews. */
+    assert_int_equal(st.accepted, ndocs);
+    ref_arena_release(&arena);
+}
+
+static void print_stats(const char *what, unsigned long n, const struct ref_stats *st)
+{
+    printf("%s: %lu cases: %lu accepted, %lu rejected as invalid JSON, %lu rejected on fields, "
+           "%lu too deep, %lu excluded (NUL in key, numeric overflow), %lu jansson raw-NUL quirk\n",
+           what, n, st->accepted, st->rejected_json, st->rejected_fields, st->rejected_depth, st->excluded,
+           st->nul_quirk);
+}
+
+static void test_byte_mutations(void **state)
+{
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024];
+    uint64_t seed = UINT64_C(0x9E3779B97F4A7C15);
+    size_t cap = 64 * 1024, i;
+    char *buf = malloc(cap);
+    unsigned long failures = 0;
+    (void)state;
+    for (i = 0; i < BYTE_MUTATIONS; i++) {
+        /* Small documents more often: the big one costs ten times more. */
+        const struct doc *d = &docs[ref_rand(&seed) % ndocs];
+        size_t len;
+        if (d->len > 8192 && ref_rand(&seed) % 4 != 0)
+            d = &docs[ref_rand(&seed) % ndocs];
+        len = ref_mutate(&seed, d->buf, d->len, buf, cap);
+        if (ref_diff(buf, len, &arena, &st, why, sizeof(why)) != 0) {
+            if (failures++ < 5)
+                dump_case(d->name, buf, len, why);
+        }
+    }
+    print_stats("byte mutations", BYTE_MUTATIONS, &st);
+    assert_int_equal(failures, 0);
+    /* The mutations must reach both sides of the decision. */
+    assert_true(st.accepted > BYTE_MUTATIONS / 50);
+    assert_true(st.rejected_json > BYTE_MUTATIONS / 4);
+    free(buf);
+    ref_arena_release(&arena);
+}
+
+static const char *const paths[][5] = {
+    {"apiVersion"},
+    {"kind"},
+    {"request"},
+    {"request", "uid"},
+    {"request", "kind"},
+    {"request", "kind", "group"},
+    {"request", "kind", "version"},
+    {"request", "kind", "kind"},
+    {"request", "resource"},
+    {"request", "resource", "group"},
+    {"request", "resource", "version"},
+    {"request", "resource", "resource"},
+    {"request", "subResource"},
+    {"request", "name"},
+    {"request", "namespace"},
+    {"request", "operation"},
+    {"request", "userInfo"},
+    {"request", "userInfo", "username"},
+    {"request", "userInfo", "uid"},
+    {"request", "userInfo", "groups"},
+    {"request", "userInfo", "extra"},
+    {"request", "userInfo", "extra", REVIEW_POD_NAME_KEY},
+    {"request", "object"},
+    {"request", "object", "metadata"},
+    {"request", "object", "metadata", "annotations"},
+    {"request", "object", "metadata", "annotations", "leasefence.io/epoch"},
+    {"request", "oldObject"},
+    {"request", "oldObject", "metadata"},
+    {"request", "oldObject", "metadata", "annotations"},
+    {"request", "oldObject", "metadata", "annotations", "new-\xc3\xa9-\xf0\x9f\x98\x80"},
+    {"request", "dryRun"},
+    {"request", "object", "metadata", "uid"},
+    {"request", "object", "spec"},
+};
+
+static json_t *random_value(uint64_t *seed, int depth)
+{
+    static const char *const strings[] = {
+        "",
+        "plain",
+        "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+        "tab\there \"q\" \\ /",
+        "admission.k8s.io/v1",
+        "admission.k8s.io/v1beta1",
+        "AdmissionReview",
+        "CREATE",
+        "\x01\x1f\x7f<>&",
+        "\xe2\x80\xa8\xe2\x80\xa9",
+        "system:serviceaccount:shop:controller",
+    };
+    json_t *v, *e;
+    int i, n;
+    switch (ref_rand(seed) % (depth > 2 ? 7 : 10)) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(ref_rand(seed) & 1);
+    case 2:
+        return json_integer((json_int_t)(ref_rand(seed) % 2000000) - 1000000);
+    case 3:
+        return json_real((double)(ref_rand(seed) % 100000) / 7.0);
+    case 4:
+    case 5:
+    case 6:
+        return json_string(strings[ref_rand(seed) % (sizeof(strings) / sizeof(strings[0]))]);
+    case 7:
+    case 8: /* array, mostly of strings */
+        v = json_array();
+        n = (int)(ref_rand(seed) % 4);
+        for (i = 0; i < n; i++) {
+            e = ref_rand(seed) % 4
+                    ? json_string(strings[ref_rand(seed) % (sizeof(strings) / sizeof(strings[0]))])
+                    : random_value(seed, depth + 1);
+            json_array_append_new(v, e);
+        }
+        return v;
+    default: /* object, mostly of strings */
+        v = json_object();
+        n = (int)(ref_rand(seed) % 4);
+        for (i = 0; i < n; i++) {
+            char key[32];
+            snprintf(key, sizeof(key), "k%d-\xc3\xa9", (int)(ref_rand(seed) % 5));
+            e = ref_rand(seed) % 4
+                    ? json_string(strings[ref_rand(seed) % (sizeof(strings) / sizeof(strings[0]))])
+                    : random_value(seed, depth + 1);
+            json_object_set_new(v, key, e);
+        }
+        return v;
+    }
+}
+
+/* Sets or deletes PATH in ROOT, creating no parents; returns 0 when done. */
+static int mutate_path(json_t *root, const char *const *path, json_t *value)
+{
+    json_t *o = root;
+    int i;
+    for (i = 0; i < 4 && path[i + 1] != NULL; i++) {
+        o = json_object_get(o, path[i]);
+        if (!json_is_object(o)) {
+            json_decref(value);
+            return -1;
+        }
+    }
+    if (value == NULL)
+        return json_object_del(o, path[i]);
+    return json_object_set_new(o, path[i], value);
+}
+
+static void test_tree_mutations(void **state)
+{
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024];
+    uint64_t seed = UINT64_C(0xD1B54A32D192ED03);
+    unsigned long failures = 0, i, done = 0;
+    (void)state;
+    for (i = 0; i < TREE_MUTATIONS; i++) {
+        const struct doc *d = &docs[ref_rand(&seed) % ndocs];
+        json_t *root = json_loadb(d->buf, d->len, JSON_ALLOW_NUL, NULL);
+        int k, nmut = 1 + (int)(ref_rand(&seed) % 3);
+        size_t flags;
+        char *text;
+        if (root == NULL || (d->len > 8192 && ref_rand(&seed) % 4 != 0)) {
+            json_decref(root);
+            continue;
+        }
+        for (k = 0; k < nmut; k++) {
+            const char *const *path = paths[ref_rand(&seed) % (sizeof(paths) / sizeof(paths[0]))];
+            mutate_path(root, path, ref_rand(&seed) % 8 == 0 ? NULL : random_value(&seed, 0));
+        }
+        flags = 0;
+        switch (ref_rand(&seed) % 4) {
+        case 0:
+            flags = JSON_COMPACT;
+            break;
+        case 1:
+            flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+            break;
+        case 2:
+            flags = JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_SORT_KEYS;
+            break;
+        default:
+            flags = JSON_INDENT(1) | JSON_ESCAPE_SLASH;
+            break;
+        }
+        text = json_dumps(root, flags);
+        json_decref(root);
+        if (text == NULL)
+            continue;
+        done++;
+        if (ref_diff(text, strlen(text), &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
+            dump_case(d->name, text, strlen(text), why);
+        free(text);
+    }
+    print_stats("tree mutations", done, &st);
+    assert_int_equal(failures, 0);
+    assert_true(st.accepted > done / 10);
+    assert_true(st.rejected_fields > done / 10);
+    ref_arena_release(&arena);
+}
+
+/* Nesting around the limit, in a place we skip and in one we read. */
+static void test_depth_differential(void **state)
+{
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024];
+    static char buf[8192];
+    int depth;
+    (void)state;
+    for (depth = REVIEW_MAX_DEPTH - 3; depth <= REVIEW_MAX_DEPTH + 3; depth++) {
+        /* Top object (1) + request (2) + object (3) + "x": arrays (depth - 3). */
+        size_t n = 0;
+        int i;
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+                              "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                              "\"request\":{\"uid\":\"u\",\"object\":{\"x\":");
+        for (i = 0; i < depth - 3; i++)
+            buf[n++] = '[';
+        for (i = 0; i < depth - 3; i++)
+            buf[n++] = ']';
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "}}}");
+        assert_int_equal(ref_diff(buf, n, &arena, &st, why, sizeof(why)), 0);
+    }
+    assert_int_equal(st.accepted, 4);       /* depth - 3 .. depth */
+    assert_int_equal(st.rejected_depth, 3); /* depth + 1 .. depth + 3 */
+    ref_arena_release(&arena);
+}
+
+/* The documented differences, and the inputs the fuzzer found on them. */
+static void test_known_differences(void **state)
+{
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024];
+    static const char raw_nul[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                                  "\"request\":{\"uid\":\"u\",\"object\":null\0,\"x\":1\0}}";
+    static const char nul_key[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                                  "\"request\":{\"uid\":\"u\",\"a\\u0000b\":1}}";
+    static const char nul_value[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                                    "\"request\":{\"uid\":\"u\\u0000\"}}";
+    static const char big[] = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                              "\"request\":{\"uid\":\"u\",\"n\":[99999999999999999999,1e400]}}";
+    (void)state;
+    assert_int_equal(ref_diff(raw_nul, sizeof(raw_nul) - 1, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(st.nul_quirk, 1);
+    assert_int_equal(st.accepted, 1); /* the document without its NUL bytes */
+    assert_int_equal(ref_diff("\"a\"", 3, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(ref_diff("17", 2, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(st.rejected_json, 2);
+    assert_int_equal(ref_diff(nul_key, sizeof(nul_key) - 1, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(ref_diff(big, sizeof(big) - 1, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(st.excluded, 2);
+    assert_int_equal(ref_diff(nul_value, sizeof(nul_value) - 1, &arena, &st, why, sizeof(why)), 0);
+    assert_int_equal(st.accepted, 2); /* jansson with JSON_ALLOW_NUL */
+    ref_arena_release(&arena);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_depth_differential),
+        cmocka_unit_test(test_known_differences),
+        cmocka_unit_test(test_tree_mutations),
+        cmocka_unit_test(test_byte_mutations),
+    };
+    return cmocka_run_group_tests(tests, load_corpus, free_corpus);
+}

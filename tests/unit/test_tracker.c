@@ -1,0 +1,255 @@
+/* Unit tests of the tracker that need no API server: names, indexes, snapshots before sync, unreachable
+ * server. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "kube.h"
+#include "tracker.h"
+
+static struct kube_client *unreachable_client(void)
+{
+    char path[] = "/tmp/test_tracker.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *kc = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                     "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+                     "users:\n- name: u\n  user: {token: t}\n";
+    assert_true(write(fd, kc, strlen(kc)) == (ssize_t)strlen(kc));
+    close(fd);
+    char err[256];
+    struct kube_client *c = kube_client_new(path, err, sizeof(err));
+    unlink(path);
+    assert_non_null(c);
+    return c;
+}
+
+static void test_track_and_find(void **state)
+{
+    (void)state;
+    struct kube_client *c = unreachable_client();
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "a", err, sizeof(err)), 0);
+    assert_int_equal(tracker_track(t, "demo", "b.c-d", err, sizeof(err)), 1);
+    assert_int_equal(tracker_track(t, "demo", "a", err, sizeof(err)), 0); /* idempotent */
+    assert_int_equal(tracker_track(t, "Demo", "a", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "namespace"));
+    assert_int_equal(tracker_track(t, "demo", "-a", err, sizeof(err)), -1);
+    assert_int_equal(tracker_track(t, "demo", "", err, sizeof(err)), -1);
+    assert_int_equal(tracker_track(t, "de.mo", "a", err, sizeof(err)), -1);
+    assert_int_equal(tracker_find(t, "demo", "b.c-d"), 1);
+    assert_int_equal(tracker_find(t, "demo", "zzz"), -1);
+    assert_int_equal((int)tracker_count(t), 2);
+    assert_false(tracker_all_synced(t));
+
+    const struct lease_snapshot *s = tracker_acquire(t, 1);
+    assert_non_null(s);
+    assert_false(s->known);
+    assert_string_equal(s->ns, "demo");
+    assert_string_equal(s->name, "b.c-d");
+    assert_string_equal(s->holder, "");
+    assert_string_equal(s->epoch, "");
+    tracker_release(t, s);
+    s = tracker_acquire(t, 99); /* never NULL */
+    assert_non_null(s);
+    assert_false(s->known);
+    tracker_release(t, s);
+    tracker_free(t);
+    kube_client_free(c);
+}
+
+static void test_unreachable_stays_unknown(void **state)
+{
+    (void)state;
+    struct kube_client *c = unreachable_client();
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "a", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *held = tracker_acquire(t, 0);
+    /* tracked after start too */
+    assert_int_equal(tracker_track(t, "demo", "late", err, sizeof(err)), 1);
+    usleep(600000);
+    for (size_t i = 0; i < 2; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, i);
+        assert_false(s->known);
+        assert_false(s->watching);
+        tracker_release(t, s);
+    }
+    assert_false(tracker_all_synced(t));
+    struct kube_code_count rows[4];
+    size_t n = kube_client_request_counts(c, rows, 4);
+    assert_int_equal((int)n, 1);
+    assert_int_equal(rows[0].code, 0);
+    assert_true(rows[0].count >= 2); /* retried with backoff */
+    tracker_stop(t);
+    /* a snapshot taken before stop stays valid */
+    assert_string_equal(held->name, "a");
+    tracker_release(t, held);
+    tracker_free(t);
+    kube_client_free(c);
+}
+
+/*
+ * A fake API server over plain HTTP/1.1: the list returns a Lease with a
+ * malformed renewTime; a watch then sends a well-formed MODIFIED event.
+ */
+struct fake_api {
+    int fd, port;
+    volatile int stop;
+    int lists, watches;
+};
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void send_str(int c, const char *s)
+{
+    size_t n = strlen(s);
+    if (write(c, s, n) != (ssize_t)n)
+        return;
+}
+
+static void *fake_api_main(void *arg)
+{
+    struct fake_api *fa = arg;
+    while (!fa->stop) {
+        int c = accept(fa->fd, NULL, NULL);
+        if (c < 0)
+            return NULL;
+        char buf[4096];
+        size_t len = 0;
+        ssize_t n;
+        while (len < sizeof(buf) - 1 && (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
+            len += (size_t)n;
+            buf[len] = '\0';
+            if (strstr(buf, "\r\n\r\n") != NULL)
+                break;
+        }
+        if (strstr(buf, "watch=1") == NULL) {
+            fa->lists++;
+            const char *body =
+                "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{"
+                "\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\",\"namespace\":"
+                "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"x\","
+                "\"leaseDurationSeconds\":15,\"renewTime\":\"garbage\"}}]}";
+            char head[256];
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     strlen(body));
+            send_str(c, head);
+            send_str(c, body);
+        } else {
+            fa->watches++;
+            send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+            sleep_ms(300);
+            send_str(
+                c, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
+                   "\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":\"good\","
+                   "\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
+                   "\"renewTime\":\"2026-11-24T06:12:00.123456Z\"}}}\n");
+            for (int i = 0; i < 20 && !fa->stop; i++)
+                sleep_ms(100);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_malformed_then_fixed(void **state)
+{
+    (void)state;
+    struct fake_api fa = {0};
+    fa.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fa.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fa.fd, (struct sockaddr *)&sa, &sl);
+    fa.port = ntohs(sa.sin_port);
+    assert_int_equal(listen(fa.fd, 8), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, fake_api_main, &fa);
+
+    char path[] = "/tmp/test_tracker.XXXXXX";
+    int fd = mkstemp(path);
+    char kc[512];
+    int kl = snprintf(kc, sizeof(kc),
+                      "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                      "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
+                      "users:\n- name: u\n  user: {token: t}\n",
+                      fa.port);
+    assert_true(write(fd, kc, (size_t)kl) == kl);
+    close(fd);
+    char err[256];
+    struct kube_client *c = kube_client_new(path, err, sizeof(err));
+    unlink(path);
+    assert_non_null(c);
+    struct tracker *t = tracker_new(c);
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+
+    /* listed, but the object is malformed: synced, known false, never a crash */
+    for (int i = 0; i < 100 && !tracker_all_synced(t); i++)
+        sleep_ms(10);
+    assert_true(tracker_all_synced(t));
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_false(s->known);
+    assert_false(s->exists);
+    tracker_release(t, s);
+
+    /* the watch delivers a good object: known, with its fields */
+    bool known = false;
+    for (int i = 0; i < 200 && !known; i++) {
+        s = tracker_acquire(t, 0);
+        known = s->known;
+        if (known) {
+            assert_true(s->exists);
+            assert_true(s->watching);
+            assert_string_equal(s->holder, "good");
+            assert_int_equal(s->transitions, 2);
+            assert_int_equal(s->lease_duration_s, 15);
+            assert_string_equal(s->epoch, "u1/2");
+            assert_string_equal(s->resource_version, "11");
+            assert_true(s->renew_time_us > 0);
+            assert_true(s->changed_mono_ns > 0 && s->contact_mono_ns >= s->changed_mono_ns);
+        }
+        tracker_release(t, s);
+        if (!known)
+            sleep_ms(10);
+    }
+    assert_true(known);
+    assert_int_equal(fa.lists, 1);
+    assert_true(fa.watches >= 1);
+    fa.stop = 1;
+    tracker_free(t);
+    kube_client_free(c);
+    shutdown(fa.fd, SHUT_RDWR);
+    close(fa.fd);
+    pthread_join(th, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_track_and_find),
+        cmocka_unit_test(test_unreachable_stays_unknown),
+        cmocka_unit_test(test_malformed_then_fixed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
