@@ -5,7 +5,7 @@
  */
 #include "candidate.h"
 
-#include "elog.h"
+#include "log.h"
 #include "kube.h"
 #include "lease.h"
 
@@ -305,7 +305,7 @@ static bool accept_written(struct candidate *c, json_t *obj, int64_t now)
     struct lease_record rec;
     char err[256];
     if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
-        elog("error", "the server answered our write with a malformed lease", "lease", c->lease_desc, "error",
+        log_event(LOGL_ERROR, "the server answered our write with a malformed lease", "lease", c->lease_desc, "error",
              err, NULL);
         json_decref(obj);
         return false;
@@ -344,7 +344,7 @@ bool candidate_try(struct candidate *c)
         json_decref(obj);
         if (code >= 200 && code < 300 && accept_written(c, out, now))
             return true;
-        elog("warn", "cannot renew optimistically, falling back to the slow path", "lease", c->lease_desc,
+        log_event(LOGL_WARN, "cannot renew optimistically, falling back to the slow path", "lease", c->lease_desc,
              "error", err, NULL);
     }
 
@@ -357,7 +357,7 @@ bool candidate_try(struct candidate *c)
         code = c->ops.create(c->ops.ctx, c->ns, obj, request_timeout_ms(c), &out, err, sizeof(err));
         json_decref(obj);
         if (code < 200 || code > 299) {
-            elog(code == 409 ? "info" : "warn",
+            log_event(code == 409 ? LOGL_INFO : LOGL_WARN,
                  code == 409 ? "lost the race to create the lease" : "cannot create lease", "lease",
                  c->lease_desc, "error", err, NULL);
             return false;
@@ -365,14 +365,14 @@ bool candidate_try(struct candidate *c)
         return accept_written(c, out, now);
     }
     if (code < 200 || code > 299) {
-        elog("warn", "cannot get lease", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_WARN, "cannot get lease", "lease", c->lease_desc, "error", err, NULL);
         return false;
     }
 
     /* 3. Record obtained: note when it changed, check holder and expiry. */
     struct lease_record rec;
     if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
-        elog("error", "malformed lease, not touching it", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_ERROR, "malformed lease, not touching it", "lease", c->lease_desc, "error", err, NULL);
         json_decref(cur);
         return false;
     }
@@ -393,7 +393,7 @@ bool candidate_try(struct candidate *c)
     code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
     json_decref(obj);
     if (code < 200 || code > 299) {
-        elog(code == 409 ? "info" : "warn",
+        log_event(code == 409 ? LOGL_INFO : LOGL_WARN,
              code == 409 ? "lost the race to update the lease" : "cannot update lease", "lease",
              c->lease_desc, "error", err, NULL);
         return false;
@@ -408,12 +408,12 @@ bool candidate_release(struct candidate *c)
     json_t *cur = NULL, *out = NULL;
     int code = c->ops.get(c->ops.ctx, c->ns, c->name, tmo, &cur, err, sizeof(err));
     if (code < 200 || code > 299) {
-        elog("warn", "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_WARN, "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
         return false;
     }
     struct lease_record rec;
     if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
-        elog("error", "malformed lease, not releasing it", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_ERROR, "malformed lease, not releasing it", "lease", c->lease_desc, "error", err, NULL);
         json_decref(cur);
         return false;
     }
@@ -428,11 +428,11 @@ bool candidate_release(struct candidate *c)
     code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, tmo, &out, err, sizeof(err));
     json_decref(obj);
     if (code < 200 || code > 299) {
-        elog("warn", "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_WARN, "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
         return false;
     }
     accept_written(c, out, now);
-    elog("info", "released lease", "lease", c->lease_desc, "identity", c->identity, NULL);
+    log_event(LOGL_INFO, "released lease", "lease", c->lease_desc, "identity", c->identity, NULL);
     return true;
 }
 
@@ -504,7 +504,7 @@ static void renew(struct candidate *c)
                 break;
         }
         if (!ok) {
-            elog("info", "failed to renew lease before the renew deadline", "lease", c->lease_desc,
+            log_event(LOGL_INFO, "failed to renew lease before the renew deadline", "lease", c->lease_desc,
                  "identity", c->identity, NULL);
             return;
         }

@@ -6,7 +6,7 @@
 #include "cmd_elect.h"
 
 #include "candidate.h"
-#include "elog.h"
+#include "log.h"
 #include "kube.h"
 
 #include <errno.h>
@@ -62,7 +62,7 @@ static void start_child(struct elect *e, const char *epoch)
 {
     pid_t pid = fork();
     if (pid < 0) {
-        elog("error", "cannot start command", "lease", e->lease, "error", strerror(errno), NULL);
+        log_event(LOGL_ERROR, "cannot start command", "lease", e->lease, "error", strerror(errno), NULL);
         return;
     }
     if (pid == 0) {
@@ -82,7 +82,7 @@ static void start_child(struct elect *e, const char *epoch)
     e->child = pid;
     e->child_exited = false;
     pthread_mutex_unlock(&e->lock);
-    elog("info", "started command", "lease", e->lease, "pid", spid, "command", e->command[0], NULL);
+    log_event(LOGL_INFO, "started command", "lease", e->lease, "pid", spid, "command", e->command[0], NULL);
 }
 
 /* Waits up to NS for the child to be reaped; true when it was. Called with e->lock held. */
@@ -106,7 +106,7 @@ static void stop_child(struct elect *e)
         if (!wait_child_locked(e, e->grace_ns)) {
             char spid[32];
             snprintf(spid, sizeof(spid), "%d", (int)pid);
-            elog("warn", "command did not stop within the grace period, killing it", "lease", e->lease, "pid",
+            log_event(LOGL_WARN, "command did not stop within the grace period, killing it", "lease", e->lease, "pid",
                  spid, NULL);
             kill(pid, SIGKILL);
             wait_child_locked(e, 5LL * 1000000000LL);
@@ -121,7 +121,7 @@ static void stop_child(struct elect *e)
 static void on_started(void *ctx, const char *epoch)
 {
     struct elect *e = ctx;
-    elog("info", "started leading", "lease", e->lease, "identity", e->identity, "epoch", epoch, NULL);
+    log_event(LOGL_INFO, "started leading", "lease", e->lease, "identity", e->identity, "epoch", epoch, NULL);
     if (e->command != NULL)
         start_child(e, epoch);
 }
@@ -132,13 +132,13 @@ static void on_stopped(void *ctx)
     /* The command stops before the Lease is released: a new leader must not overlap with it. */
     if (e->command != NULL)
         stop_child(e);
-    elog("info", "stopped leading", "lease", e->lease, "identity", e->identity, NULL);
+    log_event(LOGL_INFO, "stopped leading", "lease", e->lease, "identity", e->identity, NULL);
 }
 
 static void on_new_leader(void *ctx, const char *holder)
 {
     struct elect *e = ctx;
-    elog("info", "new leader", "lease", e->lease, "identity", e->identity, "holder", holder, NULL);
+    log_event(LOGL_INFO, "new leader", "lease", e->lease, "identity", e->identity, "holder", holder, NULL);
 }
 
 /* ---- signals: one thread takes SIGTERM, SIGINT and SIGCHLD ---- */
@@ -178,12 +178,12 @@ static void *signal_main(void *arg)
                         snprintf(code, sizeof(code), "exit %d", WEXITSTATUS(status));
                     else
                         snprintf(code, sizeof(code), "signal %d", WTERMSIG(status));
-                    elog("info", "command exited", "lease", e->lease, "status", code, NULL);
+                    log_event(LOGL_INFO, "command exited", "lease", e->lease, "status", code, NULL);
                 }
             }
             continue;
         }
-        elog("info", sig == SIGTERM ? "received SIGTERM, stopping" : "received SIGINT, stopping", "lease",
+        log_event(LOGL_INFO, sig == SIGTERM ? "received SIGTERM, stopping" : "received SIGINT, stopping", "lease",
              e->lease, NULL);
         candidate_cancel(e->cand);
     }
@@ -474,12 +474,12 @@ int cmd_elect(int argc, char **argv)
     pthread_create(&sig_thread, NULL, signal_main, &e);
     if (e.listen_fd >= 0)
         pthread_create(&status_thread, NULL, status_main, &e);
-    elog("info", "candidate starting", "lease", e.lease, "identity", identity, "server",
+    log_event(LOGL_INFO, "candidate starting", "lease", e.lease, "identity", identity, "server",
          kube_client_server(client), NULL);
     candidate_run(e.cand);
     if (e.command != NULL)
         stop_child(&e);
-    elog("info", "candidate stopped", "lease", e.lease, "identity", identity, NULL);
+    log_event(LOGL_INFO, "candidate stopped", "lease", e.lease, "identity", identity, NULL);
 
     /* Wind the threads down so that everything can be freed (valgrind stays clean). */
     pthread_mutex_lock(&e.lock);

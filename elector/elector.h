@@ -8,10 +8,10 @@
  *   lease.h      the Lease codec on jansson (MicroTime, update-in-place)
  *   tracker.h    watches Leases, publishes immutable snapshots to other threads
  *   candidate.h  a client-go compatible election candidate
- *   elog.h       the JSON-lines log the elector writes on stderr
+ *   log.h        the JSON-lines log on stderr (elector and server)
  */
 #include "candidate.h"
-#include "elog.h"
+#include "log.h"
 #include "kube.h"
 #include "lease.h"
 #include "tracker.h"

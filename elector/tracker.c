@@ -6,7 +6,7 @@
  */
 #include "tracker.h"
 
-#include "elog.h"
+#include "log.h"
 #include "kube.h"
 #include "lease.h"
 
@@ -372,7 +372,7 @@ static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now
         if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
             char lease[600];
             snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
-            elog("error", "malformed lease, treated as unknown", "lease", lease, "error", err, NULL);
+            log_event(LOGL_ERROR, "malformed lease, treated as unknown", "lease", lease, "error", err, NULL);
             if (it->known && it->exists)
                 lease_record_release(&it->rec);
             changed = it->known;
@@ -401,6 +401,13 @@ static int watch_event(void *ctx, const char *type, json_t *object)
     int64_t now = mono_ns();
     const char *rv =
         json_string_value(json_object_get(json_object_get(object, "metadata"), "resourceVersion"));
+    const char *name = json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+    bool ours = name != NULL && strcmp(name, it->name) == 0;
+    if ((strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0) &&
+        !ours) {
+        set_rv(it, rv); /* a server that ignored the field selector: not this Lease */
+        return 0;
+    }
     if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
         set_rv(it, rv);
         observe(w->t, it, object, now);
@@ -417,12 +424,12 @@ static int watch_event(void *ctx, const char *type, json_t *object)
         snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
         if (code == 410) {
             it->watch_gone = true;
-            elog("info", "watch expired (410 Gone), relisting", "lease", lease, NULL);
+            log_event(LOGL_INFO, "watch expired (410 Gone), relisting", "lease", lease, NULL);
         } else {
             it->watch_bad = true;
             char e[512];
             kube_status_error((int)code, object, e, sizeof(e));
-            elog("warn", "watch error event", "lease", lease, "error", e, NULL);
+            log_event(LOGL_WARN, "watch error event", "lease", lease, "error", e, NULL);
         }
         return 1; /* stop the stream */
     }
@@ -440,7 +447,7 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         if (!w->it->watch_gone && !w->it->watch_bad) {
             char lease[600];
             snprintf(lease, sizeof(lease), "%s/%s", w->it->ns, w->it->name);
-            elog("warn", "watch stream broken", "lease", lease, "error", err, NULL);
+            log_event(LOGL_WARN, "watch stream broken", "lease", lease, "error", err, NULL);
             w->it->watch_bad = true;
         }
         return 0;
@@ -462,7 +469,7 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
                 /* No multiplexing: every watch needs its own connection, so lift the cap. */
                 w->t->h1_only = true;
                 curl_multi_setopt(w->t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-                elog("warn", "the API server does not speak HTTP/2: one connection per watched lease", NULL);
+                log_event(LOGL_WARN, "the API server does not speak HTTP/2: one connection per watched lease", NULL);
             }
         }
         if (code == 200 && !w->it->watching) {
@@ -548,7 +555,7 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
             snprintf(err, sizeof(err), "%s", it->overflow ? "response too large" : curl_easy_strerror(cc));
         else
             kube_status_error((int)code, j, err, sizeof(err));
-        elog("warn", "cannot list lease", "lease", lease, "error", err, NULL);
+        log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error", err, NULL);
         json_decref(j);
         schedule_retry(t, it, now);
         return;
@@ -556,7 +563,7 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     json_t *items = json_object_get(j, "items");
     const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
     if (!json_is_array(items) || rv == NULL || rv[0] == '\0') {
-        elog("warn", "cannot list lease", "lease", lease, "error", "list without items or resourceVersion",
+        log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error", "list without items or resourceVersion",
              NULL);
         json_decref(j);
         schedule_retry(t, it, now);
@@ -612,9 +619,9 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     if (code != 0 && code != 200) {
         char err[64];
         snprintf(err, sizeof(err), "watch answered %ld", code);
-        elog("warn", "cannot watch lease", "lease", lease, "error", err, NULL);
+        log_event(LOGL_WARN, "cannot watch lease", "lease", lease, "error", err, NULL);
     } else if (cc != CURLE_OK && !it->watch_bad) {
-        elog("warn", "watch connection lost", "lease", lease, "error", curl_easy_strerror(cc), NULL);
+        log_event(LOGL_WARN, "watch connection lost", "lease", lease, "error", curl_easy_strerror(cc), NULL);
     }
     schedule_retry(t, it, now);
 }

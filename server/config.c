@@ -438,6 +438,48 @@ out:
     return t;
 }
 
+int config_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+    /* By hand, not strtod: strtod also takes " 1", "0x1p3", "1e3", "inf" and "nan" (whose cast is undefined). */
+    const int64_t max_ms = 86400000;
+    int64_t whole = 0, frac = 0, frac_scale = 1, mult;
+    const char *p = s;
+
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        whole = whole * 10 + (*p - '0');
+        if (whole > max_ms)
+            return -1;
+    }
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (frac_scale < 1000000) { /* a microsecond of precision is plenty */
+                frac = frac * 10 + (*p - '0');
+                frac_scale *= 10;
+            }
+        }
+    }
+    if (strcmp(p, "ms") == 0)
+        mult = 1;
+    else if (strcmp(p, "s") == 0 || *p == '\0')
+        mult = 1000;
+    else if (strcmp(p, "m") == 0)
+        mult = 60000;
+    else
+        return -1;
+    if (whole > max_ms / mult)
+        return -1;
+    int64_t ms = whole * mult + frac * mult / frac_scale;
+    if (ms > max_ms)
+        return -1;
+    *out_ms = ms;
+    return 0;
+}
+
 struct fence_table *config_load(const char *path, char *err, size_t errlen)
 {
     struct fence_table *t = NULL;

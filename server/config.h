@@ -58,6 +58,13 @@ int config_find_user(const struct fence_table *t, const char *name, size_t len);
 /** Index of the fence naming group NAME[0..LEN) as a writer, or -1. */
 int config_find_group(const struct fence_table *t, const char *name, size_t len);
 
+/**
+ * Parses a command-line duration: digits with an optional fraction, then "ms",
+ * "s", "m" or nothing (seconds): "10s", "500ms", "1.5m", "3".  At most 24 h;
+ * fractions of a millisecond are dropped.  0, or -1 when S is not one.
+ */
+int config_parse_duration_ms(const char *s, int64_t *out_ms);
+
 /** "enforce", "warn" or "audit". */
 const char *config_mode_name(enum fence_mode m);
 

@@ -51,28 +51,13 @@ static int parse_int(const char *opt, const char *s, long min, long max, long *o
     return 0;
 }
 
-/* A duration: "10s", "500ms", "1m", or a number of seconds. */
+/* A duration (config_parse_duration_ms); -1 with a message when S is not one. */
 static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    double mult = 1000;
-    if (errno == 0 && end != s) {
-        if (strcmp(end, "ms") == 0)
-            mult = 1;
-        else if (strcmp(end, "s") == 0 || *end == '\0')
-            mult = 1000;
-        else if (strcmp(end, "m") == 0)
-            mult = 60000;
-        else
-            mult = -1;
-    }
-    if (errno != 0 || end == s || mult < 0 || v < 0 || v * mult > 86400000.0) {
+    if (config_parse_duration_ms(s, out) < 0) {
         fprintf(stderr, "leasefence: %s: '%s' is not a duration (like 10s, 500ms, 1m)\n", opt, s);
         return -1;
     }
-    *out = (int64_t)(v * mult);
     return 0;
 }
 

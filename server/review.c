@@ -1250,6 +1250,10 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
 {
     struct dec d;
     int rc;
+    if (len == 0) { /* also spares NULL + 0 when BUF is NULL */
+        snprintf(err, errlen, "invalid JSON at byte 0: empty input");
+        return -1;
+    }
     memset(&d, 0, sizeof(d));
     d.base = d.p = (const unsigned char *)buf;
     d.end = d.base + len;
@@ -1258,7 +1262,7 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
 
     skip_ws(&d);
     if (d.p >= d.end) {
-        rc = fail(&d, d.p, len == 0 ? "empty input" : "no value");
+        rc = fail(&d, d.p, "no value");
     } else if (*d.p == '{') {
         rc = top_object(&d);
     } else {

@@ -76,7 +76,8 @@ typedef void *(*review_alloc_fn)(void *ctx, size_t size);
  * accepted, as Go's encoding/json does): use the lengths.  Byte offsets in
  * messages count from 0.  OUT is written only on success; ERR is always
  * NUL-terminated.  Memory comes from ALLOC(CTX, size) (see REVIEW_MAX_ITEMS)
- * and is never freed by the decoder.
+ * and is never freed by the decoder.  No global state: any number of threads
+ * may decode at once.
  */
 int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
                   char *err, size_t errlen);

@@ -2,6 +2,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <h2o.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -34,30 +36,51 @@ static void ssl_error(char *err, size_t errlen, const char *what, const char *pa
     snprintf(err, errlen, "%s '%s': %s", what, path, buf);
 }
 
-/* Reads PATH whole into a new buffer (*LEN bytes); NULL with ERR filled. */
+/*
+ * Reads PATH whole into a new buffer (*LEN bytes); NULL with ERR filled.  With
+ * read(2), not stdio: a FILE keeps its own buffer, which fclose frees without
+ * wiping, and this buffer may hold a private key.
+ */
 static unsigned char *read_file(const char *what, const char *path, size_t *len, char *err, size_t errlen)
 {
     unsigned char *buf = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
+    size_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(err, errlen, "%s '%s': cannot open: %s", what, path, strerror(errno));
         return NULL;
     }
     buf = malloc(TLS_MAX_FILE + 1);
     if (buf == NULL)
         abort();
-    *len = fread(buf, 1, TLS_MAX_FILE + 1, fp);
-    if (ferror(fp) || *len > TLS_MAX_FILE || *len == 0) {
-        snprintf(err, errlen, "%s '%s': %s", what, path,
-                 ferror(fp)  ? strerror(errno)
-                 : *len == 0 ? "empty file"
-                             : "file too large");
-        OPENSSL_cleanse(buf, TLS_MAX_FILE + 1);
-        free(buf);
-        buf = NULL;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, TLS_MAX_FILE + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > TLS_MAX_FILE) {
+            snprintf(err, errlen, "%s '%s': file too large", what, path);
+            goto fail;
+        }
     }
-    fclose(fp);
+    if (n == 0) {
+        snprintf(err, errlen, "%s '%s': empty file", what, path);
+        goto fail;
+    }
+    close(fd);
+    *len = n;
     return buf;
+fail:
+    OPENSSL_cleanse(buf, n);
+    free(buf);
+    close(fd);
+    return NULL;
 }
 
 static int64_t not_after_of(X509 *x)

@@ -138,9 +138,8 @@ for id in b c d; do [ "$id" = "$leader" ] || [ "$id" = "$leader2" ] || stop "$id
 check "conflicts: the leader's stale renewal after the forced transition got 409 and fell back" \
   bash -c "grep 'falling back to the slow path' '$TMP/a.log' | grep -q '409 Conflict'"
 for id in r1 r2 r3; do bg "$TMP/$id.log" $LF elect --lease default/race --identity "$id" "${DUR[@]}"; PID[$id]=$LAST_PID; done
-msleep $((LD + 500 * TW))
-h=$(holder race)
-check "conflicts: candidates started together elect one of them" grep -qx "r[123]" <<<"$h"
+check "conflicts: candidates started together elect one of them" wait_for $((5 * TW)) bash -c "curl -s --cacert '$SIM_DIR/ca.crt' -H 'Authorization: Bearer $ADMIN_TOKEN' '$LEASES/race' | jq -r .spec.holderIdentity | grep -qx 'r[123]'"
+msleep $((RP * 3))
 expect_eq "conflicts: exactly one started leading" 1 "$(cat "$TMP"/r[123].log | grep -c '"msg":"started leading"')"
 for id in r1 r2 r3; do stop $id; done
 

@@ -10,7 +10,9 @@ PROBE=$TMP/tracker_probe
 build_probe() {
   local cc_args=(-std=c11 -D_GNU_SOURCE -I"$ROOT/elector" -pthread -o "$PROBE" "$ROOT/tests/integration/tracker_probe.c"
     "$BUILD/libleasefence-elector.a" -lcurl -ljansson -lyaml -lssl -lcrypto -lm)
-  cc "${cc_args[@]}" 2>/dev/null || cc -fsanitize=address,undefined "${cc_args[@]}"
+  # make sanitize builds the archive with clang and ASan/UBSan: link the probe the same way then.
+  cc "${cc_args[@]}" 2>/dev/null || clang -fsanitize=address,undefined "${cc_args[@]}" 2>/dev/null ||
+    cc -fsanitize=address,undefined "${cc_args[@]}"
 }
 check "the tracker probe builds against the elector library" build_probe
 

@@ -299,6 +299,16 @@ static void test_escapes(void **state)
     assert_non_null(v); /* raw UTF-8, zero copy */
     assert_true(v >= buf && v < buf + len);
     assert_false(r.has_old_object);
+
+    /* Escaped keys on the paths we read are the same keys; a key that only
+     * starts like one is not. */
+    assert_int_equal(
+        decode(&r, "{\"\\u0061piVersion\":\"admission.k8s.io/v1\",\"kin\\u0064\":\"AdmissionReview\","
+                   "\"requ\\u0065st\":{\"\\u0075id\":\"u\",\"uid\\u0000\":\"x\",\"userInfo\":"
+                   "{\"\\u0067roups\":[\"g\"]}}}"),
+        0);
+    assert_str(r.uid, "u");
+    assert_int_equal(r.ngroups, 1);
 }
 
 static void test_lookalikes(void **state)
@@ -710,6 +720,8 @@ static void test_small_error_buffer(void **state)
     memset(&r, 0x5A, sizeof(r));
     assert_int_equal(review_decode(&r, "{}", 2, test_alloc, NULL, small, sizeof(small)), -1);
     assert_string_equal(small, "apiVers");
+    assert_int_equal(review_decode(&r, NULL, 0, test_alloc, NULL, err, sizeof(err)), -1);
+    assert_string_equal(err, "invalid JSON at byte 0: empty input");
     assert_int_equal(((unsigned char *)&r)[0], 0x5A);
 }
 

@@ -1,7 +1,7 @@
 #ifndef LEASEFENCE_LOG_H
 #define LEASEFENCE_LOG_H
 /*
- * Logs of `leasefence serve`: one JSON object per line on stderr,
+ * Logs of leasefence (serve and elect): one JSON object per line on stderr,
  * {"ts":"2026-11-24T06:12:00.123Z","level":"info","msg":"...", KEY: VALUE...}.
  * Values are strings; they are escaped, invalid UTF-8 is replaced by U+FFFD.
  */
