@@ -514,11 +514,11 @@ fi
 # ---- the operator's documentation names every alert and every reason ----------
 if [ -s "$TMP/rules.yaml" ]; then
   for a in $($PY -c 'import sys,yaml; print("\n".join(sorted({r["alert"] for g in yaml.safe_load(open(sys.argv[1]))["groups"] for r in g["rules"] if "alert" in r})))' "$TMP/rules.yaml"); do
-    check "manifests/README.md documents alert $a" grep -q "\`$a\`" manifests/README.md
+    check "README.md documents alert $a" grep -q "\`$a\`" README.md
   done
 fi
 for r in holder unfenced lease untagged unknown no-lease no-holder expired not-holder stale-epoch; do
-  check "manifests/README.md documents reason $r" grep -q "^| \`$r\` |" manifests/README.md
+  check "README.md documents reason $r" grep -q "^| \`$r\` |" README.md
 done
 
 # ---- Dockerfile -----------------------------------------------------------------
