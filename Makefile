@@ -55,7 +55,7 @@ $(BUILD)/libleasefence-server.a: $(SERVER_LIB_OBJS)
 # Unit tests link against the archives, so each pulls in only the objects it uses.
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME, built with
 # clang, ASan and UBSan over the library sources.  `make fuzz FUZZ_SECONDS=N`
@@ -63,11 +63,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/liblea
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-               -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' -pthread -Ielector -Iserver
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+               -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -DLEASEFENCE_VERSION='"$(VERSION)"' -pthread \
+               -Ielector -Iserver -Itests/unit
+FUZZ_LIB_SRCS := $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS))
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS)) $(LDLIBS)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 fuzz: deps fuzz-build
@@ -92,7 +98,7 @@ deps:
 	@tests/deps.sh
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all fuzz-build
 	tests/run.sh
 
 unit: all
@@ -130,4 +136,4 @@ valgrind: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -not -path '*/go-cache/*' 2>/dev/null)

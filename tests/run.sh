@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one closing line: "N passed, N failed".
-#   tests/run.sh [unit|go|integration|e2e ...]   (default: all of them)
+#   tests/run.sh [unit|go|integration|e2e|fuzz ...]   (default: all of them)
 # Unit tests are cmocka binaries in build/tests/; integration and e2e tests are
 # scripts that print "ok - NAME" / "not ok - NAME" per check (tests/lib.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit go integration e2e)
+[ ${#suites[@]} -gt 0 ] || suites=(unit go integration e2e fuzz)
 
 passed=0 failed=0
 failures=()
@@ -48,6 +48,10 @@ for suite in "${suites[@]}"; do
       timeout 600 bash "$t" >"$log" 2>&1; rc=$?
       count "$suite/$n" "$log" $rc '^ok - ' '^not ok - '
     done ;;
+  fuzz)  # each libFuzzer target briefly on its seeds (make fuzz runs them longer)
+    log=$log_dir/fuzz.log
+    timeout 300 tests/fuzz/run.sh "${FUZZ_BRIEF_SECONDS:-4}" >"$log" 2>&1; rc=$?
+    count "fuzz" "$log" $rc '^fuzz [a-z_]+: .* ok$' 'FAILED' ;;
   *) echo "run.sh: unknown suite '$suite'" >&2; exit 2 ;;
   esac
 done

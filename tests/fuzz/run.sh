@@ -7,7 +7,7 @@
 # Prints one line per target ("fuzz NAME: N execs in S s, ok" or "... FAILED")
 # and exits non-zero when any target found a crash.
 set -uo pipefail
-cd "$(dirname "$0")/.."/..
+cd "$(dirname "$0")/../.." || exit 2
 seconds=${1:-60}
 shift || true
 build=${LEASEFENCE_BUILD:-build}
