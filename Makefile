@@ -94,6 +94,12 @@ bench: deps
 	$(MAKE) all $(BENCH_BINS)
 	tests/bench/run.sh
 
+# The chaos soak with its oracle (a short one runs in make test).
+SOAK_SECONDS ?= 300
+soak: deps
+	$(MAKE) all
+	tests/e2e/soak.sh --duration $(SOAK_SECONDS)
+
 deps:
 	@tests/deps.sh
 
