@@ -22,5 +22,10 @@ if grep -nE "$banned" "${files[@]}"; then
   echo "lint: banned function used (see above); use snprintf, memcpy with a length, strtol via the checked parser"
   rc=1
 fi
+# kube-sim (Go): gofmt-clean and go vet-clean.
+unformatted=$(gofmt -l tests/kube-sim)
+if [ -n "$unformatted" ]; then echo "lint: not gofmt clean: $unformatted"; rc=1; fi
+(cd tests/kube-sim && GOPROXY=off GOFLAGS=-mod=mod GOCACHE=$PWD/../../build/go-cache go vet ./...) || { echo "lint: go vet failed"; rc=1; }
+
 [ $rc -eq 0 ] && echo "lint: ${#files[@]} files clean"
 exit $rc
