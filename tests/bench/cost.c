@@ -1,0 +1,333 @@
+/*
+ * Deterministic cost of the admission hot path, for `make bench`.
+ *
+ *   build/bench/cost [--iterations N] [--fences M] [--lease NS/NAME] [--writer USER]
+ *                    [--holder POD] FILE...
+ *
+ * For each AdmissionReview in FILE..., runs review_decode N times; then the
+ * decision (decide_fence + decide) N times against a table of one fence, and
+ * N times against a table of M fences (default 1000) with the writer's fence
+ * last; then jansson's full parse (json_loadb + json_decref) N times for
+ * comparison.  The fence is LEASE (default bench/controller-leader) for
+ * writer USER (system:serviceaccount:bench:controller), identity podName, and
+ * the Lease is held, unexpired, by POD (controller-6d8f9c7b5-holdr): the
+ * defaults of tests/bench/make-reviews.py.
+ *
+ * Run it under `valgrind --tool=callgrind --collect-atstart=no`: each
+ * measured loop is bracketed by callgrind client requests and dumped as
+ * "decode:FILE", "decide:FILE", "decidemany:FILE", "jansson:FILE", so the
+ * dump totals divided by N are instructions per review with no timing noise
+ * (tests/bench/run.sh does that).  Run natively it prints ns per review.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <valgrind/callgrind.h>
+
+#include "config.h"
+#include "decide.h"
+#include "review.h"
+
+/* A bump allocator reset for every review, like a request's memory pool. */
+struct arena {
+    char *base;
+    size_t used, cap;
+};
+
+static void *arena_alloc(void *ctx, size_t size)
+{
+    struct arena *a = ctx;
+    size_t off = (a->used + 15) & ~(size_t)15;
+
+    if (off > a->cap || size > a->cap - off) {
+        fprintf(stderr, "cost: arena exhausted (%zu bytes)\n", a->cap);
+        abort();
+    }
+    a->used = off + size;
+    return a->base + off;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        goto fail;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto fail;
+    buf = malloc((size_t)n + 1);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
+        goto fail;
+    fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+fail:
+    fprintf(stderr, "cost: cannot read '%s': %s\n", path, strerror(errno));
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return NULL;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s != NULL ? s + 1 : path;
+}
+
+/* Decodes BUF N times; returns the number of successful decodes. */
+static long run_decode(const char *buf, size_t len, long n, struct arena *a, char *err, size_t errlen)
+{
+    struct review r;
+    long i, ok = 0;
+
+    for (i = 0; i < n; i++) {
+        a->used = 0;
+        if (review_decode(&r, buf, len, arena_alloc, a, err, errlen) == 0)
+            ok++;
+    }
+    return ok;
+}
+
+/* Decides R N times; returns how many were allowed. */
+static long run_decide(const struct review *r, const struct fence_table *t, const struct lease_snapshot *snap,
+                       int64_t now, long n)
+{
+    struct decision d;
+    long i, allowed = 0;
+
+    for (i = 0; i < n; i++) {
+        decide(r, t, decide_fence(r, t), snap, now, &d);
+        allowed += d.allowed;
+    }
+    return allowed;
+}
+
+/* A table of NFENCES fences, WRITER's fence on LEASE last, as config_parse reads it. */
+static struct fence_table *make_table(long nfences, const char *lease, const char *writer)
+{
+    struct fence_table *t;
+    char err[256], *text, *p;
+    size_t cap = (size_t)nfences * 200 + strlen(lease) + strlen(writer) + 200, used;
+    long i;
+
+    text = malloc(cap);
+    if (text == NULL)
+        abort();
+    used = (size_t)snprintf(text, cap, "{\"fences\":[");
+    for (i = 0; i < nfences; i++) {
+        p = text + used;
+        if (i + 1 < nfences)
+            used += (size_t)snprintf(p, cap - used,
+                                     "{\"lease\":\"bench/fence-%04ld\",\"writers\":{\"users\":"
+                                     "[\"system:serviceaccount:bench:writer-%04ld\"],\"groups\":[]},"
+                                     "\"identity\":\"podName\",\"mode\":\"enforce\"},",
+                                     i, i);
+        else
+            used += (size_t)snprintf(p, cap - used,
+                                     "{\"lease\":\"%s\",\"writers\":{\"users\":[\"%s\"],\"groups\":[]},"
+                                     "\"identity\":\"podName\",\"mode\":\"enforce\"}]}",
+                                     lease, writer);
+        if (used >= cap)
+            abort();
+    }
+    t = config_parse(text, used, "cost", err, sizeof(err));
+    if (t == NULL)
+        fprintf(stderr, "cost: %s\n", err);
+    free(text);
+    return t;
+}
+
+static long run_jansson(const char *buf, size_t len, long n)
+{
+    json_error_t jerr;
+    json_t *doc;
+    long i, ok = 0;
+
+    for (i = 0; i < n; i++) {
+        doc = json_loadb(buf, len, 0, &jerr);
+        if (doc != NULL) {
+            ok++;
+            json_decref(doc);
+        }
+    }
+    return ok;
+}
+
+static int parse_count(const char *s, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > 100000000)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"iterations", required_argument, NULL, 'n'}, {"fences", required_argument, NULL, 'f'},
+        {"lease", required_argument, NULL, 'l'},      {"writer", required_argument, NULL, 'w'},
+        {"holder", required_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+    };
+    const char *lease = "bench/controller-leader", *writer = "system:serviceaccount:bench:controller";
+    const char *holder = "controller-6d8f9c7b5-holdr";
+    struct fence_table *one, *many;
+    struct lease_snapshot snap;
+    struct review r;
+    struct arena a;
+    char err[256], dump[512], lease_ns[254];
+    long n = RUNNING_ON_VALGRIND ? 10 : 20000, nfences = 1000, ok;
+    int ch, i, rc = 0;
+    int64_t now;
+
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'n':
+            ok = parse_count(optarg, &n);
+            break;
+        case 'f':
+            ok = parse_count(optarg, &nfences);
+            break;
+        case 'l':
+            lease = optarg;
+            ok = 0;
+            break;
+        case 'w':
+            writer = optarg;
+            ok = 0;
+            break;
+        case 'h':
+            holder = optarg;
+            ok = 0;
+            break;
+        default:
+            ok = -1;
+        }
+        if (ok != 0)
+            goto usage;
+    }
+    if (optind == argc || strchr(lease, '/') == NULL)
+        goto usage;
+    one = make_table(1, lease, writer);
+    many = make_table(nfences, lease, writer);
+    if (one == NULL || many == NULL)
+        return 1;
+    now = (int64_t)(now_ns());
+    memset(&snap, 0, sizeof(snap));
+    snap.known = snap.exists = snap.watching = true;
+    snprintf(lease_ns, sizeof(lease_ns), "%.*s", (int)(strchr(lease, '/') - lease), lease);
+    snap.ns = lease_ns;
+    snap.name = strchr(lease, '/') + 1;
+    snap.holder = holder;
+    snap.lease_duration_s = 3600;
+    snap.uid = "2f3c1b0a-9e8d-4c7b-8a69-5f4e3d2c1b0a";
+    snap.resource_version = "1";
+    snap.epoch = "2f3c1b0a-9e8d-4c7b-8a69-5f4e3d2c1b0a/0";
+    snap.changed_mono_ns = snap.contact_mono_ns = now;
+    a.cap = 4u << 20;
+    a.base = malloc(a.cap);
+    if (a.base == NULL)
+        abort();
+
+    printf("%-36s %8s %12s %12s %12s %12s\n", "document", "bytes", "decode", "decide", "decide@many",
+           "jansson");
+    for (i = optind; i < argc; i++) {
+        const char *name = base_name(argv[i]);
+        double t0, t1, t2, t3, t4;
+        long allowed[2] = {0, 0};
+        size_t len;
+        char *buf = read_file(argv[i], &len);
+
+        if (buf == NULL) {
+            rc = 1;
+            continue;
+        }
+        err[0] = '\0';
+        /* One untimed pass of each first, so lazy binding and first-touch stay out of the figures. */
+        run_decode(buf, len, 1, &a, err, sizeof(err));
+        run_jansson(buf, len, 1);
+
+        t0 = now_ns();
+        CALLGRIND_ZERO_STATS;
+        CALLGRIND_TOGGLE_COLLECT;
+        ok = run_decode(buf, len, n, &a, err, sizeof(err));
+        CALLGRIND_TOGGLE_COLLECT;
+        snprintf(dump, sizeof(dump), "decode:%s", name);
+        CALLGRIND_DUMP_STATS_AT(dump);
+        t1 = now_ns();
+        if (ok != n)
+            fprintf(stderr, "cost: %s: review_decode failed: %s\n", name, err);
+
+        /* The decision reads the decoded review: decode once more, outside the measurement. */
+        a.used = 0;
+        if (review_decode(&r, buf, len, arena_alloc, &a, err, sizeof(err)) == 0) {
+            run_decide(&r, one, &snap, now, 1);
+            CALLGRIND_ZERO_STATS;
+            CALLGRIND_TOGGLE_COLLECT;
+            allowed[0] = run_decide(&r, one, &snap, now, n);
+            CALLGRIND_TOGGLE_COLLECT;
+            snprintf(dump, sizeof(dump), "decide:%s", name);
+            CALLGRIND_DUMP_STATS_AT(dump);
+            t2 = now_ns();
+            run_decide(&r, many, &snap, now, 1);
+            CALLGRIND_ZERO_STATS;
+            CALLGRIND_TOGGLE_COLLECT;
+            allowed[1] = run_decide(&r, many, &snap, now, n);
+            CALLGRIND_TOGGLE_COLLECT;
+            snprintf(dump, sizeof(dump), "decidemany:%s", name);
+            CALLGRIND_DUMP_STATS_AT(dump);
+            t3 = now_ns();
+            if (allowed[0] != allowed[1])
+                fprintf(stderr, "cost: %s: the decision differs with %ld fences\n", name, nfences);
+        } else {
+            t2 = t3 = now_ns();
+        }
+
+        CALLGRIND_ZERO_STATS;
+        CALLGRIND_TOGGLE_COLLECT;
+        ok = run_jansson(buf, len, n);
+        CALLGRIND_TOGGLE_COLLECT;
+        snprintf(dump, sizeof(dump), "jansson:%s", name);
+        CALLGRIND_DUMP_STATS_AT(dump);
+        t4 = now_ns();
+        if (ok != n)
+            fprintf(stderr, "cost: %s: json_loadb failed\n", name);
+
+        printf("%-36s %8zu %9.0f ns %9.0f ns %9.0f ns %9.0f ns  %s\n", name, len, (t1 - t0) / (double)n,
+               (t2 - t1) / (double)n, (t3 - t2) / (double)n, (t4 - t3) / (double)n,
+               allowed[0] == n   ? "allowed"
+               : allowed[0] == 0 ? "denied"
+                                 : "mixed");
+        free(buf);
+    }
+    printf("iterations %ld, %ld fences in the large table\n", n, nfences);
+    config_free(one);
+    config_free(many);
+    free(a.base);
+    return rc;
+usage:
+    fprintf(stderr, "usage: cost [--iterations N] [--fences M] [--lease NS/NAME] [--writer USER] [--holder "
+                    "POD] FILE...\n");
+    return 2;
+}

@@ -1,0 +1,3 @@
+module leasefence.test/gowebhook
+
+go 1.19

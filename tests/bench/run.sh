@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh — the admission hot path against the floor (`make bench`).
+#
+# Starts kube-sim with the fenced Lease, then for each server in turn —
+#   floor       build/bench/floor: h2o TLS, finds the uid, says allowed, decides nothing
+#   leasefence  build/leasefence serve with 1 fence
+#   lf-1000     build/leasefence serve with 1,000 fences (1,000 Leases; ours is the last)
+#   go          tests/bench/gowebhook: Go net/http + encoding/json making the same decision
+# drives h2load over TLS with HTTP/1.1 keep-alive (what kube-apiserver speaks),
+# 16 connections, one request in flight on each, for three bodies:
+#   create-2k-allow   ~2 KB ConfigMap CREATE from the Lease holder   (allowed)
+#   create-2k-deny    the same from another replica                  (denied)
+#   update-25k        ~25 KB Deployment UPDATE, object + oldObject   (allowed)
+# and reports requests/s, p50/p99 latency (from h2load's per-request log), server
+# CPU µs per request (/proc/PID/stat utime+stime over the measured run) and peak
+# RSS (VmHWM).  Then the deterministic figure: instructions per review through
+# decode (+ decide) under callgrind, beside jansson's full parse.
+#
+# Every answer is checked once before a server is measured; a wrong answer or a
+# failed request fails the bench.  A missed performance target prints MISS and
+# fails only with BENCH_STRICT=1 (timings on a shared 2-core box are noisy; the
+# lead's numbers are taken on a quiet machine).
+#
+# Knobs: BENCH_SECONDS (measured seconds per case, 5), BENCH_WARMUP (1),
+# BENCH_ROUNDS (1; with more, servers take turns round by round and the median is shown),
+# BENCH_CONNS (16), BENCH_THREADS (event-loop threads of floor and leasefence, nproc),
+# BENCH_FENCES (1000; the lf-1000 run, whatever the number),
+# BENCH_SERVERS ("floor leasefence lf-1000 go"), BENCH_STRICT (0), KEEP_TMP,
+# FLOOR_ARGS (--shared-listener; set it empty for one SO_REUSEPORT socket per thread),
+# BENCH_PERF=1 (sample each non-floor server with perf during its measured runs; the
+# profiles stay in build/bench/perf-SERVER-CASE.data and the top symbols are printed).
+# h2load runs with one thread and takes about one of the two cores: nothing is
+# pinned, so server and load generator share the machine as they would anyway.
+. "$(dirname "$0")/../lib.sh"
+cd "$ROOT" || exit 1
+
+SECS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-1}
+WARM=${BENCH_WARMUP:-1}
+CONNS=${BENCH_CONNS:-16}
+THREADS=${BENCH_THREADS:-$(nproc)}
+MANY=${BENCH_FENCES:-1000}
+SERVERS=${BENCH_SERVERS:-floor leasefence lf-1000 go}
+STRICT=${BENCH_STRICT:-0}
+PY=/usr/bin/python3
+CLK_TCK=$(getconf CLK_TCK)
+NS=bench LEASE=controller-leader
+WRITER=system:serviceaccount:bench:controller
+HOLDER=controller-6d8f9c7b5-holdr OTHER=controller-6d8f9c7b5-other
+CASES=(create-2k-allow create-2k-deny update-25k)
+declare -A BODY=([create-2k-allow]=configmap-create-holder.json [create-2k-deny]=configmap-create-other.json
+                 [update-25k]=deployment-update-holder.json)
+declare -A WANT=([create-2k-allow]=true [create-2k-deny]=false [update-25k]=true)
+declare -A RPS P50 P99 CPU RSS ANON NTHR READY R_RPS R_P50 R_P99 R_CPU
+BROKEN=0 MISSES=0
+START=$SECONDS
+
+die() { echo "bench: $*" >&2; exit 1; }
+has() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+for t in h2load curl jq; do command -v $t >/dev/null || die "missing $t (tests/deps.sh installs it)"; done
+[ -x "$BUILD/bench/floor" ] || die "missing build/bench/floor (make build/bench/floor)"
+if has leasefence || has lf-1000; then
+  for b in leasefence kube-sim; do [ -x "$BUILD/$b" ] || die "missing build/$b (make)"; done
+fi
+
+echo "# leasefence bench: $(nproc) cores, ${CONNS} connections, HTTP/1.1 over TLS, ${SECS}s per case after ${WARM}s warm-up, $ROUNDS round(s)"
+echo "# h2load $(h2load --version | awk '{print $2}'), 1 load thread (shares the cores with the server; nothing pinned)"
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (numbers are only comparable on a quiet machine)"
+
+# --- inputs: bodies, certificates, fence configurations -----------------------
+$PY tests/bench/make-reviews.py "$TMP/reviews" --namespace $NS --user $WRITER --holder $HOLDER --other $OTHER \
+  | sed 's/^/# body /' || die "cannot write review bodies"
+certs/generate.sh "$TMP/certs" >/dev/null || die "cannot make certificates"
+CERT=$TMP/certs/tls.crt KEY=$TMP/certs/tls.key CA=$TMP/certs/ca.crt
+
+fence_json() {  # fence_json LEASE USER
+  printf '{"lease":"%s","writers":{"users":["%s"],"groups":[]},"identity":"podName","mode":"enforce"}' "$1" "$2"
+}
+{ printf '{"fences":['; fence_json "$NS/$LEASE" "$WRITER"; printf ']}\n'; } >"$TMP/fences-1.json"
+{
+  printf '{"fences":['
+  for ((i = 0; i < MANY - 1; i++)); do
+    fence_json "$NS/fence-$(printf %04d $i)" "system:serviceaccount:$NS:writer-$(printf %04d $i)"; printf ','
+  done
+  fence_json "$NS/$LEASE" "$WRITER"; printf ']}\n'   # ours last: the worst place for a linear search
+} >"$TMP/fences-many.json"
+printf '{"%s/%s":"%s"}\n' $NS $LEASE $HOLDER >"$TMP/holders.json"
+
+# --- measuring ----------------------------------------------------------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+stop() { kill "$1" 2>/dev/null; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null; }
+
+answer() {  # answer PORT BODYFILE: prints response.allowed
+  curl -s --max-time 5 --http1.1 --cacert "$CA" -H 'content-type: application/json' \
+    --data-binary "@$2" "https://127.0.0.1:$1/validate" | jq -r '.response.allowed' 2>/dev/null
+}
+
+# check_answers SERVER PORT EXPECT: EXPECT is "decide" (allowed per case) or "allow" (the floor)
+check_answers() {
+  local c want got
+  for c in "${CASES[@]}"; do
+    want=${WANT[$c]}; [ "$3" = allow ] && want=true
+    got=$(answer "$2" "$TMP/reviews/${BODY[$c]}")
+    if [ "$got" != "$want" ]; then
+      echo "bench: $1 answered allowed=$got to $c, want $want: not measuring a wrong answer" >&2
+      BROKEN=1; return 1
+    fi
+  done
+}
+
+# measure SERVER PID PORT CASE
+measure() {
+  local s=$1 pid=$2 url=https://127.0.0.1:$3/validate c=$4 body=$TMP/reviews/${BODY[$4]}
+  local out=$TMP/h2load-$1-$4.txt log=$TMP/h2load-$1-$4.log t0 t1 ndone ok2xx
+  local args=(--h1 -c "$CONNS" -t 1 -m 1 -d "$body" -H 'content-type: application/json')
+  h2load "${args[@]}" -D "$WARM" "$url" >/dev/null 2>&1
+  local perf_pid=
+  if [ "${BENCH_PERF:-0}" = 1 ] && [ "$s" != floor ] && command -v perf >/dev/null; then
+    mkdir -p "$BUILD/bench"
+    perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$BUILD/bench/perf-$s-$c.data" -- sleep "$SECS" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  t0=$(cpu_ticks "$pid")
+  h2load "${args[@]}" -D "$SECS" --log-file="$log" "$url" >"$out" 2>&1
+  t1=$(cpu_ticks "$pid")
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid"
+    echo "# perf: $s $c, top symbols (perf report -i build/bench/perf-$s-$c.data):"
+    perf report -i "$BUILD/bench/perf-$s-$c.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+      grep -E '^ +[0-9.]+%' | head -8 | sed 's/^ */#   /; s/[ -]*$//'
+  fi
+  ndone=$(sed -n 's/^requests: .* \([0-9]*\) done, .*/\1/p' "$out")
+  ok2xx=$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' "$out")
+  if [ -z "$ndone" ] || [ "$ndone" -eq 0 ] || [ "$ok2xx" != "$ndone" ]; then
+    echo "bench: $s $c: $ndone requests done, ${ok2xx:-?} answered 2xx:" >&2; sed 's/^/    /' "$out" >&2
+    BROKEN=1; return
+  fi
+  local rps p50 p99 cpu
+  rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$out")
+  read -r p50 p99 < <(cut -f3 "$log" | sort -n |
+    awk '{v[NR] = $1} END {i = int((NR * 50 + 99) / 100); j = int((NR * 99 + 99) / 100); print v[i], v[j]}')
+  cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$ndone" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  R_RPS[$s/$c]+=" $rps" R_P50[$s/$c]+=" $p50" R_P99[$s/$c]+=" $p99" R_CPU[$s/$c]+=" $cpu"
+  rm -f "$log"
+}
+
+# run_server NAME PID PORT EXPECT
+run_server() {
+  local c
+  check_answers "$1" "$3" "$4" || return
+  for c in "${CASES[@]}"; do measure "$1" "$2" "$3" "$c"; done
+  local rss; rss=$(awk '/^VmHWM/ {print $2}' "/proc/$2/status")
+  [ "${RSS[$1]:-0}" -ge "$rss" ] || RSS[$1]=$rss
+  ANON[$1]=$(awk '/^RssAnon/ {print $2}' "/proc/$2/status")
+  NTHR[$1]=$(awk '/^Threads/ {print $2}' "/proc/$2/status")
+}
+
+start_floor() {
+  local port; port=$(free_port)
+  # One listening socket shared by the loops, as leasefence serve does (FLOOR_ARGS= for SO_REUSEPORT).
+  bg "$TMP/floor.log" "$BUILD/bench/floor" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
+    --threads "$THREADS" ${FLOOR_ARGS---shared-listener}
+  local pid=$LAST_PID
+  wait_for 10 curl -s --cacert "$CA" -o /dev/null "https://127.0.0.1:$port/" || die "floor did not start: $(cat "$TMP/floor.log")"
+  run_server floor "$pid" "$port" allow
+  stop "$pid"
+}
+
+start_leasefence() {  # start_leasefence NAME CONFIG
+  local port probe pid t0; port=$(free_port); probe=$(free_port)
+  bg "$TMP/$1.log" "$BUILD/leasefence" serve --config "$2" --tls-cert "$CERT" --tls-key "$KEY" \
+    --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" --threads "$THREADS"
+  pid=$LAST_PID t0=$(date +%s.%N)
+  if ! wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
+    echo "bench: $1 not ready after 60s:" >&2; tail -20 "$TMP/$1.log" >&2; BROKEN=1; stop "$pid"; return
+  fi
+  READY[$1]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+  run_server "$1" "$pid" "$port" decide
+  stop "$pid"
+}
+
+start_go() {
+  local port pid
+  if ! command -v go >/dev/null; then echo "# go: no Go toolchain, Go webhook skipped"; return; fi
+  (cd tests/bench/gowebhook && GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE="$BUILD/go-cache" \
+     go build -o "$BUILD/bench/gowebhook" .) || die "cannot build tests/bench/gowebhook"
+  port=$(free_port)
+  bg "$TMP/go.log" "$BUILD/bench/gowebhook" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
+    --config "$TMP/fences-1.json" --holders "$TMP/holders.json"
+  pid=$LAST_PID
+  wait_for 10 curl -s --cacert "$CA" -o /dev/null "https://127.0.0.1:$port/" || die "gowebhook did not start: $(cat "$TMP/go.log")"
+  run_server go "$pid" "$port" decide
+  stop "$pid"
+}
+
+if has leasefence || has lf-1000; then
+  start_kube_sim || die "kube-sim did not start"
+  many=0; has lf-1000 && many=$((MANY - 1))
+  $PY tests/bench/seed-leases.py --server "https://127.0.0.1:$SIM_PORT" --token-file "$SIM_DIR/token" \
+    --cacert "$SIM_DIR/ca.crt" --namespace $NS --lease "$LEASE=$HOLDER" --many "$many" --prefix fence- \
+    | sed 's/^/# /' || die "cannot create the Leases"
+fi
+for ((round = 1; round <= ROUNDS; round++)); do
+  [ "$ROUNDS" -gt 1 ] && echo "# round $round of $ROUNDS"
+  for s in $SERVERS; do
+    case $s in
+    floor) start_floor ;;
+    leasefence) start_leasefence leasefence "$TMP/fences-1.json" ;;
+    lf-1000) start_leasefence lf-1000 "$TMP/fences-many.json" ;;
+    go) start_go ;;
+    *) die "unknown server '$s' in BENCH_SERVERS" ;;
+    esac
+  done
+done
+# The median of the rounds (nearest rank from below for an even count).
+median() { printf '%s\n' $1 | sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'; }
+for k in "${!R_RPS[@]}"; do
+  RPS[$k]=$(median "${R_RPS[$k]}") P50[$k]=$(median "${R_P50[$k]}")
+  P99[$k]=$(median "${R_P99[$k]}") CPU[$k]=$(median "${R_CPU[$k]}")
+done
+
+# --- report -------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b}'; }
+verdict() {  # verdict LABEL VALUE OP LIMIT SHOWN
+  local ok
+  if [ "$2" = - ] || [ -z "$2" ]; then printf '  %-60s %-12s n/a\n' "$1" "-"; return; fi
+  ok=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN {print (op == ">=" ? v >= l : v <= l) ? "PASS" : "MISS"}')
+  [ "$ok" = MISS ] && MISSES=$((MISSES + 1))
+  printf '  %-60s %-12s %s\n' "$1" "$5" "$ok"
+}
+
+echo
+# "/floor" is the ratio of requests/s; "floor CPU/ours" the inverse ratio of
+# server CPU per request: what the req/s ratio would be if the server alone
+# were the bottleneck (h2load shares the two cores, so req/s ratios understate
+# gaps; the CPU ratio is also steadier on a busy machine).
+printf '%-11s %-16s %8s %7s %7s %8s %7s %7s %9s\n' server case "req/s" "p50 µs" "p99 µs" "CPU µs/r" "RSS MB" "/floor" "floorCPU/"
+for s in floor leasefence lf-1000 go; do
+  for c in "${CASES[@]}"; do
+    [ -n "${RPS[$s/$c]:-}" ] || continue
+    printf '%-11s %-16s %8.0f %7s %7s %8s %7s %7s %9s\n' "$s" "$c" "${RPS[$s/$c]}" "${P50[$s/$c]}" "${P99[$s/$c]}" \
+      "${CPU[$s/$c]}" "$(awk -v k="${RSS[$s]}" 'BEGIN {printf "%.1f", k / 1024}')" "$(ratio "${RPS[$s/$c]}" "${RPS[floor/$c]:-}")" \
+      "$(ratio "${CPU[floor/$c]:-}" "${CPU[$s/$c]}")"
+  done
+done
+for s in floor leasefence lf-1000 go; do
+  [ -n "${NTHR[$s]:-}" ] || continue
+  printf '# %s: %s threads, anonymous RSS at the end %s MB (the rest of VmHWM is shared library pages)%s\n' \
+    "$s" "${NTHR[$s]}" "$(awk -v k="${ANON[$s]}" 'BEGIN {printf "%.1f", k / 1024}')" "${READY[$s]:+, ready ${READY[$s]}s after start}"
+done
+
+echo
+echo "targets (issue 7):"
+for c in "${CASES[@]}"; do
+  lim=0.8; [ "$c" = update-25k ] && lim=0.7
+  r=$(ratio "${RPS[leasefence/$c]:-}" "${RPS[floor/$c]:-}")
+  verdict "$c: req/s >= ${lim}x floor" "$r" ">=" "$lim" "${r}x"
+done
+for c in "${CASES[@]}"; do
+  r=$(ratio "${RPS[leasefence/$c]:-}" "${RPS[go/$c]:-}")
+  verdict "$c: req/s >= 2.5x Go net/http webhook" "$r" ">=" 2.5 "${r}x"
+done
+for s in leasefence lf-1000; do
+  for c in "${CASES[@]}"; do
+    v=${P99[$s/$c]:--}
+    verdict "$s $c: p99 <= 1000 µs" "$v" "<=" 1000 "$v µs"
+  done
+  v=${RSS[$s]:--}
+  verdict "$s: peak RSS <= 16 MB" "$v" "<=" 16384 "$([ "$v" = - ] && echo - || echo "$((v / 1024)) MB")"
+done
+for c in "${CASES[@]}"; do
+  r=$(ratio "${CPU[lf-1000/$c]:-}" "${CPU[leasefence/$c]:-}")
+  verdict "$c: CPU/req with $MANY fences <= 1.2x with 1" "$r" "<=" 1.2 "${r}x"
+done
+
+# --- deterministic cost -------------------------------------------------------
+echo
+if [ -x "$BUILD/bench/cost" ] && command -v valgrind >/dev/null; then
+  docs=("$TMP/reviews"/*.json)
+  for f in tests/corpus/*.json; do [ -f "$f" ] && docs+=("$f"); done
+  valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$TMP/cg.%p" \
+    "$BUILD/bench/cost" --iterations 10 --fences "$MANY" "${docs[@]}" >"$TMP/cost.txt" 2>"$TMP/cost.err" \
+    || { echo "bench: cost harness failed:"; tail -20 "$TMP/cost.err"; BROKEN=1; }
+  echo "instructions per review (callgrind, build/bench/cost, mean of 10 runs):"
+  printf '  %-36s %10s %10s %10s %10s %9s\n' document decode decide "decide@$MANY" jansson "jansson/ours"
+  awk -v iters=10 -v many="$MANY" '
+    FNR == 1 { name = "" }
+    /^desc: Trigger: Client Request: / { name = $5 }
+    /^totals:/ && name != "" { split(name, p, ":"); doc = p[2]; what = p[1]; ir[doc, what] = $2 / iters; docs[doc] = 1 }
+    END {
+      for (d in docs) {
+        ours = ir[d, "decode"] + ir[d, "decide"]
+        dc = ir[d, "decide"] == "" ? "-" : sprintf("%d", ir[d, "decide"])
+        dm = ir[d, "decidemany"] == "" ? "-" : sprintf("%d", ir[d, "decidemany"])
+        printf "  %-36s %10d %10s %10s %10d %8.1fx\n", d, ir[d, "decode"], dc, dm, ir[d, "jansson"],
+          (ours > 0 ? ir[d, "jansson"] / ours : 0)
+      }
+    }' "$TMP"/cg.* | sort -k1,1 -s
+  for c in "${CASES[@]}"; do   # the harness must reach the same decision as the server
+    want=allowed; [ "${WANT[$c]}" = false ] && want=denied
+    got=$(awk -v f="${BODY[$c]}" '$1 == f {print $NF}' "$TMP/cost.txt")
+    [ "$got" = "$want" ] || { echo "bench: cost harness decided '$got' for ${BODY[$c]}, want $want"; BROKEN=1; }
+  done
+  for c in "${CASES[@]}"; do   # deterministic, so a tight bound: cost must not grow with fences
+    r=$(awk -v f="decide:${BODY[$c]}" -v g="decidemany:${BODY[$c]}" -v it=10 '
+      FNR == 1 { name = "" } /^desc: Trigger: Client Request: / { name = $5 }
+      /^totals:/ && name == f { a = $2 } /^totals:/ && name == g { b = $2 }
+      END { if (a > 0) printf "%.2f", b / a; else print "-" }' "$TMP"/cg.*)
+    verdict "$c: decide instructions, $MANY fences <= 1.05x 1" "$r" "<=" 1.05 "${r}x"
+  done
+  grep -v '^cost: ' "$TMP/cost.err" | grep -v '^==' | head -5
+  grep '^cost: ' "$TMP/cost.err" | sed 's/^/  note: /'
+  rm -f "$TMP"/cg.*
+else
+  echo "instructions per review: skipped (needs build/bench/cost and valgrind)"
+fi
+
+echo
+echo "bench: $((SECONDS - START))s; $MISSES target(s) missed$([ "$STRICT" = 1 ] && echo ', BENCH_STRICT=1')"
+[ "$BROKEN" -eq 0 ] || { echo "bench: FAILED (wrong answers or failed requests above)"; exit 1; }
+[ "$STRICT" = 1 ] && [ "$MISSES" -gt 0 ] && exit 1
+exit 0
