@@ -298,20 +298,22 @@ static void keep_lease(struct candidate *c, json_t *obj)
     c->lease = obj;
 }
 
-/* Takes the server's answer OBJ (stolen) after our write: the object we will update next and the observed
- * record. */
-static bool accept_written(struct candidate *c, json_t *obj, int64_t now)
+/*
+ * Takes the server's answer OBJ (stolen) after our write: the object we will update next and the observed
+ * record.  Like client-go's setObservedRecord, the observation time is read after the request returned.
+ */
+static bool accept_written(struct candidate *c, json_t *obj)
 {
     struct lease_record rec;
     char err[256];
     if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
-        log_event(LOGL_ERROR, "the server answered our write with a malformed lease", "lease", c->lease_desc, "error",
-             err, NULL);
+        log_event(LOGL_ERROR, "the server answered our write with a malformed lease", "lease", c->lease_desc,
+                  "error", err, NULL);
         json_decref(obj);
         return false;
     }
     keep_lease(c, obj);
-    observe(c, &rec, now, true);
+    observe(c, &rec, c->ops.mono_ns(c->ops.ctx), true);
     return true;
 }
 
@@ -329,7 +331,7 @@ static long request_timeout_ms(struct candidate *c)
 
 bool candidate_try(struct candidate *c)
 {
-    char err[1024];
+    char err[1024] = "";
     int64_t now = c->ops.mono_ns(c->ops.ctx);
     int64_t wall = c->ops.wall_us(c->ops.ctx);
     int32_t dur = (int32_t)(c->cfg.lease_duration_ns / NS_PER_S);
@@ -342,10 +344,13 @@ bool candidate_try(struct candidate *c)
         int code =
             c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
         json_decref(obj);
-        if (code >= 200 && code < 300 && accept_written(c, out, now))
-            return true;
-        log_event(LOGL_WARN, "cannot renew optimistically, falling back to the slow path", "lease", c->lease_desc,
-             "error", err, NULL);
+        if (code >= 200 && code < 300) {
+            if (accept_written(c, out))
+                return true;
+            snprintf(err, sizeof(err), "the answer to our update is not a valid lease");
+        }
+        log_event(LOGL_WARN, "cannot renew optimistically, falling back to the slow path", "lease",
+                  c->lease_desc, "error", err, NULL);
     }
 
     /* 2. Get, or create on 404. */
@@ -358,18 +363,22 @@ bool candidate_try(struct candidate *c)
         json_decref(obj);
         if (code < 200 || code > 299) {
             log_event(code == 409 ? LOGL_INFO : LOGL_WARN,
-                 code == 409 ? "lost the race to create the lease" : "cannot create lease", "lease",
-                 c->lease_desc, "error", err, NULL);
+                      code == 409 ? "lost the race to create the lease" : "cannot create lease", "lease",
+                      c->lease_desc, "error", err, NULL);
             return false;
         }
-        return accept_written(c, out, now);
+        return accept_written(c, out);
     }
     if (code < 200 || code > 299) {
         log_event(LOGL_WARN, "cannot get lease", "lease", c->lease_desc, "error", err, NULL);
         return false;
     }
 
-    /* 3. Record obtained: note when it changed, check holder and expiry. */
+    /*
+     * 3. Record obtained: note when it changed, check holder and expiry.  A change is stamped with the
+     * time the answer arrived, not the start of this step: a slow request must not make another
+     * holder's lease look older than it is.  Expiry is judged at the step's start, as client-go does.
+     */
     struct lease_record rec;
     if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
         log_event(LOGL_ERROR, "malformed lease, not touching it", "lease", c->lease_desc, "error", err, NULL);
@@ -379,7 +388,7 @@ bool candidate_try(struct candidate *c)
     int32_t old_transitions = rec.transitions;
     int64_t old_acquire = rec.acquire_us;
     bool held = rec.holder[0] != '\0';
-    observe(c, &rec, now, false);
+    observe(c, &rec, c->ops.mono_ns(c->ops.ctx), false);
     keep_lease(c, cur);
     if (held && lease_valid(c, now) && !observed_is_us(c))
         return false;
@@ -394,11 +403,11 @@ bool candidate_try(struct candidate *c)
     json_decref(obj);
     if (code < 200 || code > 299) {
         log_event(code == 409 ? LOGL_INFO : LOGL_WARN,
-             code == 409 ? "lost the race to update the lease" : "cannot update lease", "lease",
-             c->lease_desc, "error", err, NULL);
+                  code == 409 ? "lost the race to update the lease" : "cannot update lease", "lease",
+                  c->lease_desc, "error", err, NULL);
         return false;
     }
-    return accept_written(c, out, now);
+    return accept_written(c, out);
 }
 
 bool candidate_release(struct candidate *c)
@@ -413,12 +422,12 @@ bool candidate_release(struct candidate *c)
     }
     struct lease_record rec;
     if (lease_parse(cur, &rec, err, sizeof(err)) != 0) {
-        log_event(LOGL_ERROR, "malformed lease, not releasing it", "lease", c->lease_desc, "error", err, NULL);
+        log_event(LOGL_ERROR, "malformed lease, not releasing it", "lease", c->lease_desc, "error", err,
+                  NULL);
         json_decref(cur);
         return false;
     }
-    int64_t now = c->ops.mono_ns(c->ops.ctx);
-    observe(c, &rec, now, false);
+    observe(c, &rec, c->ops.mono_ns(c->ops.ctx), false);
     keep_lease(c, cur);
     if (!observed_is_us(c))
         return true;
@@ -431,7 +440,7 @@ bool candidate_release(struct candidate *c)
         log_event(LOGL_WARN, "cannot release lease", "lease", c->lease_desc, "error", err, NULL);
         return false;
     }
-    accept_written(c, out, now);
+    accept_written(c, out);
     log_event(LOGL_INFO, "released lease", "lease", c->lease_desc, "identity", c->identity, NULL);
     return true;
 }
@@ -439,8 +448,9 @@ bool candidate_release(struct candidate *c)
 static void maybe_report_transition(struct candidate *c)
 {
     pthread_mutex_lock(&c->lock);
+    /* client-go's reportedLeader starts as "": a Lease first seen released reports no new leader. */
     bool changed = c->have_observed &&
-                   (c->reported_leader == NULL || strcmp(c->reported_leader, c->observed.holder) != 0);
+                   strcmp(c->reported_leader != NULL ? c->reported_leader : "", c->observed.holder) != 0;
     char *holder = NULL;
     if (changed) {
         free(c->reported_leader);
@@ -480,8 +490,12 @@ static bool acquire(struct candidate *c)
     }
 }
 
-/* Renew loop: every retry period, retry until success or the renew deadline passes. */
-static void renew(struct candidate *c)
+/*
+ * Renew loop: every retry period, retry until success or the renew deadline passes.  Also ends the term
+ * when a successful write carries another epoch than EPOCH: the Lease was released or re-created under us
+ * and we took it again, so what the started-leading callback was told no longer holds.
+ */
+static void renew(struct candidate *c, const char *epoch)
 {
     for (;;) {
         int64_t start = c->ops.mono_ns(c->ops.ctx);
@@ -505,7 +519,16 @@ static void renew(struct candidate *c)
         }
         if (!ok) {
             log_event(LOGL_INFO, "failed to renew lease before the renew deadline", "lease", c->lease_desc,
-                 "identity", c->identity, NULL);
+                      "identity", c->identity, NULL);
+            return;
+        }
+        char now_epoch[320];
+        pthread_mutex_lock(&c->lock);
+        lease_epoch(&c->observed, now_epoch, sizeof(now_epoch));
+        pthread_mutex_unlock(&c->lock);
+        if (strcmp(now_epoch, epoch) != 0) {
+            log_event(LOGL_INFO, "the lease changed epoch while we renewed it, starting a new term", "lease",
+                      c->lease_desc, "identity", c->identity, "epoch", now_epoch, NULL);
             return;
         }
         if (sleep_ns(c, c->cfg.retry_period_ns))
@@ -529,7 +552,7 @@ int candidate_run(struct candidate *c)
         pthread_mutex_unlock(&c->lock);
         if (c->cfg.cb.started_leading != NULL)
             c->cfg.cb.started_leading(c->cfg.cb.ctx, epoch);
-        renew(c);
+        renew(c, epoch);
         set_leading(c, false);
         if (c->cfg.cb.stopped_leading != NULL)
             c->cfg.cb.stopped_leading(c->cfg.cb.ctx);

@@ -70,7 +70,10 @@ void candidate_free(struct candidate *c);
 
 /**
  * Runs the election until candidate_cancel: acquire, renew while leading,
- * back to acquiring after a loss.  On cancel while leading: stopped leading,
+ * back to acquiring after a loss.  A renewal whose write moves the epoch (the
+ * Lease was released or re-created under us and we took it again) ends the
+ * term: stopped leading, then started leading with the new epoch.  On cancel
+ * while leading: stopped leading,
  * then release (holderIdentity "", leaseDurationSeconds 1, transitions kept).
  * Returns 0.
  */

@@ -60,8 +60,15 @@ static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
 
 static void start_child(struct elect *e, const char *epoch)
 {
+    /*
+     * The lock is held from before fork until the pid is recorded: a command that exits at once is reaped
+     * by the signal thread, which compares the pid with e->child under this lock, so its exit is not lost
+     * (else stop_child would signal a reaped, maybe reused, pid and wait out the grace period).
+     */
+    pthread_mutex_lock(&e->lock);
     pid_t pid = fork();
     if (pid < 0) {
+        pthread_mutex_unlock(&e->lock);
         log_event(LOGL_ERROR, "cannot start command", "lease", e->lease, "error", strerror(errno), NULL);
         return;
     }
@@ -78,7 +85,6 @@ static void start_child(struct elect *e, const char *epoch)
     }
     char spid[32];
     snprintf(spid, sizeof(spid), "%d", (int)pid);
-    pthread_mutex_lock(&e->lock);
     e->child = pid;
     e->child_exited = false;
     pthread_mutex_unlock(&e->lock);
@@ -106,8 +112,8 @@ static void stop_child(struct elect *e)
         if (!wait_child_locked(e, e->grace_ns)) {
             char spid[32];
             snprintf(spid, sizeof(spid), "%d", (int)pid);
-            log_event(LOGL_WARN, "command did not stop within the grace period, killing it", "lease", e->lease, "pid",
-                 spid, NULL);
+            log_event(LOGL_WARN, "command did not stop within the grace period, killing it", "lease",
+                      e->lease, "pid", spid, NULL);
             kill(pid, SIGKILL);
             wait_child_locked(e, 5LL * 1000000000LL);
         }
@@ -183,8 +189,8 @@ static void *signal_main(void *arg)
             }
             continue;
         }
-        log_event(LOGL_INFO, sig == SIGTERM ? "received SIGTERM, stopping" : "received SIGINT, stopping", "lease",
-             e->lease, NULL);
+        log_event(LOGL_INFO, sig == SIGTERM ? "received SIGTERM, stopping" : "received SIGINT, stopping",
+                  "lease", e->lease, NULL);
         candidate_cancel(e->cand);
     }
     return NULL;
@@ -475,7 +481,7 @@ int cmd_elect(int argc, char **argv)
     if (e.listen_fd >= 0)
         pthread_create(&status_thread, NULL, status_main, &e);
     log_event(LOGL_INFO, "candidate starting", "lease", e.lease, "identity", identity, "server",
-         kube_client_server(client), NULL);
+              kube_client_server(client), NULL);
     candidate_run(e.cand);
     if (e.command != NULL)
         stop_child(&e);

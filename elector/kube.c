@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <yaml.h>
@@ -583,6 +584,17 @@ static char *auth_header(struct kube_client *c)
     return h;
 }
 
+/*
+ * Connections to the API server are opened close-on-exec: `leasefence elect -- COMMAND` forks the command
+ * while a connection sits in the pool, and the command must not be able to read or write it.
+ */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)ctx;
+    (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
                     long low_speed_s, struct curl_slist **headers)
 {
@@ -599,6 +611,7 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "leasefence/" LEASEFENCE_VERSION);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);

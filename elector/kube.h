@@ -72,7 +72,7 @@ char *kube_lease_path(const char *ns, const char *name, const char *query);
 
 /**
  * A new easy handle set up for METHOD on PATH: URL, TLS, credentials, HTTP/2,
- * User-Agent, timeouts (TIMEOUT_MS 0: none, for watches; a dead connection is
+ * User-Agent, close-on-exec sockets, timeouts (TIMEOUT_MS 0: none, for watches; a dead connection is
  * still noticed by TCP keep-alive and the low-speed limit LOW_SPEED_S when not 0).
  * *HEADERS receives the header list to free with curl_slist_free_all after the
  * handle.  Does not set a write callback.  For curl multi loops (the tracker).

@@ -24,7 +24,8 @@
 #define WATCH_LOW_SPEED_MARGIN_S 10
 #define CONTACT_REFRESH_NS       1000000000LL
 #define MAX_EVENT                (1u << 20)
-#define MAX_CONNECTIONS          16 /* per API server; lifted when it speaks only HTTP/1.1 */
+#define MIN_WATCH_NS             1000000000LL /* a watch ending cleanly sooner is retried with backoff */
+#define MAX_CONNECTIONS          16           /* per API server; lifted when it speaks only HTTP/1.1 */
 
 struct snap {
     struct lease_snapshot pub; /* first: a lease_snapshot pointer is a snap pointer */
@@ -62,6 +63,7 @@ struct item {
     bool watch_bad;  /* a malformed stream */
     char *rv;        /* where to watch from; NULL: list first */
     int64_t next_at; /* monotonic ns at which to start the next request */
+    int64_t started; /* monotonic ns at which the current request started */
     int backoff_ms;
     int lists, watches;
 
@@ -254,10 +256,10 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
         r = (int)t->n;
         t->items[t->n++] = it;
     }
-    CURLM *m = t->running ? t->multi : NULL;
+    /* Under the lock: tracker_stop clears running under it before it frees the multi handle. */
+    if (t->running)
+        curl_multi_wakeup(t->multi);
     pthread_mutex_unlock(&t->lock);
-    if (m != NULL)
-        curl_multi_wakeup(m);
     return r;
 }
 
@@ -469,7 +471,8 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
                 /* No multiplexing: every watch needs its own connection, so lift the cap. */
                 w->t->h1_only = true;
                 curl_multi_setopt(w->t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-                log_event(LOGL_WARN, "the API server does not speak HTTP/2: one connection per watched lease", NULL);
+                log_event(LOGL_WARN, "the API server does not speak HTTP/2: one connection per watched lease",
+                          NULL);
             }
         }
         if (code == 200 && !w->it->watching) {
@@ -524,6 +527,7 @@ static void start_request(struct tracker *t, struct item *it)
             pthread_mutex_unlock(&t->lock);
         }
     }
+    it->started = mono_ns();
     curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
     curl_multi_add_handle(t->multi, it->easy);
@@ -550,6 +554,10 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
     json_t *j = cc == CURLE_OK && it->len > 0 ? json_loadb(it->buf, it->len, 0, NULL) : NULL;
     end_request(t, it);
+    /* The body may have been up to 16 MiB: do not keep that much per Lease between lists. */
+    free(it->buf);
+    it->buf = NULL;
+    it->len = it->cap = 0;
     if (cc != CURLE_OK || code != 200) {
         if (cc != CURLE_OK)
             snprintf(err, sizeof(err), "%s", it->overflow ? "response too large" : curl_easy_strerror(cc));
@@ -563,8 +571,8 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     json_t *items = json_object_get(j, "items");
     const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
     if (!json_is_array(items) || rv == NULL || rv[0] == '\0') {
-        log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error", "list without items or resourceVersion",
-             NULL);
+        log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error",
+                  "list without items or resourceVersion", NULL);
         json_decref(j);
         schedule_retry(t, it, now);
         return;
@@ -607,13 +615,23 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     }
     if (it->watch_gone || code == 410) {
         free(it->rv);
-        it->rv = NULL; /* relist */
-        it->next_at = now;
+        it->rv = NULL; /* relist, at once unless the server keeps answering 410 as soon as we watch */
+        if (now - it->started < MIN_WATCH_NS)
+            schedule_retry(t, it, now);
+        else
+            it->next_at = now;
+        return;
+    }
+    if (cc == CURLE_OK && was_ok && !it->watch_bad && now - it->started >= MIN_WATCH_NS) {
+        it->backoff_ms = 0;
+        it->next_at = now; /* the server ended the watch (timeoutSeconds): resume from rv */
         return;
     }
     if (cc == CURLE_OK && was_ok && !it->watch_bad) {
-        it->backoff_ms = 0;
-        it->next_at = now; /* the server ended the watch (timeoutSeconds): resume from rv */
+        /* Like client-go's reflector on a "very short watch": a server that ends every watch at once
+         * must not have us reconnect in a busy loop. */
+        log_event(LOGL_WARN, "watch ended at once, retrying with backoff", "lease", lease, NULL);
+        schedule_retry(t, it, now);
         return;
     }
     if (code != 0 && code != 200) {

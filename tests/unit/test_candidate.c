@@ -1,7 +1,10 @@
 /* Unit tests of the candidate: durations, validation, and client-go's tryAcquireOrRenew against a fake store.
  */
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,11 @@ struct store {
     int fail_next; /* answer the next FAIL_COUNT (at least one) requests with this code */
     int fail_count;
     int writes;
+    int64_t get_latency_ns; /* each get takes this long on the fake clocks */
+    bool real_clocks;       /* for candidate_run, whose sleeps are real */
+    int release_after;      /* after our write number N, a third party releases the Lease */
+    bool fail_updates;      /* every update answers 503 */
+    atomic_int updates;     /* update calls, read by the test while candidate_run runs */
 };
 
 static int st_fail(struct store *s, char *err, size_t errlen)
@@ -47,6 +55,8 @@ static int f_get(void *ctx, const char *ns, const char *name, long t, json_t **o
 {
     (void)ns, (void)name, (void)t;
     struct store *s = ctx;
+    s->mono += s->get_latency_ns;
+    s->wall_us += s->get_latency_ns / 1000;
     if (s->fail_next)
         return st_fail(s, err, errlen);
     if (s->obj == NULL) {
@@ -82,8 +92,13 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
 {
     (void)ns, (void)name, (void)t;
     struct store *s = ctx;
+    atomic_fetch_add(&s->updates, 1);
     if (s->fail_next)
         return st_fail(s, err, errlen);
+    if (s->fail_updates) {
+        snprintf(err, errlen, "503 injected");
+        return 503;
+    }
     if (s->obj == NULL) {
         snprintf(err, errlen, "404 NotFound");
         return 404;
@@ -101,17 +116,30 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
     bump(s, s->obj);
     s->writes++;
     *out = json_deep_copy(s->obj);
+    if (s->writes == s->release_after) {
+        json_t *spec = json_object_get(s->obj, "spec");
+        json_object_set_new(spec, "holderIdentity", json_string(""));
+        json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
+        bump(s, s->obj);
+    }
     return 200;
 }
 
 static int64_t f_mono(void *ctx)
 {
-    return ((struct store *)ctx)->mono;
+    struct store *s = ctx;
+    if (s->real_clocks) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+    }
+    return s->mono;
 }
 
 static int64_t f_wall(void *ctx)
 {
-    return ((struct store *)ctx)->wall_us;
+    struct store *s = ctx;
+    return s->real_clocks ? lease_now_us() : s->wall_us;
 }
 
 static void advance(struct store *s, int64_t ns)
@@ -331,6 +359,140 @@ static void test_expiry_is_local(void **state)
     s.obj = NULL;
 }
 
+/*
+ * A change is observed when the answer arrives (client-go's setObservedRecord
+ * reads the clock then): a get that took 9 s must not make the holder's lease
+ * look 9 s older to us, or we take over while it is still valid.
+ */
+static void test_slow_get_observed_late(void **state)
+{
+    (void)state;
+    struct store s = {.mono = 1000 * S, .wall_us = 1700000000000000LL};
+    struct candidate *a = cand(&s, "a"), *b = cand(&s, "b");
+    assert_true(candidate_try(a)); /* a holds for 15 s from now */
+    s.get_latency_ns = 9 * S;
+    assert_false(candidate_try(b)); /* b's get answers 9 s later: a renewed nothing, but b saw it only now */
+    s.get_latency_ns = 0;
+    advance(&s, 14 * S); /* 23 s after a's write, 14 s after b first saw it */
+    int writes = s.writes;
+    assert_false(candidate_try(b));
+    assert_int_equal(s.writes, writes);
+    advance(&s, 2 * S);
+    assert_true(candidate_try(b));
+    candidate_free(a);
+    candidate_free(b);
+    json_decref(s.obj);
+}
+
+/* candidate_run on its own thread with short real durations; the callbacks count into atomics. */
+struct run {
+    struct store *s;
+    struct candidate *c;
+    pthread_t th;
+    atomic_int started, stopped, new_leaders;
+    char last_epoch[64]; /* written by the candidate thread, read after join */
+};
+
+static void r_started(void *ctx, const char *epoch)
+{
+    struct run *r = ctx;
+    snprintf(r->last_epoch, sizeof(r->last_epoch), "%s", epoch);
+    atomic_fetch_add(&r->started, 1);
+}
+
+static void r_stopped(void *ctx)
+{
+    atomic_fetch_add(&((struct run *)ctx)->stopped, 1);
+}
+
+static void r_new_leader(void *ctx, const char *holder)
+{
+    (void)holder;
+    atomic_fetch_add(&((struct run *)ctx)->new_leaders, 1);
+}
+
+static void *run_main(void *arg)
+{
+    candidate_run(((struct run *)arg)->c);
+    return NULL;
+}
+
+static void run_start(struct run *r, struct store *s, const char *id)
+{
+    struct candidate_config cfg;
+    candidate_config_init(&cfg);
+    cfg.ns = "demo";
+    cfg.name = "ctrl";
+    cfg.identity = id;
+    cfg.lease_duration_ns = 2 * S;
+    cfg.renew_deadline_ns = 1500000000LL;
+    cfg.retry_period_ns = 200000000LL;
+    cfg.release_on_cancel = false;
+    cfg.cb = (struct candidate_callbacks){r_started, r_stopped, r_new_leader, r};
+    struct candidate_ops ops = {f_get, f_create, f_update, f_mono, f_wall, s};
+    char err[256];
+    r->s = s;
+    s->real_clocks = true;
+    r->c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    assert_non_null(r->c);
+    assert_int_equal(pthread_create(&r->th, NULL, run_main, r), 0);
+}
+
+static void run_stop(struct run *r)
+{
+    candidate_cancel(r->c);
+    pthread_join(r->th, NULL);
+    candidate_free(r->c);
+}
+
+static void wait_until(atomic_int *v, int want, int max_ms)
+{
+    for (int i = 0; i < max_ms / 10 && atomic_load(v) < want; i++)
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+}
+
+/*
+ * The Lease is released under the leader (a third party writes holder "") and
+ * the leader's next renewal takes it again with leaseTransitions + 1: the epoch
+ * it announced is gone, so the term ends and a new one starts with the new epoch.
+ */
+static void test_epoch_moves_while_renewing(void **state)
+{
+    (void)state;
+    struct store s = {.release_after = 2};
+    struct run r = {0};
+    run_start(&r, &s, "a");
+    wait_until(&r.started, 2, 5000);
+    run_stop(&r);
+    assert_int_equal(atomic_load(&r.started), 2);
+    assert_true(atomic_load(&r.stopped) >= 1);
+    assert_string_equal(r.last_epoch, "uid-1/1");
+    struct lease_record rec = rec_of(&s);
+    assert_string_equal(rec.holder, "a");
+    assert_int_equal(rec.transitions, 1);
+    lease_record_release(&rec);
+    json_decref(s.obj);
+}
+
+/* client-go reports a new leader only when the holder differs from the last one reported, initially "". */
+static void test_released_is_no_new_leader(void **state)
+{
+    (void)state;
+    struct store s = {.fail_updates = true, .rv = 3};
+    s.obj = json_loads("{\"metadata\":{\"name\":\"ctrl\",\"namespace\":\"demo\",\"uid\":\"u\","
+                       "\"resourceVersion\":\"3\"},\"spec\":{\"holderIdentity\":\"\","
+                       "\"leaseDurationSeconds\":1,\"leaseTransitions\":4}}",
+                       0, NULL);
+    struct run r = {0};
+    run_start(&r, &s, "b");
+    wait_until(&s.updates, 1, 5000); /* b saw the released Lease and tried to take it */
+    run_stop(&r);
+    assert_true(atomic_load(&s.updates) >= 1);
+    assert_int_equal(atomic_load(&r.started), 0);
+    assert_int_equal(atomic_load(&r.new_leaders), 0);
+    json_decref(s.obj);
+}
+
 static void test_malformed_not_touched(void **state)
 {
     (void)state;
@@ -355,6 +517,9 @@ int main(void)
         cmocka_unit_test(test_election),
         cmocka_unit_test(test_expiry_is_local),
         cmocka_unit_test(test_malformed_not_touched),
+        cmocka_unit_test(test_slow_get_observed_late),
+        cmocka_unit_test(test_epoch_moves_while_renewing),
+        cmocka_unit_test(test_released_is_no_new_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -108,8 +109,11 @@ static void test_unreachable_stays_unknown(void **state)
  */
 struct fake_api {
     int fd, port;
-    volatile int stop;
-    int lists, watches;
+    atomic_int stop;
+    atomic_int lists, watches;
+    bool short_watches; /* every watch answers 200 and ends at once */
+    bool gone_watches;  /* every watch answers an ERROR 410 event at once */
+    bool recreate;      /* the first watch: the Lease, the same record under a new uid, then DELETED */
 };
 
 static void sleep_ms(int ms)
@@ -123,6 +127,19 @@ static void send_str(int c, const char *s)
     size_t n = strlen(s);
     if (write(c, s, n) != (ssize_t)n)
         return;
+}
+
+/* One watch event line for Lease demo/bad held by "h". */
+static void send_event(int c, const char *type, const char *uid, int rv)
+{
+    char line[512];
+    snprintf(
+        line, sizeof(line),
+        "{\"type\":\"%s\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\",\"uid\":"
+        "\"%s\",\"resourceVersion\":\"%d\"},\"spec\":{\"holderIdentity\":\"h\",\"leaseDurationSeconds\":15,"
+        "\"leaseTransitions\":2}}}\n",
+        type, uid, rv);
+    send_str(c, line);
 }
 
 static void *fake_api_main(void *arg)
@@ -155,6 +172,25 @@ static void *fake_api_main(void *arg)
                      strlen(body));
             send_str(c, head);
             send_str(c, body);
+        } else if (fa->recreate && fa->watches == 0) {
+            fa->watches++;
+            send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+            send_event(c, "MODIFIED", "u1", 11);
+            sleep_ms(300);
+            send_event(c, "MODIFIED", "u2", 12); /* deleted and re-created, the DELETED event missed */
+            sleep_ms(300);
+            send_event(c, "DELETED", "u2", 13);
+            for (int i = 0; i < 20 && !fa->stop; i++)
+                sleep_ms(100);
+        } else if (fa->gone_watches) {
+            fa->watches++;
+            send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+                        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+                        "\"reason\":\"Expired\",\"message\":\"too old resource version\"}}\n");
+        } else if (fa->short_watches) {
+            fa->watches++;
+            send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n"
+                        "Connection: close\r\n\r\n");
         } else {
             fa->watches++;
             send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
@@ -170,6 +206,121 @@ static void *fake_api_main(void *arg)
         close(c);
     }
     return NULL;
+}
+
+static struct kube_client *fake_api_start(struct fake_api *fa, pthread_t *th)
+{
+    fa->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fa->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fa->fd, (struct sockaddr *)&sa, &sl);
+    fa->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(fa->fd, 64), 0);
+    pthread_create(th, NULL, fake_api_main, fa);
+    char path[] = "/tmp/test_tracker.XXXXXX";
+    int fd = mkstemp(path);
+    char kc[512];
+    int kl = snprintf(kc, sizeof(kc),
+                      "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                      "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
+                      "users:\n- name: u\n  user: {token: t}\n",
+                      fa->port);
+    assert_true(write(fd, kc, (size_t)kl) == kl);
+    close(fd);
+    char err[256];
+    struct kube_client *c = kube_client_new(path, err, sizeof(err));
+    unlink(path);
+    assert_non_null(c);
+    return c;
+}
+
+static void fake_api_stop(struct fake_api *fa, pthread_t th)
+{
+    fa->stop = 1;
+    shutdown(fa->fd, SHUT_RDWR);
+    close(fa->fd);
+    pthread_join(th, NULL);
+}
+
+/* A server that ends every watch at once is retried with backoff, not in a busy loop. */
+static void short_watches(bool gone)
+{
+    struct fake_api fa = {.short_watches = !gone, .gone_watches = gone};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    sleep_ms(1500);
+    tracker_free(t);
+    int watches = fa.watches;
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+    /* backoff 200 ms doubling, jittered: at most a handful in 1.5 s (a busy loop makes hundreds) */
+    assert_true(watches >= 2);
+    if (watches > 10)
+        fail_msg("%d watches in 1.5 s", watches);
+}
+
+static void test_short_watches_back_off(void **state)
+{
+    (void)state;
+    short_watches(false);
+}
+
+/* The same when every watch is answered by 410 Gone: relists are spaced too. */
+static void test_gone_watches_back_off(void **state)
+{
+    (void)state;
+    short_watches(true);
+}
+
+/* Polls Lease 0 until its epoch is EPOCH (exists) or, with EPOCH NULL, until it does not exist. */
+static const struct lease_snapshot *wait_snapshot(struct tracker *t, const char *epoch)
+{
+    for (int i = 0; i < 300; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        if (s->known && (epoch != NULL ? s->exists && strcmp(s->epoch, epoch) == 0 : !s->exists))
+            return s;
+        tracker_release(t, s);
+        sleep_ms(10);
+    }
+    fail_msg("lease never reached epoch %s", epoch ? epoch : "(deleted)");
+    return NULL;
+}
+
+/*
+ * The same election record under a new uid is a new Lease (deleted and
+ * re-created, the DELETED event missed): changed_mono_ns moves and the epoch
+ * follows the uid.  DELETED then publishes exists false.
+ */
+static void test_recreated_lease_is_a_change(void **state)
+{
+    (void)state;
+    struct fake_api fa = {.recreate = true};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s1 = wait_snapshot(t, "u1/2");
+    const struct lease_snapshot *s2 = wait_snapshot(t, "u2/2");
+    assert_true(s2->changed_mono_ns > s1->changed_mono_ns);
+    assert_string_equal(s2->holder, "h");
+    assert_string_equal(s2->uid, "u2");
+    const struct lease_snapshot *s3 = wait_snapshot(t, NULL);
+    assert_true(s3->changed_mono_ns > s2->changed_mono_ns);
+    assert_string_equal(s3->epoch, "");
+    assert_string_equal(s3->holder, "");
+    tracker_release(t, s1);
+    tracker_release(t, s2);
+    tracker_release(t, s3);
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
 }
 
 static void test_malformed_then_fixed(void **state)
@@ -247,9 +398,9 @@ static void test_malformed_then_fixed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_track_and_find),
-        cmocka_unit_test(test_unreachable_stays_unknown),
-        cmocka_unit_test(test_malformed_then_fixed),
+        cmocka_unit_test(test_track_and_find),        cmocka_unit_test(test_unreachable_stays_unknown),
+        cmocka_unit_test(test_malformed_then_fixed),  cmocka_unit_test(test_short_watches_back_off),
+        cmocka_unit_test(test_gone_watches_back_off), cmocka_unit_test(test_recreated_lease_is_a_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
