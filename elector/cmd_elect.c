@@ -45,7 +45,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID [--kubeconfig FILE]\n"
                "                        [--lease-duration D] [--renew-deadline D] [--retry-period D]\n"
                "                        [--status-listen ADDR:PORT] [--grace-period D] [-- COMMAND ARGS...]\n"
-               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace period 5s\n");
+               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace period 5s, at most\n"
+               "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
 }
 
 static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
@@ -356,7 +357,7 @@ int cmd_elect(int argc, char **argv)
     const char *lease = NULL, *identity = NULL, *kubeconfig = NULL, *status = NULL;
     struct candidate_config cfg;
     candidate_config_init(&cfg);
-    int64_t grace = GRACE_DEFAULT_NS;
+    int64_t grace = -1; /* not given */
     char **command = NULL;
     char err[1024];
 
@@ -436,6 +437,19 @@ int cmd_elect(int argc, char **argv)
         fprintf(stderr, "leasefence elect: %s\n", err);
         return 2;
     }
+    /*
+     * A leader notices its loss at most a renew deadline plus a retry period
+     * after its last renewal; another candidate may take over a lease duration
+     * after it.  A command still running past that overlaps the next leader.
+     */
+    int64_t margin = cfg.lease_duration_ns - cfg.renew_deadline_ns - cfg.retry_period_ns;
+    if (grace < 0) /* the default: 5 s, or less when the durations leave less, but at least 1 s */
+        grace = margin < 1000000000LL ? 1000000000LL : margin < GRACE_DEFAULT_NS ? margin : GRACE_DEFAULT_NS;
+    else if (command != NULL && grace > margin)
+        log_event(LOGL_WARN,
+                  "the grace period outlasts the lease: a stopping command may overlap the next leader's "
+                  "(keep --grace-period below lease duration - renew deadline - retry period)",
+                  "lease", lease, NULL);
 
     struct elect e;
     memset(&e, 0, sizeof(e));

@@ -23,7 +23,7 @@
 #define WATCH_TIMEOUT_S          30 /* plus up to 15 s of jitter */
 #define WATCH_LOW_SPEED_MARGIN_S 10
 #define CONTACT_REFRESH_NS       1000000000LL
-#define MAX_EVENT                (1u << 20)
+#define MAX_EVENT                (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
 #define MIN_WATCH_NS             1000000000LL /* a watch ending cleanly sooner is retried with backoff */
 #define MAX_CONNECTIONS          16           /* per API server; lifted when it speaks only HTTP/1.1 */
 

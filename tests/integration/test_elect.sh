@@ -229,4 +229,13 @@ expect_eq "TLS is verified: no lease taken" "" "$(holder cfg)"
 check "tokens are never logged" bash -c "! grep -qF '$ADMIN_TOKEN' '$TMP'/*.log"
 stop j
 
+# A grace period longer than lease - renew deadline - retry period lets a stopping
+# command overlap the next leader: it is warned about; the default stays inside it.
+cand grace g1 --grace-period 30s -- sleep 60
+check "an over-long --grace-period is warned about" wait_for $((5 * TW)) grep -q 'grace period outlasts the lease' "$TMP/g1.log"
+cand grace2 g2 -- sleep 60
+sleep 0.5
+check "the default grace period is not warned about" bash -c "! grep -q 'grace period outlasts' '$TMP/g2.log'"
+kill "${PID[g1]}" "${PID[g2]}" 2>/dev/null
+
 done_testing
