@@ -45,22 +45,10 @@ int decide_fence(const struct review *r, const struct fence_table *t)
     return best;
 }
 
-/* The last value of annotation KEY in KV[0..N), or a NULL str. */
-static struct review_str annotation(const struct review_kv *kv, size_t n, const char *key)
-{
-    struct review_str none = {NULL, 0};
-    for (size_t i = n; i-- > 0;)
-        if (review_str_eq(kv[i].key, key))
-            return kv[i].value;
-    return none;
-}
-
 /* The object whose annotations count: oldObject for DELETE, else object. */
 static struct review_str object_annotation(const struct review *r, const char *key)
 {
-    if (review_str_eq(r->operation, "DELETE"))
-        return annotation(r->old_annotations, r->nold_annotations, key);
-    return annotation(r->annotations, r->nannotations, key);
+    return review_annotation(r, review_str_eq(r->operation, "DELETE"), key);
 }
 
 static struct review_str read_identity(const struct review *r, const struct fence *f)

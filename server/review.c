@@ -5,8 +5,11 @@
  * escapes, UTF-8, numbers, literals, nesting, nothing after the value) while
  * a handful of path-specific functions (field_*, at most six deep) pick out
  * the fields of struct review.  Everything off those paths goes through
- * skip_value, one iterative loop that only validates; strings are scanned 16
- * bytes per step and stay in the body unless they hold escapes.
+ * skip_value, one iterative loop that only validates (whitespace is looked
+ * for only where compact JSON has none); strings are scanned 16 bytes per
+ * step and stay in the body unless they hold escapes.  Annotation values
+ * with escapes stay in the body too, validated but undecoded, flagged
+ * review_kv.escaped: review_kv_value decodes the one or two that are read.
  *
  * Duplicate keys: the last one wins, for the value and for its type check,
  * so every field has a "wrong type" bit that each assignment rewrites, and
@@ -262,32 +265,136 @@ static const unsigned char *check_escape(struct dec *d, const unsigned char *p)
     return p + 5;
 }
 
-/* scan_string after its first stop at P: escapes, non-ASCII, errors. */
+/* One stop of a string other than its closing quote, at S: an escape, a
+ * non-ASCII sequence or an error.  Returns the byte after it, NULL on error. */
+static inline const unsigned char *string_stop(struct dec *d, const unsigned char *s, bool *esc)
+{
+    size_t n;
+    if (*s == '\\') {
+        *esc = true;
+        if (s + 1 < d->end && s[1] == '"') /* the common one, in embedded JSON */
+            return s + 2;
+        return check_escape(d, s + 1);
+    }
+    if (*s < 0x20)
+        return fail(d, s, "control character in a string"), NULL;
+    if ((n = utf8_len(s, d->end)) == 0)
+        return fail(d, s, "invalid UTF-8 in a string"), NULL;
+    return s + n;
+}
+
+/*
+ * The common case of a string with escapes, embedded JSON, decided from the
+ * masks of WIDTH (16 or 64) bytes: Q of quotes, B of backslashes, C of
+ * control and non-ASCII bytes.  When every backslash up to the first quote
+ * it does not escape is a \" inside the run, with no control or non-ASCII
+ * byte before that quote, returns that quote's offset, or when there is
+ * none how many bytes are string contents (WIDTH, or WIDTH - 1 when the last
+ * is a backslash escaping the next run's first), and sets *ESC when there
+ * was a backslash.  Otherwise -1: the run needs taking stop by stop.
+ */
+static inline int embedded_run(uint64_t q, uint64_t b, uint64_t c, int width, bool *esc)
+{
+    uint64_t escaped = b << 1, endq = q & ~escaped;
+    uint64_t before = endq != 0 ? (endq & -endq) - 1 : ~UINT64_C(0); /* the bytes before the end */
+    /* control/non-ASCII, a backslash escaping a backslash, an escape other than \" */
+    if (((c | (b & escaped) | (escaped & ~q)) & before) != 0)
+        return -1;
+    if ((b & before) != 0)
+        *esc = true;
+    if (endq != 0)
+        return __builtin_ctzll(endq);
+    return width - (int)(b >> (width - 1)); /* a last backslash goes with the next run */
+}
+
+/*
+ * scan_string after its first stop at P: escapes, non-ASCII, errors.  With
+ * SSE2 the string goes by runs of 16 bytes, then 64 once it is long: masks of
+ * the run's quotes, backslashes and control/non-ASCII bytes, then either
+ * embedded_run takes the whole run at once (kubectl's last-applied-
+ * configuration is kilobytes of \" and nothing else) or every stop of the
+ * run is handled from the same mask, never rescanning.
+ */
 static __attribute__((noinline)) int scan_string_slow(struct dec *d, const unsigned char *start,
                                                       const unsigned char *p, const unsigned char **raw,
                                                       size_t *rawlen, bool *escaped)
 {
     const unsigned char *end = d->end;
     bool esc = false;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    int want = 16; /* 64 once the string has outlasted a first run of 16 */
+    /* A first stop that is not a \" (\n, \u, UTF-8) would fail the first run. */
+    if (p < end && *p != '\\' && *p != '"') {
+        if ((p = string_stop(d, p, &esc)) == NULL)
+            return -1;
+    } else if (p + 1 < end && *p == '\\' && p[1] != '"') {
+        if ((p = string_stop(d, p, &esc)) == NULL)
+            return -1;
+    }
     for (;;) {
+        uint64_t q = 0, b = 0, c = 0, mask;
+        const unsigned char *next;
+        int n, width = want == 64 && end - p >= 64 ? 64 : 16;
+        if (end - p < 16)
+            break;
+#define MASKS16(i)                                                                                           \
+    do {                                                                                                     \
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + (i)));                               \
+        q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (i);                         \
+        b |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash)) << (i);                        \
+        c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(v, space)) << (i);                         \
+    } while (0)
+        MASKS16(0);
+        if (width == 64) {
+            MASKS16(16);
+            MASKS16(32);
+            MASKS16(48);
+        }
+#undef MASKS16
+        if ((n = embedded_run(q, b, c, width, &esc)) >= 0) {
+            p += n;
+            if (n < width && *p == '"') /* not the last backslash */
+                goto done;
+            want = 64;
+            continue;
+        }
+        /* Otherwise every stop of the run, from the one mask. */
+        mask = q | b | c;
+        next = p + width;
+        while (mask != 0) {
+            const unsigned char *s = p + __builtin_ctzll(mask), *after;
+            size_t off;
+            if (*s == '"') {
+                p = s;
+                goto done;
+            }
+            if ((after = string_stop(d, s, &esc)) == NULL)
+                return -1;
+            off = (size_t)(after - p);
+            if (off >= (size_t)width) {
+                next = after;
+                break;
+            }
+            mask &= ~UINT64_C(0) << off; /* the stops inside what it consumed */
+        }
+        p = next;
+        want = 64;
+    }
+#endif
+    for (;;) {
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
         if (p >= end)
             return fail(d, p, "unexpected end of input in a string");
         if (*p == '"')
             break;
-        if (*p == '\\') {
-            esc = true;
-            if ((p = check_escape(d, p + 1)) == NULL)
-                return -1;
-        } else if (*p < 0x20) {
-            return fail(d, p, "control character in a string");
-        } else {
-            size_t n = utf8_len(p, end);
-            if (n == 0)
-                return fail(d, p, "invalid UTF-8 in a string");
-            p += n;
-        }
-        p = scan_plain(p, end);
+        if ((p = string_stop(d, p, &esc)) == NULL)
+            return -1;
     }
+#ifdef __SSE2__
+done:
+#endif
     *raw = start;
     *rawlen = (size_t)(p - start);
     *escaped = esc;
@@ -587,8 +694,13 @@ static int skip_value(struct dec *d)
 value:
     if (p >= end)
         return fail(d, p, "unexpected end of input");
+    if (*p == '"') /* the most common values: no jump table */
+        goto string_value;
+    if (*p == '{')
+        goto object_value;
     switch (*p) {
     case '"':
+    string_value:
         q = scan_plain(p + 1, end);
         if (q < end && *q == '"') {
             p = q + 1;
@@ -599,10 +711,13 @@ value:
         }
         goto after_value;
     case '{':
+    object_value:
         if (depth == room)
             return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
         close[++depth] = '}';
         p++;
+        if (p < end && *p == '"')
+            goto key_string;
         SKIP_WS(p, end);
         if (p < end && *p == '}') {
             p++;
@@ -615,7 +730,8 @@ value:
             return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
         close[++depth] = ']';
         p++;
-        SKIP_WS(p, end);
+        if (p < end && *p <= ' ')
+            SKIP_WS(p, end);
         if (p < end && *p == ']') {
             p++;
             depth--;
@@ -637,6 +753,12 @@ value:
             return fail(d, p, "invalid literal");
         p += 4;
         goto after_value;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': /* whitespace is rare: skipped here, not looked for before every value */
+        SKIP_WS(p, end);
+        goto value;
     default:
         if (*p == '-' || (*p >= '0' && *p <= '9')) {
             d->p = p;
@@ -648,11 +770,13 @@ value:
         return fail(d, p, "expected a value");
     }
 
-key:
+key: /* compact JSON goes straight to key_string */
+    SKIP_WS(p, end);
     if (p >= end)
         return fail(d, p, "unexpected end of input");
     if (*p != '"')
         return fail(d, p, "expected a string key");
+key_string: /* at the key's opening quote */
     q = scan_plain(p + 1, end);
     if (q < end && *q == '"') {
         p = q + 1;
@@ -661,13 +785,16 @@ key:
             return -1;
         p = d->p;
     }
+    if (p < end && *p == ':') {
+        p++;
+        goto value;
+    }
     SKIP_WS(p, end);
     if (p >= end)
         return fail(d, p, "unexpected end of input");
     if (*p != ':')
         return fail(d, p, "expected ':'");
     p++;
-    SKIP_WS(p, end);
     goto value;
 
 after_value:
@@ -675,12 +802,27 @@ after_value:
         d->p = p;
         return 0;
     }
+    if (p < end) { /* compact JSON first */
+        if (*p == ',') {
+            p++;
+            if (close[depth] == '}') {
+                if (p < end && *p == '"')
+                    goto key_string;
+                goto key;
+            }
+            goto value;
+        }
+        if (*p == close[depth]) {
+            p++;
+            depth--;
+            goto after_value;
+        }
+    }
     SKIP_WS(p, end);
     if (p >= end)
         return fail(d, p, "unexpected end of input");
     if (*p == ',') {
         p++;
-        SKIP_WS(p, end);
         if (close[depth] == '}')
             goto key;
         goto value;
@@ -821,9 +963,10 @@ static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
         for (i = 1, out = 1; i < n; i++) {
             for (j = 0; j < out && !same_key(&kv[j], &kv[i]); j++)
                 ;
-            if (j < out)
+            if (j < out) {
                 kv[j].value = kv[i].value;
-            else
+                kv[j].escaped = kv[i].escaped;
+            } else
                 kv[out++] = kv[i];
         }
         return out;
@@ -839,8 +982,10 @@ static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
                 idx[j]->key.ptr = NULL; /* dropped below */
                 dup = true;
             }
-            if (j > i + 1)
+            if (j > i + 1) {
                 idx[i]->value = idx[j - 1]->value;
+                idx[i]->escaped = idx[j - 1]->escaped;
+            }
         }
         if (!dup)
             return n;
@@ -851,7 +996,9 @@ static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
     }
 }
 
-/* An object of string values; null values read as "". */
+/* An object of string values; null values read as "".  Values with escapes
+ * are validated but kept as written (kv->escaped): review_kv_value decodes
+ * the few that are read. */
 static int field_annotations(struct dec *d, enum field f, struct review_kv **out, size_t *nout)
 {
     void *arr = NULL;
@@ -888,9 +1035,14 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
             }
             kv = grow(d, &arr, n, &cap, sizeof(*kv));
             kv->key = key;
+            kv->escaped = false;
             if (*d->p == '"') {
-                if (take_string(d, &kv->value) < 0)
+                const unsigned char *raw;
+                size_t len;
+                if (scan_string(d, &raw, &len, &kv->escaped) < 0)
                     return -1;
+                kv->value.ptr = (const char *)raw;
+                kv->value.len = len;
             } else {
                 if (skip_literal(d, "null", 4) < 0)
                     return -1;
@@ -1288,6 +1440,30 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     }
     if (check_fields(&d, err, errlen) < 0)
         return -1;
+    d.r.alloc = alloc;
+    d.r.alloc_ctx = ctx;
     *out = d.r;
     return 0;
+}
+
+struct review_str review_kv_value(const struct review *r, const struct review_kv *kv)
+{
+    struct review_str s = kv->value;
+    if (kv->escaped) {
+        char *buf = r->alloc(r->alloc_ctx, s.len);
+        s.len = unescape(buf, (const unsigned char *)s.ptr, s.len);
+        s.ptr = buf;
+    }
+    return s;
+}
+
+struct review_str review_annotation(const struct review *r, bool old, const char *key)
+{
+    const struct review_kv *kv = old ? r->old_annotations : r->annotations;
+    size_t n = old ? r->nold_annotations : r->nannotations;
+    struct review_str none = {NULL, 0};
+    for (size_t i = n; i-- > 0;)
+        if (review_str_eq(kv[i].key, key))
+            return review_kv_value(r, &kv[i]);
+    return none;
 }

@@ -29,9 +29,19 @@ struct review_str {
     size_t len;
 };
 
+/** An annotation.  KEY is decoded.  VALUE is decoded too unless ESCAPED:
+ *  then it is the string as written in the body between its quotes (already
+ *  validated, holding at least one escape), left undecoded because most
+ *  annotation values are never read (kubectl's last-applied-configuration is
+ *  kilobytes of \" escapes).  Read values through review_kv_value() or
+ *  review_annotation(), never VALUE directly. */
 struct review_kv {
     struct review_str key, value;
+    bool escaped;
 };
+
+/** Memory for decoded strings and arrays; must return aligned memory or abort. */
+typedef void *(*review_alloc_fn)(void *ctx, size_t size);
 
 enum review_version {
     REVIEW_V1 = 1,  /* admission.k8s.io/v1 */
@@ -58,10 +68,9 @@ struct review {
     size_t nold_annotations;
     bool has_object, has_old_object; /* request.object / oldObject present and not null */
     bool dry_run;                    /* request.dryRun */
+    review_alloc_fn alloc;           /* what review_decode was given, for review_kv_value() */
+    void *alloc_ctx;
 };
-
-/** Memory for decoded strings and arrays; must return aligned memory or abort. */
-typedef void *(*review_alloc_fn)(void *ctx, size_t size);
 
 /**
  * Decodes an AdmissionReview from BUF[0..LEN).  Returns 0 and fills OUT, or
@@ -81,6 +90,21 @@ typedef void *(*review_alloc_fn)(void *ctx, size_t size);
  */
 int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
                   char *err, size_t errlen);
+
+/**
+ * The value of annotation KV of R, decoded: KV->value itself when it holds no
+ * escapes, else decoded into memory from the allocator R was decoded with
+ * (so it lives as long as R's strings).  Each call for an escaped value
+ * decodes and allocates anew.
+ */
+struct review_str review_kv_value(const struct review *r, const struct review_kv *kv);
+
+/**
+ * The decoded value of annotation KEY (NUL-terminated) of request.oldObject
+ * when OLD, else of request.object; ptr NULL when there is no such
+ * annotation.  For duplicated keys, the last value, as review_decode keeps.
+ */
+struct review_str review_annotation(const struct review *r, bool old, const char *key);
 
 /** True when S holds exactly the NUL-terminated string LIT. */
 static inline bool review_str_eq(struct review_str s, const char *lit)

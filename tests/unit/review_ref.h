@@ -374,7 +374,9 @@ static int ref_strs_eq(const struct review_str *a, size_t n, const json_t *v)
     return 1;
 }
 
-static int ref_kvs_eq(const struct review_kv *a, size_t n, const json_t *v)
+/* Values are compared as review_kv_value() decodes them, the way decide.c
+ * reads them; an escaped value must also really hold an escape. */
+static int ref_kvs_eq(const struct review *r, const struct review_kv *a, size_t n, const json_t *v)
 {
     size_t i;
     if (v == NULL || json_is_null(v))
@@ -391,7 +393,10 @@ static int ref_kvs_eq(const struct review_kv *a, size_t n, const json_t *v)
         e = json_object_get(v, key);
         if (e == NULL)
             return 0;
-        if (json_is_null(e) ? (a[i].value.ptr == NULL || a[i].value.len != 0) : !ref_str_eq(a[i].value, e))
+        if (a[i].escaped && (json_is_null(e) || memchr(a[i].value.ptr, '\\', a[i].value.len) == NULL))
+            return 0;
+        if (json_is_null(e) ? (a[i].value.ptr == NULL || a[i].value.len != 0)
+                            : !ref_str_eq(review_kv_value(r, &a[i]), e))
             return 0;
     }
     return 1;
@@ -436,13 +441,13 @@ static const char *ref_compare_fields(const struct review *r, const json_t *root
     m = ref_get(o, "metadata");
     if (r->has_object != json_is_object(o))
         return "has_object";
-    if (!ref_kvs_eq(r->annotations, r->nannotations, ref_get(m, "annotations")))
+    if (!ref_kvs_eq(r, r->annotations, r->nannotations, ref_get(m, "annotations")))
         return "request.object.metadata.annotations";
     o = ref_get(req, "oldObject");
     m = ref_get(o, "metadata");
     if (r->has_old_object != json_is_object(o))
         return "has_old_object";
-    if (!ref_kvs_eq(r->old_annotations, r->nold_annotations, ref_get(m, "annotations")))
+    if (!ref_kvs_eq(r, r->old_annotations, r->nold_annotations, ref_get(m, "annotations")))
         return "request.oldObject.metadata.annotations";
     if (r->dry_run != json_is_true(ref_get(req, "dryRun")))
         return "request.dryRun";

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -458,6 +459,73 @@ static void test_last_duplicate_annotation_wins(void **state)
     expect(run(&r, &s), true, REASON_HOLDER);
 }
 
+/* A bump allocator over a static buffer, for reviews from review_decode. */
+static void *arena_alloc(void *ctx, size_t size)
+{
+    static _Alignas(16) char buf[64 * 1024];
+    size_t *used = ctx, off = (*used + 15) & ~(size_t)15;
+    if (off + size > sizeof(buf))
+        fail_msg("test arena exhausted");
+    *used = off + size;
+    return buf + off;
+}
+
+/* Annotation values with escapes stay undecoded in the review
+ * (review_kv_value); the decision must compare them decoded, identity and
+ * epoch alike, in object and (for DELETE) oldObject. */
+static void test_escaped_annotations(void **state)
+{
+    static const char json[] =
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+        "\"uid\":\"u\",\"resource\":{\"group\":\"\",\"version\":\"v1\",\"resource\":\"configmaps\"},"
+        "\"operation\":\"%s\",\"userInfo\":{\"username\":\"anyone\",\"groups\":[\"annotated\"]},"
+        "\"object\":{\"metadata\":{\"annotations\":{\"big\":\"{\\\"a\\\":1}\","
+        "\"example.com/replica\":\"replica\\u002d%c\"}}},"
+        "\"oldObject\":{\"metadata\":{\"annotations\":{\"example.com/replica\":\"replica-%c\"}}}}}";
+    static const char epoch_json[] =
+        "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+        "\"uid\":\"u\",\"operation\":\"UPDATE\",\"userInfo\":{\"username\":"
+        "\"system:serviceaccount:demo:controller\",\"extra\":{\"authentication.kubernetes.io/pod-name\":"
+        "[\"pod-a\"]}},\"object\":{\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"u1\\/%c\"}}}}}";
+    struct lease_snapshot s = held_by("replica-7");
+    struct review r;
+    char buf[1024], err[256];
+    size_t used = 0;
+    int n;
+    (void)state;
+
+    n = snprintf(buf, sizeof(buf), json, "UPDATE", '7', '8');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_true(r.annotations[1].escaped); /* as written: "replica\u002d7" */
+    struct decision d = run(&r, &s);
+    expect(d, true, REASON_HOLDER);
+    assert_int_equal(d.identity.len, 9);
+    assert_memory_equal(d.identity.ptr, "replica-7", 9);
+    n = snprintf(buf, sizeof(buf), json, "UPDATE", '8', '7');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    d = run(&r, &s);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_non_null(strstr(d.message, "replica \"replica-8\" is not the holder"));
+    /* DELETE: oldObject's (unescaped) annotation; then an escaped one there */
+    n = snprintf(buf, sizeof(buf), json, "DELETE", '8', '7');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    expect(run(&r, &s), true, REASON_HOLDER);
+
+    s = held_by("pod-a");
+    n = snprintf(buf, sizeof(buf), epoch_json, '3');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_true(r.annotations[0].escaped); /* as written: "u1\/3" */
+    d = run(&r, &s);
+    expect(d, true, REASON_HOLDER);
+    assert_int_equal(d.epoch.len, 4);
+    assert_memory_equal(d.epoch.ptr, "u1/3", 4);
+    n = snprintf(buf, sizeof(buf), epoch_json, '2');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    d = run(&r, &s);
+    expect(d, false, REASON_STALE_EPOCH);
+    assert_non_null(strstr(d.message, "epoch \"u1/2\""));
+}
+
 static void test_warn_mode_allows_failed_checks(void **state)
 {
     (void)state;
@@ -570,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_identity_username),
         cmocka_unit_test(test_identity_annotation),
         cmocka_unit_test(test_last_duplicate_annotation_wins),
+        cmocka_unit_test(test_escaped_annotations),
         cmocka_unit_test(test_warn_mode_allows_failed_checks),
         cmocka_unit_test(test_audit_mode_allows_failed_checks),
         cmocka_unit_test(test_enforce_denies_every_failed_row),

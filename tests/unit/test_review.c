@@ -89,16 +89,22 @@ static bool in_buf(struct review_str s, const char *buf, size_t len)
     return s.ptr >= buf && s.ptr + s.len <= buf + len;
 }
 
-static const char *ann(const struct review_kv *kv, size_t n, const char *key, size_t *len)
+/* The decoded value of annotation KEY (the first with it) in R's object, or
+ * oldObject when OLD; NULL when none. */
+static const char *ann_of(const struct review *r, bool old, const char *key, size_t *len)
 {
-    size_t i;
+    const struct review_kv *kv = old ? r->old_annotations : r->annotations;
+    size_t i, n = old ? r->nold_annotations : r->nannotations;
     for (i = 0; i < n; i++)
         if (review_str_eq(kv[i].key, key)) {
-            *len = kv[i].value.len;
-            return kv[i].value.ptr;
+            struct review_str v = review_kv_value(r, &kv[i]);
+            *len = v.len;
+            return v.ptr;
         }
     return NULL;
 }
+/* The decoded value of annotation KV of R. */
+#define VAL(kv) review_kv_value(&r, &(kv))
 
 #define POD  "controller-6d8f9c7b5-x7k2p"
 #define USER "system:serviceaccount:shop:controller"
@@ -140,7 +146,7 @@ static void test_v1_create(void **state)
     assert_true(r.has_object);
     assert_false(r.has_old_object);
     assert_int_equal(r.nannotations, 1);
-    v = ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen);
+    v = ann_of(&r, false, "leasefence.io/epoch", &vlen);
     assert_non_null(v);
     assert_int_equal(vlen, strlen("0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1"));
     assert_memory_equal(v, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1", vlen);
@@ -164,9 +170,9 @@ static void test_v1_update(void **state)
     check_configmap_review(&r);
     assert_true(r.has_object);
     assert_true(r.has_old_object);
-    assert_non_null(ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen));
+    assert_non_null(ann_of(&r, false, "leasefence.io/epoch", &vlen));
     assert_int_equal(vlen, 38);
-    assert_non_null(ann(r.old_annotations, r.nold_annotations, "leasefence.io/epoch", &vlen));
+    assert_non_null(ann_of(&r, true, "leasefence.io/epoch", &vlen));
     assert_int_equal(r.nold_annotations, 1);
     assert_memory_equal(r.old_annotations[0].value.ptr, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/1", 38);
     assert_memory_equal(r.annotations[0].value.ptr, "0d6e2c4a-1111-4a3c-9e5d-7b2f1c0a9e8d/2", 38);
@@ -213,17 +219,64 @@ static void test_deployment(void **state)
     assert_str(r.name, "worker");
     assert_int_equal(r.nannotations, 3);
     assert_int_equal(r.nold_annotations, 3);
-    v = ann(r.annotations, r.nannotations, "kubectl.kubernetes.io/last-applied-configuration", &vlen);
+    v = ann_of(&r, false, "kubectl.kubernetes.io/last-applied-configuration", &vlen);
     assert_non_null(v);
     /* An escaped JSON document: decoded into allocated memory. */
     assert_false(v >= buf && v < buf + len);
     assert_true(vlen > 20 && memcmp(v, "{\"apiVersion\":\"apps/v1\"", 23) == 0);
     assert_int_equal(v[vlen - 1], '\n');
     assert_null(memchr(v, '\\', vlen));
-    v = ann(r.old_annotations, r.nold_annotations, "deployment.kubernetes.io/revision", &vlen);
+    v = ann_of(&r, true, "deployment.kubernetes.io/revision", &vlen);
     assert_non_null(v);
     assert_int_equal(vlen, 1);
     assert_int_equal(v[0], '7');
+    v = ann_of(&r, false, "kubectl.kubernetes.io/last-applied-configuration", &vlen);
+    /* Not decoded until asked for: kept as written in the body. */
+    for (size_t i = 0; i < r.nannotations; i++) {
+        if (!review_str_eq(r.annotations[i].key, "kubectl.kubernetes.io/last-applied-configuration"))
+            continue;
+        assert_true(r.annotations[i].escaped);
+        assert_true(in_buf(r.annotations[i].value, buf, len));
+        assert_memory_equal(r.annotations[i].value.ptr, "{\\\"apiVersion\\\":", 16);
+        assert_true(r.annotations[i].value.len > vlen);
+    }
+    assert_int_equal(review_annotation(&r, false, "kubectl.kubernetes.io/last-applied-configuration").len,
+                     vlen);
+    assert_memory_equal(review_annotation(&r, false, "kubectl.kubernetes.io/last-applied-configuration").ptr,
+                        v, vlen);
+    assert_null(review_annotation(&r, false, "nope").ptr);
+    assert_str(review_annotation(&r, true, "deployment.kubernetes.io/revision"), "7");
+}
+
+/* Escaped annotation values stay raw through duplicate keys, both ways, in
+ * the short (n <= 16) and the sorted (n > 16) dedup. */
+static void test_escaped_annotation_dedup(void **state)
+{
+    struct review r;
+    char buf[4096];
+    size_t n = 0, i, extra;
+    (void)state;
+    for (extra = 0; extra <= 20; extra += 20) {
+        n = (size_t)snprintf(
+            buf, sizeof(buf),
+            "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
+            "{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{"
+            "\"a\":\"x\\u0041\",\"b\":\"plain\",\"a\":\"plain-a\",\"b\":\"y\\ty\"");
+        for (i = 0; i < extra; i++)
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"k%zu\":\"\\\"%zu\\\"\"", i, i);
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "}}}}}");
+        assert_int_equal(decode_n(&r, buf, n), 0);
+        assert_int_equal(r.nannotations, 2 + extra);
+        assert_str(r.annotations[0].key, "a");
+        assert_false(r.annotations[0].escaped);
+        assert_str(VAL(r.annotations[0]), "plain-a");
+        assert_str(r.annotations[1].key, "b");
+        assert_true(r.annotations[1].escaped);
+        assert_str(VAL(r.annotations[1]), "y\ty");
+        assert_str(review_annotation(&r, false, "b"), "y\ty");
+        if (extra > 0)
+            assert_str(review_annotation(&r, false, "k7"), "\"7\"");
+    }
 }
 
 static void test_tokenreview_connect_status(void **state)
@@ -283,19 +336,19 @@ static void test_escapes(void **state)
     assert_int_equal(r.npod_names, 1);
     assert_str(r.pod_names[0], "pod-\xf0\x9f\x9a\x80-1");
     assert_int_equal(r.nannotations, 4);
-    v = ann(r.annotations, r.nannotations, "leasefence.io/epoch", &vlen);
+    v = ann_of(&r, false, "leasefence.io/epoch", &vlen);
     assert_non_null(v);
     assert_int_equal(vlen, 9);
     assert_memory_equal(v, "A\b\f\n\r\t/\\\"", 9);
-    v = ann(r.annotations, r.nannotations, "k\xc3\xa9y", &vlen);
+    v = ann_of(&r, false, "k\xc3\xa9y", &vlen);
     assert_non_null(v);
     assert_int_equal(vlen, 3);
     assert_memory_equal(v, "v\xc3\xa9", 3);
-    v = ann(r.annotations, r.nannotations, "emoji-\xf0\x9f\x98\x80", &vlen);
+    v = ann_of(&r, false, "emoji-\xf0\x9f\x98\x80", &vlen);
     assert_non_null(v);
     assert_int_equal(vlen, 4);
     assert_memory_equal(v, "\xf4\x8f\xbf\xbf", 4); /* U+10FFFF */
-    v = ann(r.annotations, r.nannotations, "plain", &vlen);
+    v = ann_of(&r, false, "plain", &vlen);
     assert_non_null(v); /* raw UTF-8, zero copy */
     assert_true(v >= buf && v < buf + len);
     assert_false(r.has_old_object);
@@ -324,15 +377,15 @@ static void test_lookalikes(void **state)
     assert_str(r.kind_kind, "ConfigMap");
     assert_false(r.dry_run);
     /* The look-alikes are annotations, nothing more. */
-    v = ann(r.annotations, r.nannotations, "username", &vlen);
+    v = ann_of(&r, false, "username", &vlen);
     assert_non_null(v);
     assert_memory_equal(v, "annotation-user", vlen);
-    assert_non_null(ann(r.annotations, r.nannotations, "uid", &vlen));
-    assert_non_null(ann(r.annotations, r.nannotations, REVIEW_POD_NAME_KEY, &vlen));
-    assert_null(ann(r.annotations, r.nannotations, "nested", &vlen));
-    assert_null(ann(r.annotations, r.nannotations, "spec-level", &vlen));
+    assert_non_null(ann_of(&r, false, "uid", &vlen));
+    assert_non_null(ann_of(&r, false, REVIEW_POD_NAME_KEY, &vlen));
+    assert_null(ann_of(&r, false, "nested", &vlen));
+    assert_null(ann_of(&r, false, "spec-level", &vlen));
     assert_int_equal(r.nannotations, 8);
-    v = ann(r.old_annotations, r.nold_annotations, "userInfo", &vlen);
+    v = ann_of(&r, true, "userInfo", &vlen);
     assert_non_null(v);
     assert_memory_equal(v, "{\"username\":\"old-annotation\"}", vlen);
 }
@@ -351,7 +404,7 @@ static void test_key_order_whitespace(void **state)
     assert_int_equal(r.ngroups, 2);
     assert_str(r.pod_names[0], POD);
     assert_int_equal(r.nannotations, 2);
-    assert_non_null(ann(r.annotations, r.nannotations, "z", &vlen));
+    assert_non_null(ann_of(&r, false, "z", &vlen));
 
     buf = slurp("v1-whitespace.json", &len);
     assert_int_equal(decode_n(&r, buf, len), 0);
@@ -375,7 +428,7 @@ static void test_duplicate_keys(void **state)
     assert_int_equal(r.ngroups, 0); /* the second userInfo has none */
     assert_str(r.name, "cm");
     assert_int_equal(r.nannotations, 2); /* the second metadata */
-    v = ann(r.annotations, r.nannotations, "c", &vlen);
+    v = ann_of(&r, false, "c", &vlen);
     assert_non_null(v);
     assert_memory_equal(v, "5", 1);
     assert_true(r.dry_run);
@@ -388,7 +441,7 @@ static void test_duplicate_keys(void **state)
         0);
     assert_int_equal(r.nannotations, 2);
     assert_str(r.annotations[0].key, "a");
-    assert_str(r.annotations[0].value, "3");
+    assert_str(VAL(r.annotations[0]), "3");
     assert_str(r.annotations[1].key, "b");
 
     /* An earlier wrong type is forgotten when the key comes again. */
@@ -428,8 +481,8 @@ static void test_many_annotations_dedup(void **state)
         char key[16], val[16];
         snprintf(key, sizeof(key), "k%zu", i);
         snprintf(val, sizeof(val), "%zu", i + 200);
-        assert_str(r.annotations[i].key, key);   /* first position */
-        assert_str(r.annotations[i].value, val); /* last value */
+        assert_str(r.annotations[i].key, key);  /* first position */
+        assert_str(VAL(r.annotations[i]), val); /* last value */
     }
 }
 
@@ -442,8 +495,8 @@ static void test_nul_and_nulls(void **state)
     assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.name.len, 3);
     assert_memory_equal(r.name.ptr, "a\0b", 3);
-    assert_int_equal(r.annotations[0].value.len, 3);
-    assert_memory_equal(r.annotations[0].value.ptr, "x\0y", 3);
+    assert_int_equal(VAL(r.annotations[0]).len, 3);
+    assert_memory_equal(VAL(r.annotations[0]).ptr, "x\0y", 3);
 
     buf = slurp("v1-numbers-nulls.json", &len);
     assert_int_equal(decode_n(&r, buf, len), 0);
@@ -463,7 +516,7 @@ static void test_nul_and_nulls(void **state)
         0);
     assert_int_equal(r.ngroups, 2);
     assert_str(r.groups[0], "");
-    assert_str(r.annotations[0].value, "");
+    assert_str(VAL(r.annotations[0]), "");
 }
 
 struct error_case {
@@ -739,6 +792,7 @@ int main(void)
         cmocka_unit_test_teardown(test_key_order_whitespace, free_blocks),
         cmocka_unit_test_teardown(test_duplicate_keys, free_blocks),
         cmocka_unit_test_teardown(test_many_annotations_dedup, free_blocks),
+        cmocka_unit_test_teardown(test_escaped_annotation_dedup, free_blocks),
         cmocka_unit_test_teardown(test_nul_and_nulls, free_blocks),
         cmocka_unit_test_teardown(test_errors, free_blocks),
         cmocka_unit_test_teardown(test_raw_nul, free_blocks),

@@ -373,10 +373,117 @@ static void test_known_differences(void **state)
     ref_arena_release(&arena);
 }
 
+/*
+ * The string scanner takes runs of 64 or 16 bytes of embedded JSON (ASCII,
+ * every backslash a \" inside the run) from masks, and everything else stop
+ * by stop from the same masks: every tricky string body at every offset from
+ * a run boundary, in an annotation value (kept raw, decoded on demand), an
+ * annotation key, a skipped field and the uid, whole and cut short, against
+ * jansson.
+ */
+static void test_string_blocks(void **state)
+{
+    static const char *const bodies[] = {
+        "\\\"",
+        "\\\\",
+        "\\\\\\\"",
+        "\\\\\\\\",
+        "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"",
+        "\\\"x\\\"",
+        "\\/",
+        "\\n\\t",
+        "\\u00e9",
+        "\\ud83d\\ude00",
+        "\xc3\xa9",
+        "\xf0\x9f\x98\x80",
+        "\\\"\xc3\xa9\\\"",
+        "\\x",
+        "\\",
+        "\\\\\\",
+        "\x01",
+        "\x7f",
+        "\xff",
+        "\xc3",
+        "\\u12",
+        "\\ud83d",
+        "\\ude00",
+        "\\ud83d\\u0041",
+        "\\u0000",
+        "\\\"\"",
+        "a\"b",
+        /* longer than a run of 64: escapes across its end */
+        "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+        "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"",
+        "\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n"
+        "\\u00e9",
+    };
+#define HEAD "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
+    static const char *const shapes[][2] = {
+        /* the document before and after the string body */
+        {HEAD "\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"k\":\"", "\",\"e\":\"1\"}}}}}"},
+        {HEAD "\"uid\":\"u\",\"oldObject\":{\"metadata\":{\"annotations\":{\"", "\":\"v\"}}}}}"},
+        {HEAD "\"uid\":\"u\",\"object\":{\"spec\":{\"x\":[\"", "\",1]}}}}"},
+        {HEAD "\"uid\":\"", "\"}}"},
+    };
+#undef HEAD
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024], body[512], doc[1024];
+    unsigned long cases = 0, failures = 0;
+    size_t b, sh, pre, post, cut;
+    (void)state;
+    for (sh = 0; sh < sizeof(shapes) / sizeof(shapes[0]); sh++)
+        for (b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++)
+            for (pre = 0; pre < 72; pre++)
+                for (post = 0; post < 80; post += 19) {
+                    int n;
+                    size_t len;
+                    memset(body, 'a', pre);
+                    n = snprintf(body + pre, sizeof(body) - pre, "%s", bodies[b]);
+                    memset(body + pre + (size_t)n, 'z', post);
+                    body[pre + (size_t)n + post] = '\0';
+                    n = snprintf(doc, sizeof(doc), "%s%s%s", shapes[sh][0], body, shapes[sh][1]);
+                    assert_true(n > 0 && (size_t)n < sizeof(doc));
+                    len = (size_t)n;
+                    /* whole, then cut inside and just after the string */
+                    for (cut = 0; cut < 7; cut++) {
+                        /* cut 4..6: a run of 16, two, or 16 then 64 after
+                         * the body's first byte ends exactly at the end */
+                        static const size_t runs[] = {16, 32, 80};
+                        size_t at = strlen(shapes[sh][0]), l = len;
+                        if (cut == 1)
+                            l = at + pre;
+                        else if (cut == 2)
+                            l = at + pre + strlen(bodies[b]);
+                        else if (cut == 3)
+                            l = at + strlen(body) + 1;
+                        else if (cut >= 4 && at + pre + runs[cut - 4] < len)
+                            l = at + pre + runs[cut - 4];
+                        else if (cut >= 4)
+                            continue;
+                        cases++;
+                        /* an exact-size copy: under ASan (make sanitize) any read
+                         * past the end of the body is caught */
+                        char *exact = malloc(l);
+                        assert_non_null(exact);
+                        memcpy(exact, doc, l);
+                        if (ref_diff(exact, l, &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
+                            dump_case("string blocks", exact, l, why);
+                        free(exact);
+                    }
+                }
+    print_stats("string blocks", cases, &st);
+    assert_int_equal(failures, 0);
+    assert_true(st.accepted > cases / 16);
+    assert_true(st.rejected_json > cases / 4);
+    ref_arena_release(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_string_blocks),
         cmocka_unit_test(test_depth_differential),
         cmocka_unit_test(test_known_differences),
         cmocka_unit_test(test_tree_mutations),
