@@ -105,6 +105,7 @@ deps:
 
 test: deps
 	$(MAKE) all fuzz-build
+	tests/lint.sh
 	tests/run.sh
 
 unit: all
@@ -123,12 +124,16 @@ lint:
 # The whole C suite (unit, integration, e2e) under ASan + UBSan, built with
 # clang in build/san.  Any sanitizer report fails the run (halt_on_error).
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SAN_LOGS = $(abspath $(BUILD))/san/sanitizer-logs
 sanitize: deps
 	$(MAKE) BUILD=$(BUILD)/san CC=clang CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	LEASEFENCE_BUILD=$(BUILD)/san \
-	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:log_path=$(SAN_LOGS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(SAN_LOGS)/ubsan \
 	tests/run.sh unit integration
+	@if ls $(SAN_LOGS)/* >/dev/null 2>&1; then echo "sanitizers: reports:"; head -40 $(SAN_LOGS)/*; exit 1; \
+	 else echo "sanitizers: no report"; fi
 
 # The server's integration tests with every leasefence process under memcheck.
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

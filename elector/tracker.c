@@ -641,6 +641,10 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     } else if (cc != CURLE_OK && !it->watch_bad) {
         log_event(LOGL_WARN, "watch connection lost", "lease", lease, "error", curl_easy_strerror(cc), NULL);
     }
+    /* After a failed watch, list again instead of resuming from rv: the API server may be a new one
+     * with another history, where rv means nothing (the Lease may have changed below it). */
+    free(it->rv);
+    it->rv = NULL;
     schedule_retry(t, it, now);
 }
 

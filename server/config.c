@@ -440,7 +440,7 @@ out:
 
 int config_parse_duration_ms(const char *s, int64_t *out_ms)
 {
-    /* By hand, not strtod: strtod also takes " 1", "0x1p3", "1e3", "inf" and "nan" (whose cast is undefined). */
+    /* By hand: strtod also takes " 1", "0x1p3", "1e3", "inf" and "nan" (whose cast is undefined). */
     const int64_t max_ms = 86400000;
     int64_t whole = 0, frac = 0, frac_scale = 1, mult;
     const char *p = s;

@@ -802,6 +802,14 @@ int serve_run(const struct serve_options *opts)
         config_free(t);
         goto fail;
     }
+    {
+        /* The token file is re-read every minute, as client-go does; tests that rotate it ask for less. */
+        const char *rr = getenv("LEASEFENCE_TOKEN_REREAD_S");
+        char *end;
+        long s = rr != NULL ? strtol(rr, &end, 10) : 0;
+        if (rr != NULL && end != rr && *end == '\0' && s >= 1 && s <= 3600)
+            kube_client_set_token_reread(srv.kube, (int)s);
+    }
     srv.tracker = tracker_new(srv.kube);
     if (bind_leases(t, err, sizeof(err)) < 0) {
         config_free(t);

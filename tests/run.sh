@@ -50,7 +50,7 @@ for suite in "${suites[@]}"; do
     done ;;
   fuzz)  # each libFuzzer target briefly on its seeds (make fuzz runs them longer)
     log=$log_dir/fuzz.log
-    timeout 300 tests/fuzz/run.sh "${FUZZ_BRIEF_SECONDS:-4}" >"$log" 2>&1; rc=$?
+    timeout 300 tests/fuzz/run.sh "${FUZZ_BRIEF_SECONDS:-4}" >"$log" 2>&1 </dev/null; rc=$?
     count "fuzz" "$log" $rc '^fuzz [a-z_]+: .* ok$' 'FAILED' ;;
   *) echo "run.sh: unknown suite '$suite'" >&2; exit 2 ;;
   esac

@@ -219,12 +219,70 @@ static void test_load_file(void **state)
     assert_string_equal(err, want);
 }
 
+/* Command-line durations.  strtod used to take "nan" (whose cast to int64_t is undefined), "inf",
+ * hex floats, exponents and leading spaces; the fuzz target fuzz_duration checks the rest. */
+static void test_duration(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t ms; /* -1: refused */
+    } cases[] = {
+        {"10s", 10000},
+        {"500ms", 500},
+        {"1m", 60000},
+        {"3", 3000},
+        {"1.5s", 1500},
+        {"0.25m", 15000},
+        {"0", 0},
+        {"0ms", 0},
+        {"86400000ms", 86400000},
+        {"1440m", 86400000},
+        {"86400", 86400000},
+        {"8.0066666666666666666666666666m", 480399},
+        {"0.0001s", 0},
+        {"86400001ms", -1},
+        {"1441m", -1},
+        {"99999999999999999999999s", -1},
+        {"nan", -1},
+        {"NaN", -1},
+        {"inf", -1},
+        {"-1s", -1},
+        {"+1s", -1},
+        {" 1s", -1},
+        {"1s ", -1},
+        {"0x10", -1},
+        {"1e3", -1},
+        {"1.s", -1},
+        {".5s", -1},
+        {"", -1},
+        {"s", -1},
+        {"1h", -1},
+        {"1ss", -1},
+        {"1.2.3s", -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t ms = -7;
+        int rc = config_parse_duration_ms(cases[i].in, &ms);
+        if (cases[i].ms < 0) {
+            if (rc != -1)
+                fail_msg("'%s' accepted as %lld ms", cases[i].in, (long long)ms);
+            assert_int_equal(ms, -7); /* untouched on error */
+        } else {
+            if (rc != 0)
+                fail_msg("'%s' refused", cases[i].in);
+            assert_int_equal(ms, cases[i].ms);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design_example),   cmocka_unit_test(test_all_fields_and_defaults),
         cmocka_unit_test(test_empty_fence_list), cmocka_unit_test(test_many_fences_hash),
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
