@@ -58,5 +58,5 @@ done
 
 echo
 for f in "${failures[@]+"${failures[@]}"}"; do echo "failed: $f"; done
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed" | tee "$log_dir/summary.txt"
 [ "$failed" -eq 0 ]
