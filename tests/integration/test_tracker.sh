@@ -74,6 +74,8 @@ check "a deleted lease: exists false" wait_for $((3 * TW)) snap_is t1 exists fal
 check "a deleted lease: known" snap_is t1 known true
 expect_eq "a deleted lease: no holder" "" "$(snap t1 holder)"
 
+# The API errors above hit t2's watch too; it may still be backing off.
+check "t2 watches again after the API errors" wait_for $((8 * TW)) snap_is t2 watching true
 kill -TERM "$CAND"; wait "$CAND"
 check "a released lease: holder empty" wait_for $((3 * TW)) snap_is t2 holder ""
 check "the probe is still running (no crash)" kill -0 "$PROBE_PID"
