@@ -4,6 +4,7 @@
  * renew deadline, and release on cancel.
  */
 #include "candidate.h"
+#include "xmem.h"
 
 #include "log.h"
 #include "kube.h"
@@ -172,22 +173,12 @@ int candidate_parse_duration(const char *s, int64_t *out)
 
 /* ---- candidate ---- */
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg,
                                 const struct candidate_ops *ops, char *err, size_t errlen)
 {
     if (candidate_config_validate(cfg, err, errlen) != 0)
         return NULL;
-    struct candidate *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        abort();
+    struct candidate *c = xcalloc(1, sizeof(*c));
     c->cfg = *cfg;
     c->ns = xstrdup(cfg->ns);
     c->name = xstrdup(cfg->name);

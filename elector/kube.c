@@ -4,6 +4,7 @@
  * setup and watch-stream decoding the tracker drives from its curl multi loop.
  */
 #include "kube.h"
+#include "xmem.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -47,22 +48,6 @@ struct kube_client {
     uint64_t counts[MAX_CODE];
 };
 
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
 static void wipe_free(char *s)
 {
     if (s != NULL) {
@@ -104,9 +89,7 @@ static int read_file(const char *path, size_t cap, struct blob *out, char *err, 
             return -1;
         }
         sz *= 2;
-        unsigned char *nb = realloc(buf, sz + 1);
-        if (nb == NULL)
-            abort();
+        unsigned char *nb = xrealloc(buf, sz + 1);
         buf = nb;
     }
     int bad = ferror(f);
@@ -679,9 +662,7 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n + 1)
             cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (nd == NULL)
-            abort();
+        char *nd = xrealloc(b->data, cap);
         b->data = nd;
         b->cap = cap;
     }
@@ -914,9 +895,7 @@ int kube_watch_feed(struct kube_watch_decoder *d, const char *data, size_t len, 
                 size_t cap = d->cap ? d->cap : 4096;
                 while (cap < d->len + take + 1)
                     cap *= 2;
-                char *nb = realloc(d->buf, cap);
-                if (nb == NULL)
-                    abort();
+                char *nb = xrealloc(d->buf, cap);
                 d->buf = nb;
                 d->cap = cap;
             }

@@ -1,18 +1,11 @@
 /* The Lease codec: parse, compare and update coordination.k8s.io/v1 Leases. */
 #include "lease.h"
+#include "xmem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
 
 static int64_t days_from_civil(int64_t y, int m, int d)
 {

@@ -5,6 +5,7 @@
  * tracker's mutex for a pointer load and an increment.
  */
 #include "tracker.h"
+#include "xmem.h"
 
 #include "log.h"
 #include "kube.h"
@@ -95,22 +96,6 @@ static int64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-    void *p = calloc(n, sz);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
 }
 
 /* ---- names ---- */
@@ -241,9 +226,7 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
     if (r < 0) {
         if (t->n == t->cap) {
             size_t cap = t->cap ? t->cap * 2 : 16;
-            struct item **ni = realloc(t->items, cap * sizeof(*ni));
-            if (ni == NULL)
-                abort();
+            struct item **ni = xrealloc(t->items, cap * sizeof(*ni));
             t->items = ni;
             t->cap = cap;
         }
@@ -339,9 +322,7 @@ static size_t list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         size_t cap = it->cap ? it->cap : 4096;
         while (cap < it->len + n + 1)
             cap *= 2;
-        char *nb = realloc(it->buf, cap);
-        if (nb == NULL)
-            abort();
+        char *nb = xrealloc(it->buf, cap);
         it->buf = nb;
         it->cap = cap;
     }

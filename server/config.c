@@ -1,5 +1,6 @@
 /* Fence configuration: strict JSON validation with jansson (load time only, never per request). */
 #include "config.h"
+#include "xmem.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -17,22 +18,6 @@ struct config_slot {
     size_t len;
     int idx;
 };
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (p == NULL)
-        abort();
-    return p;
-}
 
 const char *config_mode_name(enum fence_mode m)
 {
@@ -490,9 +475,7 @@ struct fence_table *config_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "config '%s': cannot open: %s", path, strerror(errno));
         goto out;
     }
-    buf = malloc(CONFIG_MAX_BYTES + 1);
-    if (buf == NULL)
-        abort();
+    buf = xmalloc(CONFIG_MAX_BYTES + 1);
     len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
     if (ferror(fp)) {
         snprintf(err, errlen, "config '%s': cannot read: %s", path, strerror(errno));

@@ -1,5 +1,6 @@
 /* Metrics: per-thread counters written with relaxed atomics by their owner only, summed at scrape. */
 #include "metrics.h"
+#include "xmem.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -74,9 +75,7 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
     if (lease_idx >= 0 && lease_idx < METRICS_MAX_LEASES && (unsigned)mode < MODES) {
         struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
         if (lc == NULL) {
-            lc = calloc(1, sizeof(*lc));
-            if (lc == NULL)
-                abort();
+            lc = xcalloc(1, sizeof(*lc));
             __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
         }
         BUMP(lc->c[mode][allowed][reason], 1);

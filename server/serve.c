@@ -1,5 +1,6 @@
 /* The webhook server: h2o event loops, request handlers, reloads and shutdown. */
 #include "serve.h"
+#include "xmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -117,9 +118,7 @@ static int bind_leases(struct fence_table *t, char *err, size_t errlen)
 
 static void publish_config(struct fence_table *t)
 {
-    struct config_ref *c = malloc(sizeof(*c));
-    if (c == NULL)
-        abort();
+    struct config_ref *c = xmalloc(sizeof(*c));
     c->table = t;
     c->refs = 1;
     pthread_mutex_lock(&srv.lock);

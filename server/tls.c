@@ -1,5 +1,6 @@
 /* TLS contexts for the webhook listener. */
 #include "tls.h"
+#include "xmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,9 +51,7 @@ static unsigned char *read_file(const char *what, const char *path, size_t *len,
         snprintf(err, errlen, "%s '%s': cannot open: %s", what, path, strerror(errno));
         return NULL;
     }
-    buf = malloc(TLS_MAX_FILE + 1);
-    if (buf == NULL)
-        abort();
+    buf = xmalloc(TLS_MAX_FILE + 1);
     for (;;) {
         ssize_t r = read(fd, buf + n, TLS_MAX_FILE + 1 - n);
         if (r < 0 && errno == EINTR)
