@@ -658,14 +658,7 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         b->overflow = true;
         return 0;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nd = xrealloc(b->data, cap);
-        b->data = nd;
-        b->cap = cap;
-    }
+    xgrow(&b->data, &b->cap, b->len + n + 1);
     memcpy(b->data + b->len, ptr, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -891,14 +884,7 @@ int kube_watch_feed(struct kube_watch_decoder *d, const char *data, size_t len, 
             if (watch_line(data, take, fn, ctx, err, errlen) != 0)
                 return -1;
         } else {
-            if (d->len + take + 1 > d->cap) {
-                size_t cap = d->cap ? d->cap : 4096;
-                while (cap < d->len + take + 1)
-                    cap *= 2;
-                char *nb = xrealloc(d->buf, cap);
-                d->buf = nb;
-                d->cap = cap;
-            }
+            xgrow(&d->buf, &d->cap, d->len + take + 1);
             memcpy(d->buf + d->len, data, take);
             d->len += take;
             if (nl != NULL) {

@@ -318,14 +318,7 @@ static size_t list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         it->overflow = true;
         return 0;
     }
-    if (it->len + n + 1 > it->cap) {
-        size_t cap = it->cap ? it->cap : 4096;
-        while (cap < it->len + n + 1)
-            cap *= 2;
-        char *nb = xrealloc(it->buf, cap);
-        it->buf = nb;
-        it->cap = cap;
-    }
+    xgrow(&it->buf, &it->cap, it->len + n + 1);
     memcpy(it->buf + it->len, ptr, n);
     it->len += n;
     return n;

@@ -27,6 +27,17 @@ void *xrealloc(void *p, size_t size)
     return q;
 }
 
+void xgrow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need)
+        c *= 2;
+    *buf = xrealloc(*buf, c);
+    *cap = c;
+}
+
 char *xstrdup(const char *s)
 {
     char *p = strdup(s);

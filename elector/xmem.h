@@ -15,6 +15,9 @@ void *xcalloc(size_t n, size_t size);
 /** realloc(P, SIZE) that aborts on failure. */
 void *xrealloc(void *p, size_t size);
 
+/** Grows *BUF (capacity *CAP) to hold at least NEED bytes, doubling from 4 KiB; aborts on failure. */
+void xgrow(char **buf, size_t *cap, size_t need);
+
 /** strdup(S) that aborts on failure; you own the copy. */
 char *xstrdup(const char *s);
 
