@@ -124,19 +124,23 @@ def main():
         end = time.monotonic() + secs
         most = 0
         while time.monotonic() < end:
+            # Closes first, then handshakes: the server closes timed-out connections before it
+            # accepts queued ones, so noticing closes in the same pass as new handshakes (in list
+            # order) would count a closed one and its successor as open together.
+            for e in socks:
+                if e[1] == "open":
+                    try:
+                        if e[0].recv(1) == b"":
+                            e[1] = "closed"
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                        pass
+                    except (ssl.SSLError, OSError):
+                        e[1] = "closed"
             for e in socks:
                 if e[1] == "new":
                     try:
                         e[0].do_handshake()
                         e[1] = "open"
-                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                        pass
-                    except (ssl.SSLError, OSError):
-                        e[1] = "closed"
-                elif e[1] == "open":
-                    try:
-                        if e[0].recv(1) == b"":
-                            e[1] = "closed"
                     except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                         pass
                     except (ssl.SSLError, OSError):
