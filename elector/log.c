@@ -1,6 +1,9 @@
-/* JSON-lines logging: formatted into a stack buffer, written with one write(2) so lines never interleave. */
+/* JSON-lines logging: each line is formatted whole and written with whole-line write(2)s, so lines never
+ * interleave (up to PIPE_BUF bytes per line on a pipe). */
 #include "log.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -128,40 +131,143 @@ static size_t worst(size_t n)
     return 6 * (n < LOG_VALUE_MAX + 3 ? n : LOG_VALUE_MAX + 3) + 4;
 }
 
+/*
+ * Batching: an event-loop thread collects its lines in a thread-local buffer and
+ * writes them once per loop iteration (log_flush), instead of one write(2) per
+ * line.  Writes end on line boundaries and hold at most PIPE_BUF bytes when the
+ * lines allow it, so on a pipe (a container's stderr) lines of different threads
+ * still never interleave.
+ */
+#define LOG_BATCH_CAP (64 * 1024)
+
+struct batch {
+    char *buf;
+    size_t len;
+    bool on;
+};
+static _Thread_local struct batch batch;
+
+/* The "YYYY-MM-DDTHH:MM:SS" of the second last formatted by this thread. */
+static _Thread_local struct {
+    time_t sec;
+    char text[64];
+} stamp = {(time_t)-1, ""};
+
+/* Writes all N bytes at P (retrying short writes and EINTR); gives up on other errors. */
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Writes whole lines of P[0..N) in chunks of at most PIPE_BUF bytes (a longer line goes alone). */
+static void write_lines(const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t cut = 0;
+        for (size_t i = 0; i < n && i < PIPE_BUF; i++)
+            if (p[i] == '\n')
+                cut = i + 1;
+        if (cut == 0) { /* a line longer than PIPE_BUF */
+            const char *nl = memchr(p, '\n', n);
+            cut = nl != NULL ? (size_t)(nl - p) + 1 : n;
+        }
+        write_all(p, cut);
+        p += cut;
+        n -= cut;
+    }
+}
+
+void log_batch_begin(void)
+{
+    if (batch.buf == NULL)
+        batch.buf = malloc(LOG_BATCH_CAP);
+    batch.on = batch.buf != NULL; /* without a buffer, lines are written one by one */
+}
+
+void log_flush(void)
+{
+    if (batch.len > 0)
+        write_lines(batch.buf, batch.len);
+    batch.len = 0;
+}
+
+void log_batch_end(void)
+{
+    log_flush();
+    free(batch.buf);
+    batch.buf = NULL;
+    batch.on = false;
+}
+
+/* Formats one line into L->buf, which has room for the worst case. */
+static void format_line(struct line *l, enum log_level level, const char *msg, const struct log_field *f,
+                        size_t n)
+{
+    struct timespec ts;
+    char ms[8];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != stamp.sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(stamp.text, sizeof(stamp.text), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        stamp.sec = ts.tv_sec;
+    }
+    long msec = ts.tv_nsec / 1000000;
+    ms[0] = '.';
+    ms[1] = (char)('0' + msec / 100);
+    ms[2] = (char)('0' + msec / 10 % 10);
+    ms[3] = (char)('0' + msec % 10);
+    ms[4] = 'Z';
+    ms[5] = '"';
+    put(l, "{\"ts\":\"", 7);
+    put(l, stamp.text, strlen(stamp.text));
+    put(l, ms, 6);
+    put(l, ",\"level\":", 9);
+    put_str(l, level_names[level], strlen(level_names[level]));
+    put_field(l, "msg", msg, strlen(msg));
+    for (size_t i = 0; i < n; i++)
+        if (f[i].val != NULL)
+            put_field(l, f[i].key, f[i].val, f[i].len);
+    put(l, "}\n", 2);
+}
+
 void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n)
 {
     struct line l;
-    struct timespec ts;
-    struct tm tm;
-    char head[64];
     size_t cap = 128 + worst(strlen(msg));
     if (!log_enabled(level))
         return;
     for (size_t i = 0; i < n; i++)
         if (f[i].val != NULL)
             cap += worst(strlen(f[i].key)) + worst(f[i].len);
+    if (batch.on && cap <= LOG_BATCH_CAP) {
+        if (batch.len + cap > LOG_BATCH_CAP)
+            log_flush();
+        l.buf = batch.buf + batch.len;
+        l.len = 0;
+        format_line(&l, level, msg, f, n);
+        batch.len += l.len;
+        if (batch.len >= LOG_BATCH_CAP / 2)
+            log_flush();
+        return;
+    }
     l.buf = malloc(cap);
     if (l.buf == NULL)
         return;
     l.len = 0;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int hn = snprintf(
-        head, sizeof(head), "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":", tm.tm_year + 1900,
-        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000));
-    if (hn < 0 || (size_t)hn >= sizeof(head)) {
-        free(l.buf);
-        return;
-    }
-    put(&l, head, (size_t)hn);
-    put_str(&l, level_names[level], strlen(level_names[level]));
-    put_field(&l, "msg", msg, strlen(msg));
-    for (size_t i = 0; i < n; i++)
-        if (f[i].val != NULL)
-            put_field(&l, f[i].key, f[i].val, f[i].len);
-    put(&l, "}\n", 2);
-    ssize_t w = write(STDERR_FILENO, l.buf, l.len);
-    (void)w;
+    format_line(&l, level, msg, f, n);
+    if (batch.on)
+        log_flush(); /* keep this thread's lines in order */
+    write_lines(l.buf, l.len);
     free(l.buf);
 }
 

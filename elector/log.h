@@ -30,4 +30,14 @@ void log_event(enum log_level level, const char *msg, ...);
 /** Writes one line with N fields. */
 void log_fields(enum log_level level, const char *msg, const struct log_field *f, size_t n);
 
+/*
+ * Batching, for event-loop threads: after log_batch_begin() the calling thread's
+ * lines are collected and written by log_flush() (call it once per loop
+ * iteration, before the loop waits) or when 32 KiB have gathered.  A line is
+ * never split.  log_batch_end() flushes and frees the thread's buffer.
+ */
+void log_batch_begin(void);
+void log_flush(void);
+void log_batch_end(void);
+
 #endif

@@ -590,8 +590,10 @@ static void *loop_main(void *arg)
     __atomic_store_n(&lt->heartbeat_ns, now_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&lt->started, 1, __ATOMIC_RELEASE);
 
+    log_batch_begin(); /* this thread's lines are written once per loop iteration */
     for (;;) {
         h2o_evloop_run(lt->loop, LOOP_WAKEUP_MS);
+        log_flush();
         int64_t now = now_ns();
         __atomic_store_n(&lt->heartbeat_ns, now, __ATOMIC_RELAXED);
         if (!stopping())
@@ -604,6 +606,7 @@ static void *loop_main(void *arg)
         if (lt->conns <= 0 || now >= srv.stop_deadline_ns || now - lt->last_request_ns >= SHUTDOWN_QUIET_NS)
             break;
     }
+    log_batch_end();
     /* Report done, then park instead of returning: h2o keeps buffers in thread-local recycle
      * bins that would look leaked if the thread ended before the process exits. */
     pthread_mutex_lock(&srv.lock);

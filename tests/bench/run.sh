@@ -29,8 +29,12 @@
 # FLOOR_ARGS (--shared-listener; set it empty for one SO_REUSEPORT socket per thread),
 # BENCH_PERF=1 (sample each non-floor server with perf during its measured runs; the
 # profiles stay in build/bench/perf-SERVER-CASE.data and the top symbols are printed).
-# h2load runs with one thread and takes about one of the two cores: nothing is
-# pinned, so server and load generator share the machine as they would anyway.
+# BENCH_PIN (1 on a machine with 2 or more cores): h2load (and kube-sim) run on CPU 0
+# and every server under test on the other CPUs, each server with as many
+# event-loop threads (or GOMAXPROCS) as it has CPUs.  h2load spends more CPU per
+# request than the floor server does; sharing cores, it would take CPU from the
+# server under test, and req/s would measure the load generator and the scheduler
+# as much as the server.  BENCH_PIN=0 shares all cores (nothing pinned).
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 
@@ -38,7 +42,22 @@ SECS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-1}
 WARM=${BENCH_WARMUP:-1}
 CONNS=${BENCH_CONNS:-16}
-THREADS=${BENCH_THREADS:-$(nproc)}
+NCPU=$(nproc)
+PIN=${BENCH_PIN:-$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)}
+LOADCPU= SERVERCPU=
+if [ "$PIN" = 1 ]; then
+  command -v taskset >/dev/null || { echo "bench: BENCH_PIN=1 needs taskset (util-linux)" >&2; exit 1; }
+  [ "$NCPU" -ge 2 ] || { echo "bench: BENCH_PIN=1 needs 2 or more CPUs" >&2; exit 1; }
+  # The CPUs this process may use, in order: the first runs the load, the rest the server.
+  mapfile -t CPUS < <(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' |
+    awk -F- '{ if (NF == 2) for (i = $1; i <= $2; i++) print i; else print $1 }')
+  LOADCPU=${CPUS[0]} SERVERCPU=$(IFS=,; echo "${CPUS[*]:1}")
+fi
+THREADS=${BENCH_THREADS:-$([ "$PIN" = 1 ] && echo $((NCPU - 1)) || echo "$NCPU")}
+# Command prefixes: "${ON_LOAD[@]}" CMD runs CMD on the load generator's CPU, "${ON_SERVER[@]}" on the server's
+# (taskset execs, so bg's PID is the server's own).
+ON_LOAD=() ON_SERVER=()
+[ "$PIN" = 1 ] && ON_LOAD=(taskset -c "$LOADCPU") ON_SERVER=(taskset -c "$SERVERCPU")
 MANY=${BENCH_FENCES:-1000}
 SERVERS=${BENCH_SERVERS:-floor leasefence lf-1000 go}
 STRICT=${BENCH_STRICT:-0}
@@ -64,8 +83,12 @@ if has leasefence || has lf-1000; then
   for b in leasefence kube-sim; do [ -x "$BUILD/$b" ] || die "missing build/$b (make)"; done
 fi
 
-echo "# leasefence bench: $(nproc) cores, ${CONNS} connections, HTTP/1.1 over TLS, ${SECS}s per case after ${WARM}s warm-up, $ROUNDS round(s)"
-echo "# h2load $(h2load --version | awk '{print $2}'), 1 load thread (shares the cores with the server; nothing pinned)"
+echo "# leasefence bench: $NCPU cores, ${CONNS} connections, HTTP/1.1 over TLS, ${SECS}s per case after ${WARM}s warm-up, $ROUNDS round(s)"
+if [ "$PIN" = 1 ]; then
+  echo "# h2load $(h2load --version | awk '{print $2}'), 1 load thread pinned to CPU $LOADCPU; servers pinned to CPU $SERVERCPU with $THREADS thread(s) (BENCH_PIN=0: share all)"
+else
+  echo "# h2load $(h2load --version | awk '{print $2}'), 1 load thread; nothing pinned: load generator and server share the $NCPU cores"
+fi
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (numbers are only comparable on a quiet machine)"
 
 # --- inputs: bodies, certificates, fence configurations -----------------------
@@ -114,7 +137,7 @@ measure() {
   local s=$1 pid=$2 url=https://127.0.0.1:$3/validate c=$4 body=$TMP/reviews/${BODY[$4]}
   local out=$TMP/h2load-$1-$4.txt log=$TMP/h2load-$1-$4.log t0 t1 ndone ok2xx
   local args=(--h1 -c "$CONNS" -t 1 -m 1 -d "$body" -H 'content-type: application/json')
-  h2load "${args[@]}" -D "$WARM" "$url" >/dev/null 2>&1
+  "${ON_LOAD[@]}" h2load "${args[@]}" -D "$WARM" "$url" >/dev/null 2>&1
   local perf_pid=
   if [ "${BENCH_PERF:-0}" = 1 ] && [ "$s" != floor ] && command -v perf >/dev/null; then
     mkdir -p "$BUILD/bench"
@@ -122,7 +145,7 @@ measure() {
     perf_pid=$!
   fi
   t0=$(cpu_ticks "$pid")
-  h2load "${args[@]}" -D "$SECS" --log-file="$log" "$url" >"$out" 2>&1
+  "${ON_LOAD[@]}" h2load "${args[@]}" -D "$SECS" --log-file="$log" "$url" >"$out" 2>&1
   t1=$(cpu_ticks "$pid")
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid"
@@ -159,7 +182,7 @@ run_server() {
 start_floor() {
   local port; port=$(free_port)
   # One listening socket shared by the loops, as leasefence serve does (FLOOR_ARGS= for SO_REUSEPORT).
-  bg "$TMP/floor.log" "$BUILD/bench/floor" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
+  bg "$TMP/floor.log" "${ON_SERVER[@]}" "$BUILD/bench/floor" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
     --threads "$THREADS" ${FLOOR_ARGS---shared-listener}
   local pid=$LAST_PID
   wait_for 10 curl -s --cacert "$CA" -o /dev/null "https://127.0.0.1:$port/" || die "floor did not start: $(cat "$TMP/floor.log")"
@@ -169,7 +192,7 @@ start_floor() {
 
 start_leasefence() {  # start_leasefence NAME CONFIG
   local port probe pid t0; port=$(free_port); probe=$(free_port)
-  bg "$TMP/$1.log" "$BUILD/leasefence" serve --config "$2" --tls-cert "$CERT" --tls-key "$KEY" \
+  bg "$TMP/$1.log" "${ON_SERVER[@]}" "$BUILD/leasefence" serve --config "$2" --tls-cert "$CERT" --tls-key "$KEY" \
     --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" --threads "$THREADS"
   pid=$LAST_PID t0=$(date +%s.%N)
   if ! wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
@@ -186,7 +209,7 @@ start_go() {
   (cd tests/bench/gowebhook && GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE="$BUILD/go-cache" \
      go build -o "$BUILD/bench/gowebhook" .) || die "cannot build tests/bench/gowebhook"
   port=$(free_port)
-  bg "$TMP/go.log" "$BUILD/bench/gowebhook" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
+  bg "$TMP/go.log" "${ON_SERVER[@]}" "$BUILD/bench/gowebhook" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
     --config "$TMP/fences-1.json" --holders "$TMP/holders.json"
   pid=$LAST_PID
   wait_for 10 curl -s --cacert "$CA" -o /dev/null "https://127.0.0.1:$port/" || die "gowebhook did not start: $(cat "$TMP/go.log")"
@@ -196,6 +219,8 @@ start_go() {
 
 if has leasefence || has lf-1000; then
   start_kube_sim || die "kube-sim did not start"
+  # The API server is the load's side of the machine: keep it off the server's CPUs.
+  [ "$PIN" = 1 ] && { taskset -a -p -c "$LOADCPU" "$SIM_PID" >/dev/null || die "cannot pin kube-sim"; }
   many=0; has lf-1000 && many=$((MANY - 1))
   $PY tests/bench/seed-leases.py --server "https://127.0.0.1:$SIM_PORT" --token-file "$SIM_DIR/token" \
     --cacert "$SIM_DIR/ca.crt" --namespace $NS --lease "$LEASE=$HOLDER" --many "$many" --prefix fence- \

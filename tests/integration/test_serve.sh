@@ -81,8 +81,9 @@ expect_eq "denial message names replica, Lease and holder" \
   "$(jq -r .response.status.message <<<"$resp")"
 expect_eq "audit annotation: holder" "pod-a" "$(jq -r .response.auditAnnotations.holder <<<"$resp")"
 expect_eq "never a patch" "null null" "$(jq -r '"\(.response.patch) \(.response.patchType)"' <<<"$resp")"
+# (lines are written once per event-loop iteration, right after the answer: wait_for, not a bare grep)
 check "one log line per denial (user, identity, lease, holder, reason)" \
-  grep -q '"msg":"write denied".*"user":"system:serviceaccount:demo:controller","identity":"pod-b".*"lease":"demo/controller-leader","holder":"pod-a","reason":"not-holder"' "$TMP/serve.log"
+  wait_for 5 grep -q '"msg":"write denied".*"user":"system:serviceaccount:demo:controller","identity":"pod-b".*"lease":"demo/controller-leader","holder":"pod-a","reason":"not-holder"' "$TMP/serve.log"
 expect_eq "no identity: denied untagged" "false untagged" "$(decide v1 $CTRL '')"
 expect_eq "unfenced writer: allowed" "true -" "$(decide v1 someone pod-b)"
 expect_eq "a Lease write is never fenced" "true -" "$(decide v1 $CTRL pod-b UPDATE x coordination.k8s.io leases)"
@@ -130,7 +131,7 @@ expect_eq "no uid: 400" 400 "$(code -H 'Content-Type: application/json' --data-b
 head -c $((8 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$TMP/big"
 expect_eq "8 MiB body: 413" 413 "$(code -H 'Content-Type: application/json' --data-binary @"$TMP/big" "$URL/validate")"
 expect_eq "/validate is not on the plain probe port" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary '{}' "http://127.0.0.1:$PROBE/validate")"
-check "bad requests are logged" grep -q '"msg":"bad request","code":"415"' "$TMP/serve.log"
+check "bad requests are logged" wait_for 5 grep -q '"msg":"bad request","code":"415"' "$TMP/serve.log"
 check "no 'h2o' in the server header" bash -c "! curl -sI --cacert '$CA' $URL/healthz | grep -qi '^server:.*h2o'"
 req=$(review v1 $CTRL pod-a)
 expect_eq "responses carry Content-Length" "$(validate <<<"$req" | wc -c)" \

@@ -1,4 +1,6 @@
 /* Log lines: one JSON object per line whatever the values hold, levels honoured. */
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,12 +118,167 @@ static void test_levels(void **state)
     log_set_level("info");
 }
 
+/* Size of the file behind stderr right now (the capture helper's file). */
+static off_t stderr_size(void)
+{
+    return lseek(STDERR_FILENO, 0, SEEK_END);
+}
+
+static void write_batched(void)
+{
+    char seq[16];
+    log_batch_begin();
+    log_event(LOGL_INFO, "one", NULL);
+    log_event(LOGL_WARN, "two", NULL);
+    assert_int_equal(stderr_size(), 0); /* held until the flush */
+    log_flush();
+    off_t after_flush = stderr_size();
+    assert_true(after_flush > 0);
+    log_flush(); /* nothing left: writes nothing */
+    assert_int_equal(stderr_size(), after_flush);
+    /* Enough lines to fill the buffer several times: flushed on the way, order kept. */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(seq, sizeof(seq), "%d", i);
+        log_event(LOGL_INFO, "many", "seq", seq, NULL);
+    }
+    assert_true(stderr_size() > after_flush);
+    /* A line too big for the buffer (worst case over 64 KiB) goes out at once, after what was held. */
+    char v[1024];
+    memset(v, 1, sizeof(v));
+    struct log_field f[16];
+    for (int i = 0; i < 16; i++)
+        f[i] = (struct log_field){"k", v, sizeof(v)};
+    log_fields(LOGL_ERROR, "huge", f, 16);
+    log_event(LOGL_INFO, "last", NULL);
+    log_batch_end(); /* flushes "last" */
+    log_event(LOGL_INFO, "unbatched", NULL);
+}
+
+static void test_batching_keeps_every_line_in_order(void **state)
+{
+    (void)state;
+    char *out = capture(write_batched);
+    const char *want_msg[] = {"one", "two"};
+    int lines = 0, next_seq = 0;
+    bool huge = false, last = false, unbatched = false;
+    for (char *p = out, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        *nl = '\0';
+        json_error_t e;
+        json_t *o = json_loads(p, 0, &e);
+        if (o == NULL)
+            fail_msg("line %d is not JSON: %s", lines + 1, e.text);
+        const char *msg = json_string_value(json_object_get(o, "msg"));
+        assert_non_null(msg);
+        if (lines < 2) {
+            assert_string_equal(msg, want_msg[lines]);
+        } else if (strcmp(msg, "many") == 0) {
+            assert_int_equal((int)strtol(json_string_value(json_object_get(o, "seq")), NULL, 10), next_seq);
+            next_seq++;
+        } else if (strcmp(msg, "huge") == 0) {
+            assert_int_equal(next_seq, 3000);
+            huge = true;
+        } else if (strcmp(msg, "last") == 0) {
+            assert_true(huge);
+            last = true;
+        } else {
+            assert_string_equal(msg, "unbatched");
+            assert_true(last);
+            unbatched = true;
+        }
+        json_decref(o);
+        lines++;
+    }
+    assert_int_equal(next_seq, 3000);
+    assert_true(unbatched);
+    assert_int_equal(lines, 2 + 3000 + 3);
+    free(out);
+}
+
+/* Two batching threads write to one pipe while it is read slowly: no line is split or mixed. */
+struct writer {
+    int id;
+};
+
+static void *pipe_writer(void *arg)
+{
+    const struct writer *w = arg;
+    char id[8], seq[16], pad[300];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    snprintf(id, sizeof(id), "%d", w->id);
+    log_batch_begin();
+    for (int i = 0; i < 4000; i++) {
+        snprintf(seq, sizeof(seq), "%d", i);
+        log_event(LOGL_INFO, "line", "writer", id, "seq", seq, "pad", pad, NULL);
+        if (i % 50 == 49)
+            log_flush();
+    }
+    log_batch_end();
+    return NULL;
+}
+
+static void test_batches_never_interleave_on_a_pipe(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[1]);
+    pthread_t t[2];
+    struct writer w[2] = {{0}, {1}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, pipe_writer, &w[i]), 0);
+    size_t cap = 8 << 20, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    /* Read until both writers' 8,000 lines are in (small reads keep the pipe full, so writers block
+     * mid-write), then take stderr back. */
+    int newlines = 0;
+    while (newlines < 8000) {
+        char chunk[1000];
+        ssize_t n = read(fds[0], chunk, sizeof(chunk));
+        if (n <= 0)
+            break;
+        assert_true(len + (size_t)n < cap);
+        memcpy(buf + len, chunk, (size_t)n);
+        len += (size_t)n;
+        for (ssize_t i = 0; i < n; i++)
+            newlines += chunk[i] == '\n';
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[0]);
+    buf[len] = '\0';
+    int next[2] = {0, 0}, lines = 0;
+    for (char *p = buf, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        *nl = '\0';
+        json_error_t e;
+        json_t *o = json_loads(p, 0, &e);
+        if (o == NULL)
+            fail_msg("line %d is not JSON (split or mixed): %.80s", lines + 1, p);
+        int id = (int)strtol(json_string_value(json_object_get(o, "writer")), NULL, 10);
+        assert_true(id == 0 || id == 1);
+        assert_int_equal((int)strtol(json_string_value(json_object_get(o, "seq")), NULL, 10), next[id]);
+        next[id]++;
+        json_decref(o);
+        lines++;
+    }
+    assert_int_equal(next[0], 4000);
+    assert_int_equal(next[1], 4000);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_are_json),
         cmocka_unit_test(test_long_values_are_cut),
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_batching_keeps_every_line_in_order),
+        cmocka_unit_test(test_batches_never_interleave_on_a_pipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
