@@ -32,8 +32,37 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi;
 expect_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: want '$2', got '$3'"; fi; }
 done_testing() { echo "# $N_OK passed, $N_FAIL failed"; [ "$N_FAIL" -eq 0 ]; }
 
-# A TCP port on 127.0.0.1 that is free now.
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A TCP port on 127.0.0.1 that is free now, for a server the caller starts next.
+# It is picked below the kernel's ephemeral range (ip_local_port_range), so no
+# outgoing connection can take it before the server binds it (a port from
+# bind(:0) could be), and never twice in one test run ($TMP/.ports).
+free_port() {
+  /usr/bin/python3 - "$TMP/.ports" <<'PY'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+try:
+    given = set(open(sys.argv[1]).read().split())
+except FileNotFoundError:
+    given = set()
+for _ in range(2000):
+    port = random.randrange(max(1024, low - 12000), low) if low > 2048 else 0
+    if str(port) in given:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        port = s.getsockname()[1]
+    except OSError:
+        continue
+    finally:
+        s.close()
+    with open(sys.argv[1], "a") as f:
+        f.write("%d\n" % port)
+    print(port)
+    sys.exit(0)
+sys.exit("free_port: no free port below the ephemeral range")
+PY
+}
 
 # bg LOGFILE COMMAND...: start a process in the background and record its PID in LAST_PID.
 bg() { local log=$1; shift; "$@" >"$log" 2>&1 & LAST_PID=$!; PIDS+=("$LAST_PID"); }
