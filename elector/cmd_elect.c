@@ -44,7 +44,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID [--kubeconfig FILE]\n"
                "                        [--lease-duration D] [--renew-deadline D] [--retry-period D]\n"
-               "                        [--status-listen ADDR:PORT] [--grace-period D] [-- COMMAND ARGS...]\n"
+               "                        [--status-listen ADDR:PORT] [--grace-period D]\n"
+               "                        [--log-level debug|info|warn|error] [-- COMMAND ARGS...]\n"
                "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace period 5s, at most\n"
                "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
 }
@@ -390,6 +391,13 @@ int cmd_elect(int argc, char **argv)
             if ((v = flag_value(argc, argv, &i, "--status-listen")) == NULL)
                 return 2;
             status = v;
+        } else if (is_flag(a, "--log-level")) {
+            if ((v = flag_value(argc, argv, &i, "--log-level")) == NULL)
+                return 2;
+            if (log_set_level(v) < 0) {
+                fprintf(stderr, "leasefence elect: --log-level: '%s' is not one of debug, info, warn, error\n", v);
+                return 2;
+            }
         } else if (is_flag(a, "--lease-duration")) {
             dur = &cfg.lease_duration_ns;
             v = flag_value(argc, argv, &i, "--lease-duration");

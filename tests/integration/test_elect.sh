@@ -56,6 +56,15 @@ out=$($LF elect --lease default/x --identity a --lease-duration 2fortnights 2>&1
 expect_eq "a bad duration is refused" 2 "$rc"
 out=$($LF elect --lease nons --identity a 2>&1); rc=$?
 expect_eq "--lease without a namespace is refused" 2 "$rc"
+out=$($LF elect --lease default/x --identity a --log-level loud 2>&1); rc=$?
+expect_eq "an unknown --log-level is refused" 2 "$rc"
+check "the message names the levels" grep -q "'loud' is not one of debug, info, warn, error" <<<"$out"
+
+# --- --log-level error: leading is not logged (info), errors still would be ---
+cand quiet q --log-level error
+check "a candidate with --log-level error acquires" wait_for $((5 * TW)) is_holder quiet q
+check "--log-level error: no info line" bash -c "! grep -q '\"level\":\"info\"' '$TMP/q.log'"
+stop q
 
 # --- one candidate acquires, renews, reports ---
 cand one a
