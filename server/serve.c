@@ -223,23 +223,27 @@ static void jlit(struct jbuf *b, const char *s)
     jraw(b, s, strlen(s));
 }
 
-/* A JSON string (with quotes); at most 6 bytes per input byte + 2. */
+/* A JSON string (with quotes); at most 6 bytes per input byte + 2.  Runs that need no escape are copied whole. */
 static void jstr(struct jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t run = 0; /* start of the pending unescaped run */
     jraw(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        jraw(b, s + run, i - run);
+        run = i + 1;
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
             jraw(b, e, 2);
-        } else if (c < 0x20) {
+        } else {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             jraw(b, e, 6);
-        } else {
-            jraw(b, (const char *)&s[i], 1);
         }
     }
+    jraw(b, s + run, n - run);
     jraw(b, "\"", 1);
 }
 

@@ -96,6 +96,13 @@ expect_eq "v1beta1 answered as v1beta1" "admission.k8s.io/v1beta1 AdmissionRevie
 req=$(review v1 $CTRL pod-a); uid=$(jq -r .request.uid <<<"$req")
 resp=$(validate <<<"$req")
 expect_eq "v1 answered as v1" "admission.k8s.io/v1 AdmissionReview $uid" "$(jq -r '"\(.apiVersion) \(.kind) \(.response.uid)"' <<<"$resp")"
+# a uid and an identity that need escaping come back exactly (the answer is built by hand, not by a JSON library)
+req=$(review v1 $CTRL pod-b | jq -c '.request.uid = "u\"1\\2\u0001\t3-\u00e9-\u2603"
+  | .request.userInfo.extra["authentication.kubernetes.io/pod-name"] = ["pod-\"b\"\\x"]')
+resp=$(validate <<<"$req")
+expect_eq "escaped uid echoed exactly" "$(jq -r .request.uid <<<"$req" | od -c)" "$(jq -r .response.uid <<<"$resp" | od -c)"
+jq -r .response.status.message <<<"$resp" >"$TMP/msg"; printf '%s\n' 'leasefence: replica "pod-"b"\x" is not the holder' >"$TMP/want"
+check "escaped identity in the denial message" grep -qF -f "$TMP/want" "$TMP/msg"
 
 # epoch: "<uid>/<transitions>"
 luid=$(lease_field demo controller-leader .metadata.uid)
@@ -149,7 +156,7 @@ curl -sf "http://127.0.0.1:$PROBE/metrics" >"$TMP/metrics" && curl -sf --cacert 
 check "promtool check metrics (probe port)" promtool check metrics <"$TMP/metrics"
 check "promtool check metrics (TLS port)" promtool check metrics <"$TMP/metrics.tls"
 m() { grep -F "$1" "$TMP/metrics" | awk '{print $NF}'; }
-expect_eq "requests counted by decision, reason, fence, mode" 1 \
+expect_eq "requests counted by decision, reason, fence, mode (two not-holder denials above)" 2 \
   "$(m 'leasefence_admission_requests_total{decision="denied",reason="not-holder",fence="demo/controller-leader",mode="enforce"}')"
 expect_eq "holder info" 1 "$(m 'leasefence_lease_holder_info{lease="demo/controller-leader",holder="pod-a"}')"
 expect_eq "synced" 1 "$(m 'leasefence_lease_synced{lease="demo/controller-leader"}')"
