@@ -395,7 +395,8 @@ int cmd_elect(int argc, char **argv)
             if ((v = flag_value(argc, argv, &i, "--log-level")) == NULL)
                 return 2;
             if (log_set_level(v) < 0) {
-                fprintf(stderr, "leasefence elect: --log-level: '%s' is not one of debug, info, warn, error\n", v);
+                fprintf(stderr,
+                        "leasefence elect: --log-level: '%s' is not one of debug, info, warn, error\n", v);
                 return 2;
             }
         } else if (is_flag(a, "--lease-duration")) {

@@ -223,7 +223,8 @@ static void jlit(struct jbuf *b, const char *s)
     jraw(b, s, strlen(s));
 }
 
-/* A JSON string (with quotes); at most 6 bytes per input byte + 2.  Runs that need no escape are copied whole. */
+/* A JSON string (with quotes); at most 6 bytes per input byte + 2.  Runs that need no escape are copied
+ * whole. */
 static void jstr(struct jbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
