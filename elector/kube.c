@@ -20,6 +20,7 @@
 
 #define SA_DIR         "/var/run/secrets/kubernetes.io/serviceaccount"
 #define TOKEN_REREAD_S 60
+#define TOKEN_REJECTED_REREAD_NS 1000000000LL /* after a 401, at most one re-read a second */
 #define MAX_BODY       (16u << 20)
 #define MAX_CODE       600
 
@@ -38,8 +39,9 @@ struct kube_client {
     pthread_mutex_t token_lock;
     char *token;      /* current bearer token; never logged */
     char *token_file; /* re-read every TOKEN_REREAD_S when set */
-    time_t token_read;
+    int64_t token_read_ns; /* CLOCK_MONOTONIC */
     int token_reread_s;
+    bool token_rejected; /* a 401 since the last read: read again (at most once a second) */
 
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -137,6 +139,13 @@ static int b64_decode(const char *in, struct blob *out)
 }
 
 /* Token file contents without trailing whitespace; NULL with err filled. */
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static char *read_token(const char *path, char *err, size_t errlen)
 {
     struct blob b = {0};
@@ -330,7 +339,7 @@ static int load_kubeconfig(struct kube_client *c, const char *path, char *err, s
                 snprintf(err, errlen, "kubeconfig '%s': user '%s': %s", path, user_name, e2);
                 goto out;
             }
-            c->token_read = time(NULL);
+            c->token_read_ns = mono_ns();
         }
         const char *ccd = ymap_str(&doc, user, "client-certificate-data");
         const char *ccf = ymap_str(&doc, user, "client-certificate");
@@ -400,7 +409,7 @@ static int load_in_cluster(struct kube_client *c, char *err, size_t errlen)
         snprintf(err, errlen, "in-cluster: %s", e2);
         return -1;
     }
-    c->token_read = time(NULL);
+    c->token_read_ns = mono_ns();
     snprintf(p, sizeof(p), "%s/ca.crt", dir);
     c->ca_file = xstrdup(p);
     return 0;
@@ -528,6 +537,11 @@ void kube_client_count(struct kube_client *c, int code)
     pthread_mutex_lock(&c->count_lock);
     c->counts[code]++;
     pthread_mutex_unlock(&c->count_lock);
+    if (code == 401) { /* as client-go's token source does: a rotated, revoked token is replaced at once */
+        pthread_mutex_lock(&c->token_lock);
+        c->token_rejected = true;
+        pthread_mutex_unlock(&c->token_lock);
+    }
 }
 
 size_t kube_client_request_counts(struct kube_client *c, struct kube_code_count *out, size_t max)
@@ -549,10 +563,13 @@ static char *auth_header(struct kube_client *c)
 {
     char *h = NULL;
     pthread_mutex_lock(&c->token_lock);
-    if (c->token_file != NULL && time(NULL) - c->token_read >= c->token_reread_s) {
+    int64_t since = mono_ns() - c->token_read_ns;
+    if (c->token_file != NULL && (since >= (int64_t)c->token_reread_s * 1000000000 ||
+                                  (c->token_rejected && since >= TOKEN_REJECTED_REREAD_NS))) {
         char e2[256];
         char *t = read_token(c->token_file, e2, sizeof(e2));
-        c->token_read = time(NULL);
+        c->token_read_ns = mono_ns();
+        c->token_rejected = false;
         if (t != NULL) {
             wipe_free(c->token);
             c->token = t;

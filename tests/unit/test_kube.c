@@ -257,16 +257,21 @@ static void test_watch_decoder(void **state)
 struct fake_server {
     int fd, port;
     int served;
+    int limit; /* requests to serve (at most 4) */
+    int code;  /* 409 Conflict or 401 Unauthorized */
     char heads[4][8192];
 };
 
 static void *fake_main(void *arg)
 {
     struct fake_server *fs = arg;
-    static const char body[] =
+    static const char conflict[] =
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Conflict\","
         "\"code\":409,\"message\":\"the object has been modified\"}";
-    while (fs->served < 4) {
+    static const char unauthorized[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                                       "\"reason\":\"Unauthorized\",\"code\":401,\"message\":\"Unauthorized\"}";
+    const char *body = fs->code == 401 ? unauthorized : conflict;
+    while (fs->served < fs->limit) {
         int c = accept(fs->fd, NULL, NULL);
         if (c < 0)
             return NULL;
@@ -292,11 +297,11 @@ static void *fake_main(void *arg)
             char resp[1024];
             int m = snprintf(
                 resp, sizeof(resp),
-                "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                strlen(body), body);
+                "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                fs->code == 401 ? "401 Unauthorized" : "409 Conflict", strlen(body), body);
             if (write(c, resp, (size_t)m) != m)
                 break;
-            if (fs->served >= 4)
+            if (fs->served >= fs->limit)
                 break;
         }
         close(c);
@@ -304,10 +309,56 @@ static void *fake_main(void *arg)
     return NULL;
 }
 
+static void fake_start(struct fake_server *fs, pthread_t *th)
+{
+    fs->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fs->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fs->fd, (struct sockaddr *)&sa, &sl);
+    fs->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(fs->fd, 4), 0);
+    pthread_create(th, NULL, fake_main, fs);
+}
+
+/* client-go re-reads a token file after a 401 (a rotated, revoked token) instead of waiting out the interval */
+static void test_token_reread_after_401(void **state)
+{
+    (void)state;
+    struct fake_server fs = {.limit = 3, .code = 401};
+    pthread_t th;
+    fake_start(&fs, &th);
+    write_file("401-token", "old-token\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             HEAD "clusters:\n- name: c1\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
+                  "users:\n- name: u1\n  user: {tokenFile: 401-token}\n",
+             fs.port);
+    char err[512] = "";
+    struct kube_client *c = load(yaml, err, sizeof(err));
+    assert_non_null(c);
+    json_t *out = NULL;
+    assert_int_equal(kube_lease_get(c, "demo", "x", 2000, &out, err, sizeof(err)), 401);
+    assert_string_equal(err, "cannot get lease 'demo/x': 401 Unauthorized: Unauthorized");
+    assert_non_null(strstr(fs.heads[0], "Bearer old-token\r\n"));
+    /* rotated: the next request, well inside the 60 s interval, carries the new token */
+    write_file("401-token", "new-token\n");
+    sleep(1); /* re-reads after 401s are at most one a second */
+    assert_int_equal(kube_lease_get(c, "demo", "x", 2000, &out, err, sizeof(err)), 401);
+    assert_non_null(strstr(fs.heads[1], "Bearer new-token\r\n"));
+    /* a 401 right after a re-read does not read the file again at once */
+    write_file("401-token", "newer-token\n");
+    assert_int_equal(kube_lease_get(c, "demo", "x", 2000, &out, err, sizeof(err)), 401);
+    assert_non_null(strstr(fs.heads[2], "Bearer new-token\r\n"));
+    kube_client_free(c);
+    pthread_join(th, NULL);
+    close(fs.fd);
+}
+
 static void test_requests_headers_token_reread(void **state)
 {
     (void)state;
-    struct fake_server fs = {0};
+    struct fake_server fs = {.limit = 4, .code = 409};
     fs.fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(fs.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -379,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_status_error),
         cmocka_unit_test(test_unreachable_counts),
         cmocka_unit_test(test_watch_decoder),
+        cmocka_unit_test(test_token_reread_after_401),
         cmocka_unit_test(test_requests_headers_token_reread),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
