@@ -18,11 +18,11 @@
 #include <time.h>
 #include <yaml.h>
 
-#define SA_DIR         "/var/run/secrets/kubernetes.io/serviceaccount"
-#define TOKEN_REREAD_S 60
+#define SA_DIR                   "/var/run/secrets/kubernetes.io/serviceaccount"
+#define TOKEN_REREAD_S           60
 #define TOKEN_REJECTED_REREAD_NS 1000000000LL /* after a 401, at most one re-read a second */
-#define MAX_BODY       (16u << 20)
-#define MAX_CODE       600
+#define MAX_BODY                 (16u << 20)
+#define MAX_CODE                 600
 
 struct blob {
     unsigned char *data;
@@ -37,8 +37,8 @@ struct kube_client {
     char *tls_server_name;
 
     pthread_mutex_t token_lock;
-    char *token;      /* current bearer token; never logged */
-    char *token_file; /* re-read every TOKEN_REREAD_S when set */
+    char *token;           /* current bearer token; never logged */
+    char *token_file;      /* re-read every TOKEN_REREAD_S when set */
     int64_t token_read_ns; /* CLOCK_MONOTONIC */
     int token_reread_s;
     bool token_rejected; /* a 401 since the last read: read again (at most once a second) */

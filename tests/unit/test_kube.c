@@ -268,8 +268,9 @@ static void *fake_main(void *arg)
     static const char conflict[] =
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Conflict\","
         "\"code\":409,\"message\":\"the object has been modified\"}";
-    static const char unauthorized[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-                                       "\"reason\":\"Unauthorized\",\"code\":401,\"message\":\"Unauthorized\"}";
+    static const char unauthorized[] =
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+        "\"reason\":\"Unauthorized\",\"code\":401,\"message\":\"Unauthorized\"}";
     const char *body = fs->code == 401 ? unauthorized : conflict;
     while (fs->served < fs->limit) {
         int c = accept(fs->fd, NULL, NULL);
@@ -295,10 +296,9 @@ static void *fake_main(void *arg)
             snprintf(fs->heads[fs->served % 4], sizeof(fs->heads[0]), "%s", buf);
             fs->served++;
             char resp[1024];
-            int m = snprintf(
-                resp, sizeof(resp),
-                "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                fs->code == 401 ? "401 Unauthorized" : "409 Conflict", strlen(body), body);
+            int m = snprintf(resp, sizeof(resp),
+                             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                             fs->code == 401 ? "401 Unauthorized" : "409 Conflict", strlen(body), body);
             if (write(c, resp, (size_t)m) != m)
                 break;
             if (fs->served >= fs->limit)
@@ -321,7 +321,8 @@ static void fake_start(struct fake_server *fs, pthread_t *th)
     pthread_create(th, NULL, fake_main, fs);
 }
 
-/* client-go re-reads a token file after a 401 (a rotated, revoked token) instead of waiting out the interval */
+/* client-go re-reads a token file after a 401 (a rotated, revoked token) instead of waiting out the interval
+ */
 static void test_token_reread_after_401(void **state)
 {
     (void)state;
