@@ -179,15 +179,17 @@ check "config reload: a new fence applies" wait_decide 5 "false unknown" v1 blin
 expect_eq "lease state unknown: denied" "false unknown" "$(decide v1 blind pod-a)"
 expect_eq "not ready while a Lease is not synced" 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PROBE/readyz")"
 check "readyz says which Lease" grep -q 'other/unlisted' "$TMP/body"
+cp "$TMP/fences.json" "$TMP/next.json" && mv "$TMP/next.json" "$TMP/live.json" # the fence removed again
+check "a Lease no fence names any more does not hold readiness" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
 sim_ctl /faults/reset >/dev/null
-check "ready again once synced" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
+check "ready once synced" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
 
 # an invalid new config keeps the old one
 echo '{"fences": [' >"$TMP/live.json"
 check "invalid config: reload failure logged" wait_for 5 grep -q '"msg":"configuration not reloaded, keeping the previous one"' "$TMP/serve.log"
 expect_eq "invalid config: the old fences still apply" "false not-holder" "$(decide v1 $CTRL pod-b)"
 check "invalid config: counted" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q '^leasefence_config_reloads_total{result=\"failed\"} 1'"
-check "reloads counted ok" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q '^leasefence_config_reloads_total{result=\"ok\"} 1'"
+check "reloads counted ok" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q '^leasefence_config_reloads_total{result=\"ok\"} 2'"
 
 # a ConfigMap-style volume: the file is a symlink into a ..data directory that is swapped
 mkdir -p "$TMP/cm/..v1" "$TMP/cm/..v2"
