@@ -115,10 +115,11 @@ struct dec {
     int depth;
     const char *syntax; /* set once: what was wrong, at byte POS */
     size_t pos;
-    const char *limit; /* the field that went over REVIEW_MAX_ITEMS */
-    size_t items;      /* entries of all arrays so far, duplicate keys included */
-    bool not_object;   /* valid JSON, but not an object */
-    uint64_t bad;      /* fields of the wrong type, by enum field */
+    const char *limit;          /* the field that went over REVIEW_MAX_ITEMS */
+    size_t items;               /* entries of all arrays so far, duplicate keys included */
+    bool not_object;            /* valid JSON, but not an object */
+    uint64_t bad;               /* fields of the wrong type, by enum field */
+    const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
     struct review_str api_version, kind;
     bool has_request;
     struct review r;
@@ -158,21 +159,33 @@ static inline void skip_ws(struct dec *d)
     d->p = p;
 }
 
+#ifdef __SSE2__
+/* The bytes of P[0..16) that end a run of plain string contents, as a bit
+ * mask: '"', '\\', control characters and non-ASCII bytes.  V ^ 0xFD is
+ * ~(V ^ 2): V ^ 2 turns '"' into ' ' and takes no other byte below '!', and
+ * the complement turns "below '!'" into "above ~'!'", so that one signed
+ * compare (the one SSE2 has) catches quotes, control characters and
+ * non-ASCII bytes at once. */
+static inline unsigned stops16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p), k = _mm_set1_epi8((char)~'!');
+    /* Hidden from GCC, which would compare the other way round and negate: one more instruction. */
+    __asm__("" : "+x"(k));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpgt_epi8(_mm_xor_si128(v, _mm_set1_epi8((char)0xFD)), k),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+#endif
+
 /* First byte at or after P that ends a run of plain string bytes: '"', '\\',
  * a control character or a non-ASCII byte; END if none. */
 static inline const unsigned char *scan_plain(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* Signed compare: bytes >= 0x80 are negative, so one test catches
-         * control characters and non-ASCII alike. */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned mask = stops16(p);
         if (mask != 0)
-            return p + __builtin_ctz(mask);
+            return p + (unsigned)__builtin_ctz(mask);
         p += 16;
     }
 #endif
@@ -626,42 +639,6 @@ static int next(struct dec *d, unsigned char close)
     return fail(d, d->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
-static int skip_number(struct dec *d)
-{
-    const unsigned char *p = d->p, *end = d->end;
-    if (*p == '-')
-        p++;
-    if (p < end && *p == '0') {
-        p++;
-    } else if (p < end && *p >= '1' && *p <= '9') {
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    } else {
-        return fail(d, p, "invalid number");
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return fail(d, p, "invalid number");
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return fail(d, p, "invalid number");
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    }
-    d->p = p;
-    return 0;
-}
-
 static int skip_literal(struct dec *d, const char *lit, size_t n)
 {
     if ((size_t)(d->end - d->p) < n || memcmp(d->p, lit, n) != 0)
@@ -670,169 +647,289 @@ static int skip_literal(struct dec *d, const char *lit, size_t n)
     return 0;
 }
 
-/* The whitespace skip of skip_value, on locals. */
-#define SKIP_WS(p, end)                                                                                      \
+/*
+ * The skipper: validates a value and extracts nothing.  Most of a review
+ * (managedFields, spec, status, both objects) goes through it, so it is
+ * written for instruction count.  Its helpers take GUARDED, a constant
+ * that tells whether a '}' is known to lie at or before the last
+ * non-whitespace byte of the body, ahead of every position the skipper
+ * reads a single byte at: then digits, whitespace and structural bytes
+ * are read with no check against the end (see skip_value).
+ */
+#define MORE(p)  (guarded || (p) < end)
+#define IS_WS(c) ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
+#define SKIP_WS(p)                                                                                           \
     do {                                                                                                     \
-        while ((p) < (end) && *(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t'))  \
+        while (MORE(p) && IS_WS(*(p)))                                                                       \
             (p)++;                                                                                           \
     } while (0)
 
-/*
- * Validates the value at d->p and leaves d->p after it.  One loop with the
- * position in a register and the open containers in CLOSE[]: most of a
- * review (managedFields, spec, status) goes through here.
- */
-static int skip_value(struct dec *d)
+/* skip_string from S, inside the string that opens at P, when its first
+ * step of 16 bytes did not find the end. */
+static __attribute__((noinline)) const unsigned char *skip_string_long(struct dec *d, const unsigned char *p,
+                                                                       const unsigned char *s)
 {
-    const unsigned char *p = d->p, *end = d->end, *q;
-    unsigned char close[REVIEW_MAX_DEPTH + 1];
-    int depth = 0, room = REVIEW_MAX_DEPTH - d->depth;
     const unsigned char *raw;
     size_t len;
     bool esc;
+    s = scan_plain(s, d->end);
+    if (s < d->end && *s == '"')
+        return s + 1;
+    if (scan_string_slow(d, p + 1, s, &raw, &len, &esc) < 0)
+        return NULL;
+    return d->p;
+}
 
-value:
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
-    if (*p == '"') /* the most common values: no jump table */
-        goto string_value;
-    if (*p == '{')
-        goto object_value;
+/* The string whose opening quote is at P: returns the byte after its
+ * closing quote, NULL on error.  A plain ASCII string of up to 15 bytes (most
+ * keys and values) takes one step of 16 bytes, not a loop, so that its
+ * constants are not set up again for every string; LIM16 is the last
+ * address such a step may start at. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_string(struct dec *d, const unsigned char *p, uintptr_t lim16)
+{
+    const unsigned char *s = p + 1;
+#ifdef __SSE2__
+    if ((uintptr_t)s <= lim16) {
+        uint64_t m = stops16(s);
+        if (m == 0)
+            return skip_string_long(d, p, s + 16);
+        s += __builtin_ctzll(m);
+        if (*s == '"')
+            return s + 1;
+    }
+#else
+    (void)lim16;
+#endif
+    return skip_string_long(d, p, s);
+}
+
+#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10)
+
+/* The number at P: returns the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_number(struct dec *d, const unsigned char *p, const unsigned char *end, const bool guarded)
+{
+    if (*p == '-')
+        p++;
+    if (MORE(p) && *p == '0') {
+        p++;
+    } else if (MORE(p) && (unsigned)(*p - '1') < 9) {
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    } else {
+        return fail(d, p, "invalid number"), NULL;
+    }
+    if (MORE(p) && *p == '.') {
+        p++;
+        if (!MORE(p) || !IS_DIGIT(*p))
+            return fail(d, p, "invalid number"), NULL;
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    }
+    if (MORE(p) && (*p | 0x20) == 'e') {
+        p++;
+        if (MORE(p) && (*p == '+' || *p == '-'))
+            p++;
+        if (!MORE(p) || !IS_DIGIT(*p))
+            return fail(d, p, "invalid number"), NULL;
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    }
+    return p;
+}
+
+/* A literal at P, whose first byte is LIT[0]: the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_lit(struct dec *d, const unsigned char *p, const unsigned char *end, const char *lit, size_t n)
+{
+    if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0)
+        return fail(d, p, "invalid literal"), NULL;
+    return p + n;
+}
+
+/* A value other than an object or an array at P: the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_scalar(struct dec *d, const unsigned char *p, const unsigned char *end, uintptr_t lim16,
+            const bool guarded)
+{
     switch (*p) {
     case '"':
-    string_value:
-        q = scan_plain(p + 1, end);
-        if (q < end && *q == '"') {
-            p = q + 1;
-        } else {
-            if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
-                return -1;
-            p = d->p;
-        }
-        goto after_value;
-    case '{':
-    object_value:
-        if (depth == room)
-            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
-        close[++depth] = '}';
-        p++;
-        if (p < end && *p == '"')
-            goto key_string;
-        SKIP_WS(p, end);
-        if (p < end && *p == '}') {
-            p++;
-            depth--;
-            goto after_value;
-        }
-        goto key;
-    case '[':
-        if (depth == room)
-            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
-        close[++depth] = ']';
-        p++;
-        if (p < end && *p <= ' ')
-            SKIP_WS(p, end);
-        if (p < end && *p == ']') {
-            p++;
-            depth--;
-            goto after_value;
-        }
-        goto value;
+        return skip_string(d, p, lim16);
     case 't':
-        if (end - p < 4 || memcmp(p, "true", 4) != 0)
-            return fail(d, p, "invalid literal");
-        p += 4;
-        goto after_value;
+        return skip_lit(d, p, end, "true", 4);
     case 'f':
-        if (end - p < 5 || memcmp(p, "false", 5) != 0)
-            return fail(d, p, "invalid literal");
-        p += 5;
-        goto after_value;
+        return skip_lit(d, p, end, "false", 5);
     case 'n':
-        if (end - p < 4 || memcmp(p, "null", 4) != 0)
-            return fail(d, p, "invalid literal");
-        p += 4;
-        goto after_value;
-    case ' ':
-    case '\t':
-    case '\n':
-    case '\r': /* whitespace is rare: skipped here, not looked for before every value */
-        SKIP_WS(p, end);
-        goto value;
+        return skip_lit(d, p, end, "null", 4);
     default:
-        if (*p == '-' || (*p >= '0' && *p <= '9')) {
-            d->p = p;
-            if (skip_number(d) < 0)
-                return -1;
-            p = d->p;
-            goto after_value;
-        }
-        return fail(d, p, "expected a value");
+        if (*p == '-' || IS_DIGIT(*p))
+            return skip_number(d, p, end, guarded);
+        return fail(d, p, "expected a value"), NULL;
     }
+}
 
-key: /* compact JSON goes straight to key_string */
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+/*
+ * Validates the object or array at d->p and leaves d->p after it: one loop
+ * with the position in a register, the innermost container's closing byte
+ * in CLOSE and the enclosing ones' in STACK[].  Compact JSON takes the
+ * first branch everywhere: whitespace is looked for only where a structural
+ * byte was expected and not found.
+ */
+static inline __attribute__((always_inline)) int skip_container(struct dec *d, const bool guarded)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    unsigned char stack[REVIEW_MAX_DEPTH], close = 0;
+    int depth = 0, room = REVIEW_MAX_DEPTH - d->depth;
+    const uintptr_t lim16 = end - d->base >= 16 ? (uintptr_t)end - 16 : 0;
+
+value:
+    if (!MORE(p))
+        goto eof;
+    if (*p == '"') { /* the most common values first: no jump table */
+        if ((p = skip_string(d, p, lim16)) == NULL)
+            return -1;
+        goto after;
+    }
+    if (*p == '{')
+        goto object;
+    if (*p == '[') {
+        if (depth == room)
+            goto deep;
+        stack[depth++] = close;
+        close = ']';
+        p++;
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == ']') {
+            p++;
+            goto pop;
+        }
+        goto value;
+    }
+    if (IS_WS(*p)) { /* rare: skipped here, not looked for before every value */
+        SKIP_WS(p);
+        goto value;
+    }
+    if ((p = skip_scalar(d, p, end, lim16, guarded)) == NULL)
+        return -1;
+    goto after;
+
+object:
+    if (depth == room)
+        goto deep;
+    stack[depth++] = close;
+    close = '}';
+    p++;
+    if (!MORE(p))
+        goto eof;
+    if (*p == '"')
+        goto key;
+    SKIP_WS(p);
+    if (!MORE(p))
+        goto eof;
+    if (*p == '}') {
+        p++;
+        goto pop;
+    }
     if (*p != '"')
         return fail(d, p, "expected a string key");
-key_string: /* at the key's opening quote */
-    q = scan_plain(p + 1, end);
-    if (q < end && *q == '"') {
-        p = q + 1;
-    } else {
-        if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
-            return -1;
-        p = d->p;
-    }
-    if (p < end && *p == ':') {
+key: /* at the key's opening quote */
+    if ((p = skip_string(d, p, lim16)) == NULL)
+        return -1;
+    if (!MORE(p))
+        goto eof;
+    if (*p == ':') {
         p++;
         goto value;
     }
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+    SKIP_WS(p);
+    if (!MORE(p))
+        goto eof;
     if (*p != ':')
         return fail(d, p, "expected ':'");
     p++;
     goto value;
 
-after_value:
-    if (depth == 0) {
+pop: /* after a closing byte */
+    if (--depth == 0) {
         d->p = p;
         return 0;
     }
-    if (p < end) { /* compact JSON first */
-        if (*p == ',') {
-            p++;
-            if (close[depth] == '}') {
-                if (p < end && *p == '"')
-                    goto key_string;
-                goto key;
-            }
-            goto value;
-        }
-        if (*p == close[depth]) {
-            p++;
-            depth--;
-            goto after_value;
-        }
-    }
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+    close = stack[depth];
+    if (guarded && p >= end) /* that was the guard: no byte after it */
+        goto eof;
+after: /* after a value inside a container */
+    if (!MORE(p))
+        goto eof;
     if (*p == ',') {
         p++;
-        if (close[depth] == '}')
+        if (close == ']')
+            goto value;
+        if (!MORE(p))
+            goto eof;
+        if (*p == '"')
             goto key;
-        goto value;
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == '"')
+            goto key;
+        return fail(d, p, "expected a string key");
     }
-    if (*p == close[depth]) {
+    if (*p == close) {
         p++;
-        depth--;
-        goto after_value;
+        goto pop;
     }
-    return fail(d, p, close[depth] == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    if (IS_WS(*p)) {
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == ',' || *p == close)
+            goto after;
+    }
+    return fail(d, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+eof:
+    return fail(d, p, "unexpected end of input");
+deep:
+    return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+}
+
+static __attribute__((noinline)) int skip_container_guarded(struct dec *d)
+{
+    return skip_container(d, true);
+}
+
+static __attribute__((noinline)) int skip_container_checked(struct dec *d)
+{
+    return skip_container(d, false);
+}
+
+/*
+ * Validates the value at d->p and leaves d->p after it.  Inside the body's
+ * last '}' (d->guard) every run of digits or whitespace and every token
+ * but a closing '}' or ']' ends before the guard, so the byte after it can
+ * be read unchecked; only strings (16-byte loads) and literals still look
+ * at the end.
+ */
+static int skip_value(struct dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    const bool guarded = false;
+    SKIP_WS(p);
+    d->p = p;
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    if (*p == '{' || *p == '[')
+        return p < d->guard ? skip_container_guarded(d) : skip_container_checked(d);
+    if ((p = skip_scalar(d, p, end, end - d->base >= 16 ? (uintptr_t)end - 16 : 0, false)) == NULL)
+        return -1;
+    d->p = p;
+    return 0;
 }
 
 /* The value at d->p is null: consumes it and returns 1.  Otherwise 0, or -1
@@ -1411,6 +1508,10 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     d.end = d.base + len;
     d.alloc = alloc;
     d.ctx = ctx;
+    d.guard = d.end;
+    while (d.guard > d.base && IS_WS(d.guard[-1]))
+        d.guard--;
+    d.guard = d.guard > d.base && d.guard[-1] == '}' ? d.guard - 1 : d.base;
 
     skip_ws(&d);
     if (d.p >= d.end) {
