@@ -321,6 +321,49 @@ static inline int embedded_run(uint64_t q, uint64_t b, uint64_t c, int width, bo
 }
 
 /*
+ * Embedded JSON at full stride: from P, whose previous byte is not a
+ * backslash, skips runs of 64 bytes in which every quote is escaped, every
+ * backslash escapes a quote and no byte is a control or non-ASCII one.  A
+ * byte is suspect when it is a quote and the byte before it is not a
+ * backslash, or the other way round (which also catches "\\\\"), or when it
+ * is control or non-ASCII; comparing the bytes before each byte (a second
+ * load, one byte back) against '\\' needs no carry between runs.  Returns
+ * the first run with a suspect byte (or with fewer than 64 bytes left),
+ * stepped back one byte when that byte is a backslash so that no escape
+ * straddles the start; sets *ESC when a skipped run held an escape.
+ */
+static const unsigned char *embedded_runs(const unsigned char *p, const unsigned char *end, bool *esc)
+{
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), flip = _mm_set1_epi8((char)0xFF);
+    __m128i notspace = _mm_set1_epi8((char)~0x20), escapes = _mm_setzero_si128();
+    __asm__("" : "+x"(notspace)); /* as in stops16 */
+    while (end - p >= 64) {
+        __m128i bad = _mm_setzero_si128(), run_escapes = _mm_setzero_si128();
+#define EMBEDDED16(i)                                                                                        \
+    do {                                                                                                     \
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + (i)));                               \
+        __m128i bs = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (i)-1)), bslash);    \
+        /* V < 0x20, signed (control and non-ASCII), as ~V > ~0x20 */                                        \
+        __m128i low = _mm_cmpgt_epi8(_mm_xor_si128(v, flip), notspace);                                      \
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_xor_si128(_mm_cmpeq_epi8(v, quote), bs), low));             \
+        run_escapes = _mm_or_si128(run_escapes, bs);                                                         \
+    } while (0)
+        EMBEDDED16(0);
+        EMBEDDED16(16);
+        EMBEDDED16(32);
+        EMBEDDED16(48);
+#undef EMBEDDED16
+        if (_mm_movemask_epi8(bad) != 0)
+            break;
+        escapes = _mm_or_si128(escapes, run_escapes);
+        p += 64;
+    }
+    if (_mm_movemask_epi8(escapes) != 0)
+        *esc = true;
+    return p[-1] == '\\' ? p - 1 : p;
+}
+
+/*
  * scan_string after its first stop at P: escapes, non-ASCII, errors.  With
  * SSE2 the string goes by runs of 16 bytes, then 64 once it is long: masks of
  * the run's quotes, backslashes and control/non-ASCII bytes, then either
@@ -348,7 +391,10 @@ static __attribute__((noinline)) int scan_string_slow(struct dec *d, const unsig
     for (;;) {
         uint64_t q = 0, b = 0, c = 0, mask;
         const unsigned char *next;
-        int n, width = want == 64 && end - p >= 64 ? 64 : 16;
+        int n, width;
+        if (want == 64 && end - p >= 64 && p[-1] != '\\')
+            p = embedded_runs(p, end, &esc);
+        width = want == 64 && end - p >= 64 ? 64 : 16;
         if (end - p < 16)
             break;
 #define MASKS16(i)                                                                                           \
@@ -692,8 +738,13 @@ skip_string(struct dec *d, const unsigned char *p, uintptr_t lim16)
 #ifdef __SSE2__
     if ((uintptr_t)s <= lim16) {
         uint64_t m = stops16(s);
-        if (m == 0)
-            return skip_string_long(d, p, s + 16);
+        if (m == 0) { /* a second step, for the many of 16 to 31 bytes */
+            s += 16;
+            if ((uintptr_t)s > lim16)
+                return skip_string_long(d, p, s);
+            if ((m = stops16(s)) == 0)
+                return skip_string_long(d, p, s + 16);
+        }
         s += __builtin_ctzll(m);
         if (*s == '"')
             return s + 1;
