@@ -149,6 +149,8 @@ static void assign(struct dec *d, enum field f, bool bad)
         d->bad |= UINT64_C(1) << f;
 }
 
+#define IS_WS(c) ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
+
 static inline void skip_ws(struct dec *d)
 {
     const unsigned char *p = d->p, *end = d->end;
@@ -617,26 +619,48 @@ static __attribute__((noinline)) void escaped_key(struct key *k, const unsigned 
  * nothing we look for. */
 static int take_key(struct dec *d, struct key *k)
 {
-    const unsigned char *raw;
+    const unsigned char *p = d->p, *end = d->end, *raw;
     size_t len;
-    bool esc;
-    if (d->p >= d->end || *d->p != '"')
-        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected a string key");
-    if (scan_string(d, &raw, &len, &esc) < 0)
-        return -1;
+    bool esc = false;
+#ifdef __SSE2__
+    unsigned m;
+#endif
+    if (p >= end || *p != '"')
+        return fail(d, p, p >= end ? "unexpected end of input" : "expected a string key");
+#ifdef __SSE2__
+    if (end - p > 16 && (m = stops16(p + 1)) != 0 && p[1 + __builtin_ctz(m)] == '"') { /* most keys */
+        raw = p + 1;
+        len = (unsigned)__builtin_ctz(m);
+        p = raw + len + 1;
+    } else
+#endif
+    {
+        if (scan_string(d, &raw, &len, &esc) < 0)
+            return -1;
+        p = d->p;
+    }
+    if (p < end && *p == ':') {
+        p++;
+    } else {
+        while (p < end && IS_WS(*p))
+            p++;
+        if (p >= end || *p != ':')
+            return fail(d, p, p >= end ? "unexpected end of input" : "expected ':'");
+        p++;
+    }
+    if (p >= end || *p <= ' ') {
+        while (p < end && IS_WS(*p))
+            p++;
+        if (p >= end)
+            return fail(d, p, "unexpected end of input");
+    }
+    d->p = p;
     if (!esc) {
         k->ptr = (const char *)raw;
         k->len = len;
     } else {
         escaped_key(k, raw, len);
     }
-    skip_ws(d);
-    if (d->p >= d->end || *d->p != ':')
-        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected ':'");
-    d->p++;
-    skip_ws(d);
-    if (d->p >= d->end)
-        return fail(d, d->p, "unexpected end of input");
     return 0;
 }
 
@@ -702,8 +726,7 @@ static int skip_literal(struct dec *d, const char *lit, size_t n)
  * reads a single byte at: then digits, whitespace and structural bytes
  * are read with no check against the end (see skip_value).
  */
-#define MORE(p)  (guarded || (p) < end)
-#define IS_WS(c) ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
+#define MORE(p) (guarded || (p) < end)
 #define SKIP_WS(p)                                                                                           \
     do {                                                                                                     \
         while (MORE(p) && IS_WS(*(p)))                                                                       \
@@ -823,34 +846,102 @@ skip_scalar(struct dec *d, const unsigned char *p, const unsigned char *end, uin
     }
 }
 
-/*
- * Validates the object or array at d->p and leaves d->p after it: one loop
- * with the position in a register, the innermost container's closing byte
- * in CLOSE and the enclosing ones' in STACK[].  Compact JSON takes the
- * first branch everywhere: whitespace is looked for only where a structural
- * byte was expected and not found.
- */
-static inline __attribute__((always_inline)) int skip_container(struct dec *d, const bool guarded)
-{
-    const unsigned char *p = d->p, *end = d->end;
-    unsigned char stack[REVIEW_MAX_DEPTH], close = 0;
-    int depth = 0, room = REVIEW_MAX_DEPTH - d->depth;
-    const uintptr_t lim16 = end - d->base >= 16 ? (uintptr_t)end - 16 : 0;
+/* Where skip_run stopped and resumes. */
+enum skip_at {
+    SKIP_AT_VALUE,       /* at a value */
+    SKIP_AT_AFTER_KEY,   /* after a key: at ':' */
+    SKIP_AT_AFTER_VALUE, /* after a value inside a container */
+};
 
+/* The state of the skipper between runs: the position, the innermost
+ * container's closing byte and the enclosing ones'. */
+struct skip {
+    const unsigned char *p;
+    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
+    int depth, room;
+    enum skip_at at;
+    unsigned char close, stack[REVIEW_MAX_DEPTH];
+};
+
+#ifdef __SSE2__
+/* stops16 with its constants in registers (see stops16). */
+#define STOPS16(s)                                                                                           \
+    ((unsigned)_mm_movemask_epi8(_mm_or_si128(                                                               \
+        _mm_cmpgt_epi8(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s)), flip), above),     \
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s)), bslash))))
+#endif
+
+/*
+ * A plain ASCII string of up to 31 bytes at P (most keys and values), in
+ * one or two steps of 16 bytes: P moves past it, or it goes to SLOW (the
+ * caller's label) with P still at its opening quote.
+ */
+#ifdef __SSE2__
+#define SKIP_SHORT_STRING(slow)                                                                              \
+    do {                                                                                                     \
+        const unsigned char *s_;                                                                             \
+        unsigned m_;                                                                                         \
+        if ((uintptr_t)p >= below16)                                                                         \
+            goto slow;                                                                                       \
+        if ((m_ = STOPS16(p + 1)) != 0) {                                                                    \
+            s_ = p + 1 + (unsigned)__builtin_ctz(m_);                                                        \
+        } else {                                                                                             \
+            if ((uintptr_t)p >= below32 || (m_ = STOPS16(p + 17)) == 0)                                      \
+                goto slow;                                                                                   \
+            s_ = p + 17 + (unsigned)__builtin_ctz(m_);                                                       \
+        }                                                                                                    \
+        if (*s_ != '"')                                                                                      \
+            goto slow;                                                                                       \
+        p = s_ + 1;                                                                                          \
+    } while (0)
+#else
+#define SKIP_SHORT_STRING(slow) goto slow
+#endif
+
+/*
+ * The skipper's loop, from ST->at at ST->p: returns 0 when the container
+ * it started in is closed (ST->p after it), -1 on error, 1 at a string
+ * that is not a short plain one (ST->p at its opening quote, ST->at where
+ * to resume after it), which skip_container takes with a call.  There is
+ * no call in here, so the constants of the string steps stay in
+ * registers, loaded once per run, not once per string.  Compact JSON takes
+ * the first branch everywhere: whitespace is looked for only where a
+ * structural byte was expected and not found.
+ */
+static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st, const bool guarded)
+{
+    const unsigned char *p = st->p, *end = d->end;
+    unsigned char close = st->close;
+    int depth = st->depth;
+#ifdef __SSE2__
+    /* Hidden from GCC, which would load them from memory for every string
+     * rather than keep them in registers (and see stops16). */
+    __m128i flip = _mm_set1_epi8((char)0xFD), bslash = _mm_set1_epi8('\\'), above = _mm_set1_epi8((char)~'!');
+    __asm__("" : "+x"(flip), "+x"(bslash), "+x"(above));
+#endif
+    const uintptr_t below16 = st->below16, below32 = st->below32;
+
+    switch (st->at) {
+    case SKIP_AT_AFTER_KEY:
+        goto after_key;
+    case SKIP_AT_AFTER_VALUE:
+        goto after;
+    default:
+        break;
+    }
 value:
     if (!MORE(p))
         goto eof;
     if (*p == '"') { /* the most common values first: no jump table */
-        if ((p = skip_string(d, p, lim16)) == NULL)
-            return -1;
+        SKIP_SHORT_STRING(value_string);
         goto after;
     }
     if (*p == '{')
         goto object;
     if (*p == '[') {
-        if (depth == room)
+        if (depth == st->room)
             goto deep;
-        stack[depth++] = close;
+        st->stack[depth++] = close;
         close = ']';
         p++;
         SKIP_WS(p);
@@ -862,18 +953,37 @@ value:
         }
         goto value;
     }
-    if (IS_WS(*p)) { /* rare: skipped here, not looked for before every value */
+    switch (*p) {
+    case 't':
+        if ((p = skip_lit(d, p, end, "true", 4)) == NULL)
+            return -1;
+        goto after;
+    case 'f':
+        if ((p = skip_lit(d, p, end, "false", 5)) == NULL)
+            return -1;
+        goto after;
+    case 'n':
+        if ((p = skip_lit(d, p, end, "null", 4)) == NULL)
+            return -1;
+        goto after;
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': /* rare: skipped here, not looked for before every value */
         SKIP_WS(p);
         goto value;
+    default:
+        if (*p != '-' && !IS_DIGIT(*p))
+            return fail(d, p, "expected a value");
+        if ((p = skip_number(d, p, end, guarded)) == NULL)
+            return -1;
+        goto after;
     }
-    if ((p = skip_scalar(d, p, end, lim16, guarded)) == NULL)
-        return -1;
-    goto after;
 
 object:
-    if (depth == room)
+    if (depth == st->room)
         goto deep;
-    stack[depth++] = close;
+    st->stack[depth++] = close;
     close = '}';
     p++;
     if (!MORE(p))
@@ -890,8 +1000,8 @@ object:
     if (*p != '"')
         return fail(d, p, "expected a string key");
 key: /* at the key's opening quote */
-    if ((p = skip_string(d, p, lim16)) == NULL)
-        return -1;
+    SKIP_SHORT_STRING(key_string);
+after_key:
     if (!MORE(p))
         goto eof;
     if (*p == ':') {
@@ -908,10 +1018,10 @@ key: /* at the key's opening quote */
 
 pop: /* after a closing byte */
     if (--depth == 0) {
-        d->p = p;
+        st->p = p;
         return 0;
     }
-    close = stack[depth];
+    close = st->stack[depth];
     if (guarded && p >= end) /* that was the guard: no byte after it */
         goto eof;
 after: /* after a value inside a container */
@@ -944,20 +1054,51 @@ after: /* after a value inside a container */
             goto after;
     }
     return fail(d, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+
+value_string:
+    st->at = SKIP_AT_AFTER_VALUE;
+    goto suspend;
+key_string:
+    st->at = SKIP_AT_AFTER_KEY;
+suspend:
+    st->p = p;
+    st->close = close;
+    st->depth = depth;
+    return 1;
 eof:
     return fail(d, p, "unexpected end of input");
 deep:
     return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
 }
 
-static __attribute__((noinline)) int skip_container_guarded(struct dec *d)
+static __attribute__((noinline)) int skip_run_guarded(struct dec *d, struct skip *st)
 {
-    return skip_container(d, true);
+    return skip_run(d, st, true);
 }
 
-static __attribute__((noinline)) int skip_container_checked(struct dec *d)
+static __attribute__((noinline)) int skip_run_checked(struct dec *d, struct skip *st)
 {
-    return skip_container(d, false);
+    return skip_run(d, st, false);
+}
+
+/* Validates the object or array at d->p and leaves d->p after it. */
+static int skip_container(struct dec *d, bool guarded)
+{
+    struct skip st;
+    int rc;
+    st.p = d->p;
+    st.below16 = d->end - d->base >= 16 ? (uintptr_t)d->end - 16 : 0;
+    st.below32 = d->end - d->base >= 32 ? (uintptr_t)d->end - 32 : 0;
+    st.depth = 0;
+    st.room = REVIEW_MAX_DEPTH - d->depth;
+    st.at = SKIP_AT_VALUE;
+    st.close = 0;
+    while ((rc = guarded ? skip_run_guarded(d, &st) : skip_run_checked(d, &st)) > 0)
+        if ((st.p = skip_string_long(d, st.p, st.p + 1)) == NULL)
+            return -1;
+    if (rc == 0)
+        d->p = st.p;
+    return rc;
 }
 
 /*
@@ -976,7 +1117,7 @@ static int skip_value(struct dec *d)
     if (p >= end)
         return fail(d, p, "unexpected end of input");
     if (*p == '{' || *p == '[')
-        return p < d->guard ? skip_container_guarded(d) : skip_container_checked(d);
+        return skip_container(d, p < d->guard);
     if ((p = skip_scalar(d, p, end, end - d->base >= 16 ? (uintptr_t)end - 16 : 0, false)) == NULL)
         return -1;
     d->p = p;
