@@ -367,7 +367,8 @@ static const unsigned char *embedded_runs(const unsigned char *p, const unsigned
     return p[-1] == '\\' ? p - 1 : p;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* -DREVIEW_NO_AVX2 builds the SSE2 code alone, to test it on a machine with AVX2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(REVIEW_NO_AVX2)
 #define HAVE_AVX2_RUNS 1
 #include <immintrin.h>
 
@@ -965,6 +966,7 @@ static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct 
     __asm__("" : "+x"(flip), "+x"(bslash), "+x"(above));
 #endif
     const uintptr_t below16 = st->below16, below32 = st->below32;
+    const unsigned char *guard = d->guard;
 
     switch (st->at) {
     case SKIP_AT_AFTER_KEY:
@@ -1067,8 +1069,10 @@ pop: /* after a closing byte */
         return 0;
     }
     close = st->stack[depth];
-    if (guarded && p >= end) /* that was the guard: no byte after it */
+    if (guarded && p > guard) { /* that was the guard: only whitespace after it */
+        p = end;
         goto eof;
+    }
 after: /* after a value inside a container */
     if (!MORE(p))
         goto eof;
