@@ -914,10 +914,23 @@ struct skip {
         _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s)), bslash))))
 #endif
 
+/* The first stop (see stops16) at or after S inside a string, in steps of
+ * 16 bytes starting at or below LAST; NULL when there is none. */
+static __attribute__((noinline)) const unsigned char *plain_run(const unsigned char *s, uintptr_t last)
+{
+    unsigned m;
+    for (; (uintptr_t)s <= last; s += 16)
+        if ((m = stops16(s)) != 0)
+            return s + __builtin_ctz(m);
+    return NULL;
+}
+
 /*
- * A plain ASCII string of up to 31 bytes at P (most keys and values), in
- * one or two steps of 16 bytes: P moves past it, or it goes to SLOW (the
- * caller's label) with P still at its opening quote.
+ * A plain ASCII string at P: P moves past it, or it goes to SLOW (the
+ * caller's label) with P still at its opening quote.  Up to 31 bytes (most
+ * keys and values) in one or two steps of 16 bytes inline, longer ones in
+ * plain_run (a loop here would have GCC copy the constants before every
+ * string).
  */
 #ifdef __SSE2__
 #define SKIP_SHORT_STRING(slow)                                                                              \
@@ -931,10 +944,10 @@ struct skip {
         } else {                                                                                             \
             if ((uintptr_t)p >= below32)                                                                     \
                 goto slow;                                                                                   \
-            for (s_ = p + 17; (m_ = STOPS16(s_)) == 0; s_ += 16)                                             \
-                if ((uintptr_t)s_ > below32) /* the next step would pass the end */                          \
-                    goto slow;                                                                               \
-            s_ += (unsigned)__builtin_ctz(m_);                                                               \
+            if ((m_ = STOPS16(p + 17)) != 0)                                                                 \
+                s_ = p + 17 + (unsigned)__builtin_ctz(m_);                                                   \
+            else if ((s_ = plain_run(p + 33, below16)) == NULL)                                              \
+                goto slow;                                                                                   \
         }                                                                                                    \
         if (*s_ != '"')                                                                                      \
             goto slow;                                                                                       \
