@@ -4,12 +4,17 @@
  * A JSON scanner validates the whole document (RFC 8259: string contents,
  * escapes, UTF-8, numbers, literals, nesting, nothing after the value) while
  * a handful of path-specific functions (field_*, at most six deep) pick out
- * the fields of struct review.  Everything off those paths goes through
- * skip_value, one iterative loop that only validates (whitespace is looked
- * for only where compact JSON has none); strings are scanned 16 bytes per
- * step and stay in the body unless they hold escapes.  Annotation values
- * with escapes stay in the body too, validated but undecoded, flagged
- * review_kv.escaped: review_kv_value decodes the one or two that are read.
+ * the fields of struct review.  Everything off those paths (most of a big
+ * review: managedFields, spec, status, twice in an UPDATE) goes through
+ * skip_value, an iterative loop that only validates, written for
+ * instruction count: whitespace is looked for only where compact JSON has
+ * none, plain strings take one or two steps of 16 bytes, and when the body
+ * ends in '}' the byte after each token is read with no check against the
+ * end (see skip_value).  Strings stay in the body unless they hold escapes.
+ * Annotation values with escapes stay in the body too, validated but
+ * undecoded, flagged review_kv.escaped: review_kv_value decodes the one or
+ * two that are read; embedded JSON (kubectl's last-applied-configuration)
+ * is validated 64 bytes per step (embedded_runs).
  *
  * Duplicate keys: the last one wins, for the value and for its type check,
  * so every field has a "wrong type" bit that each assignment rewrites, and
@@ -29,6 +34,14 @@
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+/* AVX2 code for the CPUs that have it, chosen at run time: the guarded
+ * skipper with VEX encodings and embedded_runs 32 bytes per step.
+ * -DREVIEW_NO_AVX2 builds the SSE2 code alone, to test it on a machine
+ * with AVX2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(REVIEW_NO_AVX2)
+#define HAVE_AVX2 1
+#include <immintrin.h>
 #endif
 
 #define STR_(x) #x
@@ -367,11 +380,7 @@ static const unsigned char *embedded_runs(const unsigned char *p, const unsigned
     return p[-1] == '\\' ? p - 1 : p;
 }
 
-/* -DREVIEW_NO_AVX2 builds the SSE2 code alone, to test it on a machine with AVX2. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(REVIEW_NO_AVX2)
-#define HAVE_AVX2_RUNS 1
-#include <immintrin.h>
-
+#ifdef HAVE_AVX2
 /* embedded_runs with AVX2: the same tests, 32 bytes per step. */
 static __attribute__((target("avx2"))) const unsigned char *
 embedded_runs_avx2(const unsigned char *p, const unsigned char *end, bool *esc)
@@ -432,7 +441,7 @@ static __attribute__((noinline)) int scan_string_slow(struct dec *d, const unsig
         const unsigned char *next;
         int n, width;
         if (want == 64 && end - p >= 64 && p[-1] != '\\') {
-#ifdef HAVE_AVX2_RUNS
+#ifdef HAVE_AVX2
             if (__builtin_cpu_supports("avx2"))
                 p = embedded_runs_avx2(p, end, &esc);
             else
@@ -788,11 +797,13 @@ static int skip_literal(struct dec *d, const char *lit, size_t n)
 /*
  * The skipper: validates a value and extracts nothing.  Most of a review
  * (managedFields, spec, status, both objects) goes through it, so it is
- * written for instruction count.  Its helpers take GUARDED, a constant
- * that tells whether a '}' is known to lie at or before the last
- * non-whitespace byte of the body, ahead of every position the skipper
- * reads a single byte at: then digits, whitespace and structural bytes
- * are read with no check against the end (see skip_value).
+ * written for instruction count.  Its code takes GUARDED, a constant: true
+ * when the value lies before the body's last non-whitespace byte and that
+ * byte is a '}' (d->guard).  Then a run of digits, letters or whitespace,
+ * and every token but a closing '}' or ']', ends before the guard, so the
+ * byte after it exists and is read with no check against the end (MORE is
+ * constant true); only the loads of 16 bytes, literals and the closing of
+ * a container look at the end.  END must be in scope.
  */
 #define MORE(p) (guarded || (p) < end)
 #define SKIP_WS(p)                                                                                           \
@@ -801,8 +812,8 @@ static int skip_literal(struct dec *d, const char *lit, size_t n)
             (p)++;                                                                                           \
     } while (0)
 
-/* skip_string from S, inside the string that opens at P, when its first
- * step of 16 bytes did not find the end. */
+/* The string whose opening quote is at P, from S on, P < S: returns the
+ * byte after its closing quote, NULL on error. */
 static __attribute__((noinline)) const unsigned char *skip_string_long(struct dec *d, const unsigned char *p,
                                                                        const unsigned char *s)
 {
@@ -815,35 +826,6 @@ static __attribute__((noinline)) const unsigned char *skip_string_long(struct de
     if (scan_string_slow(d, p + 1, s, &raw, &len, &esc) < 0)
         return NULL;
     return d->p;
-}
-
-/* The string whose opening quote is at P: returns the byte after its
- * closing quote, NULL on error.  A plain ASCII string of up to 15 bytes (most
- * keys and values) takes one step of 16 bytes, not a loop, so that its
- * constants are not set up again for every string; LIM16 is the last
- * address such a step may start at. */
-static inline __attribute__((always_inline)) const unsigned char *
-skip_string(struct dec *d, const unsigned char *p, uintptr_t lim16)
-{
-    const unsigned char *s = p + 1;
-#ifdef __SSE2__
-    if ((uintptr_t)s <= lim16) {
-        uint64_t m = stops16(s);
-        if (m == 0) { /* a second step, for the many of 16 to 31 bytes */
-            s += 16;
-            if ((uintptr_t)s > lim16)
-                return skip_string_long(d, p, s);
-            if ((m = stops16(s)) == 0)
-                return skip_string_long(d, p, s + 16);
-        }
-        s += __builtin_ctzll(m);
-        if (*s == '"')
-            return s + 1;
-    }
-#else
-    (void)lim16;
-#endif
-    return skip_string_long(d, p, s);
 }
 
 #define IS_DIGIT(c) ((unsigned)((c) - '0') < 10)
@@ -895,12 +877,11 @@ skip_lit(struct dec *d, const unsigned char *p, const unsigned char *end, const 
 
 /* A value other than an object or an array at P: the byte after it, NULL on error. */
 static inline __attribute__((always_inline)) const unsigned char *
-skip_scalar(struct dec *d, const unsigned char *p, const unsigned char *end, uintptr_t lim16,
-            const bool guarded)
+skip_scalar(struct dec *d, const unsigned char *p, const unsigned char *end, const bool guarded)
 {
     switch (*p) {
     case '"':
-        return skip_string(d, p, lim16);
+        return skip_string_long(d, p, p + 1);
     case 't':
         return skip_lit(d, p, end, "true", 4);
     case 'f':
@@ -1168,7 +1149,7 @@ static __attribute__((noinline)) int skip_run_checked(struct dec *d, struct skip
     return skip_run(d, st, false);
 }
 
-#ifdef HAVE_AVX2_RUNS
+#ifdef HAVE_AVX2
 /* The same code with VEX encodings: three-operand SSE instructions, no copies. */
 static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(struct dec *d, struct skip *st)
 {
@@ -1180,7 +1161,7 @@ static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(struc
 static int skip_container(struct dec *d, bool guarded)
 {
     struct skip st;
-    int rc;
+    int rc, (*run)(struct dec *, struct skip *) = guarded ? skip_run_guarded : skip_run_checked;
     st.p = d->p;
     st.below16 = d->end - d->base >= 16 ? (uintptr_t)d->end - 16 : 0;
     st.below32 = d->end - d->base >= 32 ? (uintptr_t)d->end - 32 : 0;
@@ -1188,8 +1169,7 @@ static int skip_container(struct dec *d, bool guarded)
     st.room = REVIEW_MAX_DEPTH - d->depth;
     st.at = SKIP_AT_VALUE;
     st.close = 0;
-    int (*run)(struct dec *, struct skip *) = guarded ? skip_run_guarded : skip_run_checked;
-#ifdef HAVE_AVX2_RUNS
+#ifdef HAVE_AVX2
     if (guarded && __builtin_cpu_supports("avx2"))
         run = skip_run_guarded_avx2;
 #endif
@@ -1201,24 +1181,18 @@ static int skip_container(struct dec *d, bool guarded)
     return rc;
 }
 
-/*
- * Validates the value at d->p and leaves d->p after it.  Inside the body's
- * last '}' (d->guard) every run of digits or whitespace and every token
- * but a closing '}' or ']' ends before the guard, so the byte after it can
- * be read unchecked; only strings (16-byte loads) and literals still look
- * at the end.
- */
+/* Validates the value at d->p and leaves d->p after it. */
 static int skip_value(struct dec *d)
 {
     const unsigned char *p = d->p, *end = d->end;
-    const bool guarded = false;
+    const bool guarded = false; /* for SKIP_WS */
     SKIP_WS(p);
     d->p = p;
     if (p >= end)
         return fail(d, p, "unexpected end of input");
     if (*p == '{' || *p == '[')
         return skip_container(d, p < d->guard);
-    if ((p = skip_scalar(d, p, end, end - d->base >= 16 ? (uintptr_t)end - 16 : 0, false)) == NULL)
+    if ((p = skip_scalar(d, p, end, false)) == NULL)
         return -1;
     d->p = p;
     return 0;
