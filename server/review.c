@@ -133,6 +133,7 @@ struct dec {
     bool not_object;            /* valid JSON, but not an object */
     uint64_t bad;               /* fields of the wrong type, by enum field */
     const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
+    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
     struct review r;
@@ -902,12 +903,11 @@ enum skip_at {
     SKIP_AT_AFTER_VALUE, /* after a value inside a container */
 };
 
-/* The state of the skipper between runs: the position, the innermost
- * container's closing byte and the enclosing ones'. */
+/* The skipper's memory: the closing bytes of the enclosing containers, and
+ * where a run stopped for a string it could not take. */
 struct skip {
     const unsigned char *p;
-    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
-    int depth, room;
+    int depth;
     enum skip_at at;
     unsigned char close, stack[REVIEW_MAX_DEPTH];
 };
@@ -964,30 +964,33 @@ static __attribute__((noinline)) const unsigned char *plain_run(const unsigned c
 #endif
 
 /*
- * The skipper's loop, from ST->at at ST->p: returns 0 when the container
- * it started in is closed (ST->p after it), -1 on error, 1 at a string
- * that is not a short plain one (ST->p at its opening quote, ST->at where
- * to resume after it), which skip_container takes with a call.  There is
- * no call in here, so the constants of the string steps stay in
+ * The skipper's loop, from AT at P, DEPTH containers deep, the innermost
+ * closed by CLOSE: returns 0 when the container it started in is closed
+ * (d->p after it), -1 on error, 1 at a string that is not a short plain
+ * one (ST->p at its opening quote, ST->at where to resume after it,
+ * ST->depth and ST->close), which skip_container takes with a call.  There
+ * is no call in here, so the constants of the string steps stay in
  * registers, loaded once per run, not once per string.  Compact JSON takes
  * the first branch everywhere: whitespace is looked for only where a
  * structural byte was expected and not found.
  */
-static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st, const bool guarded)
+static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st,
+                                                          const unsigned char *p, int depth,
+                                                          unsigned char close, enum skip_at at,
+                                                          const bool guarded)
 {
-    const unsigned char *p = st->p, *end = d->end;
-    unsigned char close = st->close;
-    int depth = st->depth;
+    const unsigned char *end = d->end;
+    const int room = REVIEW_MAX_DEPTH - d->depth;
 #ifdef __SSE2__
     /* Hidden from GCC, which would load them from memory for every string
      * rather than keep them in registers (and see stops16). */
     __m128i flip = _mm_set1_epi8((char)0xFD), bslash = _mm_set1_epi8('\\'), above = _mm_set1_epi8((char)~'!');
     __asm__("" : "+x"(flip), "+x"(bslash), "+x"(above));
 #endif
-    const uintptr_t below16 = st->below16, below32 = st->below32;
+    const uintptr_t below16 = d->below16, below32 = d->below32;
     const unsigned char *guard = d->guard;
 
-    switch (st->at) {
+    switch (at) {
     case SKIP_AT_AFTER_KEY:
         goto after_key;
     case SKIP_AT_AFTER_VALUE:
@@ -1005,7 +1008,7 @@ value:
     if (*p == '{')
         goto object;
     if (*p == '[') {
-        if (depth == st->room)
+        if (depth == room)
             goto deep;
         st->stack[depth++] = close;
         close = ']';
@@ -1047,7 +1050,7 @@ value:
     }
 
 object:
-    if (depth == st->room)
+    if (depth == room)
         goto deep;
     st->stack[depth++] = close;
     close = '}';
@@ -1084,7 +1087,7 @@ after_key:
 
 pop: /* after a closing byte */
     if (--depth == 0) {
-        st->p = p;
+        d->p = p;
         return 0;
     }
     close = st->stack[depth];
@@ -1139,47 +1142,48 @@ deep:
     return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
 }
 
-static __attribute__((noinline)) int skip_run_guarded(struct dec *d, struct skip *st)
+#define SKIP_RUN_ARGS                                                                                        \
+    struct dec *d, struct skip *st, const unsigned char *p, int depth, unsigned char close, enum skip_at at
+
+static __attribute__((noinline)) int skip_run_guarded(SKIP_RUN_ARGS)
 {
-    return skip_run(d, st, true);
+    return skip_run(d, st, p, depth, close, at, true);
 }
 
-static __attribute__((noinline)) int skip_run_checked(struct dec *d, struct skip *st)
+static __attribute__((noinline)) int skip_run_checked(SKIP_RUN_ARGS)
 {
-    return skip_run(d, st, false);
+    return skip_run(d, st, p, depth, close, at, false);
 }
 
 #ifdef HAVE_AVX2
 /* The same code with VEX encodings: three-operand SSE instructions, no copies. */
-static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(struct dec *d, struct skip *st)
+static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(SKIP_RUN_ARGS)
 {
-    return skip_run(d, st, true);
+    return skip_run(d, st, p, depth, close, at, true);
 }
 #endif
 
-/* Validates the object or array at d->p and leaves d->p after it. */
+/* Validates the object or array at d->p and leaves d->p after it.  The
+ * state goes to each run in registers: through memory it would wait on
+ * the stores just made, in every call. */
 static int skip_container(struct dec *d, bool guarded)
 {
     struct skip st;
-    int rc, (*run)(struct dec *, struct skip *) = guarded ? skip_run_guarded : skip_run_checked;
-    st.p = d->p;
-    st.below16 = d->end - d->base >= 16 ? (uintptr_t)d->end - 16 : 0;
-    st.below32 = d->end - d->base >= 32 ? (uintptr_t)d->end - 32 : 0;
-    st.depth = 0;
-    st.room = REVIEW_MAX_DEPTH - d->depth;
-    st.at = SKIP_AT_VALUE;
-    st.close = 0;
+    int rc, (*run)(SKIP_RUN_ARGS) = guarded ? skip_run_guarded : skip_run_checked;
 #ifdef HAVE_AVX2
     if (guarded && __builtin_cpu_supports("avx2"))
         run = skip_run_guarded_avx2;
 #endif
-    while ((rc = run(d, &st)) > 0)
-        if ((st.p = skip_string_long(d, st.p, st.p + 1)) == NULL)
+    rc = run(d, &st, d->p, 0, 0, SKIP_AT_VALUE);
+    while (rc > 0) {
+        const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
+        if (p == NULL)
             return -1;
-    if (rc == 0)
-        d->p = st.p;
+        rc = run(d, &st, p, st.depth, st.close, st.at);
+    }
     return rc;
 }
+#undef SKIP_RUN_ARGS
 
 /* Validates the value at d->p and leaves d->p after it. */
 static int skip_value(struct dec *d)
@@ -1778,6 +1782,8 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     while (d.guard > d.base && IS_WS(d.guard[-1]))
         d.guard--;
     d.guard = d.guard > d.base && d.guard[-1] == '}' ? d.guard - 1 : d.base;
+    d.below16 = len >= 16 ? (uintptr_t)d.end - 16 : 0;
+    d.below32 = len >= 32 ? (uintptr_t)d.end - 32 : 0;
 
     skip_ws(&d);
     if (d.p >= d.end) {
