@@ -4,12 +4,17 @@
  * A JSON scanner validates the whole document (RFC 8259: string contents,
  * escapes, UTF-8, numbers, literals, nesting, nothing after the value) while
  * a handful of path-specific functions (field_*, at most six deep) pick out
- * the fields of struct review.  Everything off those paths goes through
- * skip_value, one iterative loop that only validates (whitespace is looked
- * for only where compact JSON has none); strings are scanned 16 bytes per
- * step and stay in the body unless they hold escapes.  Annotation values
- * with escapes stay in the body too, validated but undecoded, flagged
- * review_kv.escaped: review_kv_value decodes the one or two that are read.
+ * the fields of struct review.  Everything off those paths (most of a big
+ * review: managedFields, spec, status, twice in an UPDATE) goes through
+ * skip_value, an iterative loop that only validates, written for
+ * instruction count: whitespace is looked for only where compact JSON has
+ * none, plain strings take one or two steps of 16 bytes, and when the body
+ * ends in '}' the byte after each token is read with no check against the
+ * end (see skip_value).  Strings stay in the body unless they hold escapes.
+ * Annotation values with escapes stay in the body too, validated but
+ * undecoded, flagged review_kv.escaped: review_kv_value decodes the one or
+ * two that are read; embedded JSON (kubectl's last-applied-configuration)
+ * is validated 64 bytes per step (embedded_runs).
  *
  * Duplicate keys: the last one wins, for the value and for its type check,
  * so every field has a "wrong type" bit that each assignment rewrites, and
@@ -29,6 +34,14 @@
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+/* AVX2 code for the CPUs that have it, chosen at run time: the guarded
+ * skipper with VEX encodings and embedded_runs 32 bytes per step.
+ * -DREVIEW_NO_AVX2 builds the SSE2 code alone, to test it on a machine
+ * with AVX2. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(REVIEW_NO_AVX2)
+#define HAVE_AVX2 1
+#include <immintrin.h>
 #endif
 
 #define STR_(x) #x
@@ -115,10 +128,12 @@ struct dec {
     int depth;
     const char *syntax; /* set once: what was wrong, at byte POS */
     size_t pos;
-    const char *limit; /* the field that went over REVIEW_MAX_ITEMS */
-    size_t items;      /* entries of all arrays so far, duplicate keys included */
-    bool not_object;   /* valid JSON, but not an object */
-    uint64_t bad;      /* fields of the wrong type, by enum field */
+    const char *limit;          /* the field that went over REVIEW_MAX_ITEMS */
+    size_t items;               /* entries of all arrays so far, duplicate keys included */
+    bool not_object;            /* valid JSON, but not an object */
+    uint64_t bad;               /* fields of the wrong type, by enum field */
+    const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
+    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
     struct review r;
@@ -148,6 +163,8 @@ static void assign(struct dec *d, enum field f, bool bad)
         d->bad |= UINT64_C(1) << f;
 }
 
+#define IS_WS(c) ((c) <= ' ' && ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
+
 static inline void skip_ws(struct dec *d)
 {
     const unsigned char *p = d->p, *end = d->end;
@@ -158,21 +175,33 @@ static inline void skip_ws(struct dec *d)
     d->p = p;
 }
 
+#ifdef __SSE2__
+/* The bytes of P[0..16) that end a run of plain string contents, as a bit
+ * mask: '"', '\\', control characters and non-ASCII bytes.  V ^ 0xFD is
+ * ~(V ^ 2): V ^ 2 turns '"' into ' ' and takes no other byte below '!', and
+ * the complement turns "below '!'" into "above ~'!'", so that one signed
+ * compare (the one SSE2 has) catches quotes, control characters and
+ * non-ASCII bytes at once. */
+static inline unsigned stops16(const unsigned char *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p), k = _mm_set1_epi8((char)~'!');
+    /* Hidden from GCC, which would compare the other way round and negate: one more instruction. */
+    __asm__("" : "+x"(k));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpgt_epi8(_mm_xor_si128(v, _mm_set1_epi8((char)0xFD)), k),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+#endif
+
 /* First byte at or after P that ends a run of plain string bytes: '"', '\\',
  * a control character or a non-ASCII byte; END if none. */
 static inline const unsigned char *scan_plain(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
     while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* Signed compare: bytes >= 0x80 are negative, so one test catches
-         * control characters and non-ASCII alike. */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-                                 _mm_cmplt_epi8(v, space));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned mask = stops16(p);
         if (mask != 0)
-            return p + __builtin_ctz(mask);
+            return p + (unsigned)__builtin_ctz(mask);
         p += 16;
     }
 #endif
@@ -308,6 +337,82 @@ static inline int embedded_run(uint64_t q, uint64_t b, uint64_t c, int width, bo
 }
 
 /*
+ * Embedded JSON at full stride: from P, whose previous byte is not a
+ * backslash, skips runs of 64 bytes in which every quote is escaped, every
+ * backslash escapes a quote and no byte is a control or non-ASCII one.  A
+ * byte is suspect when it is a quote and the byte before it is not a
+ * backslash, or the other way round (which also catches "\\\\"), or when it
+ * is control or non-ASCII; comparing the bytes before each byte (a second
+ * load, one byte back) against '\\' needs no carry between runs.  Returns
+ * the first run with a suspect byte (or with fewer than 64 bytes left),
+ * stepped back one byte when that byte is a backslash so that no escape
+ * straddles the start; sets *ESC when a skipped run held an escape.
+ */
+static const unsigned char *embedded_runs(const unsigned char *p, const unsigned char *end, bool *esc)
+{
+    const unsigned char *start = p;
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), up = _mm_set1_epi8(0x60);
+    /* Over all the runs so far, as one run with a suspect byte ends the
+     * loop: the suspect bytes, the bytes' high bits (non-ASCII) and their
+     * least value (control characters). */
+    __m128i bad = _mm_setzero_si128(), high = _mm_setzero_si128(), least = _mm_set1_epi8((char)0xFF);
+    for (; end - p >= 64; p += 64) {
+#define EMBEDDED16(i)                                                                                        \
+    do {                                                                                                     \
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + (i)));                               \
+        __m128i bs = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + (i)-1)), bslash);    \
+        high = _mm_or_si128(high, v);                                                                        \
+        least = _mm_min_epu8(least, v);                                                                      \
+        bad = _mm_or_si128(bad, _mm_xor_si128(_mm_cmpeq_epi8(v, quote), bs));                                \
+    } while (0)
+        EMBEDDED16(0);
+        EMBEDDED16(16);
+        EMBEDDED16(32);
+        EMBEDDED16(48);
+#undef EMBEDDED16
+        /* LEAST + 0x60, saturated, has its high bit set when LEAST >= 0x20. */
+        if (_mm_movemask_epi8(_mm_or_si128(bad, high)) != 0 ||
+            _mm_movemask_epi8(_mm_adds_epu8(least, up)) != 0xFFFF)
+            break;
+    }
+    /* Escapes are rare enough outside embedded JSON to look for again. */
+    if (!*esc && p > start && memchr(start, '\\', (size_t)(p - start)) != NULL)
+        *esc = true;
+    return p[-1] == '\\' ? p - 1 : p;
+}
+
+#ifdef HAVE_AVX2
+/* embedded_runs with AVX2: the same tests, 32 bytes per step. */
+static __attribute__((target("avx2"))) const unsigned char *
+embedded_runs_avx2(const unsigned char *p, const unsigned char *end, bool *esc)
+{
+    const unsigned char *start = p;
+    const __m256i quote = _mm256_set1_epi8('"'), bslash = _mm256_set1_epi8('\\'), up = _mm256_set1_epi8(0x60);
+    __m256i bad = _mm256_setzero_si256(), high = _mm256_setzero_si256(), least = _mm256_set1_epi8((char)0xFF);
+    for (; end - p >= 64; p += 64) {
+#define EMBEDDED32(i)                                                                                        \
+    do {                                                                                                     \
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + (i)));                            \
+        __m256i bs =                                                                                         \
+            _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(p + (i)-1)), bslash);       \
+        high = _mm256_or_si256(high, v);                                                                     \
+        least = _mm256_min_epu8(least, v);                                                                   \
+        bad = _mm256_or_si256(bad, _mm256_xor_si256(_mm256_cmpeq_epi8(v, quote), bs));                       \
+    } while (0)
+        EMBEDDED32(0);
+        EMBEDDED32(32);
+#undef EMBEDDED32
+        if (_mm256_movemask_epi8(_mm256_or_si256(bad, high)) != 0 ||
+            _mm256_movemask_epi8(_mm256_adds_epu8(least, up)) != -1)
+            break;
+    }
+    if (!*esc && p > start && memchr(start, '\\', (size_t)(p - start)) != NULL)
+        *esc = true;
+    return p[-1] == '\\' ? p - 1 : p;
+}
+#endif
+
+/*
  * scan_string after its first stop at P: escapes, non-ASCII, errors.  With
  * SSE2 the string goes by runs of 16 bytes, then 64 once it is long: masks of
  * the run's quotes, backslashes and control/non-ASCII bytes, then either
@@ -335,7 +440,16 @@ static __attribute__((noinline)) int scan_string_slow(struct dec *d, const unsig
     for (;;) {
         uint64_t q = 0, b = 0, c = 0, mask;
         const unsigned char *next;
-        int n, width = want == 64 && end - p >= 64 ? 64 : 16;
+        int n, width;
+        if (want == 64 && end - p >= 64 && p[-1] != '\\') {
+#ifdef HAVE_AVX2
+            if (__builtin_cpu_supports("avx2"))
+                p = embedded_runs_avx2(p, end, &esc);
+            else
+#endif
+                p = embedded_runs(p, end, &esc);
+        }
+        width = want == 64 && end - p >= 64 ? 64 : 16;
         if (end - p < 16)
             break;
 #define MASKS16(i)                                                                                           \
@@ -515,9 +629,8 @@ static size_t unescape(char *out, const unsigned char *raw, size_t len)
     return (size_t)(o - out);
 }
 
-/* Parses a string at d->p into *OUT: zero copy without escapes, else decoded
- * into memory from the allocator. */
-static int take_string(struct dec *d, struct review_str *out)
+/* take_string for any string but a short plain one. */
+static __attribute__((noinline)) int take_string_slow(struct dec *d, struct review_str *out)
 {
     const unsigned char *raw;
     size_t len;
@@ -533,6 +646,24 @@ static int take_string(struct dec *d, struct review_str *out)
         out->ptr = buf;
     }
     return 0;
+}
+
+/* Parses a string at d->p into *OUT: zero copy without escapes, else decoded
+ * into memory from the allocator.  A plain string of up to 15 bytes in one
+ * step of 16. */
+static inline int take_string(struct dec *d, struct review_str *out)
+{
+#ifdef __SSE2__
+    const unsigned char *p = d->p;
+    unsigned m;
+    if (d->end - p > 16 && (m = stops16(p + 1)) != 0 && p[1 + __builtin_ctz(m)] == '"') {
+        out->ptr = (const char *)p + 1;
+        out->len = (unsigned)__builtin_ctz(m);
+        d->p = p + 2 + out->len;
+        return 0;
+    }
+#endif
+    return take_string_slow(d, out);
 }
 
 /* An escaped key, decoded into K when it is short enough to be one we look for. */
@@ -553,32 +684,62 @@ static __attribute__((noinline)) void escaped_key(struct key *k, const unsigned 
     }
 }
 
-/* Parses an object key and the ':' after it, leaving d->p at the value.  Keys
- * longer than KEY_MAX once decoded come back as a NULL key that matches
- * nothing we look for. */
-static int take_key(struct dec *d, struct key *k)
+/* take_key for any key but a short plain one followed by ':' and a value. */
+static __attribute__((noinline)) int take_key_slow(struct dec *d, struct key *k)
 {
-    const unsigned char *raw;
+    const unsigned char *p = d->p, *end = d->end, *raw;
     size_t len;
-    bool esc;
-    if (d->p >= d->end || *d->p != '"')
-        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected a string key");
+    bool esc = false;
+    if (p >= end || *p != '"')
+        return fail(d, p, p >= end ? "unexpected end of input" : "expected a string key");
     if (scan_string(d, &raw, &len, &esc) < 0)
         return -1;
+    p = d->p;
+    if (p < end && *p == ':') {
+        p++;
+    } else {
+        while (p < end && IS_WS(*p))
+            p++;
+        if (p >= end || *p != ':')
+            return fail(d, p, p >= end ? "unexpected end of input" : "expected ':'");
+        p++;
+    }
+    if (p >= end || *p <= ' ') {
+        while (p < end && IS_WS(*p))
+            p++;
+        if (p >= end)
+            return fail(d, p, "unexpected end of input");
+    }
+    d->p = p;
     if (!esc) {
         k->ptr = (const char *)raw;
         k->len = len;
     } else {
         escaped_key(k, raw, len);
     }
-    skip_ws(d);
-    if (d->p >= d->end || *d->p != ':')
-        return fail(d, d->p, d->p >= d->end ? "unexpected end of input" : "expected ':'");
-    d->p++;
-    skip_ws(d);
-    if (d->p >= d->end)
-        return fail(d, d->p, "unexpected end of input");
     return 0;
+}
+
+/* Parses an object key and the ':' after it, leaving d->p at the value.  Keys
+ * longer than KEY_MAX once decoded come back as a NULL key that matches
+ * nothing we look for.  Compact JSON and a plain key of up to 15 bytes (all
+ * the keys we look for) in one step of 16. */
+static inline int take_key(struct dec *d, struct key *k)
+{
+#ifdef __SSE2__
+    const unsigned char *p = d->p, *end = d->end;
+    unsigned m;
+    if (end - p > 16 && *p == '"' && (m = stops16(p + 1)) != 0) {
+        const unsigned char *q = p + 1 + __builtin_ctz(m); /* the closing quote, if it is one */
+        if (*q == '"' && end - q > 2 && q[1] == ':' && q[2] > ' ') {
+            k->ptr = (const char *)p + 1;
+            k->len = (size_t)(q - p - 1);
+            d->p = q + 2;
+            return 0;
+        }
+    }
+#endif
+    return take_key_slow(d, k);
 }
 
 #define KEY_IS(k, lit)                                                                                       \
@@ -626,42 +787,6 @@ static int next(struct dec *d, unsigned char close)
     return fail(d, d->p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
 
-static int skip_number(struct dec *d)
-{
-    const unsigned char *p = d->p, *end = d->end;
-    if (*p == '-')
-        p++;
-    if (p < end && *p == '0') {
-        p++;
-    } else if (p < end && *p >= '1' && *p <= '9') {
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    } else {
-        return fail(d, p, "invalid number");
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return fail(d, p, "invalid number");
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || *p < '0' || *p > '9')
-            return fail(d, p, "invalid number");
-        do
-            p++;
-        while (p < end && *p >= '0' && *p <= '9');
-    }
-    d->p = p;
-    return 0;
-}
-
 static int skip_literal(struct dec *d, const char *lit, size_t n)
 {
     if ((size_t)(d->end - d->p) < n || memcmp(d->p, lit, n) != 0)
@@ -670,169 +795,411 @@ static int skip_literal(struct dec *d, const char *lit, size_t n)
     return 0;
 }
 
-/* The whitespace skip of skip_value, on locals. */
-#define SKIP_WS(p, end)                                                                                      \
+/*
+ * The skipper: validates a value and extracts nothing.  Most of a review
+ * (managedFields, spec, status, both objects) goes through it, so it is
+ * written for instruction count.  Its code takes GUARDED, a constant: true
+ * when the value lies before the body's last non-whitespace byte and that
+ * byte is a '}' (d->guard).  Then a run of digits, letters or whitespace,
+ * and every token but a closing '}' or ']', ends before the guard, so the
+ * byte after it exists and is read with no check against the end (MORE is
+ * constant true); only the loads of 16 bytes, literals and the closing of
+ * a container look at the end.  END must be in scope.
+ */
+#define MORE(p) (guarded || (p) < end)
+#define SKIP_WS(p)                                                                                           \
     do {                                                                                                     \
-        while ((p) < (end) && *(p) <= ' ' && (*(p) == ' ' || *(p) == '\n' || *(p) == '\r' || *(p) == '\t'))  \
+        while (MORE(p) && IS_WS(*(p)))                                                                       \
             (p)++;                                                                                           \
     } while (0)
 
-/*
- * Validates the value at d->p and leaves d->p after it.  One loop with the
- * position in a register and the open containers in CLOSE[]: most of a
- * review (managedFields, spec, status) goes through here.
- */
-static int skip_value(struct dec *d)
+/* The string whose opening quote is at P, from S on, P < S: returns the
+ * byte after its closing quote, NULL on error. */
+static __attribute__((noinline)) const unsigned char *skip_string_long(struct dec *d, const unsigned char *p,
+                                                                       const unsigned char *s)
 {
-    const unsigned char *p = d->p, *end = d->end, *q;
-    unsigned char close[REVIEW_MAX_DEPTH + 1];
-    int depth = 0, room = REVIEW_MAX_DEPTH - d->depth;
     const unsigned char *raw;
     size_t len;
     bool esc;
+    s = scan_plain(s, d->end);
+    if (s < d->end && *s == '"')
+        return s + 1;
+    if (scan_string_slow(d, p + 1, s, &raw, &len, &esc) < 0)
+        return NULL;
+    return d->p;
+}
 
-value:
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
-    if (*p == '"') /* the most common values: no jump table */
-        goto string_value;
-    if (*p == '{')
-        goto object_value;
+#define IS_DIGIT(c) ((unsigned)((c) - '0') < 10)
+
+/* The number at P: returns the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_number(struct dec *d, const unsigned char *p, const unsigned char *end, const bool guarded)
+{
+    if (*p == '-')
+        p++;
+    if (MORE(p) && *p == '0') {
+        p++;
+    } else if (MORE(p) && (unsigned)(*p - '1') < 9) {
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    } else {
+        return fail(d, p, "invalid number"), NULL;
+    }
+    if (MORE(p) && *p == '.') {
+        p++;
+        if (!MORE(p) || !IS_DIGIT(*p))
+            return fail(d, p, "invalid number"), NULL;
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    }
+    if (MORE(p) && (*p | 0x20) == 'e') {
+        p++;
+        if (MORE(p) && (*p == '+' || *p == '-'))
+            p++;
+        if (!MORE(p) || !IS_DIGIT(*p))
+            return fail(d, p, "invalid number"), NULL;
+        do
+            p++;
+        while (MORE(p) && IS_DIGIT(*p));
+    }
+    return p;
+}
+
+/* A literal at P, whose first byte is LIT[0]: the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_lit(struct dec *d, const unsigned char *p, const unsigned char *end, const char *lit, size_t n)
+{
+    if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0)
+        return fail(d, p, "invalid literal"), NULL;
+    return p + n;
+}
+
+/* A value other than an object or an array at P: the byte after it, NULL on error. */
+static inline __attribute__((always_inline)) const unsigned char *
+skip_scalar(struct dec *d, const unsigned char *p, const unsigned char *end, const bool guarded)
+{
     switch (*p) {
     case '"':
-    string_value:
-        q = scan_plain(p + 1, end);
-        if (q < end && *q == '"') {
-            p = q + 1;
-        } else {
-            if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
-                return -1;
-            p = d->p;
-        }
-        goto after_value;
-    case '{':
-    object_value:
+        return skip_string_long(d, p, p + 1);
+    case 't':
+        return skip_lit(d, p, end, "true", 4);
+    case 'f':
+        return skip_lit(d, p, end, "false", 5);
+    case 'n':
+        return skip_lit(d, p, end, "null", 4);
+    default:
+        if (*p == '-' || IS_DIGIT(*p))
+            return skip_number(d, p, end, guarded);
+        return fail(d, p, "expected a value"), NULL;
+    }
+}
+
+/* Where skip_run stopped and resumes. */
+enum skip_at {
+    SKIP_AT_VALUE,       /* at a value */
+    SKIP_AT_AFTER_KEY,   /* after a key: at ':' */
+    SKIP_AT_AFTER_VALUE, /* after a value inside a container */
+};
+
+/* The skipper's memory: the closing bytes of the enclosing containers, and
+ * where a run stopped for a string it could not take. */
+struct skip {
+    const unsigned char *p;
+    int depth;
+    enum skip_at at;
+    unsigned char close, stack[REVIEW_MAX_DEPTH];
+};
+
+#ifdef __SSE2__
+/* stops16 with its constants in registers (see stops16). */
+#define STOPS16(s)                                                                                           \
+    ((unsigned)_mm_movemask_epi8(_mm_or_si128(                                                               \
+        _mm_cmpgt_epi8(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(s)), flip), above),     \
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s)), bslash))))
+#endif
+
+/* The first stop (see stops16) at or after S inside a string, in steps of
+ * 16 bytes starting at or below LAST; NULL when there is none. */
+static __attribute__((noinline)) const unsigned char *plain_run(const unsigned char *s, uintptr_t last)
+{
+    unsigned m;
+    for (; (uintptr_t)s <= last; s += 16)
+        if ((m = stops16(s)) != 0)
+            return s + __builtin_ctz(m);
+    return NULL;
+}
+
+/*
+ * A plain ASCII string at P: P moves past it, or it goes to SLOW (the
+ * caller's label) with P still at its opening quote.  Up to 31 bytes (most
+ * keys and values) in one or two steps of 16 bytes inline, longer ones in
+ * plain_run (a loop here would have GCC copy the constants before every
+ * string).
+ */
+#ifdef __SSE2__
+#define SKIP_SHORT_STRING(slow)                                                                              \
+    do {                                                                                                     \
+        const unsigned char *s_;                                                                             \
+        unsigned m_;                                                                                         \
+        if ((uintptr_t)p >= below16)                                                                         \
+            goto slow;                                                                                       \
+        if ((m_ = STOPS16(p + 1)) != 0) {                                                                    \
+            s_ = p + 1 + (unsigned)__builtin_ctz(m_);                                                        \
+        } else {                                                                                             \
+            if ((uintptr_t)p >= below32)                                                                     \
+                goto slow;                                                                                   \
+            if ((m_ = STOPS16(p + 17)) != 0)                                                                 \
+                s_ = p + 17 + (unsigned)__builtin_ctz(m_);                                                   \
+            else if ((s_ = plain_run(p + 33, below16)) == NULL)                                              \
+                goto slow;                                                                                   \
+        }                                                                                                    \
+        if (*s_ != '"')                                                                                      \
+            goto slow;                                                                                       \
+        p = s_ + 1;                                                                                          \
+    } while (0)
+#else
+#define SKIP_SHORT_STRING(slow) goto slow
+#endif
+
+/*
+ * The skipper's loop, from AT at P, DEPTH containers deep, the innermost
+ * closed by CLOSE: returns 0 when the container it started in is closed
+ * (d->p after it), -1 on error, 1 at a string that is not a short plain
+ * one (ST->p at its opening quote, ST->at where to resume after it,
+ * ST->depth and ST->close), which skip_container takes with a call.  There
+ * is no call in here, so the constants of the string steps stay in
+ * registers, loaded once per run, not once per string.  Compact JSON takes
+ * the first branch everywhere: whitespace is looked for only where a
+ * structural byte was expected and not found.
+ */
+static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st,
+                                                          const unsigned char *p, int depth,
+                                                          unsigned char close, enum skip_at at,
+                                                          const bool guarded)
+{
+    const unsigned char *end = d->end;
+    const int room = REVIEW_MAX_DEPTH - d->depth;
+#ifdef __SSE2__
+    /* Hidden from GCC, which would load them from memory for every string
+     * rather than keep them in registers (and see stops16). */
+    __m128i flip = _mm_set1_epi8((char)0xFD), bslash = _mm_set1_epi8('\\'), above = _mm_set1_epi8((char)~'!');
+    __asm__("" : "+x"(flip), "+x"(bslash), "+x"(above));
+#endif
+    const uintptr_t below16 = d->below16, below32 = d->below32;
+    const unsigned char *guard = d->guard;
+
+    switch (at) {
+    case SKIP_AT_AFTER_KEY:
+        goto after_key;
+    case SKIP_AT_AFTER_VALUE:
+        goto after;
+    default:
+        break;
+    }
+value:
+    if (!MORE(p))
+        goto eof;
+    if (*p == '"') { /* the most common values first: no jump table */
+        SKIP_SHORT_STRING(value_string);
+        goto after;
+    }
+    if (*p == '{')
+        goto object;
+    if (*p == '[') {
         if (depth == room)
-            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
-        close[++depth] = '}';
+            goto deep;
+        st->stack[depth++] = close;
+        close = ']';
         p++;
-        if (p < end && *p == '"')
-            goto key_string;
-        SKIP_WS(p, end);
-        if (p < end && *p == '}') {
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == ']') {
             p++;
-            depth--;
-            goto after_value;
-        }
-        goto key;
-    case '[':
-        if (depth == room)
-            return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
-        close[++depth] = ']';
-        p++;
-        if (p < end && *p <= ' ')
-            SKIP_WS(p, end);
-        if (p < end && *p == ']') {
-            p++;
-            depth--;
-            goto after_value;
+            goto pop;
         }
         goto value;
+    }
+    switch (*p) {
     case 't':
-        if (end - p < 4 || memcmp(p, "true", 4) != 0)
-            return fail(d, p, "invalid literal");
-        p += 4;
-        goto after_value;
+        if ((p = skip_lit(d, p, end, "true", 4)) == NULL)
+            return -1;
+        goto after;
     case 'f':
-        if (end - p < 5 || memcmp(p, "false", 5) != 0)
-            return fail(d, p, "invalid literal");
-        p += 5;
-        goto after_value;
+        if ((p = skip_lit(d, p, end, "false", 5)) == NULL)
+            return -1;
+        goto after;
     case 'n':
-        if (end - p < 4 || memcmp(p, "null", 4) != 0)
-            return fail(d, p, "invalid literal");
-        p += 4;
-        goto after_value;
+        if ((p = skip_lit(d, p, end, "null", 4)) == NULL)
+            return -1;
+        goto after;
     case ' ':
     case '\t':
     case '\n':
-    case '\r': /* whitespace is rare: skipped here, not looked for before every value */
-        SKIP_WS(p, end);
+    case '\r': /* rare: skipped here, not looked for before every value */
+        SKIP_WS(p);
         goto value;
     default:
-        if (*p == '-' || (*p >= '0' && *p <= '9')) {
-            d->p = p;
-            if (skip_number(d) < 0)
-                return -1;
-            p = d->p;
-            goto after_value;
-        }
-        return fail(d, p, "expected a value");
+        if (*p != '-' && !IS_DIGIT(*p))
+            return fail(d, p, "expected a value");
+        if ((p = skip_number(d, p, end, guarded)) == NULL)
+            return -1;
+        goto after;
     }
 
-key: /* compact JSON goes straight to key_string */
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+object:
+    if (depth == room)
+        goto deep;
+    st->stack[depth++] = close;
+    close = '}';
+    p++;
+    if (!MORE(p))
+        goto eof;
+    if (*p == '"')
+        goto key;
+    SKIP_WS(p);
+    if (!MORE(p))
+        goto eof;
+    if (*p == '}') {
+        p++;
+        goto pop;
+    }
     if (*p != '"')
         return fail(d, p, "expected a string key");
-key_string: /* at the key's opening quote */
-    q = scan_plain(p + 1, end);
-    if (q < end && *q == '"') {
-        p = q + 1;
-    } else {
-        if (scan_string_slow(d, p + 1, q, &raw, &len, &esc) < 0)
-            return -1;
-        p = d->p;
-    }
-    if (p < end && *p == ':') {
+key: /* at the key's opening quote */
+    SKIP_SHORT_STRING(key_string);
+after_key:
+    if (!MORE(p))
+        goto eof;
+    if (*p == ':') {
         p++;
         goto value;
     }
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+    SKIP_WS(p);
+    if (!MORE(p))
+        goto eof;
     if (*p != ':')
         return fail(d, p, "expected ':'");
     p++;
     goto value;
 
-after_value:
-    if (depth == 0) {
+pop: /* after a closing byte */
+    if (--depth == 0) {
         d->p = p;
         return 0;
     }
-    if (p < end) { /* compact JSON first */
-        if (*p == ',') {
-            p++;
-            if (close[depth] == '}') {
-                if (p < end && *p == '"')
-                    goto key_string;
-                goto key;
-            }
-            goto value;
-        }
-        if (*p == close[depth]) {
-            p++;
-            depth--;
-            goto after_value;
-        }
+    close = st->stack[depth];
+    if (guarded && p > guard) { /* that was the guard: only whitespace after it */
+        p = end;
+        goto eof;
     }
-    SKIP_WS(p, end);
-    if (p >= end)
-        return fail(d, p, "unexpected end of input");
+after: /* after a value inside a container */
+    if (!MORE(p))
+        goto eof;
     if (*p == ',') {
         p++;
-        if (close[depth] == '}')
+        if (close == ']')
+            goto value;
+        if (!MORE(p))
+            goto eof;
+        if (*p == '"')
             goto key;
-        goto value;
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == '"')
+            goto key;
+        return fail(d, p, "expected a string key");
     }
-    if (*p == close[depth]) {
+    if (*p == close) {
         p++;
-        depth--;
-        goto after_value;
+        goto pop;
     }
-    return fail(d, p, close[depth] == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    if (IS_WS(*p)) {
+        SKIP_WS(p);
+        if (!MORE(p))
+            goto eof;
+        if (*p == ',' || *p == close)
+            goto after;
+    }
+    return fail(d, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+
+value_string:
+    st->at = SKIP_AT_AFTER_VALUE;
+    goto suspend;
+key_string:
+    st->at = SKIP_AT_AFTER_KEY;
+suspend:
+    st->p = p;
+    st->close = close;
+    st->depth = depth;
+    return 1;
+eof:
+    return fail(d, p, "unexpected end of input");
+deep:
+    return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+}
+
+#define SKIP_RUN_ARGS                                                                                        \
+    struct dec *d, struct skip *st, const unsigned char *p, int depth, unsigned char close, enum skip_at at
+
+static __attribute__((noinline)) int skip_run_guarded(SKIP_RUN_ARGS)
+{
+    return skip_run(d, st, p, depth, close, at, true);
+}
+
+static __attribute__((noinline)) int skip_run_checked(SKIP_RUN_ARGS)
+{
+    return skip_run(d, st, p, depth, close, at, false);
+}
+
+#ifdef HAVE_AVX2
+/* The same code with VEX encodings: three-operand SSE instructions, no copies. */
+static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(SKIP_RUN_ARGS)
+{
+    return skip_run(d, st, p, depth, close, at, true);
+}
+#endif
+
+/* Validates the object or array at d->p and leaves d->p after it.  The
+ * state goes to each run in registers: through memory it would wait on
+ * the stores just made, in every call. */
+static int skip_container(struct dec *d, bool guarded)
+{
+    struct skip st;
+    int rc, (*run)(SKIP_RUN_ARGS) = guarded ? skip_run_guarded : skip_run_checked;
+#ifdef HAVE_AVX2
+    if (guarded && __builtin_cpu_supports("avx2"))
+        run = skip_run_guarded_avx2;
+#endif
+    rc = run(d, &st, d->p, 0, 0, SKIP_AT_VALUE);
+    while (rc > 0) {
+        const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
+        if (p == NULL)
+            return -1;
+        rc = run(d, &st, p, st.depth, st.close, st.at);
+    }
+    return rc;
+}
+#undef SKIP_RUN_ARGS
+
+/* Validates the value at d->p and leaves d->p after it. */
+static int skip_value(struct dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    const bool guarded = false; /* for SKIP_WS */
+    SKIP_WS(p);
+    d->p = p;
+    if (p >= end)
+        return fail(d, p, "unexpected end of input");
+    if (*p == '{' || *p == '[')
+        return skip_container(d, p < d->guard);
+    if ((p = skip_scalar(d, p, end, false)) == NULL)
+        return -1;
+    d->p = p;
+    return 0;
 }
 
 /* The value at d->p is null: consumes it and returns 1.  Otherwise 0, or -1
@@ -1411,6 +1778,12 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     d.end = d.base + len;
     d.alloc = alloc;
     d.ctx = ctx;
+    d.guard = d.end;
+    while (d.guard > d.base && IS_WS(d.guard[-1]))
+        d.guard--;
+    d.guard = d.guard > d.base && d.guard[-1] == '}' ? d.guard - 1 : d.base;
+    d.below16 = len >= 16 ? (uintptr_t)d.end - 16 : 0;
+    d.below32 = len >= 32 ? (uintptr_t)d.end - 32 : 0;
 
     skip_ws(&d);
     if (d.p >= d.end) {

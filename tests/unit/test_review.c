@@ -671,6 +671,41 @@ static void test_raw_nul(void **state)
     assert_string_equal(err, "invalid JSON at byte 6: expected ',' or '}'");
 }
 
+/* When the body ends in '}' and whitespace, the skipper reads the byte after
+ * a token with no check against the end: a '}' there that closes an inner
+ * container leaves only whitespace, and the errors are the same as
+ * anywhere (exact-size copies: reads past the end show under ASan). */
+static void test_guard(void **state)
+{
+    static const struct {
+        const char *json, *err;
+    } cases[] = {
+        {"{\"x\":{\"y\":{\"z\":{}}", "invalid JSON at byte 18: unexpected end of input"},
+        {"{\"x\":{\"y\":{\"z\":{}} \n\t\r ", "invalid JSON at byte 23: unexpected end of input"},
+        {"{\"x\":[[{}]} ", "invalid JSON at byte 10: expected ',' or ']'"},
+        {"{\"x\":[\"a\",{\"b\":[1,2]}}\n", "invalid JSON at byte 21: expected ',' or ']'"},
+        {"{\"x\":{\"y\":1}} }", "invalid JSON at byte 14: data after the document"},
+        {"{\"x\":{\"y\":[tru}  ", "invalid JSON at byte 11: invalid literal"},
+        {"{\"x\":{\"y\":[1.}  ", "invalid JSON at byte 13: invalid number"},
+        {"{\"x\":{\"y\":\"abc}  ", "invalid JSON at byte 17: unexpected end of input in a string"},
+    };
+    struct review r;
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = strlen(cases[i].json);
+        char *copy = malloc(len);
+        int rc;
+        assert_non_null(copy);
+        memcpy(copy, cases[i].json, len);
+        rc = decode_n(&r, copy, len);
+        free(copy);
+        if (rc != -1 || strcmp(err, cases[i].err) != 0)
+            fail_msg("case %zu '%s': rc %d, error '%s', expected '%s'", i, cases[i].json, rc, err,
+                     cases[i].err);
+    }
+}
+
 /* Every proper prefix of a real review is invalid JSON, reported within it. */
 static void test_truncated(void **state)
 {
@@ -796,6 +831,7 @@ int main(void)
         cmocka_unit_test_teardown(test_nul_and_nulls, free_blocks),
         cmocka_unit_test_teardown(test_errors, free_blocks),
         cmocka_unit_test_teardown(test_raw_nul, free_blocks),
+        cmocka_unit_test_teardown(test_guard, free_blocks),
         cmocka_unit_test_teardown(test_truncated, free_blocks),
         cmocka_unit_test_teardown(test_depth, free_blocks),
         cmocka_unit_test_teardown(test_item_limit, free_blocks),

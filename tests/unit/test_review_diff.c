@@ -479,11 +479,78 @@ static void test_string_blocks(void **state)
     ref_arena_release(&arena);
 }
 
+/*
+ * The skipper (most of a review goes through it) takes plain strings in
+ * steps of 16 bytes, reads the byte after a token unchecked when the body
+ * ends in '}' (then whitespace), and suspends on anything unusual: a
+ * skipped subtree with strings of every length from 0 to 40 and every kind
+ * of token, shifted by 0 to 15 bytes, with every byte in turn replaced by
+ * each of a set of troublesome bytes or the body cut there, compact or
+ * spaced, with and without whitespace after the last '}', against jansson.
+ */
+static void test_skipped_corruption(void **state)
+{
+#define HEAD                                                                                                 \
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+    static const char *const subtrees[] = {
+        /* compact */
+        "{\"\":\"\",\"a\":\"b\",\"abcdefghijklmno\":\"abcdefghijklmnop\",\"abcdefghijklmnopq\":["
+        "\"abcdefghijklmnopqrstuvwxyz12345\","
+        "\"abcdefghijklmnopqrstuvwxyz123456\",\"abcdefghijklmnopqrstuvwxyz0123456789abcd\"],\"n\":[0,-1,2.5,-"
+        "0.0e+12,1E9,"
+        "true,false,null,{},[],[{}],{\"x\":[]}],\"e\":\"\\\"q\\\"\\n\\u00e9\\ud83d\\ude00\",\"u\":"
+        "\"\xc3\xa9\xe2\x82\xac\"}",
+        /* spaced */
+        "{ \"a\" : \"b\" ,\n\t\"abcdefghijklmnop\" :[ \"abcdefghijklmnopqrstuvwxyz12345\" , 1 , true ] ,\r\n"
+        "\"n\" : { \"x\" : [ null , { } , [ ] ] } , \"e\" : \"\\\\\" }",
+    };
+    static const char *const tails[] = {"}}}", "}}} \n\t\r ", "}} \n} \n"};
+    static const unsigned char bytes[] = {'"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, '}', ']', '{', '[',
+                                          ',', ':',  ' ',  '\n', 0,    'x',  '0',  '-',  '.', 'e', 't', 'n'};
+    struct ref_arena arena = {0};
+    struct ref_stats st = {0};
+    char why[1024], doc[1024];
+    unsigned long cases = 0, failures = 0;
+    size_t t, tail, shift, at, b;
+    (void)state;
+    for (t = 0; t < sizeof(subtrees) / sizeof(subtrees[0]); t++)
+        for (tail = 0; tail < sizeof(tails) / sizeof(tails[0]); tail++)
+            for (shift = 0; shift < 16; shift++) {
+                /* "spec" pads the key by SHIFT bytes: every string meets every 16-byte offset */
+                int n = snprintf(doc, sizeof(doc), HEAD "\"object\":{\"spec%.*s\":%s%s", (int)shift,
+                                 "0123456789abcdef", subtrees[t], tails[tail]);
+                size_t len = (size_t)n, from = strlen(HEAD "\"object\":{\"spec\":") + shift;
+                size_t to = from + strlen(subtrees[t]);
+                assert_true(n > 0 && (size_t)n < sizeof(doc));
+                for (at = from; at <= to; at++)
+                    for (b = 0; b <= sizeof(bytes); b++) {
+                        /* b == sizeof(bytes): the body cut at AT */
+                        size_t l = b < sizeof(bytes) ? len : at;
+                        char *exact = malloc(l ? l : 1); /* exact size: ASan sees reads past the end */
+                        assert_non_null(exact);
+                        memcpy(exact, doc, l);
+                        if (b < sizeof(bytes))
+                            exact[at] = (char)bytes[b];
+                        cases++;
+                        if (ref_diff(exact, l, &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
+                            dump_case("skipped corruption", exact, l, why);
+                        free(exact);
+                    }
+            }
+#undef HEAD
+    print_stats("skipped corruption", cases, &st);
+    assert_int_equal(failures, 0);
+    assert_true(st.accepted > cases / 20);
+    assert_true(st.rejected_json > cases / 2);
+    ref_arena_release(&arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_string_blocks),
+        cmocka_unit_test(test_skipped_corruption),
         cmocka_unit_test(test_depth_differential),
         cmocka_unit_test(test_known_differences),
         cmocka_unit_test(test_tree_mutations),
