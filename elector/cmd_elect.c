@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -228,13 +229,26 @@ static void respond(int fd, int code, const char *ctype, const char *body)
     write_all(fd, body, strlen(body));
 }
 
+/* The whole request head must arrive within this: clients are served one at a time, so a slow one
+ * (or one that trickles bytes) must not hold up the probes behind it. */
+#define STATUS_REQUEST_DEADLINE_MS 2000
+
 static void serve_one(struct elect *e, int fd)
 {
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct timeval tv = {.tv_sec = 2}; /* writes: a client that does not read */
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct timespec deadline;
+    mono_deadline(&deadline, (int64_t)STATUS_REQUEST_DEADLINE_MS * 1000000);
     char req[4096];
     size_t len = 0;
     while (len < sizeof(req) - 1) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t left_ms =
+            (int64_t)(deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0)
+            return; /* too slow: hang up without an answer */
         ssize_t n = read(fd, req + len, sizeof(req) - 1 - len);
         if (n <= 0)
             break;
@@ -278,7 +292,12 @@ static void *status_main(void *arg)
     for (;;) {
         int fd = accept(e->listen_fd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+            if (errno == EMFILE || errno == ENFILE) { /* out of descriptors: wait instead of spinning */
+                struct timespec pause_ts = {.tv_nsec = 100000000};
+                nanosleep(&pause_ts, NULL);
+                continue;
+            }
+            if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             break;
         }

@@ -81,6 +81,21 @@ expect_eq "status: name" a "$(jq -r .name <<<"$st")"
 expect_eq "status: isLeader" true "$(jq -r .isLeader <<<"$st")"
 expect_eq "status: epoch" "$uid/0" "$(jq -r .epoch <<<"$st")"
 expect_eq "status: /healthz" ok "$(curl -s "127.0.0.1:${PORT[a]}/healthz")"
+# a client trickling its request one byte at a time does not hold up the probes behind it
+bg "$TMP/trickle.log" /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\n":
+    try:
+        s.send(bytes([b]))
+    except OSError:
+        break
+    time.sleep(0.3)
+' "${PORT[a]}"
+sleep 0.5
+t0=$(date +%s%N)
+got=$(curl -s --max-time 6 "127.0.0.1:${PORT[a]}/healthz"); ms=$((($(date +%s%N) - t0) / 1000000))
+check "status: answered within 3 s behind a trickling client (got '$got' in $ms ms)" [ "$got" = ok -a "$ms" -lt 3000 ]
 r1=$(lf one .spec.renewTime); a1=$(lf one .spec.acquireTime)
 msleep $((RP * 25 / 10))
 r2=$(lf one .spec.renewTime)
