@@ -72,13 +72,14 @@ char *kube_lease_path(const char *ns, const char *name, const char *query);
 
 /**
  * A new easy handle set up for METHOD on PATH: URL, TLS, credentials, HTTP/2,
- * User-Agent, close-on-exec sockets, timeouts (TIMEOUT_MS 0: none, for watches; a dead connection is
- * still noticed by TCP keep-alive and the low-speed limit LOW_SPEED_S when not 0).
+ * User-Agent, close-on-exec sockets, TCP keep-alive, timeouts (TIMEOUT_MS 0:
+ * none, for watches; the caller then notices a hung stream itself).  The
+ * handle borrows the client's certificates: clean it up before the client.
  * *HEADERS receives the header list to free with curl_slist_free_all after the
  * handle.  Does not set a write callback.  For curl multi loops (the tracker).
  */
 CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
-                    long low_speed_s, struct curl_slist **headers);
+                    struct curl_slist **headers);
 
 /** How often a token file is re-read (default 60 s; bound service-account tokens rotate).  For tests. */
 void kube_client_set_token_reread(struct kube_client *c, int seconds);
