@@ -37,6 +37,7 @@
 #define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
 #define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
 #define MAX_CONNECTIONS        16           /* per API server; lifted when it speaks only HTTP/1.1 */
+#define RECV_BUFFER            2048L        /* bytes; curl's minimum is 1024 */
 #define NEVER                  INT64_MAX
 
 struct snap {
@@ -556,6 +557,9 @@ static void start_request(struct tracker *t, struct item *it)
         }
     }
     it->started = mono_ns();
+    /* curl's receive buffer, per transfer for its whole life: 16 KiB by default, 16 MB for 1,000 watches.
+     * A Lease event is about 1 KB; a larger one is passed on in pieces. */
+    curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER);
     curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
     curl_multi_add_handle(t->multi, it->easy);

@@ -63,6 +63,19 @@ api -X POST -H 'Content-Type: application/json' "$LEASES" -d '{"apiVersion":"coo
 check "after the relist, a new lease is seen (watch resumed from the list)" wait_for $((3 * TW)) snap_is t1 holder go-replica
 expect_eq "a client-go style lease: transitions" 4 "$(snap t1 transitions)"
 
+# An event far larger than curl's receive buffer (2 KiB per watch): delivered in pieces, over HTTP/2
+# with every other watch multiplexed on the same connection.
+/usr/bin/python3 -c 'import json, sys
+print(json.dumps({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+  "metadata": {"name": "t1", "namespace": "default", "annotations": {"example.com/big": "x" * 300000}},
+  "spec": {"holderIdentity": "big-replica", "leaseDurationSeconds": 15, "acquireTime": sys.argv[1],
+           "renewTime": sys.argv[1], "leaseTransitions": 5}}))' "$now" >"$TMP/big-lease.json"
+api -X PUT -H 'Content-Type: application/json' "$LEASES/t1" --data-binary @"$TMP/big-lease.json" >/dev/null
+check "a 300 KB Lease event is seen whole" wait_for $((3 * TW)) snap_is t1 holder big-replica
+expect_eq "a 300 KB Lease event: transitions" 5 "$(snap t1 transitions)"
+rv=$(api "$LEASES/t2" | jq -r .metadata.resourceVersion)
+check "after the 300 KB event, the other watch still streams" wait_for $((3 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t2\"' '$OUT' | tail -1 | jq -r .rv) -gt $rv ]"
+
 # API errors: watches fail for a while, then recover with backoff.
 r0=$(snap t1 restarts)
 sim_ctl "/faults/fail?count=6&code=500&verb=GET&path=/apis/coordination.k8s.io/v1/namespaces/default/leases" >/dev/null
