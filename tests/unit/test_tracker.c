@@ -128,7 +128,7 @@ static void sleep_ms(int ms)
 static void send_str(int c, const char *s)
 {
     size_t n = strlen(s);
-    if (write(c, s, n) != (ssize_t)n)
+    if (send(c, s, n, MSG_NOSIGNAL) != (ssize_t)n) /* the tracker may have hung up: no SIGPIPE */
         return;
 }
 
