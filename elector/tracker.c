@@ -457,6 +457,12 @@ static int watch_event(void *ctx, const char *type, json_t *object)
     return 0;
 }
 
+static void reset_decoder(struct kube_watch_decoder *d)
+{
+    kube_watch_decoder_release(d);
+    kube_watch_decoder_init(d, MAX_EVENT);
+}
+
 static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct watch_ctx *w = userdata;
@@ -474,6 +480,10 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         }
         return 0;
     }
+    /* An event split across writes (likely with curl's 2 KiB buffer) left a line buffer of 4 KiB or
+     * more behind: free it rather than keep one per watched Lease between events. */
+    if (w->it->dec.len == 0 && w->it->dec.buf != NULL)
+        reset_decoder(&w->it->dec);
     return n;
 }
 
@@ -542,7 +552,7 @@ static void start_request(struct tracker *t, struct item *it)
         struct watch_ctx *w = &it->w;
         w->t = t;
         w->it = it;
-        it->dec.len = 0;
+        reset_decoder(&it->dec);
         it->watch_ok = it->watch_gone = it->watch_bad = it->watch_silent = false;
         curl_easy_setopt(it->easy, CURLOPT_WRITEFUNCTION, watch_write);
         curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, w);
