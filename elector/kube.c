@@ -578,8 +578,39 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+struct curl_slist *kube_headers(struct kube_client *c, const char *method)
+{
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, "Accept: application/json");
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    char *auth = auth_header(c);
+    if (auth != NULL) {
+        hl = curl_slist_append(hl, auth);
+        wipe_free(auth);
+    }
+    if (hl == NULL)
+        abort();
+    return hl;
+}
+
+bool kube_headers_equal(const struct curl_slist *a, const struct curl_slist *b)
+{
+    for (; a != NULL && b != NULL; a = a->next, b = b->next)
+        if (strcmp(a->data, b->data) != 0)
+            return false;
+    return a == NULL && b == NULL;
+}
+
+void kube_headers_free(struct curl_slist *headers)
+{
+    for (struct curl_slist *l = headers; l != NULL; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(headers);
+}
+
 CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
-                    struct curl_slist **headers)
+                    struct curl_slist *headers)
 {
     CURL *h = curl_easy_init();
     if (h == NULL)
@@ -625,17 +656,7 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
     } else if (c->key_file != NULL) {
         curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
     }
-    struct curl_slist *hl = NULL;
-    hl = curl_slist_append(hl, "Accept: application/json");
-    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-    char *auth = auth_header(c);
-    if (auth != NULL) {
-        hl = curl_slist_append(hl, auth);
-        wipe_free(auth);
-    }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    *headers = hl;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     return h;
 }
 
@@ -723,7 +744,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
     if (timeout_ms <= 0)
         timeout_ms = KUBE_DEFAULT_TIMEOUT_MS;
 
-    CURL *h = kube_easy_new(c, method, path, timeout_ms, &hl);
+    hl = kube_headers(c, method);
+    CURL *h = kube_easy_new(c, method, path, timeout_ms, hl);
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     if (body != NULL) {
         payload = json_dumps(body, JSON_COMPACT);
@@ -758,7 +780,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
         json_decref(j);
 out:
     curl_easy_cleanup(h);
-    curl_slist_free_all(hl);
+    kube_headers_free(hl);
     free(payload);
     free(b.data);
     return code;

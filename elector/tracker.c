@@ -48,6 +48,13 @@ struct snap {
 
 enum phase { IDLE, LISTING, WATCHING };
 
+/* One header list for every request while the token stays the same: with a service-account token
+ * (about 1 KB) a list per watch would cost a kilobyte per tracked Lease. */
+struct shared_headers {
+    struct curl_slist *list;
+    unsigned refs;
+};
+
 struct tracker;
 struct item;
 /* Watch callbacks get the item; W->t is its tracker. */
@@ -66,8 +73,8 @@ struct item {
     /* tracker thread only */
     enum phase phase;
     CURL *easy;
-    struct curl_slist *hdrs;
-    char *buf; /* list body */
+    struct shared_headers *hdrs; /* those of the current request */
+    char *buf;                   /* list body */
     size_t len, cap;
     bool overflow;
     struct kube_watch_decoder dec;
@@ -110,6 +117,7 @@ struct tracker {
     int64_t curl_timer; /* when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); NEVER: no timer */
     int64_t next_scan;  /* the earliest next_at of an idle Lease */
     int64_t next_sweep; /* when watches are next checked for silence */
+    struct shared_headers *hdrs; /* the current header list (one reference is the tracker's) */
 };
 
 static const struct snap invalid_snap = {
@@ -516,6 +524,30 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
     return n;
 }
 
+static void headers_put(struct shared_headers *h)
+{
+    if (h != NULL && --h->refs == 0) {
+        kube_headers_free(h->list);
+        free(h);
+    }
+}
+
+/* A reference to the header list of a new request: the current one unless the token changed. */
+static struct shared_headers *headers_get(struct tracker *t)
+{
+    struct curl_slist *fresh = kube_headers(t->client, "GET");
+    if (t->hdrs != NULL && kube_headers_equal(t->hdrs->list, fresh)) {
+        kube_headers_free(fresh);
+    } else {
+        headers_put(t->hdrs); /* requests under way keep the old list alive */
+        t->hdrs = xcalloc(1, sizeof(*t->hdrs));
+        t->hdrs->list = fresh;
+        t->hdrs->refs = 1;
+    }
+    t->hdrs->refs++;
+    return t->hdrs;
+}
+
 static void start_request(struct tracker *t, struct item *it)
 {
     char sel[400], q[800];
@@ -525,7 +557,8 @@ static void start_request(struct tracker *t, struct item *it)
     if (it->rv == NULL) {
         snprintf(q, sizeof(q), "%s", sel);
         char *path = kube_lease_path(it->ns, NULL, q);
-        it->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, &it->hdrs);
+        it->hdrs = headers_get(t);
+        it->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, it->hdrs->list);
         free(path);
         it->len = 0;
         it->overflow = false;
@@ -542,7 +575,8 @@ static void start_request(struct tracker *t, struct item *it)
         /* No timeout and no low-speed limit: curl would re-arm a one-second timer per watch for it.  The
          * server ends the watch after ts and sends a bookmark before that, so the sweep abandons a watch
          * silent for longer. */
-        it->easy = kube_easy_new(t->client, "GET", path, 0, &it->hdrs);
+        it->hdrs = headers_get(t);
+        it->easy = kube_easy_new(t->client, "GET", path, 0, it->hdrs->list);
         free(path);
         it->silence_ns = (ts + t->watch_margin_s) * 1000000000LL;
         /* curl keeps a connect timer per transfer even when it multiplexes on a connection that is up:
@@ -582,7 +616,7 @@ static void end_request(struct tracker *t, struct item *it)
         curl_easy_cleanup(it->easy);
         it->easy = NULL;
     }
-    curl_slist_free_all(it->hdrs);
+    headers_put(it->hdrs);
     it->hdrs = NULL;
     it->phase = IDLE;
 }
@@ -856,6 +890,8 @@ static void *tracker_main(void *arg)
             publish(t, it, false);
         }
     }
+    headers_put(t->hdrs);
+    t->hdrs = NULL;
     return NULL;
 }
 
