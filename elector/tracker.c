@@ -580,8 +580,10 @@ static void start_request(struct tracker *t, struct item *it)
         free(path);
         it->silence_ns = (ts + t->watch_margin_s) * 1000000000LL;
         /* curl keeps a connect timer per transfer even when it multiplexes on a connection that is up:
-         * one wakeup per watch, seconds after it started.  The sweep covers the connect phase too. */
-        curl_easy_setopt(it->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(it->silence_ns / 1000000));
+         * one wakeup per watch, seconds after it started.  The sweep covers the connect phase too.  (Over
+         * HTTP/1.1 each watch connects anew: keep the short connect timeout there.) */
+        if (!t->h1_only)
+            curl_easy_setopt(it->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(it->silence_ns / 1000000));
         it->last_rx = mono_ns();
         struct watch_ctx *w = &it->w;
         w->t = t;
