@@ -595,8 +595,39 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+struct curl_slist *kube_headers(struct kube_client *c, const char *method)
+{
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, "Accept: application/json");
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    char *auth = auth_header(c);
+    if (auth != NULL) {
+        hl = curl_slist_append(hl, auth);
+        wipe_free(auth);
+    }
+    if (hl == NULL)
+        abort();
+    return hl;
+}
+
+bool kube_headers_equal(const struct curl_slist *a, const struct curl_slist *b)
+{
+    for (; a != NULL && b != NULL; a = a->next, b = b->next)
+        if (strcmp(a->data, b->data) != 0)
+            return false;
+    return a == NULL && b == NULL;
+}
+
+void kube_headers_free(struct curl_slist *headers)
+{
+    for (struct curl_slist *l = headers; l != NULL; l = l->next)
+        explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(headers);
+}
+
 CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
-                    long low_speed_s, struct curl_slist **headers)
+                    struct curl_slist *headers)
 {
     CURL *h = curl_easy_init();
     if (h == NULL)
@@ -616,46 +647,33 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    if (low_speed_s > 0) {
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, low_speed_s);
-    }
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 10L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 5L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+    /* The client's PEM blobs are borrowed, not copied: the tracker keeps a handle per watched Lease. */
     if (c->ca.data != NULL) {
-        struct curl_blob b = {c->ca.data, c->ca.len, CURL_BLOB_COPY};
+        struct curl_blob b = {c->ca.data, c->ca.len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
     } else if (c->ca_file != NULL) {
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     }
     if (c->cert.data != NULL) {
-        struct curl_blob b = {c->cert.data, c->cert.len, CURL_BLOB_COPY};
+        struct curl_blob b = {c->cert.data, c->cert.len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
         curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
     } else if (c->cert_file != NULL) {
         curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
     }
     if (c->key.data != NULL) {
-        struct curl_blob b = {c->key.data, c->key.len, CURL_BLOB_COPY};
+        struct curl_blob b = {c->key.data, c->key.len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
         curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
     } else if (c->key_file != NULL) {
         curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
     }
-    struct curl_slist *hl = NULL;
-    hl = curl_slist_append(hl, "Accept: application/json");
-    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
-        hl = curl_slist_append(hl, "Content-Type: application/json");
-    char *auth = auth_header(c);
-    if (auth != NULL) {
-        hl = curl_slist_append(hl, auth);
-        wipe_free(auth);
-    }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    *headers = hl;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     return h;
 }
 
@@ -743,7 +761,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
     if (timeout_ms <= 0)
         timeout_ms = KUBE_DEFAULT_TIMEOUT_MS;
 
-    CURL *h = kube_easy_new(c, method, path, timeout_ms, 0, &hl);
+    hl = kube_headers(c, method);
+    CURL *h = kube_easy_new(c, method, path, timeout_ms, hl);
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     if (body != NULL) {
         payload = json_dumps(body, JSON_COMPACT);
@@ -778,7 +797,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
         json_decref(j);
 out:
     curl_easy_cleanup(h);
-    curl_slist_free_all(hl);
+    kube_headers_free(hl);
     free(payload);
     free(b.data);
     return code;

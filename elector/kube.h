@@ -71,14 +71,28 @@ int kube_lease_delete(struct kube_client *c, const char *ns, const char *name, l
 char *kube_lease_path(const char *ns, const char *name, const char *query);
 
 /**
+ * The request headers of METHOD: Accept, Content-Type for writes and, with a
+ * token, Authorization (the token re-read when due).  A new list: free it with
+ * kube_headers_free once no handle uses it.  Handles may share one list.
+ */
+struct curl_slist *kube_headers(struct kube_client *c, const char *method);
+
+/** True when header lists A and B hold the same lines in the same order. */
+bool kube_headers_equal(const struct curl_slist *a, const struct curl_slist *b);
+
+/** Wipes (the token) and frees a list from kube_headers. */
+void kube_headers_free(struct curl_slist *headers);
+
+/**
  * A new easy handle set up for METHOD on PATH: URL, TLS, credentials, HTTP/2,
- * User-Agent, close-on-exec sockets, timeouts (TIMEOUT_MS 0: none, for watches; a dead connection is
- * still noticed by TCP keep-alive and the low-speed limit LOW_SPEED_S when not 0).
- * *HEADERS receives the header list to free with curl_slist_free_all after the
- * handle.  Does not set a write callback.  For curl multi loops (the tracker).
+ * User-Agent, close-on-exec sockets, TCP keep-alive, timeouts (TIMEOUT_MS 0:
+ * none, for watches; the caller then notices a hung stream itself), and
+ * HEADERS (borrowed, from kube_headers).  The handle borrows the client's
+ * certificates and HEADERS: clean it up before either goes.  Does not set a
+ * write callback.  For curl multi loops (the tracker).
  */
 CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path, long timeout_ms,
-                    long low_speed_s, struct curl_slist **headers);
+                    struct curl_slist *headers);
 
 /** How often a token file is re-read (default 60 s; bound service-account tokens rotate).  For tests. */
 void kube_client_set_token_reread(struct kube_client *c, int seconds);

@@ -1,8 +1,14 @@
 /*
  * The tracker: one thread drives a list-then-watch per Lease with curl multi
- * (so a thousand Leases need one thread and, over HTTP/2, one connection) and
- * publishes immutable, reference-counted snapshots.  Readers only take the
+ * (so a thousand Leases need one thread and, over HTTP/2, a few connections)
+ * and publishes immutable, reference-counted snapshots.  Readers only take the
  * tracker's mutex for a pointer load and an increment.
+ *
+ * The thread sleeps in epoll and drives curl with curl_multi_socket_action, so
+ * a wakeup costs the transfers on the socket that woke it, not every transfer
+ * (curl_multi_perform runs all of them, with a poll() each).  Nothing runs on
+ * a per-Lease timer while watches are quiet: a hung watch is found by one
+ * sweep every few seconds over the time each watch last received bytes.
  */
 #include "tracker.h"
 #include "xmem.h"
@@ -11,22 +17,28 @@
 #include "kube.h"
 #include "lease.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
-#define LIST_TIMEOUT_MS          10000
-#define BACKOFF_MIN_MS           200
-#define BACKOFF_MAX_MS           30000
-#define WATCH_TIMEOUT_S          30 /* plus up to 15 s of jitter */
-#define WATCH_LOW_SPEED_MARGIN_S 10
-#define CONTACT_REFRESH_NS       1000000000LL
-#define MAX_EVENT                (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
-#define MIN_WATCH_NS             1000000000LL /* a watch ending cleanly sooner is retried with backoff */
-#define MAX_CONNECTIONS          16           /* per API server; lifted when it speaks only HTTP/1.1 */
+#define LIST_TIMEOUT_MS        10000
+#define BACKOFF_MIN_MS         200
+#define BACKOFF_MAX_MS         30000
+#define WATCH_TIMEOUT_S        30           /* plus up to half of it again, as jitter */
+#define WATCH_SILENCE_MARGIN_S 10           /* a watch silent for its timeoutSeconds plus this is abandoned */
+#define SWEEP_MAX_NS           5000000000LL /* how often watches are checked for silence, at most */
+#define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
+#define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
+#define MAX_CONNECTIONS        16           /* per API server; lifted when it speaks only HTTP/1.1 */
+#define RECV_BUFFER            2048L        /* bytes; curl's minimum is 1024 */
+#define NEVER                  INT64_MAX
 
 struct snap {
     struct lease_snapshot pub; /* first: a lease_snapshot pointer is a snap pointer */
@@ -35,6 +47,13 @@ struct snap {
 };
 
 enum phase { IDLE, LISTING, WATCHING };
+
+/* One header list for every request while the token stays the same: with a service-account token
+ * (about 1 KB) a list per watch would cost a kilobyte per tracked Lease. */
+struct shared_headers {
+    struct curl_slist *list;
+    unsigned refs;
+};
 
 struct tracker;
 struct item;
@@ -54,17 +73,20 @@ struct item {
     /* tracker thread only */
     enum phase phase;
     CURL *easy;
-    struct curl_slist *hdrs;
-    char *buf; /* list body */
+    struct shared_headers *hdrs; /* those of the current request */
+    char *buf;                   /* list body */
     size_t len, cap;
     bool overflow;
     struct kube_watch_decoder dec;
-    bool watch_ok;   /* the watch answered 200 */
-    bool watch_gone; /* an ERROR 410 event came */
-    bool watch_bad;  /* a malformed stream */
-    char *rv;        /* where to watch from; NULL: list first */
-    int64_t next_at; /* monotonic ns at which to start the next request */
-    int64_t started; /* monotonic ns at which the current request started */
+    bool watch_ok;      /* the watch answered 200 */
+    bool watch_gone;    /* an ERROR 410 event came */
+    bool watch_bad;     /* a malformed stream */
+    bool watch_silent;  /* abandoned: nothing came for longer than silence_ns */
+    char *rv;           /* where to watch from; NULL: list first */
+    int64_t next_at;    /* monotonic ns at which to start the next request */
+    int64_t started;    /* monotonic ns at which the current request started */
+    int64_t last_rx;    /* monotonic ns at which the current watch last received bytes (or started) */
+    int64_t silence_ns; /* the current watch is abandoned when silent for longer */
     int backoff_ms;
     int lists, watches;
 
@@ -80,11 +102,22 @@ struct tracker {
     struct item **items; /* under lock; items themselves never move */
     size_t n, cap;
     CURLM *multi;
+    int epfd, wakefd; /* the tracker thread sleeps in epfd; wakefd (an eventfd) wakes it */
     pthread_t thread;
     bool running;
     atomic_bool stop;
+    atomic_bool rescan; /* a Lease was tracked: look for requests to start */
+    int watch_timeout_s, watch_margin_s;
     unsigned rand_state;
-    bool h1_only; /* tracker thread: the server answered a watch over HTTP/1.x */
+
+    /* tracker thread only */
+    struct item **mine; /* items[0..nmine), copied under the lock when Leases are added: read without it */
+    size_t nmine;
+    bool h1_only;       /* the server answered a watch over HTTP/1.x */
+    int64_t curl_timer; /* when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); NEVER: no timer */
+    int64_t next_scan;  /* the earliest next_at of an idle Lease */
+    int64_t next_sweep; /* when watches are next checked for silence */
+    struct shared_headers *hdrs; /* the current header list (one reference is the tracker's) */
 };
 
 static const struct snap invalid_snap = {
@@ -183,12 +216,24 @@ static void publish(struct tracker *t, struct item *it, bool changed)
 
 /* ---- public API ---- */
 
+static void wake(struct tracker *t)
+{
+    uint64_t one = 1;
+    if (write(t->wakefd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is full, so the thread is awake anyway */
+    }
+}
+
 struct tracker *tracker_new(struct kube_client *client)
 {
     struct tracker *t = xcalloc(1, sizeof(*t));
     t->client = client;
     pthread_mutex_init(&t->lock, NULL);
     atomic_init(&t->stop, false);
+    atomic_init(&t->rescan, false);
+    t->epfd = t->wakefd = -1;
+    t->watch_timeout_s = WATCH_TIMEOUT_S;
+    t->watch_margin_s = WATCH_SILENCE_MARGIN_S;
     t->rand_state = (unsigned)mono_ns() ^ (unsigned)(uintptr_t)t;
     return t;
 }
@@ -239,11 +284,19 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
         r = (int)t->n;
         t->items[t->n++] = it;
     }
-    /* Under the lock: tracker_stop clears running under it before it frees the multi handle. */
-    if (t->running)
-        curl_multi_wakeup(t->multi);
+    /* Under the lock: tracker_stop clears running under it before it closes wakefd. */
+    if (t->running) {
+        atomic_store(&t->rescan, true);
+        wake(t);
+    }
     pthread_mutex_unlock(&t->lock);
     return r;
+}
+
+void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s)
+{
+    t->watch_timeout_s = seconds > 0 ? seconds : WATCH_TIMEOUT_S;
+    t->watch_margin_s = margin_s > 0 ? margin_s : WATCH_SILENCE_MARGIN_S;
 }
 
 size_t tracker_count(struct tracker *t)
@@ -412,11 +465,18 @@ static int watch_event(void *ctx, const char *type, json_t *object)
     return 0;
 }
 
+static void reset_decoder(struct kube_watch_decoder *d)
+{
+    kube_watch_decoder_release(d);
+    kube_watch_decoder_init(d, MAX_EVENT);
+}
+
 static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct watch_ctx *w = userdata;
     char err[256];
     size_t n = size * nmemb;
+    w->it->last_rx = mono_ns();
     if (!w->it->watch_ok)
         return n; /* the Status body of a refused watch; finish_watch reports the code */
     if (kube_watch_feed(&w->it->dec, ptr, n, watch_event, w, err, sizeof(err)) != 0) {
@@ -428,6 +488,10 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         }
         return 0;
     }
+    /* An event split across writes (likely with curl's 2 KiB buffer) left a line buffer of 4 KiB or
+     * more behind: free it rather than keep one per watched Lease between events. */
+    if (w->it->dec.len == 0 && w->it->dec.buf != NULL)
+        reset_decoder(&w->it->dec);
     return n;
 }
 
@@ -435,6 +499,7 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
 {
     struct watch_ctx *w = userdata;
     size_t n = size * nitems;
+    w->it->last_rx = mono_ns();
     if (n <= 2 && (n == 0 || buf[0] == '\r' || buf[0] == '\n')) {
         long code = 0;
         curl_easy_getinfo(w->it->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -459,6 +524,30 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
     return n;
 }
 
+static void headers_put(struct shared_headers *h)
+{
+    if (h != NULL && --h->refs == 0) {
+        kube_headers_free(h->list);
+        free(h);
+    }
+}
+
+/* A reference to the header list of a new request: the current one unless the token changed. */
+static struct shared_headers *headers_get(struct tracker *t)
+{
+    struct curl_slist *fresh = kube_headers(t->client, "GET");
+    if (t->hdrs != NULL && kube_headers_equal(t->hdrs->list, fresh)) {
+        kube_headers_free(fresh);
+    } else {
+        headers_put(t->hdrs); /* requests under way keep the old list alive */
+        t->hdrs = xcalloc(1, sizeof(*t->hdrs));
+        t->hdrs->list = fresh;
+        t->hdrs->refs = 1;
+    }
+    t->hdrs->refs++;
+    return t->hdrs;
+}
+
 static void start_request(struct tracker *t, struct item *it)
 {
     char sel[400], q[800];
@@ -468,7 +557,8 @@ static void start_request(struct tracker *t, struct item *it)
     if (it->rv == NULL) {
         snprintf(q, sizeof(q), "%s", sel);
         char *path = kube_lease_path(it->ns, NULL, q);
-        it->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, 0, &it->hdrs);
+        it->hdrs = headers_get(t);
+        it->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, it->hdrs->list);
         free(path);
         it->len = 0;
         it->overflow = false;
@@ -476,19 +566,30 @@ static void start_request(struct tracker *t, struct item *it)
         curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, it);
         it->phase = LISTING;
     } else {
-        long ts = WATCH_TIMEOUT_S + (long)(next_rand(t) % 16);
+        long ts = t->watch_timeout_s + (long)(next_rand(t) % (unsigned)(t->watch_timeout_s / 2 + 1));
         char *rv = curl_easy_escape(NULL, it->rv, 0);
         snprintf(q, sizeof(q), "%s&watch=1&allowWatchBookmarks=true&timeoutSeconds=%ld&resourceVersion=%s",
                  sel, ts, rv ? rv : "");
         curl_free(rv);
         char *path = kube_lease_path(it->ns, NULL, q);
-        it->easy = kube_easy_new(t->client, "GET", path, 0, ts + WATCH_LOW_SPEED_MARGIN_S, &it->hdrs);
+        /* No timeout and no low-speed limit: curl would re-arm a one-second timer per watch for it.  The
+         * server ends the watch after ts and sends a bookmark before that, so the sweep abandons a watch
+         * silent for longer. */
+        it->hdrs = headers_get(t);
+        it->easy = kube_easy_new(t->client, "GET", path, 0, it->hdrs->list);
         free(path);
+        it->silence_ns = (ts + t->watch_margin_s) * 1000000000LL;
+        /* curl keeps a connect timer per transfer even when it multiplexes on a connection that is up:
+         * one wakeup per watch, seconds after it started.  The sweep covers the connect phase too.  (Over
+         * HTTP/1.1 each watch connects anew: keep the short connect timeout there.) */
+        if (!t->h1_only)
+            curl_easy_setopt(it->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(it->silence_ns / 1000000));
+        it->last_rx = mono_ns();
         struct watch_ctx *w = &it->w;
         w->t = t;
         w->it = it;
-        it->dec.len = 0;
-        it->watch_ok = it->watch_gone = it->watch_bad = false;
+        reset_decoder(&it->dec);
+        it->watch_ok = it->watch_gone = it->watch_bad = it->watch_silent = false;
         curl_easy_setopt(it->easy, CURLOPT_WRITEFUNCTION, watch_write);
         curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, w);
         curl_easy_setopt(it->easy, CURLOPT_HEADERFUNCTION, watch_header);
@@ -502,6 +603,9 @@ static void start_request(struct tracker *t, struct item *it)
         }
     }
     it->started = mono_ns();
+    /* curl's receive buffer, per transfer for its whole life: 16 KiB by default, 16 MB for 1,000 watches.
+     * A Lease event is about 1 KB; a larger one is passed on in pieces. */
+    curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER);
     curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
     curl_multi_add_handle(t->multi, it->easy);
@@ -514,7 +618,7 @@ static void end_request(struct tracker *t, struct item *it)
         curl_easy_cleanup(it->easy);
         it->easy = NULL;
     }
-    curl_slist_free_all(it->hdrs);
+    headers_put(it->hdrs);
     it->hdrs = NULL;
     it->phase = IDLE;
 }
@@ -582,9 +686,9 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     end_request(t, it);
     if (it->watching) {
         it->watching = false;
-        /* The stream was healthy until it ended cleanly; after an error, until the last refresh. */
-        if (cc == CURLE_OK && !it->watch_bad && !it->watch_gone)
-            it->contact = now;
+        /* The stream vouched for the state until it ended or failed, unless it had gone silent: then
+         * nothing has been heard since the last bytes. */
+        it->contact = it->watch_silent ? it->last_rx : now;
         publish(t, it, false);
     }
     if (it->watch_gone || code == 410) {
@@ -612,7 +716,7 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
         char err[64];
         snprintf(err, sizeof(err), "watch answered %ld", code);
         log_event(LOGL_WARN, "cannot watch lease", "lease", lease, "error", err, NULL);
-    } else if (cc != CURLE_OK && !it->watch_bad) {
+    } else if (cc != CURLE_OK && !it->watch_bad && !it->watch_silent) {
         log_event(LOGL_WARN, "watch connection lost", "lease", lease, "error", curl_easy_strerror(cc), NULL);
     }
     /* After a failed watch, list again instead of resuming from rv: the API server may be a new one
@@ -622,66 +726,165 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     schedule_retry(t, it, now);
 }
 
+/* Copies the Leases tracked since the last call into mine[] (items[] may be reallocated by tracker_track,
+ * the items themselves never move). */
+static void take_new_items(struct tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->n > t->nmine) {
+        t->mine = xrealloc(t->mine, t->n * sizeof(*t->mine));
+        memcpy(t->mine + t->nmine, t->items + t->nmine, (t->n - t->nmine) * sizeof(*t->mine));
+        t->nmine = t->n;
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Starts the requests that are due; sets next_scan to the earliest one that is not. */
+static void scan(struct tracker *t, int64_t now)
+{
+    t->next_scan = NEVER;
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
+        if (it->phase != IDLE)
+            continue;
+        if (now >= it->next_at)
+            start_request(t, it);
+        else if (it->next_at < t->next_scan)
+            t->next_scan = it->next_at;
+    }
+}
+
+static void finish(struct tracker *t, struct item *it, CURLcode cc, int64_t now)
+{
+    if (it->phase == LISTING)
+        finish_list(t, it, cc, now);
+    else
+        finish_watch(t, it, cc, now);
+    if (it->next_at < t->next_scan)
+        t->next_scan = it->next_at;
+}
+
+/* Abandons the watches that have been silent for longer than their timeout plus the margin. */
+static void sweep(struct tracker *t, int64_t now)
+{
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
+        if (it->phase != WATCHING || now - it->last_rx <= it->silence_ns)
+            continue;
+        char lease[600], secs[32];
+        snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
+        snprintf(secs, sizeof(secs), "%.1f", (double)(now - it->last_rx) / 1e9);
+        log_event(LOGL_WARN, "watch silent, reconnecting", "lease", lease, "silent_s", secs, NULL);
+        it->watch_silent = true;
+        finish(t, it, CURLE_OPERATION_TIMEDOUT, now);
+    }
+}
+
+static int64_t sweep_interval_ns(const struct tracker *t)
+{
+    int64_t ns = (int64_t)t->watch_margin_s * 1000000000LL / 2;
+    return ns < SWEEP_MAX_NS ? ns : SWEEP_MAX_NS;
+}
+
+static void drain_messages(struct tracker *t)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct item *it = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&it);
+        finish(t, it, msg->data.result, mono_ns());
+    }
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keeps the interest set of epfd in step with what curl waits for. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct tracker *t = userp;
+    (void)easy;
+    (void)socketp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, s, NULL); /* may be closed already: then it is gone from the set */
+        return 0;
+    }
+    struct epoll_event ev = {.data.fd = s};
+    if (what & CURL_POLL_IN)
+        ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(t->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT &&
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, s, &ev) != 0) {
+        log_event(LOGL_ERROR, "cannot watch a socket", "error", strerror(errno), NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct tracker *t = userp;
+    (void)multi;
+    t->curl_timer = timeout_ms < 0 ? NEVER : mono_ns() + (int64_t)timeout_ms * 1000000LL;
+    return 0;
+}
+
 static void *tracker_main(void *arg)
 {
     struct tracker *t = arg;
-    int64_t last_refresh = 0;
+    struct epoll_event evs[64];
+    int running = 0;
+    t->curl_timer = NEVER;
+    take_new_items(t);
+    t->next_scan = 0;
+    t->next_sweep = mono_ns() + sweep_interval_ns(t);
     while (!atomic_load(&t->stop)) {
         int64_t now = mono_ns();
-        pthread_mutex_lock(&t->lock);
-        size_t n = t->n; /* items[] may be reallocated by tracker_track: read each entry under the lock */
-        pthread_mutex_unlock(&t->lock);
-        int64_t wake = now + 1000000000LL;
-        bool refresh = now - last_refresh >= CONTACT_REFRESH_NS;
-        for (size_t i = 0; i < n; i++) {
-            pthread_mutex_lock(&t->lock);
-            struct item *it = t->items[i];
-            pthread_mutex_unlock(&t->lock);
-            if (it->phase == IDLE) {
-                if (now >= it->next_at)
-                    start_request(t, it);
-                else if (it->next_at < wake)
-                    wake = it->next_at;
-            } else if (refresh && it->watching) {
-                it->contact = now;
-                publish(t, it, false);
-            }
+        bool added = atomic_exchange(&t->rescan, false);
+        if (added)
+            take_new_items(t);
+        if (added || now >= t->next_scan)
+            scan(t, now);
+        if (now >= t->next_sweep) {
+            sweep(t, now);
+            t->next_sweep = now + sweep_interval_ns(t);
         }
-        if (refresh)
-            last_refresh = now;
-        int running = 0;
-        curl_multi_perform(t->multi, &running);
-        CURLMsg *msg;
-        int left;
-        while ((msg = curl_multi_info_read(t->multi, &left)) != NULL) {
-            if (msg->msg != CURLMSG_DONE)
-                continue;
-            struct item *it = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-            CURLcode cc = msg->data.result;
-            if (it->phase == LISTING)
-                finish_list(t, it, cc, mono_ns());
-            else
-                finish_watch(t, it, cc, mono_ns());
-            /* A finished list or watch may want its next request now: do not sleep before starting it. */
-            if (it->next_at < wake)
-                wake = it->next_at;
-        }
+        int64_t until = t->next_sweep;
+        if (t->next_scan < until)
+            until = t->next_scan;
+        if (t->curl_timer < until)
+            until = t->curl_timer;
         now = mono_ns();
-        int64_t ms = (wake - now) / 1000000;
-        if (ms < 0)
-            ms = 0;
-        if (ms > 1000)
-            ms = 1000;
-        curl_multi_poll(t->multi, NULL, 0, (int)ms, NULL);
+        /* Rounded up: waking a little early would only spin until the deadline. */
+        int64_t ms = until <= now ? 0 : (until - now + 999999) / 1000000;
+        int nev = epoll_wait(t->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), (int)ms);
+        for (int i = 0; i < nev; i++) {
+            if (evs[i].data.fd == t->wakefd) {
+                uint64_t v;
+                if (read(t->wakefd, &v, sizeof(v)) < 0) {
+                    /* EAGAIN: another wakeup consumed it */
+                }
+                continue;
+            }
+            int bits = 0;
+            if (evs[i].events & EPOLLIN)
+                bits |= CURL_CSELECT_IN;
+            if (evs[i].events & EPOLLOUT)
+                bits |= CURL_CSELECT_OUT;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                bits |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(t->multi, evs[i].data.fd, bits, &running);
+        }
+        if (t->curl_timer <= mono_ns()) {
+            t->curl_timer = NEVER; /* curl sets the next one from within the call */
+            curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        drain_messages(t);
     }
-    pthread_mutex_lock(&t->lock);
-    size_t n = t->n;
-    pthread_mutex_unlock(&t->lock);
-    for (size_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&t->lock);
-        struct item *it = t->items[i];
-        pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
         if (it->phase != IDLE)
             end_request(t, it);
         if (it->watching) {
@@ -689,7 +892,18 @@ static void *tracker_main(void *arg)
             publish(t, it, false);
         }
     }
+    headers_put(t->hdrs);
+    t->hdrs = NULL;
     return NULL;
+}
+
+static void close_fds(struct tracker *t)
+{
+    if (t->epfd >= 0)
+        close(t->epfd);
+    if (t->wakefd >= 0)
+        close(t->wakefd);
+    t->epfd = t->wakefd = -1;
 }
 
 int tracker_start(struct tracker *t, char *err, size_t errlen)
@@ -698,11 +912,24 @@ int tracker_start(struct tracker *t, char *err, size_t errlen)
         snprintf(err, errlen, "tracker already running");
         return -1;
     }
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = t->wakefd};
+    if (t->epfd < 0 || t->wakefd < 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &ev) != 0) {
+        snprintf(err, errlen, "cannot set up the tracker's event loop: %s", strerror(errno));
+        close_fds(t);
+        return -1;
+    }
     t->multi = curl_multi_init();
     if (t->multi == NULL) {
         snprintf(err, errlen, "cannot create a curl multi handle");
+        close_fds(t);
         return -1;
     }
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
     curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(t->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
     /*
@@ -712,16 +939,23 @@ int tracker_start(struct tracker *t, char *err, size_t errlen)
      */
     curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)MAX_CONNECTIONS);
     atomic_store(&t->stop, false);
-    int r = pthread_create(&t->thread, NULL, tracker_main, t);
-    if (r != 0) {
-        snprintf(err, errlen, "cannot start the tracker thread: %s", strerror(r));
-        curl_multi_cleanup(t->multi);
-        t->multi = NULL;
-        return -1;
-    }
+    /* Running before the thread starts: a Lease tracked from now on wakes it (through wakefd, which keeps
+     * the wakeup until the thread reads it), so none can be missed. */
     pthread_mutex_lock(&t->lock);
     t->running = true;
     pthread_mutex_unlock(&t->lock);
+    int r = pthread_create(&t->thread, NULL, tracker_main, t);
+    if (r != 0) {
+        snprintf(err, errlen, "cannot start the tracker thread: %s", strerror(r));
+        pthread_mutex_lock(&t->lock);
+        t->running = false;
+        pthread_mutex_unlock(&t->lock);
+        curl_multi_cleanup(t->multi);
+        t->multi = NULL;
+        close_fds(t);
+        return -1;
+    }
+    pthread_setname_np(t->thread, "lf-tracker"); /* for top -H and /proc/PID/task/TID/comm */
     return 0;
 }
 
@@ -733,13 +967,14 @@ void tracker_stop(struct tracker *t)
     if (!running)
         return;
     atomic_store(&t->stop, true);
-    curl_multi_wakeup(t->multi);
+    wake(t);
     pthread_join(t->thread, NULL);
     pthread_mutex_lock(&t->lock);
     t->running = false;
     pthread_mutex_unlock(&t->lock);
     curl_multi_cleanup(t->multi);
     t->multi = NULL;
+    close_fds(t);
 }
 
 void tracker_free(struct tracker *t)
@@ -760,6 +995,7 @@ void tracker_free(struct tracker *t)
         free(it);
     }
     free(t->items);
+    free(t->mine);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }

@@ -29,7 +29,8 @@ struct lease_snapshot {
     int64_t acquire_time_us;      /* spec.acquireTime as unix microseconds, 0 when absent */
     int64_t changed_mono_ns;      /* CLOCK_MONOTONIC when the record was last seen to change */
     int64_t contact_mono_ns;      /* CLOCK_MONOTONIC when the API server last confirmed this state
-                                     (list, watch event, bookmark, or a watch still streaming) */
+                                     (list, watch event, bookmark, the end of a watch); not refreshed
+                                     while watching: a connected watch is contact now */
 };
 
 /** Counters for metrics; read with tracker_stats(). */
@@ -55,6 +56,14 @@ int tracker_find(struct tracker *t, const char *ns, const char *name);
 
 /** Number of Leases tracked. */
 size_t tracker_count(struct tracker *t);
+
+/**
+ * Watches ask the server for a timeoutSeconds drawn from [SECONDS, 1.5 x
+ * SECONDS] (default 30) and are abandoned (and the Lease relisted) when
+ * nothing came for that long plus MARGIN_S (default 10).  Call before
+ * tracker_start; for tests.
+ */
+void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s);
 
 /** Starts the tracker's thread.  Returns 0, or -1 with err filled. */
 int tracker_start(struct tracker *t, char *err, size_t errlen);

@@ -421,6 +421,34 @@ static void test_requests_headers_token_reread(void **state)
     close(fs.fd);
 }
 
+/* Header lists the tracker shares between requests: equal while the token stays, different once it rotates.
+ */
+static void test_headers_equal_until_the_token_rotates(void **state)
+{
+    (void)state;
+    write_file("hdr-token", "one\n");
+    char err[512] = "";
+    struct kube_client *c = load(HEAD "clusters:\n- name: c1\n  cluster: {server: 'http://127.0.0.1:1'}\n"
+                                      "users:\n- name: u1\n  user: {tokenFile: hdr-token}\n",
+                                 err, sizeof(err));
+    assert_non_null(c);
+    struct curl_slist *a = kube_headers(c, "GET"), *b = kube_headers(c, "GET"), *w = kube_headers(c, "PUT");
+    assert_true(kube_headers_equal(a, b));
+    assert_false(kube_headers_equal(a, w)); /* writes carry Content-Type */
+    assert_false(kube_headers_equal(a, NULL));
+    assert_string_equal(a->next->data, "Authorization: Bearer one");
+    write_file("hdr-token", "two\n");
+    kube_client_set_token_reread(c, 0);
+    struct curl_slist *r = kube_headers(c, "GET");
+    assert_false(kube_headers_equal(a, r));
+    assert_string_equal(r->next->data, "Authorization: Bearer two");
+    kube_headers_free(a);
+    kube_headers_free(b);
+    kube_headers_free(w);
+    kube_headers_free(r);
+    kube_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_watch_decoder),
         cmocka_unit_test(test_token_reread_after_401),
         cmocka_unit_test(test_requests_headers_token_reread),
+        cmocka_unit_test(test_headers_equal_until_the_token_rotates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -114,6 +115,8 @@ struct fake_api {
     bool short_watches; /* every watch answers 200 and ends at once */
     bool gone_watches;  /* every watch answers an ERROR 410 event at once */
     bool recreate;      /* the first watch: the Lease, the same record under a new uid, then DELETED */
+    bool silent;        /* every watch answers 200, then nothing until the client hangs up */
+    atomic_int hangups; /* silent watches the client hung up on */
 };
 
 static void sleep_ms(int ms)
@@ -125,7 +128,7 @@ static void sleep_ms(int ms)
 static void send_str(int c, const char *s)
 {
     size_t n = strlen(s);
-    if (write(c, s, n) != (ssize_t)n)
+    if (send(c, s, n, MSG_NOSIGNAL) != (ssize_t)n) /* the tracker may have hung up: no SIGPIPE */
         return;
 }
 
@@ -182,6 +185,16 @@ static void *fake_api_main(void *arg)
             send_event(c, "DELETED", "u2", 13);
             for (int i = 0; i < 20 && !fa->stop; i++)
                 sleep_ms(100);
+        } else if (fa->silent) {
+            fa->watches++;
+            send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+            while (!fa->stop) { /* a hung API server: the connection stays up, no byte comes */
+                struct pollfd p = {.fd = c, .events = POLLIN};
+                if (poll(&p, 1, 50) > 0 && read(c, buf, sizeof(buf)) <= 0) {
+                    fa->hangups++;
+                    break;
+                }
+            }
         } else if (fa->gone_watches) {
             fa->watches++;
             send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
@@ -275,6 +288,53 @@ static void test_gone_watches_back_off(void **state)
 {
     (void)state;
     short_watches(true);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A watch that goes silent (a hung API server: the connection stays up, no
+ * bookmark, no end) is abandoned once silent for its timeoutSeconds plus the
+ * margin, and the Lease is listed again.
+ */
+static void test_silent_watch_abandoned(void **state)
+{
+    (void)state;
+    struct fake_api fa = {.silent = true};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    tracker_set_watch_timeout(t, 1, 1); /* timeoutSeconds 1: abandoned after 2 s of silence */
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    int64_t t0 = now_ms();
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    bool watching = false;
+    for (int i = 0; i < 200 && !watching; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        watching = s->watching;
+        tracker_release(t, s);
+        sleep_ms(10);
+    }
+    assert_true(watching); /* the silent watch counts as connected until it is abandoned */
+    while (fa.hangups == 0 && now_ms() - t0 < 8000)
+        sleep_ms(10);
+    int64_t abandoned = now_ms() - t0;
+    while (fa.lists < 2 && now_ms() - t0 < 8000)
+        sleep_ms(10);
+    int lists = fa.lists, hangups = fa.hangups;
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+    if (hangups < 1 || lists < 2)
+        fail_msg("silent watch not abandoned in 8 s: %d hang-ups, %d lists", hangups, lists);
+    if (abandoned < 1900)
+        fail_msg("watch abandoned after %lld ms, before 2 s of silence", (long long)abandoned);
 }
 
 /* Polls Lease 0 until its epoch is EPOCH (exists) or, with EPOCH NULL, until it does not exist. */
@@ -398,9 +458,10 @@ static void test_malformed_then_fixed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_track_and_find),        cmocka_unit_test(test_unreachable_stays_unknown),
-        cmocka_unit_test(test_malformed_then_fixed),  cmocka_unit_test(test_short_watches_back_off),
-        cmocka_unit_test(test_gone_watches_back_off), cmocka_unit_test(test_recreated_lease_is_a_change),
+        cmocka_unit_test(test_track_and_find),         cmocka_unit_test(test_unreachable_stays_unknown),
+        cmocka_unit_test(test_malformed_then_fixed),   cmocka_unit_test(test_short_watches_back_off),
+        cmocka_unit_test(test_gone_watches_back_off),  cmocka_unit_test(test_recreated_lease_is_a_change),
+        cmocka_unit_test(test_silent_watch_abandoned),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
