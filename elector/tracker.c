@@ -36,8 +36,9 @@
 #define SWEEP_MAX_NS           5000000000LL /* how often watches are checked for silence, at most */
 #define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
 #define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
-#define MAX_CONNECTIONS        16           /* per API server; lifted when it speaks only HTTP/1.1 */
-#define RECV_BUFFER            2048L        /* bytes; curl's minimum is 1024 */
+#define MAX_CONNECTIONS        16    /* per API server, at least; lifted when it speaks only HTTP/1.1 */
+#define STREAMS_PER_CONNECTION 100   /* kube-apiserver's limit since CVE-2023-44487 */
+#define RECV_BUFFER            2048L /* bytes; curl's minimum is 1024 */
 #define NEVER                  INT64_MAX
 
 struct snap {
@@ -731,12 +732,19 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
 static void take_new_items(struct tracker *t)
 {
     pthread_mutex_lock(&t->lock);
-    if (t->n > t->nmine) {
+    bool grew = t->n > t->nmine;
+    if (grew) {
         t->mine = xrealloc(t->mine, t->n * sizeof(*t->mine));
         memcpy(t->mine + t->nmine, t->items + t->nmine, (t->n - t->nmine) * sizeof(*t->mine));
         t->nmine = t->n;
     }
     pthread_mutex_unlock(&t->lock);
+    /* Every Lease keeps a list or watch stream open, and the API server refuses more than
+     * STREAMS_PER_CONNECTION on a connection: beyond 16 x 100 Leases, more connections, or
+     * curl would queue the extra watches and their Leases would never be seen. */
+    size_t need = (t->nmine + STREAMS_PER_CONNECTION - 1) / STREAMS_PER_CONNECTION;
+    if (grew && !t->h1_only && need > MAX_CONNECTIONS)
+        curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)need);
 }
 
 /* Starts the requests that are due; sets next_scan to the earliest one that is not. */
