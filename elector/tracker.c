@@ -69,9 +69,11 @@ struct item {
     char *ns, *name;
     struct snap *cur;           /* under t->lock */
     bool listed;                /* under t->lock */
+    atomic_bool wanted;         /* tracker_track / tracker_untrack */
     struct tracker_stats stats; /* under t->lock */
 
     /* tracker thread only */
+    bool active; /* wanted, as the thread last acted on it */
     enum phase phase;
     CURL *easy;
     struct shared_headers *hdrs; /* those of the current request */
@@ -183,6 +185,7 @@ static struct snap *snap_build(const struct item *it)
     s->pub.known = it->known;
     s->pub.exists = it->known && it->exists;
     s->pub.watching = it->watching;
+    s->pub.tracked = it->active;
     if (it->known && it->exists) {
         s->pub.lease_duration_s = it->rec.duration_s;
         s->pub.transitions = it->rec.transitions;
@@ -281,10 +284,12 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
         it->ns = xstrdup(ns);
         it->name = xstrdup(name);
         kube_watch_decoder_init(&it->dec, MAX_EVENT);
+        it->active = true; /* the thread has not seen it yet: its first snapshot says tracked */
         it->cur = snap_build(it);
         r = (int)t->n;
         t->items[t->n++] = it;
     }
+    atomic_store(&t->items[r]->wanted, true);
     /* Under the lock: tracker_stop clears running under it before it closes wakefd. */
     if (t->running) {
         atomic_store(&t->rescan, true);
@@ -292,6 +297,21 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
     }
     pthread_mutex_unlock(&t->lock);
     return r;
+}
+
+void tracker_untrack(struct tracker *t, size_t idx)
+{
+    pthread_mutex_lock(&t->lock);
+    if (idx < t->n) {
+        atomic_store(&t->items[idx]->wanted, false);
+        if (t->running) {
+            atomic_store(&t->rescan, true);
+            wake(t);
+        } else {
+            t->items[idx]->active = false; /* no thread yet: nothing to end */
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s)
@@ -332,7 +352,7 @@ bool tracker_all_synced(struct tracker *t)
     bool all = true;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n && all; i++)
-        all = t->items[i]->listed;
+        all = t->items[i]->listed || !atomic_load(&t->items[i]->wanted);
     pthread_mutex_unlock(&t->lock);
     return all;
 }
@@ -747,13 +767,38 @@ static void take_new_items(struct tracker *t)
         curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)need);
 }
 
+/* Acts on tracker_track / tracker_untrack: an untracked Lease's request ends and none starts; a Lease
+ * tracked again is listed afresh at once. */
+static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
+{
+    bool wanted = atomic_load(&it->wanted);
+    if (wanted == it->active)
+        return;
+    it->active = wanted;
+    if (!wanted && it->phase != IDLE)
+        end_request(t, it);
+    if (wanted) { /* unknown until listed again: the state kept from before may be long stale */
+        it->known = false;
+        pthread_mutex_lock(&t->lock);
+        it->listed = false;
+        pthread_mutex_unlock(&t->lock);
+    }
+    it->watching = false;
+    free(it->rv);
+    it->rv = NULL; /* list first when tracked again: what happened meanwhile was not seen */
+    it->next_at = now;
+    it->backoff_ms = 0;
+    publish(t, it, false);
+}
+
 /* Starts the requests that are due; sets next_scan to the earliest one that is not. */
 static void scan(struct tracker *t, int64_t now)
 {
     t->next_scan = NEVER;
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];
-        if (it->phase != IDLE)
+        follow_wanted(t, it, now);
+        if (it->phase != IDLE || !it->active)
             continue;
         if (now >= it->next_at)
             start_request(t, it);

@@ -18,6 +18,7 @@ struct lease_snapshot {
     bool known;                   /* listed at least once, and the last object seen parsed cleanly */
     bool exists;                  /* the Lease exists (only meaningful when known) */
     bool watching;                /* a watch on this Lease is connected now */
+    bool tracked;                 /* false after tracker_untrack (until tracked again): nothing is read */
     const char *ns, *name;        /* never NULL */
     const char *holder;           /* spec.holderIdentity, "" when absent or released; never NULL */
     int32_t lease_duration_s;     /* spec.leaseDurationSeconds, 0 when absent */
@@ -51,10 +52,18 @@ struct tracker *tracker_new(struct kube_client *client);
  */
 int tracker_track(struct tracker *t, const char *ns, const char *name, char *err, size_t errlen);
 
+/**
+ * Stops reading the Lease at IDX (its list or watch ends); tracker_track of the
+ * same Lease resumes it with a fresh list.  The index stays valid; its snapshot
+ * keeps the last state with tracked = false and watching = false.  Callable
+ * from any thread.
+ */
+void tracker_untrack(struct tracker *t, size_t idx);
+
 /** Index of NAMESPACE/NAME, or -1 when it is not tracked. */
 int tracker_find(struct tracker *t, const char *ns, const char *name);
 
-/** Number of Leases tracked. */
+/** Number of Lease indexes (tracked or untracked). */
 size_t tracker_count(struct tracker *t);
 
 /**

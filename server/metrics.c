@@ -290,6 +290,10 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
         for (size_t i = 0; i < n; i++) {
             const struct lease_snapshot *s = tracker_acquire(t, i);
             struct tracker_stats st;
+            if (!s->tracked) { /* its fence was removed: no series for a Lease nobody reads */
+                tracker_release(t, s);
+                continue;
+            }
             lease_label(o, names[k], s);
             switch (k) {
             case 0:

@@ -116,6 +116,22 @@ static int bind_leases(struct fence_table *t, char *err, size_t errlen)
     return 0;
 }
 
+/* Stops reading the Leases no fence of T names any more (a reload removed them): their watches end, and
+ * RBAC narrowed with the fence does not leave the tracker retrying forever.  Tracking one again (a later
+ * reload) lists it afresh. */
+static void untrack_unfenced(const struct fence_table *t)
+{
+    size_t n = tracker_count(srv.tracker);
+    unsigned char *fenced = xcalloc(n + 1, 1);
+    for (size_t i = 0; i < t->nfences; i++)
+        if (t->fences[i].lease_idx >= 0 && (size_t)t->fences[i].lease_idx < n)
+            fenced[t->fences[i].lease_idx] = 1;
+    for (size_t i = 0; i < n; i++)
+        if (!fenced[i])
+            tracker_untrack(srv.tracker, i);
+    free(fenced);
+}
+
 static void publish_config(struct fence_table *t)
 {
     struct config_ref *c = xmalloc(sizeof(*c));
@@ -749,6 +765,7 @@ static void reload_config(void)
     char n[32];
     snprintf(n, sizeof(n), "%zu", t->nfences);
     publish_config(t);
+    untrack_unfenced(t);
     metrics_config_reload(true);
     log_event(LOGL_INFO, "configuration reloaded", "path", srv.opts->config_path, "fences", n, NULL);
 }

@@ -179,8 +179,10 @@ check "config reload: a new fence applies" wait_decide 5 "false unknown" v1 blin
 expect_eq "lease state unknown: denied" "false unknown" "$(decide v1 blind pod-a)"
 expect_eq "not ready while a Lease is not synced" 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PROBE/readyz")"
 check "readyz says which Lease" grep -q 'other/unlisted' "$TMP/body"
+check "/metrics shows it unsynced" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q 'leasefence_lease_synced{lease=\"other/unlisted\"} 0'"
 cp "$TMP/fences.json" "$TMP/next.json" && mv "$TMP/next.json" "$TMP/live.json" # the fence removed again
 check "a Lease no fence names any more does not hold readiness" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
+check "its Lease series leave /metrics" bash -c "! curl -s http://127.0.0.1:$PROBE/metrics | grep -q 'leasefence_lease_synced{lease=\"other/unlisted\"'"
 sim_ctl /faults/reset >/dev/null
 check "ready once synced" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
 

@@ -337,6 +337,59 @@ static void test_silent_watch_abandoned(void **state)
         fail_msg("watch abandoned after %lld ms, before 2 s of silence", (long long)abandoned);
 }
 
+/* Polls Lease 0 until its snapshot's watching and tracked are as wanted; fails after 3 s. */
+static void wait_state(struct tracker *t, bool watching, bool tracked)
+{
+    for (int i = 0; i < 300; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        bool ok = s->watching == watching && s->tracked == tracked;
+        tracker_release(t, s);
+        if (ok)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("lease 0 never reached watching=%d tracked=%d", watching, tracked);
+}
+
+/*
+ * tracker_untrack ends the Lease's watch and starts nothing more; tracking it
+ * again lists it afresh (unknown until then) and watches again.
+ */
+static void test_untrack_and_track_again(void **state)
+{
+    (void)state;
+    struct fake_api fa = {.silent = true}; /* watches stay up until the client hangs up */
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_state(t, true, true);
+    assert_int_equal((int)fa.lists, 1);
+    assert_true(tracker_all_synced(t));
+
+    tracker_untrack(t, 0);
+    wait_state(t, false, false);
+    for (int i = 0; i < 100 && fa.hangups == 0; i++)
+        sleep_ms(10);
+    assert_int_equal((int)fa.hangups, 1); /* the watch's connection was closed */
+    int lists = fa.lists, watches = fa.watches;
+    sleep_ms(1000);
+    assert_int_equal((int)fa.lists, lists); /* nothing more is read */
+    assert_int_equal((int)fa.watches, watches);
+    assert_true(tracker_all_synced(t)); /* an untracked Lease does not count */
+    assert_int_equal(tracker_find(t, "demo", "bad"), 0);
+
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0); /* the same index */
+    wait_state(t, true, true);
+    assert_int_equal((int)fa.lists, lists + 1); /* listed afresh, not resumed */
+    assert_int_equal((int)fa.watches, watches + 1);
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+}
+
 /* Polls Lease 0 until its epoch is EPOCH (exists) or, with EPOCH NULL, until it does not exist. */
 static const struct lease_snapshot *wait_snapshot(struct tracker *t, const char *epoch)
 {
@@ -461,7 +514,7 @@ int main(void)
         cmocka_unit_test(test_track_and_find),         cmocka_unit_test(test_unreachable_stays_unknown),
         cmocka_unit_test(test_malformed_then_fixed),   cmocka_unit_test(test_short_watches_back_off),
         cmocka_unit_test(test_gone_watches_back_off),  cmocka_unit_test(test_recreated_lease_is_a_change),
-        cmocka_unit_test(test_silent_watch_abandoned),
+        cmocka_unit_test(test_silent_watch_abandoned), cmocka_unit_test(test_untrack_and_track_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
