@@ -35,6 +35,8 @@ struct kube_client {
     struct blob ca, cert, key;
     bool insecure;
     char *tls_server_name;
+    char *url_base; /* server with tls-server-name as its host, or NULL: requests go to server */
+    struct curl_slist *connect_to; /* "NAME:PORT:HOST:PORT": the connection still goes to server's host */
 
     pthread_mutex_t token_lock;
     char *token;           /* current bearer token; never logged */
@@ -139,6 +141,55 @@ static int b64_decode(const char *in, struct blob *out)
 }
 
 /* Token file contents without trailing whitespace; NULL with err filled. */
+/*
+ * tls-server-name: the certificate is verified (and SNI sent) for NAME while the
+ * connection goes to the server's host, as client-go's tls.Config.ServerName
+ * does.  With curl: requests are addressed to NAME and CURLOPT_CONNECT_TO maps
+ * NAME:PORT to the real HOST:PORT (the Host header says NAME; the API server
+ * does not look at it).
+ */
+static int use_tls_server_name(struct kube_client *c, char *err, size_t errlen)
+{
+    int rc = -1;
+    char *host = NULL, *port = NULL, *url = NULL;
+    CURLU *u = curl_url();
+    if (u == NULL)
+        abort();
+    if (strncmp(c->server, "https://", 8) != 0) {
+        rc = 0; /* plain HTTP: no certificate to verify */
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_URL, c->server, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(err, errlen, "server '%s' is not a URL with a host", c->server);
+        goto out;
+    }
+    if (curl_url_set(u, CURLUPART_HOST, c->tls_server_name, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || strchr(c->tls_server_name, ':') != NULL) {
+        snprintf(err, errlen, "tls-server-name '%s' is not a host name", c->tls_server_name);
+        goto out;
+    }
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/') /* curl adds the root path */
+        url[--n] = '\0';
+    c->url_base = xstrdup(url);
+    size_t m = strlen(c->tls_server_name) + strlen(host) + 2 * strlen(port) + 4;
+    char *entry = xcalloc(1, m);
+    snprintf(entry, m, "%s:%s:%s:%s", c->tls_server_name, port, host, port);
+    c->connect_to = curl_slist_append(NULL, entry);
+    free(entry);
+    if (c->connect_to == NULL)
+        abort();
+    rc = 0;
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_free(url);
+    curl_url_cleanup(u);
+    return rc;
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -292,8 +343,15 @@ static int load_kubeconfig(struct kube_client *c, const char *path, char *err, s
         c->server[--sl] = '\0';
     c->insecure = yaml_true(ymap_str(&doc, cluster, "insecure-skip-tls-verify"));
     const char *tsn = ymap_str(&doc, cluster, "tls-server-name");
-    if (tsn != NULL)
+    if (tsn != NULL && tsn[0] != '\0') {
         c->tls_server_name = xstrdup(tsn);
+        if (use_tls_server_name(c, err, errlen) != 0) {
+            char why[512];
+            snprintf(why, sizeof(why), "%s", err);
+            snprintf(err, errlen, "kubeconfig '%s': cluster '%s': %s", path, cluster_name, why);
+            goto out;
+        }
+    }
     const char *cad = ymap_str(&doc, cluster, "certificate-authority-data");
     const char *caf = ymap_str(&doc, cluster, "certificate-authority");
     if (cad != NULL) {
@@ -506,6 +564,8 @@ void kube_client_free(struct kube_client *c)
     free(c->cert_file);
     free(c->key_file);
     free(c->tls_server_name);
+    free(c->url_base);
+    curl_slist_free_all(c->connect_to);
     blob_release(&c->ca);
     blob_release(&c->cert);
     blob_release(&c->key);
@@ -632,11 +692,14 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
     CURL *h = curl_easy_init();
     if (h == NULL)
         abort();
-    size_t n = strlen(c->server) + strlen(path) + 1;
+    const char *base = c->url_base != NULL ? c->url_base : c->server;
+    size_t n = strlen(base) + strlen(path) + 1;
     char *url = xcalloc(1, n);
-    snprintf(url, n, "%s%s", c->server, path);
+    snprintf(url, n, "%s%s", base, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
     free(url);
+    if (c->connect_to != NULL)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
     if (strcmp(method, "GET") != 0)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

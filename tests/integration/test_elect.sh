@@ -60,6 +60,22 @@ out=$($LF elect --lease default/x --identity a --log-level loud 2>&1); rc=$?
 expect_eq "an unknown --log-level is refused" 2 "$rc"
 check "the message names the levels" grep -q "'loud' is not one of debug, info, warn, error" <<<"$out"
 
+# --- the kubeconfig's tls-server-name: the certificate is checked for that name, not the server's host ---
+sed 's|^\(    server: .*\)$|\1\n    tls-server-name: kubernetes.default.svc|' "$SIM_DIR/kubeconfig" >"$TMP/kc-tsn-good"
+sed 's|^\(    server: .*\)$|\1\n    tls-server-name: not-in-the-certificate.example|' "$SIM_DIR/kubeconfig" >"$TMP/kc-tsn-bad"
+check "tls-server-name written into the test kubeconfig" grep -q 'tls-server-name: kubernetes.default.svc' "$TMP/kc-tsn-good"
+bg "$TMP/tsn-good.log" $LF elect --lease default/tsn-good --identity t "${DUR[@]}" --kubeconfig "$TMP/kc-tsn-good"
+check "tls-server-name in the certificate: the candidate acquires" wait_for $((5 * TW)) is_holder tsn-good t
+kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
+bg "$TMP/tsn-bad.log" $LF elect --lease default/tsn-bad --identity t "${DUR[@]}" --kubeconfig "$TMP/kc-tsn-bad"
+check "tls-server-name not in the certificate: the error names the certificate" \
+  wait_for $((5 * TW)) grep -qi 'certificate\|SSL' "$TMP/tsn-bad.log"
+expect_eq "tls-server-name not in the certificate: no Lease written" "" "$(holder tsn-bad)"
+kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null
+out=$($LF elect --lease default/x --identity a --kubeconfig <(sed 's|^\(    server: .*\)$|\1\n    tls-server-name: "a:b"|' "$SIM_DIR/kubeconfig") 2>&1); rc=$?
+expect_eq "a tls-server-name that is not a host name is refused (exit 1, as other kubeconfig errors)" 1 "$rc"
+check "the message names it" grep -q "tls-server-name 'a:b' is not a host name" <<<"$out"
+
 # --- --log-level error: leading is not logged (info), errors still would be ---
 cand quiet q --log-level error
 check "a candidate with --log-level error acquires" wait_for $((5 * TW)) is_holder quiet q
