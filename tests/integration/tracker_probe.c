@@ -55,6 +55,7 @@ int main(int argc, char **argv)
         if (!synced && tracker_all_synced(t)) {
             synced = true;
             printf("{\"all_synced\":true}\n");
+            fflush(stdout); /* lease lines flush only when one changed: this line may come after the last */
         }
         for (size_t i = 0; i < n; i++) {
             const struct lease_snapshot *s = tracker_acquire(t, i);
