@@ -79,6 +79,12 @@ static void start_child(struct elect *e, const char *epoch)
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
+        /* Only stdin, stdout and stderr go to the command: our own sockets are close-on-exec, but
+         * libcurl's internal ones (the socketpair of the multi handle behind an easy request running on
+         * another thread at fork time) are not. */
+        if (close_range(3, ~0U, 0) != 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
         setenv("LEASEFENCE_EPOCH", epoch, 1);
         setenv("LEASEFENCE_IDENTITY", e->identity, 1);
         setenv("LEASEFENCE_LEASE", e->lease, 1);
