@@ -6,6 +6,7 @@
 #include "cmd_elect.h"
 
 #include "candidate.h"
+#include "fdio.h"
 #include "log.h"
 #include "kube.h"
 
@@ -207,19 +208,6 @@ static void *signal_main(void *arg)
 
 /* ---- status server ---- */
 
-static void write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
 static void respond(int fd, int code, const char *ctype, const char *body)
 {
     char head[256];
@@ -231,8 +219,8 @@ static void respond(int fd, int code, const char *ctype, const char *body)
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                      code, reason, ctype, strlen(body));
     if (n > 0 && (size_t)n < sizeof(head))
-        write_all(fd, head, (size_t)n);
-    write_all(fd, body, strlen(body));
+        fd_write_all(fd, head, (size_t)n);
+    fd_write_all(fd, body, strlen(body));
 }
 
 /* The whole request head must arrive within this: clients are served one at a time, so a slow one

@@ -1,8 +1,8 @@
 /* JSON-lines logging: each line is formatted whole and written with whole-line write(2)s, so lines never
  * interleave (up to PIPE_BUF bytes per line on a pipe). */
 #include "log.h"
+#include "fdio.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -153,20 +153,6 @@ static _Thread_local struct {
     char text[64];
 } stamp = {(time_t)-1, ""};
 
-/* Writes all N bytes at P (retrying short writes and EINTR); gives up on other errors. */
-static void write_all(const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* Writes whole lines of P[0..N) in chunks of at most PIPE_BUF bytes (a longer line goes alone). */
 static void write_lines(const char *p, size_t n)
 {
@@ -179,7 +165,7 @@ static void write_lines(const char *p, size_t n)
             const char *nl = memchr(p, '\n', n);
             cut = nl != NULL ? (size_t)(nl - p) + 1 : n;
         }
-        write_all(p, cut);
+        fd_write_all(STDERR_FILENO, p, cut);
         p += cut;
         n -= cut;
     }

@@ -417,38 +417,23 @@ static void handle_healthz(h2o_req_t *req)
     respond_text(req, 200, "OK", "ok");
 }
 
-/* Ready when every Lease the current configuration fences is known (Leases of fences removed by a
- * reload stay tracked but no longer count). */
+/* Ready when every tracked Lease is synced (serve untracks the Leases a reload stopped fencing). */
 static void handle_readyz(h2o_req_t *req)
 {
-    struct loop_thread *lt = H2O_STRUCT_FROM_MEMBER(struct loop_thread, ctx, req->conn->ctx);
     if (stopping()) {
         respond_text(req, 503, "Service Unavailable", "shutting down");
         return;
     }
-    const struct fence_table *t = thread_config(lt);
-    char msg[1024];
-    size_t len = 0;
-    bool ready = true;
-    size_t nleases = tracker_count(srv.tracker);
-    unsigned char *seen = h2o_mem_alloc_pool(&req->pool, nleases + 1); /* several fences may share a Lease */
-    memset(seen, 0, nleases + 1);
-    for (size_t i = 0; i < t->nfences; i++) {
-        int idx = t->fences[i].lease_idx;
-        if (idx < 0 || (size_t)idx >= nleases || seen[idx])
-            continue;
-        seen[idx] = 1;
-        const struct lease_snapshot *s = tracker_acquire(srv.tracker, (size_t)t->fences[i].lease_idx);
-        if (!s->known) {
-            if (ready)
-                len = (size_t)snprintf(msg, sizeof(msg), "leases not synced yet:");
-            ready = false;
-            if (len < sizeof(msg) - 1)
+    if (!tracker_all_synced(srv.tracker)) {
+        char msg[1024];
+        size_t n = tracker_count(srv.tracker), len;
+        len = (size_t)snprintf(msg, sizeof(msg), "leases not synced yet:");
+        for (size_t i = 0; i < n && len < sizeof(msg) - 1; i++) {
+            const struct lease_snapshot *s = tracker_acquire(srv.tracker, i);
+            if (s->tracked && !s->known)
                 len += (size_t)snprintf(msg + len, sizeof(msg) - len, " %s/%s", s->ns, s->name);
+            tracker_release(srv.tracker, s);
         }
-        tracker_release(srv.tracker, s);
-    }
-    if (!ready) {
         respond_text(req, 503, "Service Unavailable", msg);
         return;
     }

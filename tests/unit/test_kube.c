@@ -360,15 +360,8 @@ static void test_requests_headers_token_reread(void **state)
 {
     (void)state;
     struct fake_server fs = {.limit = 4, .code = 409};
-    fs.fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fs.fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(fs.fd, (struct sockaddr *)&sa, &sl);
-    fs.port = ntohs(sa.sin_port);
-    assert_int_equal(listen(fs.fd, 4), 0);
     pthread_t th;
-    pthread_create(&th, NULL, fake_main, &fs);
+    fake_start(&fs, &th);
 
     write_file("rot-token", "first-token\n");
     char yaml[1024];

@@ -297,6 +297,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Polls Lease 0 until its snapshot's watching and tracked are as wanted; fails after 3 s. */
+static void wait_state(struct tracker *t, bool watching, bool tracked)
+{
+    for (int i = 0; i < 300; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        bool ok = s->watching == watching && s->tracked == tracked;
+        tracker_release(t, s);
+        if (ok)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("lease 0 never reached watching=%d tracked=%d", watching, tracked);
+}
+
 /*
  * A watch that goes silent (a hung API server: the connection stays up, no
  * bookmark, no end) is abandoned once silent for its timeoutSeconds plus the
@@ -314,14 +328,7 @@ static void test_silent_watch_abandoned(void **state)
     assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
     int64_t t0 = now_ms();
     assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    bool watching = false;
-    for (int i = 0; i < 200 && !watching; i++) {
-        const struct lease_snapshot *s = tracker_acquire(t, 0);
-        watching = s->watching;
-        tracker_release(t, s);
-        sleep_ms(10);
-    }
-    assert_true(watching); /* the silent watch counts as connected until it is abandoned */
+    wait_state(t, true, true); /* the silent watch counts as connected until it is abandoned */
     while (fa.hangups == 0 && now_ms() - t0 < 8000)
         sleep_ms(10);
     int64_t abandoned = now_ms() - t0;
@@ -335,20 +342,6 @@ static void test_silent_watch_abandoned(void **state)
         fail_msg("silent watch not abandoned in 8 s: %d hang-ups, %d lists", hangups, lists);
     if (abandoned < 1900)
         fail_msg("watch abandoned after %lld ms, before 2 s of silence", (long long)abandoned);
-}
-
-/* Polls Lease 0 until its snapshot's watching and tracked are as wanted; fails after 3 s. */
-static void wait_state(struct tracker *t, bool watching, bool tracked)
-{
-    for (int i = 0; i < 300; i++) {
-        const struct lease_snapshot *s = tracker_acquire(t, 0);
-        bool ok = s->watching == watching && s->tracked == tracked;
-        tracker_release(t, s);
-        if (ok)
-            return;
-        sleep_ms(10);
-    }
-    fail_msg("lease 0 never reached watching=%d tracked=%d", watching, tracked);
 }
 
 /*
