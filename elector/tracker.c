@@ -178,6 +178,7 @@ static struct snap *snap_build(const struct item *it)
     PUT(ns, it->ns, ln);
     PUT(name, it->name, lm);
     PUT(holder, holder, lh);
+    s->pub.holder_len = lh - 1;
     PUT(uid, uid, lu);
     PUT(resource_version, rv, lr);
     PUT(epoch, epoch, le);

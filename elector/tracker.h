@@ -21,6 +21,7 @@ struct lease_snapshot {
     bool tracked;                 /* false after tracker_untrack (until tracked again): nothing is read */
     const char *ns, *name;        /* never NULL */
     const char *holder;           /* spec.holderIdentity, "" when absent or released; never NULL */
+    size_t holder_len;            /* its length in bytes (it may hold NUL) */
     int32_t lease_duration_s;     /* spec.leaseDurationSeconds, 0 when absent */
     int32_t transitions;          /* spec.leaseTransitions, 0 when absent */
     const char *uid;              /* metadata.uid, "" when the Lease does not exist; never NULL */
@@ -29,9 +30,10 @@ struct lease_snapshot {
     int64_t renew_time_us;        /* spec.renewTime as unix microseconds, 0 when absent */
     int64_t acquire_time_us;      /* spec.acquireTime as unix microseconds, 0 when absent */
     int64_t changed_mono_ns;      /* CLOCK_MONOTONIC when the record was last seen to change */
-    int64_t contact_mono_ns;      /* CLOCK_MONOTONIC when the API server last confirmed this state
-                                     (list, watch event, bookmark, the end of a watch); not refreshed
-                                     while watching: a connected watch is contact now */
+    int64_t renew_mono_ns;   /* spec.renewTime mapped onto CLOCK_MONOTONIC when observed; 0 when absent */
+    int64_t contact_mono_ns; /* CLOCK_MONOTONIC when the API server last confirmed this state
+                                (list, watch event, bookmark, the end of a watch); not refreshed
+                                while watching: a connected watch is contact now */
 };
 
 /** Counters for metrics; read with tracker_stats(). */

@@ -16,7 +16,8 @@
 struct config_slot {
     char *key; /* NULL: empty slot */
     size_t len;
-    int idx;
+    int *idx; /* the fences naming KEY, ascending */
+    size_t n;
 };
 
 const char *config_mode_name(enum fence_mode m)
@@ -32,50 +33,90 @@ const char *config_mode_name(enum fence_mode m)
     return "enforce";
 }
 
-static uint64_t hash(const char *s, size_t len)
+const char *config_holder_match_name(enum fence_holder_match m)
+{
+    return m == HOLDER_MATCH_EXACT ? "exact" : "hostname";
+}
+
+/* FNV-1a over A, then (when B is not NULL) '/' and B: "NS/NAME" keys hash without being built. */
+static uint64_t hash(const char *a, size_t alen, const char *b, size_t blen)
 {
     uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
+    for (size_t i = 0; i < alen; i++)
+        h = (h ^ (unsigned char)a[i]) * 1099511628211ULL;
+    if (b == NULL)
+        return h;
+    h = (h ^ (unsigned char)'/') * 1099511628211ULL;
+    for (size_t i = 0; i < blen; i++)
+        h = (h ^ (unsigned char)b[i]) * 1099511628211ULL;
     return h;
 }
 
-static int find(const struct config_slot *slots, size_t cap, const char *name, size_t len)
+static bool key_is(const struct config_slot *s, const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (b == NULL)
+        return s->len == alen && memcmp(s->key, a, alen) == 0;
+    return s->len == alen + 1 + blen && memcmp(s->key, a, alen) == 0 && s->key[alen] == '/' &&
+           memcmp(s->key + alen + 1, b, blen) == 0;
+}
+
+static const struct config_slot *find(const struct config_slot *slots, size_t cap, const char *a, size_t alen,
+                                      const char *b, size_t blen)
 {
     if (cap == 0)
-        return -1;
-    for (size_t i = hash(name, len) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        return NULL;
+    for (size_t i = hash(a, alen, b, blen) & (cap - 1);; i = (i + 1) & (cap - 1)) {
         if (slots[i].key == NULL)
-            return -1;
-        if (slots[i].len == len && memcmp(slots[i].key, name, len) == 0)
-            return slots[i].idx;
+            return NULL;
+        if (key_is(&slots[i], a, alen, b, blen))
+            return &slots[i];
     }
 }
 
-int config_find_user(const struct fence_table *t, const char *name, size_t len)
+static size_t found(const struct config_slot *s, const int **idx)
 {
-    return find(t->users, t->users_cap, name, len);
+    *idx = s != NULL ? s->idx : NULL;
+    return s != NULL ? s->n : 0;
 }
 
-int config_find_group(const struct fence_table *t, const char *name, size_t len)
+size_t config_find_user(const struct fence_table *t, const char *name, size_t len, const int **idx)
 {
-    return find(t->groups, t->groups_cap, name, len);
+    return found(find(t->users, t->users_cap, name, len, NULL, 0), idx);
 }
 
-/* Inserts NAME for fence IDX; returns the fence already holding it, or -1 when inserted. */
+size_t config_find_group(const struct fence_table *t, const char *name, size_t len, const int **idx)
+{
+    return found(find(t->groups, t->groups_cap, name, len, NULL, 0), idx);
+}
+
+bool config_is_fenced_lease(const struct fence_table *t, const char *ns, size_t nslen, const char *name,
+                            size_t namelen)
+{
+    return find(t->leases, t->leases_cap, ns, nslen, name, namelen) != NULL;
+}
+
+/*
+ * Adds fence IDX to the entry NAME (made when missing).  Fences are added in
+ * ascending order, so each entry's list stays sorted.  Returns the fence that
+ * named NAME before (its lowest index), -1 when none; IDX itself when it did.
+ */
 static int insert(struct config_slot *slots, size_t cap, const char *name, int idx)
 {
     size_t len = strlen(name);
-    size_t i = hash(name, len) & (cap - 1);
+    size_t i = hash(name, len, NULL, 0) & (cap - 1);
     for (; slots[i].key != NULL; i = (i + 1) & (cap - 1))
-        if (slots[i].len == len && memcmp(slots[i].key, name, len) == 0)
-            return slots[i].idx;
-    slots[i].key = xstrdup(name);
-    slots[i].len = len;
-    slots[i].idx = idx;
-    return -1;
+        if (key_is(&slots[i], name, len, NULL, 0))
+            break;
+    struct config_slot *s = &slots[i];
+    if (s->key == NULL) {
+        s->key = xstrdup(name);
+        s->len = len;
+    } else if (s->idx[s->n - 1] == idx) {
+        return idx;
+    }
+    s->idx = xrealloc(s->idx, (s->n + 1) * sizeof(*s->idx));
+    s->idx[s->n++] = idx;
+    return s->n > 1 ? s->idx[0] : -1;
 }
 
 static size_t table_cap(size_t n)
@@ -90,8 +131,10 @@ static void free_slots(struct config_slot *slots, size_t cap)
 {
     if (slots == NULL)
         return;
-    for (size_t i = 0; i < cap; i++)
+    for (size_t i = 0; i < cap; i++) {
         free(slots[i].key);
+        free(slots[i].idx);
+    }
     free(slots);
 }
 
@@ -109,6 +152,11 @@ void config_free(struct fence_table *t)
     free(t->fences);
     free_slots(t->users, t->users_cap);
     free_slots(t->groups, t->groups_cap);
+    free_slots(t->leases, t->leases_cap);
+    free(t->annotation_keys);
+    for (size_t i = 0; i < t->nwarnings; i++)
+        free(t->warnings[i]);
+    free(t->warnings);
     free(t);
 }
 
@@ -133,6 +181,18 @@ static int fail(struct ctx *c, const char *path, const char *fmt, ...)
     else
         snprintf(c->err, c->errlen, "config '%s': %s", c->name, msg);
     return -1;
+}
+
+static void warn(struct fence_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct fence_table *t, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    t->warnings = xrealloc(t->warnings, (t->nwarnings + 1) * sizeof(*t->warnings));
+    t->warnings[t->nwarnings++] = xstrdup(msg);
 }
 
 static bool is_alnum_lower(char ch)
@@ -279,7 +339,7 @@ static int parse_mode(struct ctx *c, const char *path, json_t *v, struct fence *
 }
 
 /* Checks writers.users / writers.groups of fence IDX and adds them to the hash table. */
-static int parse_names(struct ctx *c, const char *path, json_t *arr, struct config_slot *slots, size_t cap,
+static int parse_names(struct ctx *c, const char *path, json_t *arr, struct fence_table *t, bool users,
                        int idx, size_t *count)
 {
     size_t i;
@@ -294,14 +354,41 @@ static int parse_names(struct ctx *c, const char *path, json_t *arr, struct conf
         snprintf(p, sizeof(p), "%s[%zu]", path, i);
         if (!json_is_string(v) || json_string_length(v) == 0)
             return fail(c, p, "must be a non-empty string");
-        int other = insert(slots, cap, json_string_value(v), idx);
+        int other = users ? insert(t->users, t->users_cap, json_string_value(v), idx)
+                          : insert(t->groups, t->groups_cap, json_string_value(v), idx);
         if (other == idx)
             return fail(c, p, "'%s' is listed twice", json_string_value(v));
         if (other >= 0)
-            return fail(c, p, "'%s' is already a writer of fences[%d]", json_string_value(v), other);
+            warn(t,
+                 "config '%s': %s: %s '%s' is also a writer of fences[%d]: its writes must pass every fence "
+                 "that names it",
+                 c->name, p, users ? "user" : "group", json_string_value(v), other);
         (*count)++;
     }
     return 0;
+}
+
+static int parse_holder_match(struct ctx *c, const char *path, json_t *v, struct fence *f)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, "exact") == 0)
+        f->holder_match = HOLDER_MATCH_EXACT;
+    else if (strcmp(s, "hostname") == 0)
+        f->holder_match = HOLDER_MATCH_HOSTNAME;
+    else
+        return fail(c, path, "must be one of hostname, exact");
+    return 0;
+}
+
+/* Adds KEY to the table's annotation keys unless it is there already. */
+static void want_annotation(struct fence_table *t, const char *key)
+{
+    for (size_t i = 0; i < t->nannotation_keys; i++)
+        if (strcmp(t->annotation_keys[i], key) == 0)
+            return;
+    t->annotation_keys =
+        xrealloc(t->annotation_keys, (t->nannotation_keys + 1) * sizeof(*t->annotation_keys));
+    t->annotation_keys[t->nannotation_keys++] = key;
 }
 
 static size_t array_len(json_t *v)
@@ -311,7 +398,8 @@ static size_t array_len(json_t *v)
 
 static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table *t)
 {
-    static const char *const keys[] = {"lease", "writers", "identity", "mode", "epochAnnotation", NULL};
+    static const char *const keys[] = {"lease", "writers",         "identity", "holderMatch",
+                                       "mode",  "epochAnnotation", NULL};
     static const char *const wkeys[] = {"users", "groups", NULL};
     struct fence *f = &t->fences[idx];
     char path[64], p[96];
@@ -341,10 +429,10 @@ static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table 
     if (only_keys(c, p, x, wkeys) < 0)
         return -1;
     snprintf(p, sizeof(p), "%s.writers.users", path);
-    if (parse_names(c, p, json_object_get(x, "users"), t->users, t->users_cap, (int)idx, &nwriters) < 0)
+    if (parse_names(c, p, json_object_get(x, "users"), t, true, (int)idx, &nwriters) < 0)
         return -1;
     snprintf(p, sizeof(p), "%s.writers.groups", path);
-    if (parse_names(c, p, json_object_get(x, "groups"), t->groups, t->groups_cap, (int)idx, &nwriters) < 0)
+    if (parse_names(c, p, json_object_get(x, "groups"), t, false, (int)idx, &nwriters) < 0)
         return -1;
     if (nwriters == 0) {
         snprintf(p, sizeof(p), "%s.writers", path);
@@ -353,6 +441,10 @@ static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table 
 
     snprintf(p, sizeof(p), "%s.identity", path);
     if ((x = json_object_get(v, "identity")) != NULL && parse_identity(c, p, x, f) < 0)
+        return -1;
+    f->holder_match = f->identity == IDENTITY_POD_NAME ? HOLDER_MATCH_HOSTNAME : HOLDER_MATCH_EXACT;
+    snprintf(p, sizeof(p), "%s.holderMatch", path);
+    if ((x = json_object_get(v, "holderMatch")) != NULL && parse_holder_match(c, p, x, f) < 0)
         return -1;
     snprintf(p, sizeof(p), "%s.mode", path);
     if ((x = json_object_get(v, "mode")) != NULL && parse_mode(c, p, x, f) < 0)
@@ -363,6 +455,11 @@ static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table 
             return fail(c, p, "must be an annotation key ([PREFIX/]NAME)");
         f->epoch_annotation = xstrdup(json_string_value(x));
     }
+    if (f->identity_annotation != NULL)
+        want_annotation(t, f->identity_annotation);
+    if (f->epoch_annotation != NULL)
+        want_annotation(t, f->epoch_annotation);
+    insert(t->leases, t->leases_cap, f->lease, (int)idx);
     return 0;
 }
 
@@ -408,8 +505,10 @@ struct fence_table *config_parse(const char *text, size_t len, const char *name,
     t->fences = xcalloc(t->nfences + 1, sizeof(*t->fences));
     t->users_cap = table_cap(nusers);
     t->groups_cap = table_cap(ngroups);
+    t->leases_cap = table_cap(t->nfences);
     t->users = xcalloc(t->users_cap, sizeof(*t->users));
     t->groups = xcalloc(t->groups_cap, sizeof(*t->groups));
+    t->leases = xcalloc(t->leases_cap, sizeof(*t->leases));
     json_array_foreach(fences, i, v)
     {
         if (parse_fence(&c, i, v, t) < 0) {

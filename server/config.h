@@ -7,24 +7,32 @@
  *   {"fences": [{"lease": "demo/controller-leader",
  *                "writers": {"users": ["system:serviceaccount:demo:controller"], "groups": []},
  *                "identity": "podName" | "username" | {"annotation": "KEY"},
+ *                "holderMatch": "hostname" | "exact",
  *                "mode": "enforce" | "warn" | "audit",
  *                "epochAnnotation": "KEY"}]}
  *
- * identity defaults to "podName", mode to "enforce"; epochAnnotation is
- * optional.  A user or a group may be a writer of one fence only.  Loaded
+ * identity defaults to "podName", mode to "enforce", holderMatch to
+ * "hostname" for podName and "exact" otherwise; epochAnnotation is optional.
+ * A user or group may be a writer of several fences: every fence naming a
+ * writer is weighed (config_parse lists such overlaps as warnings).  Loaded
  * tables are immutable: a reload builds a new one.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 enum fence_mode { FENCE_ENFORCE, FENCE_WARN, FENCE_AUDIT };
 enum fence_identity { IDENTITY_POD_NAME, IDENTITY_USERNAME, IDENTITY_ANNOTATION };
+/* How the writer's identity is compared with spec.holderIdentity: EXACT equal; HOSTNAME equal, or the
+ * holder is the identity + '_' + anything (client-go's default identity "<hostname>_<uuid>"). */
+enum fence_holder_match { HOLDER_MATCH_EXACT, HOLDER_MATCH_HOSTNAME };
 
 struct fence {
     char *lease; /* "NS/NAME" */
     char *ns, *name;
     enum fence_identity identity;
     char *identity_annotation; /* IDENTITY_ANNOTATION only, else NULL */
+    enum fence_holder_match holder_match;
     enum fence_mode mode;
     char *epoch_annotation; /* NULL when the fence has no epoch tag */
     int lease_idx;          /* the tracker's index of the Lease; -1 until the server binds it */
@@ -33,9 +41,14 @@ struct fence {
 struct fence_table {
     struct fence *fences;
     size_t nfences;
-    /* open-addressing hash tables, name -> fence index; sizes are powers of two */
-    struct config_slot *users, *groups;
-    size_t users_cap, groups_cap;
+    /* open-addressing hash tables, name -> fence indexes; sizes are powers of two */
+    struct config_slot *users, *groups, *leases;
+    size_t users_cap, groups_cap, leases_cap;
+    const char **annotation_keys; /* every identity and epoch annotation key, each once */
+    size_t nannotation_keys;
+    char *
+        *warnings; /* things that are valid but likely not meant ("fences[0] and fences[2] both name ...") */
+    size_t nwarnings;
 };
 
 /**
@@ -51,12 +64,19 @@ struct fence_table *config_load(const char *path, char *err, size_t errlen);
 /** Frees T and everything in it; NULL is fine. */
 void config_free(struct fence_table *t);
 
-/** Index of the fence naming user NAME[0..LEN) as a writer, or -1; cost independent of the number of fences.
+/**
+ * The fences naming user NAME[0..LEN) as a writer: returns how many, with
+ * their indexes (ascending, borrowed from T) in *IDX; 0 when none.  Cost
+ * independent of the number of fences.
  */
-int config_find_user(const struct fence_table *t, const char *name, size_t len);
+size_t config_find_user(const struct fence_table *t, const char *name, size_t len, const int **idx);
 
-/** Index of the fence naming group NAME[0..LEN) as a writer, or -1. */
-int config_find_group(const struct fence_table *t, const char *name, size_t len);
+/** The same for group NAME[0..LEN). */
+size_t config_find_group(const struct fence_table *t, const char *name, size_t len, const int **idx);
+
+/** True when some fence watches the Lease NS/NAME (an election, exempt from fencing). */
+bool config_is_fenced_lease(const struct fence_table *t, const char *ns, size_t nslen, const char *name,
+                            size_t namelen);
 
 /**
  * Parses a command-line duration: digits with an optional fraction, then "ms",
@@ -64,6 +84,9 @@ int config_find_group(const struct fence_table *t, const char *name, size_t len)
  * fractions of a millisecond are dropped.  0, or -1 when S is not one.
  */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/** "hostname" or "exact". */
+const char *config_holder_match_name(enum fence_holder_match m);
 
 /** "enforce", "warn" or "audit". */
 const char *config_mode_name(enum fence_mode m);

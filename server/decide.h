@@ -1,9 +1,10 @@
 #ifndef LEASEFENCE_DECIDE_H
 #define LEASEFENCE_DECIDE_H
 /*
- * The fence decision (DESIGN.md "The decision") as a pure function of the
- * decoded review, the fence table, the Lease snapshot and the monotonic
- * time: no I/O, no globals.
+ * The fence decision (README "Decisions") as a pure function of the decoded
+ * review, the fence table, the Lease snapshots and the monotonic time: no
+ * I/O, no globals.  A write is weighed against every fence that names its
+ * writer; any failing enforce fence denies it.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,32 +31,69 @@ enum decide_reason {
 /** Lease duration assumed while the Lease's own is unknown (client-go's default). */
 #define DECIDE_DEFAULT_LEASE_DURATION_S 15
 
-struct decision {
-    bool allowed; /* the answer given (warn and audit allow what enforce denies) */
-    bool fenced;  /* a fence names the writer (reason is neither lease nor unfenced) */
-    bool failed;  /* the fence check failed (denied in enforce, warned in warn, noted in audit) */
+/** Identities and holders longer than this are cut in messages, with a mark saying how much was cut. */
+#define DECIDE_SHOW_MAX 253
+
+/** One fence weighed against one write. */
+struct fence_check {
+    int fence; /* index in the fence table */
     enum decide_reason reason;
-    int fence;                  /* index in the fence table, -1 when none */
-    struct review_str identity; /* the replica identity read from the review (ptr NULL when none) */
-    struct review_str epoch;    /* the epoch tag the write carries (ptr NULL when none) */
-    char message[768];          /* for people: the denial message or the warning; "" when allowed cleanly */
+    bool failed;                /* the fence's check failed (reason is not holder) */
+    struct review_str identity; /* the replica identity this write carries for the fence (ptr NULL: none) */
+    struct review_str epoch;    /* the epoch tag this write set (ptr NULL: none) */
+    int64_t late_ns;            /* expired: how long ago validity ended; unknown: how long without contact */
+};
+
+struct decision {
+    bool allowed;              /* the answer given (warn and audit allow what enforce denies) */
+    bool fenced;               /* some fence names the writer (reason is neither lease nor unfenced) */
+    bool failed;               /* the deciding fence's check failed */
+    enum decide_reason reason; /* the deciding fence's reason, or lease / unfenced */
+    int fence;                 /* the deciding fence's index in the fence table, -1 when none */
+    int check;                 /* the deciding fence's index in the checks, -1 when none */
+    char message[768]; /* for people: the deciding fence's denial or warning; "" when allowed cleanly */
 };
 
 /** "holder", "unfenced", "lease", "untagged", ... */
 const char *decide_reason_name(enum decide_reason r);
 
-/**
- * Index of the fence that names the writer of R: by username first, then the
- * first of its groups that some fence names; -1 when none.  Writes to
- * coordination.k8s.io leases are never fenced (-1).
- */
-int decide_fence(const struct review *r, const struct fence_table *t);
+/** True when R writes an election object, exempt from every fence: a Lease that a fence of T watches, or
+ * a coordination.k8s.io leasecandidate. */
+bool decide_exempt(const struct review *r, const struct fence_table *t);
 
 /**
- * The decision for R.  FENCE is decide_fence(R, T); SNAP the snapshot of that
- * fence's Lease (may be NULL when FENCE is -1).  NOW_MONO_NS is CLOCK_MONOTONIC.
+ * The fences of T that name the writer of R (by username or any of its
+ * groups), ascending and each once: writes them to OUT and returns how many.
+ * When CAP may be too small, writes nothing and returns a CAP that suffices
+ * (more than CAP): call again with that.  0 for exempt writes.  Cost
+ * independent of the number of fences.
  */
-void decide(const struct review *r, const struct fence_table *t, int fence, const struct lease_snapshot *snap,
-            int64_t now_mono_ns, struct decision *out);
+size_t decide_fences(const struct review *r, const struct fence_table *t, int *out, size_t cap);
+
+/**
+ * Weighs R against fence FENCE of T whose Lease snapshot is SNAP (NULL when
+ * not tracked).  NOW_MONO_NS is CLOCK_MONOTONIC; MAX_SKEW_NS the clock-skew
+ * allowance by which a record's renewTime may lag our clock (first-sight
+ * validity ends renewTime + leaseDurationSeconds + MAX_SKEW_NS).
+ */
+void decide_check(const struct review *r, const struct fence_table *t, int fence,
+                  const struct lease_snapshot *snap, int64_t now_mono_ns, int64_t max_skew_ns,
+                  struct fence_check *out);
+
+/**
+ * The decision for R from the checks of every fence naming its writer
+ * (CHECKS[0..N), in fence order, from decide_check; N 0 when none does).
+ * SNAPS[i] is the snapshot CHECKS[i] was made with, for the message.
+ */
+void decide(const struct review *r, const struct fence_table *t, const struct fence_check *checks,
+            const struct lease_snapshot *const *snaps, size_t n, struct decision *out);
+
+/**
+ * Formats the message of a failed CHECK into BUF[LEN]: "leasefence: replica
+ * \"pod-b\" is not the holder of lease demo/x (held by \"pod-a\"); write
+ * denied" (or "write would be denied (fence mode warn)").  SNAP as for decide.
+ */
+void decide_message(const struct review *r, const struct fence_table *t, const struct fence_check *check,
+                    const struct lease_snapshot *snap, char *buf, size_t len);
 
 #endif

@@ -34,6 +34,8 @@ static const char usage_serve[] =
     "  --http2                offer HTTP/2 (off by default: h2o 2.2.5 lacks the rapid-reset fix)\n"
     "  --shutdown-grace D     time to finish requests after SIGTERM, default 10s\n"
     "  --request-timeout D    TLS handshake and reading one request (slow clients), default 10s\n"
+    "  --max-clock-skew D     how far a holder's clock may lag ours: a Lease first seen long after its\n"
+    "                         renewTime is valid until renewTime + leaseDuration + D, default 30s\n"
     "  --log-level L          debug, info, warn or error; default info\n"
     "  --check-config         validate --config, print \"configuration OK\" or the error, and exit\n";
 
@@ -75,6 +77,7 @@ static int cmd_serve(int argc, char **argv)
         O_HTTP2,
         O_GRACE,
         O_REQTIMEOUT,
+        O_SKEW,
         O_LOGLEVEL,
         O_CHECK,
         O_HELP
@@ -91,6 +94,7 @@ static int cmd_serve(int argc, char **argv)
         {"http2", no_argument, NULL, O_HTTP2},
         {"shutdown-grace", required_argument, NULL, O_GRACE},
         {"request-timeout", required_argument, NULL, O_REQTIMEOUT},
+        {"max-clock-skew", required_argument, NULL, O_SKEW},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"check-config", no_argument, NULL, O_CHECK},
         {"help", no_argument, NULL, O_HELP},
@@ -103,6 +107,7 @@ static int cmd_serve(int argc, char **argv)
         .max_connections = 4096,
         .shutdown_grace_ms = 10000,
         .request_timeout_ms = 10000,
+        .max_skew_ms = 30000,
         .reload_interval_ms = 1000,
     };
     bool check = false;
@@ -155,6 +160,10 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case O_SKEW:
+            if (parse_duration_ms("--max-clock-skew", optarg, &o.max_skew_ms) < 0)
+                return 2;
+            break;
         case O_LOGLEVEL:
             if (log_set_level(optarg) < 0) {
                 fprintf(stderr, "leasefence: --log-level: '%s' is not one of debug, info, warn, error\n",
@@ -188,6 +197,8 @@ static int cmd_serve(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        for (size_t i = 0; i < t->nwarnings; i++)
+            fprintf(stderr, "warning: %s\n", t->warnings[i]);
         config_free(t);
         puts("configuration OK");
         return 0;

@@ -24,7 +24,8 @@ static const int bad_codes[] = {400, 404, 405, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
 
 struct lease_counters {
-    uint64_t c[MODES][2][REASON_COUNT]; /* [mode][allowed][reason] */
+    uint64_t c[MODES][2][REASON_COUNT];   /* requests this fence decided: [mode][allowed][reason] */
+    uint64_t checks[MODES][REASON_COUNT]; /* every time the fence was weighed: [mode][reason] */
 };
 
 struct metrics_thread {
@@ -66,18 +67,36 @@ struct metrics_thread *metrics_thread_new(void)
     return m;
 }
 
+/* The counters of Lease LEASE_IDX in M, made on first use; NULL past the cap. */
+static struct lease_counters *lease_counters(struct metrics_thread *m, int lease_idx)
+{
+    if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES)
+        return NULL;
+    struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
+    if (lc == NULL) {
+        lc = xcalloc(1, sizeof(*lc));
+        __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
+    }
+    return lc;
+}
+
+void metrics_count_check(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
+                         enum decide_reason reason)
+{
+    struct lease_counters *lc =
+        (unsigned)mode < MODES && (unsigned)reason < REASON_COUNT ? lease_counters(m, lease_idx) : NULL;
+    if (lc != NULL)
+        BUMP(lc->checks[mode][reason], 1);
+}
+
 void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
                            enum decide_reason reason, bool allowed, uint64_t duration_ns)
 {
     size_t b = 0;
+    struct lease_counters *lc;
     if ((unsigned)reason >= REASON_COUNT)
         return;
-    if (lease_idx >= 0 && lease_idx < METRICS_MAX_LEASES && (unsigned)mode < MODES) {
-        struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
-        if (lc == NULL) {
-            lc = xcalloc(1, sizeof(*lc));
-            __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
-        }
+    if ((unsigned)mode < MODES && (lc = lease_counters(m, lease_idx)) != NULL) {
         BUMP(lc->c[mode][allowed][reason], 1);
     } else {
         BUMP(m->none[allowed][reason], 1);
@@ -154,19 +173,28 @@ static void putf(struct out *o, const char *fmt, ...)
     put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* A label value, escaped as the text format wants (\\, \", \n). */
+/* A label value S[0..LEN), escaped as the text format wants (\\, \", \n); other control bytes (a
+ * holderIdentity may hold NUL) are written as the text \xNN, so no two values print alike. */
+static void put_label_n(struct out *o, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\\')
+            put(o, "\\\\", 2);
+        else if (ch == '"')
+            put(o, "\\\"", 2);
+        else if (ch == '\n')
+            put(o, "\\n", 2);
+        else if (ch < 0x20 || ch == 0x7f)
+            putf(o, "\\\\x%02x", ch);
+        else
+            put(o, s + i, 1);
+    }
+}
+
 static void put_label(struct out *o, const char *s)
 {
-    for (; *s; s++) {
-        if (*s == '\\')
-            put(o, "\\\\", 2);
-        else if (*s == '"')
-            put(o, "\\\"", 2);
-        else if (*s == '\n')
-            put(o, "\\n", 2);
-        else
-            put(o, s, 1);
-    }
+    put_label_n(o, s, strlen(s));
 }
 
 static void head(struct out *o, const char *name, const char *type, const char *help)
@@ -219,6 +247,35 @@ static void render_requests(struct out *o, struct metrics_thread *list, struct t
                     if (v)
                         put_requests(o, fence, mode, a, r, v);
                 }
+    }
+}
+
+static void render_checks(struct out *o, struct metrics_thread *list, struct tracker *t)
+{
+    size_t nleases = t ? tracker_count(t) : 0;
+    head(o, "leasefence_fence_checks_total", "counter",
+         "Fences weighed against requests (every fence naming the writer is), by fence (Lease), fence mode "
+         "and the fence's own reason.");
+    for (size_t i = 0; i < nleases && i < METRICS_MAX_LEASES; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, i);
+        char fence[512];
+        snprintf(fence, sizeof(fence), "%s/%s", s->ns, s->name);
+        tracker_release(t, s);
+        for (int mode = 0; mode < MODES; mode++)
+            for (int r = 0; r < REASON_COUNT; r++) {
+                uint64_t v = 0;
+                for (struct metrics_thread *m = list; m; m = m->next) {
+                    struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
+                    if (lc)
+                        v += LOAD(lc->checks[mode][r]);
+                }
+                if (v == 0)
+                    continue;
+                putf(o, "leasefence_fence_checks_total{fence=\"");
+                put_label(o, fence);
+                putf(o, "\",mode=\"%s\",reason=\"%s\"} %llu\n", mode_label(mode),
+                     decide_reason_name((enum decide_reason)r), (unsigned long long)v);
+            }
     }
 }
 
@@ -298,7 +355,7 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
             switch (k) {
             case 0:
                 put(o, ",holder=\"", 9);
-                put_label(o, s->holder);
+                put_label_n(o, s->holder, s->holder_len);
                 put(o, "\"} 1\n", 5);
                 break;
             case 1:
@@ -375,6 +432,7 @@ void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_
     struct out o = {NULL, 0, 0, alloc, ctx};
     struct metrics_thread *list = __atomic_load_n(&threads, __ATOMIC_ACQUIRE);
     render_requests(&o, list, t);
+    render_checks(&o, list, t);
     render_latency(&o, list);
     render_leases(&o, t, now_mono_ns);
 

@@ -32,6 +32,13 @@ struct metrics_thread *metrics_thread_new(void);
 void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
                            enum decide_reason reason, bool allowed, uint64_t duration_ns);
 
+/**
+ * Counts one fence weighed against a request (every fence naming the writer
+ * is): LEASE_IDX and MODE as above, REASON the fence's own check.
+ */
+void metrics_count_check(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
+                         enum decide_reason reason);
+
 /** Counts a request answered with a 4xx HTTP status CODE. */
 void metrics_count_bad_request(struct metrics_thread *m, int code);
 

@@ -287,10 +287,10 @@ static bool is_json(h2o_iovec_t v)
     return v.len == n || v.base[n] == ';' || v.base[n] == ' ' || v.base[n] == '\t';
 }
 
-static void log_decision(const struct review *r, const struct fence_table *t, const struct decision *d,
-                         const struct lease_snapshot *snap)
+static void log_check(const struct review *r, const struct fence_table *t, const struct fence_check *c,
+                      const struct lease_snapshot *snap, bool allowed)
 {
-    const struct fence *f = &t->fences[d->fence];
+    const struct fence *f = &t->fences[c->fence];
     char resource[320];
     char object[512];
     snprintf(resource, sizeof(resource), "%.*s%s%.*s", (int)r->res_group.len,
@@ -302,27 +302,49 @@ static void log_decision(const struct review *r, const struct fence_table *t, co
     struct log_field fields[] = {
         {"uid", r->uid.ptr, r->uid.len},
         {"user", r->username.ptr ? r->username.ptr : "", r->username.len},
-        {"identity", d->identity.ptr ? d->identity.ptr : "", d->identity.len},
+        {"identity", c->identity.ptr ? c->identity.ptr : "", c->identity.len},
         {"operation", r->operation.ptr ? r->operation.ptr : "", r->operation.len},
         {"resource", resource, strlen(resource)},
         {"object", object, strlen(object)},
         {"lease", f->lease, strlen(f->lease)},
-        {"holder", snap ? snap->holder : "", snap ? strlen(snap->holder) : 0},
-        {"reason", decide_reason_name(d->reason), strlen(decide_reason_name(d->reason))},
+        {"holder", snap ? snap->holder : "", snap ? snap->holder_len : 0},
+        {"reason", decide_reason_name(c->reason), strlen(decide_reason_name(c->reason))},
         {"mode", config_mode_name(f->mode), strlen(config_mode_name(f->mode))},
         {"dryRun", r->dry_run ? "true" : "false", r->dry_run ? 4 : 5},
     };
-    log_fields(LOGL_WARN, d->allowed ? "write would be denied" : "write denied", fields,
+    log_fields(LOGL_WARN, allowed ? "write would be denied" : "write denied", fields,
                sizeof(fields) / sizeof(fields[0]));
 }
 
+/* What one review weighed: every fence naming its writer, with its snapshot and check. */
+struct weighing {
+    int *fences;
+    const struct lease_snapshot **snaps;
+    struct fence_check *checks;
+    size_t n;
+};
+
 static void answer(h2o_req_t *req, const struct review *r, const struct fence_table *t,
-                   const struct decision *d, const struct lease_snapshot *snap)
+                   const struct decision *d, const struct weighing *w)
 {
+    const struct lease_snapshot *snap = d->check >= 0 ? w->snaps[d->check] : NULL;
     const char *holder = snap ? snap->holder : "";
-    size_t mlen = strlen(d->message), hlen = strlen(holder);
+    size_t mlen = strlen(d->message), hlen = snap ? snap->holder_len : 0, nwarn = 0;
+    char(*warnings)[sizeof(d->message)] = NULL;
     struct jbuf b;
-    b.cap = 512 + jsize(r->uid.len) + 2 * jsize(mlen) + jsize(hlen);
+
+    /* Every failing warn fence adds its warning; the deciding fence's is d->message. */
+    for (size_t i = 0; i < w->n && d->allowed; i++)
+        if (w->checks[i].failed && t->fences[w->checks[i].fence].mode == FENCE_WARN)
+            nwarn++;
+    if (nwarn > 0) {
+        size_t k = 0;
+        warnings = h2o_mem_alloc_pool(&req->pool, nwarn * sizeof(*warnings));
+        for (size_t i = 0; i < w->n; i++)
+            if (w->checks[i].failed && t->fences[w->checks[i].fence].mode == FENCE_WARN)
+                decide_message(r, t, &w->checks[i], w->snaps[i], warnings[k++], sizeof(*warnings));
+    }
+    b.cap = 512 + jsize(r->uid.len) + 2 * jsize(mlen) + jsize(hlen) + nwarn * jsize(sizeof(*warnings));
     b.p = h2o_mem_alloc_pool(&req->pool, b.cap);
     b.len = 0;
     jlit(&b, r->version == REVIEW_V1BETA1 ? "{\"apiVersion\":\"admission.k8s.io/v1beta1\""
@@ -335,15 +357,21 @@ static void answer(h2o_req_t *req, const struct review *r, const struct fence_ta
         jstr(&b, d->message, mlen);
         jlit(&b, ",\"reason\":\"Forbidden\",\"code\":403}");
     }
-    if (d->fenced && d->failed && d->allowed && t->fences[d->fence].mode == FENCE_WARN) {
+    if (nwarn > 0) {
         jlit(&b, ",\"warnings\":[");
-        jstr(&b, d->message, mlen);
+        for (size_t k = 0; k < nwarn; k++) {
+            if (k > 0)
+                jlit(&b, ",");
+            jstr(&b, warnings[k], strlen(warnings[k]));
+        }
         jlit(&b, "]");
     }
     if (d->fenced) {
         /* the API server prefixes each key with the webhook's name ("NAME/reason") */
         jlit(&b, ",\"auditAnnotations\":{\"reason\":");
         jstr(&b, decide_reason_name(d->reason), strlen(decide_reason_name(d->reason)));
+        jlit(&b, ",\"lease\":");
+        jstr(&b, t->fences[d->fence].lease, strlen(t->fences[d->fence].lease));
         jlit(&b, ",\"holder\":");
         jstr(&b, holder, hlen);
         jlit(&b, "}");
@@ -352,12 +380,38 @@ static void answer(h2o_req_t *req, const struct review *r, const struct fence_ta
     respond(req, 200, "OK", "application/json", b.p, b.len);
 }
 
+/* Weighs R against every fence naming its writer; W's arrays come from the request's pool. */
+static void weigh(h2o_req_t *req, const struct review *r, const struct fence_table *t, struct weighing *w)
+{
+    int stack[8];
+    size_t n = decide_fences(r, t, stack, sizeof(stack) / sizeof(stack[0]));
+    w->fences = stack;
+    if (n > sizeof(stack) / sizeof(stack[0])) {
+        w->fences = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->fences));
+        n = decide_fences(r, t, w->fences, n);
+    } else if (n > 0) {
+        w->fences = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->fences));
+        memcpy(w->fences, stack, n * sizeof(*w->fences));
+    }
+    w->n = n;
+    if (n == 0)
+        return;
+    w->snaps = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->snaps));
+    w->checks = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->checks));
+    int64_t now = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        int li = t->fences[w->fences[i]].lease_idx;
+        w->snaps[i] = li >= 0 ? tracker_acquire(srv.tracker, (size_t)li) : NULL;
+        decide_check(r, t, w->fences[i], w->snaps[i], now, srv.opts->max_skew_ms * 1000000LL, &w->checks[i]);
+    }
+}
+
 static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
 {
     struct review r;
     struct decision d;
+    struct weighing w = {0};
     char err[256];
-    const struct lease_snapshot *snap = NULL;
     int64_t start = now_ns();
     ssize_t ct;
 
@@ -376,6 +430,7 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
         bad_request(lt, req, 400, "Bad Request", "bad request: empty body, expected an AdmissionReview");
         return;
     }
+    const struct fence_table *t = thread_config(lt);
     if (review_decode(&r, req->entity.base, req->entity.len, pool_alloc, &req->pool, err, sizeof(err)) != 0) {
         char msg[320];
         snprintf(msg, sizeof(msg), "bad AdmissionReview: %s", err);
@@ -383,20 +438,20 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
         return;
     }
     metrics_in_flight(lt->metrics, 1);
-    const struct fence_table *t = thread_config(lt);
-    int f = decide_fence(&r, t);
-    int lease_idx = f >= 0 ? t->fences[f].lease_idx : -1;
-    if (lease_idx >= 0)
-        snap = tracker_acquire(srv.tracker, (size_t)lease_idx);
-    decide(&r, t, f, snap, now_ns(), &d);
-    answer(req, &r, t, &d, snap);
-    if (d.fenced && d.failed)
-        log_decision(&r, t, &d, snap);
-    if (snap != NULL)
-        tracker_release(srv.tracker, snap);
+    weigh(req, &r, t, &w);
+    decide(&r, t, w.checks, w.snaps, w.n, &d);
+    answer(req, &r, t, &d, &w);
+    for (size_t i = 0; i < w.n; i++) {
+        const struct fence *f = &t->fences[w.fences[i]];
+        if (w.checks[i].failed)
+            log_check(&r, t, &w.checks[i], w.snaps[i], f->mode != FENCE_ENFORCE);
+        metrics_count_check(lt->metrics, f->lease_idx, f->mode, w.checks[i].reason);
+        if (w.snaps[i] != NULL)
+            tracker_release(srv.tracker, w.snaps[i]);
+    }
     metrics_in_flight(lt->metrics, -1);
-    metrics_count_request(lt->metrics, d.fenced ? lease_idx : -1,
-                          d.fenced ? t->fences[f].mode : FENCE_ENFORCE, d.reason, d.allowed,
+    metrics_count_request(lt->metrics, d.fenced ? t->fences[d.fence].lease_idx : -1,
+                          d.fenced ? t->fences[d.fence].mode : FENCE_ENFORCE, d.reason, d.allowed,
                           (uint64_t)(now_ns() - start));
 }
 
@@ -733,6 +788,12 @@ static bool file_id_eq(const struct file_id *a, const struct file_id *b)
 
 static struct file_id config_id, cert_id, key_id;
 
+static void log_config_warnings(const struct fence_table *t)
+{
+    for (size_t i = 0; i < t->nwarnings; i++)
+        log_event(LOGL_WARN, "configuration warning", "warning", t->warnings[i], NULL);
+}
+
 static void reload_config(void)
 {
     char err[1024] = "";
@@ -749,6 +810,7 @@ static void reload_config(void)
     }
     char n[32];
     snprintf(n, sizeof(n), "%zu", t->nfences);
+    log_config_warnings(t);
     publish_config(t);
     untrack_unfenced(t);
     metrics_config_reload(true);
@@ -813,6 +875,7 @@ int serve_run(const struct serve_options *opts)
     struct fence_table *t = config_load(opts->config_path, err, sizeof(err));
     if (t == NULL)
         goto fail;
+    log_config_warnings(t);
     cert_id = file_id_of(opts->cert_path);
     key_id = file_id_of(opts->key_path);
     SSL_CTX *ssl = tls_load(opts->cert_path, opts->key_path, opts->http2, &not_after, err, sizeof(err));

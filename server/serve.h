@@ -19,6 +19,7 @@ struct serve_options {
     bool http2;
     int64_t shutdown_grace_ms;
     int64_t request_timeout_ms; /* TLS handshake, and reading one request (headers and body) */
+    int64_t max_skew_ms;        /* clock-skew allowance for first-sight validity (decide_check) */
     int64_t reload_interval_ms;
 };
 

@@ -5,7 +5,7 @@
  *                    [--holder POD] FILE...
  *
  * For each AdmissionReview in FILE..., runs review_decode N times; then the
- * decision (decide_fence + decide) N times against a table of one fence, and
+ * decision (decide_fences + decide_check + decide) N times against a table of one fence, and
  * N times against a table of M fences (default 1000) with the writer's fence
  * last; then jansson's full parse (json_loadb + json_decref) N times for
  * comparison.  The fence is LEASE (default bench/controller-leader) for
@@ -110,10 +110,18 @@ static long run_decide(const struct review *r, const struct fence_table *t, cons
                        int64_t now, long n)
 {
     struct decision d;
+    struct fence_check checks[8];
+    const struct lease_snapshot *snaps[8];
+    int idx[8];
     long i, allowed = 0;
 
     for (i = 0; i < n; i++) {
-        decide(r, t, decide_fence(r, t), snap, now, &d);
+        size_t k = decide_fences(r, t, idx, 8);
+        for (size_t j = 0; j < k && j < 8; j++) {
+            snaps[j] = snap;
+            decide_check(r, t, idx[j], snap, now, 30 * 1000000000LL, &checks[j]);
+        }
+        decide(r, t, checks, snaps, k < 8 ? k : 8, &d);
         allowed += d.allowed;
     }
     return allowed;
@@ -240,6 +248,7 @@ int main(int argc, char **argv)
     snap.ns = lease_ns;
     snap.name = strchr(lease, '/') + 1;
     snap.holder = holder;
+    snap.holder_len = strlen(holder);
     snap.lease_duration_s = 3600;
     snap.uid = "2f3c1b0a-9e8d-4c7b-8a69-5f4e3d2c1b0a";
     snap.resource_version = "1";

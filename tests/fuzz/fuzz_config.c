@@ -23,9 +23,18 @@ static void check_names(const struct fence_table *t, json_t *arr, size_t fence, 
     {
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
-        int got = users ? config_find_user(t, s, len) : config_find_group(t, s, len);
-        if (got != (int)fence) {
-            fprintf(stderr, "%s '%s' of fences[%zu] found in %d\n", users ? "user" : "group", s, fence, got);
+        const int *idx;
+        size_t n = users ? config_find_user(t, s, len, &idx) : config_find_group(t, s, len, &idx);
+        bool found = false;
+        for (size_t k = 0; k < n; k++) {
+            found = found || idx[k] == (int)fence;
+            if (k > 0 && idx[k] <= idx[k - 1]) {
+                fprintf(stderr, "%s '%s': fences not ascending\n", users ? "user" : "group", s);
+                abort();
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "%s '%s' of fences[%zu] not found\n", users ? "user" : "group", s, fence);
             abort();
         }
     }
@@ -51,8 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (t->fences[i].lease == NULL || t->fences[i].ns == NULL || t->fences[i].name == NULL)
                 abort();
             config_mode_name(t->fences[i].mode);
+            if (!config_is_fenced_lease(t, t->fences[i].ns, strlen(t->fences[i].ns), t->fences[i].name,
+                                        strlen(t->fences[i].name)))
+                abort();
         }
-        if (config_find_user(t, "", 0) >= 0 && t->nfences == 0)
+        const int *idx;
+        if (config_find_user(t, "", 0, &idx) > 0)
             abort();
         json_decref(root);
         config_free(t);

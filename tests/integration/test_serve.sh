@@ -31,13 +31,20 @@ cat >"$TMP/fences.json" <<'JSON'
    "identity": "podName", "mode": "enforce", "epochAnnotation": "leasefence.io/epoch"},
   {"lease": "demo/warned", "writers": {"users": ["warned"]}, "mode": "warn"},
   {"lease": "demo/audited", "writers": {"users": ["audited"]}, "mode": "audit"},
-  {"lease": "demo/by-group", "writers": {"groups": ["fenced-group"]}, "identity": "username"}
+  {"lease": "demo/by-group", "writers": {"groups": ["fenced-group"]}, "identity": "username"},
+  {"lease": "demo/team-audit", "writers": {"groups": ["team"]}, "mode": "audit"},
+  {"lease": "demo/team-enforce", "writers": {"groups": ["team"]}},
+  {"lease": "demo/team-warn", "writers": {"groups": ["team"]}, "mode": "warn"}
 ]}
 JSON
 
 # --check-config
-out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config 2>&1); rc=$?
+out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config 2>/dev/null); rc=$?
 expect_eq "--check-config: valid config" "configuration OK 0" "$out $rc"
+out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config 2>&1 >/dev/null)
+expect_eq "--check-config: overlapping fences are warned about" \
+  "warning: config '$TMP/fences.json': fences[5].writers.groups[0]: group 'team' is also a writer of fences[4]: its writes must pass every fence that names it
+warning: config '$TMP/fences.json': fences[6].writers.groups[0]: group 'team' is also a writer of fences[4]: its writes must pass every fence that names it" "$out"
 echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["u"]}}, {"lease": "demo/y", "writers": {"users": ["v"]}, "mode": "block"}]}' >"$TMP/bad.json"
 out=$("$BUILD/leasefence" serve --config "$TMP/bad.json" --check-config 2>&1); rc=$?
 expect_eq "--check-config: the exact error, exit 1" "config '$TMP/bad.json': fences[1].mode: must be one of enforce, warn, audit 1" "$out $rc"
@@ -52,12 +59,12 @@ check "ready on the probe port" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/re
 check "ready on the TLS port" curl -sf -o /dev/null --cacert "$CA" "$URL/readyz"
 check "healthz on both ports" bash -c "curl -sf -o /dev/null http://127.0.0.1:$PROBE/healthz && curl -sf -o /dev/null --cacert '$CA' $URL/healthz"
 
-# review VERSION USER POD [OP] [GROUP] [RESOURCE_GROUP RESOURCE] [ANNOTATIONS_JSON]: an AdmissionReview
+# review VERSION USER POD [OP] [GROUP] [RESOURCE_GROUP RESOURCE] [ANNOTATIONS_JSON] [NAME]: an AdmissionReview
 review() {
-  local v=$1 user=$2 pod=$3 op=${4:-UPDATE} group=${5:-system:authenticated} rg=${6:-} res=${7:-configmaps} ann=${8:-\{\}}
+  local v=$1 user=$2 pod=$3 op=${4:-UPDATE} group=${5:-system:authenticated} rg=${6:-} res=${7:-configmaps} ann=${8:-\{\}} name=${9:-state}
   local extra='{}'; [ -n "$pod" ] && extra='{"authentication.kubernetes.io/pod-name":["'$pod'"]}'
-  printf '{"apiVersion":"admission.k8s.io/%s","kind":"AdmissionReview","request":{"uid":"uid-%s-%s","kind":{"group":"%s","version":"v1","kind":"X"},"resource":{"group":"%s","version":"v1","resource":"%s"},"name":"state","namespace":"demo","operation":"%s","userInfo":{"username":"%s","uid":"1","groups":["%s"],"extra":%s},"object":{"metadata":{"name":"state","annotations":%s}},"oldObject":null,"dryRun":false}}' \
-    "$v" "$v" "$RANDOM" "$rg" "$rg" "$res" "$op" "$user" "$group" "$extra" "$ann"
+  printf '{"apiVersion":"admission.k8s.io/%s","kind":"AdmissionReview","request":{"uid":"uid-%s-%s","kind":{"group":"%s","version":"v1","kind":"X"},"resource":{"group":"%s","version":"v1","resource":"%s"},"name":"%s","namespace":"demo","operation":"%s","userInfo":{"username":"%s","uid":"1","groups":["%s"],"extra":%s},"object":{"metadata":{"name":"%s","annotations":%s}},"oldObject":null,"dryRun":false}}' \
+    "$v" "$v" "$RANDOM" "$rg" "$rg" "$res" "$name" "$op" "$user" "$group" "$extra" "$name" "$ann"
 }
 validate() { curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate"; }
 # decide ARGS...: "allowed reason" of the answer to review ARGS
@@ -86,7 +93,12 @@ check "one log line per denial (user, identity, lease, holder, reason)" \
   wait_for 5 grep -q '"msg":"write denied".*"user":"system:serviceaccount:demo:controller","identity":"pod-b".*"lease":"demo/controller-leader","holder":"pod-a","reason":"not-holder"' "$TMP/serve.log"
 expect_eq "no identity: denied untagged" "false untagged" "$(decide v1 $CTRL '')"
 expect_eq "unfenced writer: allowed" "true -" "$(decide v1 someone pod-b)"
-expect_eq "a Lease write is never fenced" "true -" "$(decide v1 $CTRL pod-b UPDATE x coordination.k8s.io leases)"
+expect_eq "a fence's own Lease (an election) is never fenced" "true -" \
+  "$(decide v1 $CTRL pod-b UPDATE x coordination.k8s.io leases '{}' controller-leader)"
+expect_eq "leasecandidates are never fenced" "true -" \
+  "$(decide v1 $CTRL pod-b CREATE x coordination.k8s.io leasecandidates '{}' controller-leader-pod-b)"
+expect_eq "a Lease no fence watches is fenced like any object" "false not-holder" \
+  "$(decide v1 $CTRL pod-b UPDATE x coordination.k8s.io leases '{}' shard-assignment)"
 expect_eq "fenced by group, identity username" "false no-lease" "$(decide v1 replica-1 '' CREATE fenced-group)"
 
 # v1 and v1beta1 are each answered in their own version, echoing the uid
@@ -151,14 +163,35 @@ expect_eq "openssl s_client: ALPN http/1.1" "ALPN protocol: http/1.1" "$alpn"
 expect_eq "h2c upgrade on the plain port is not upgraded" "200 1.1" "$(curl -s -o /dev/null -w '%{http_code} %{http_version}' --http2 "http://127.0.0.1:$PROBE/healthz")"
 expect_eq "TLS 1.1 is refused" fail "$(echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 >/dev/null 2>&1 && echo ok || echo fail)"
 
+# One writer, three fences (issue 12): an audit fence listed before an enforce fence, and a warn fence.
+for l in "team-audit pod-a" "team-enforce pod-b" "team-warn pod-c"; do put_lease demo $l 15 >/dev/null; done
+check "team Leases reach the tracker" wait_for 5 bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -c -e 'holder_info{lease=\"demo/team-audit\",holder=\"pod-a\"}' -e 'holder_info{lease=\"demo/team-enforce\",holder=\"pod-b\"}' -e 'holder_info{lease=\"demo/team-warn\",holder=\"pod-c\"}' | grep -qx 3"
+resp=$(review v1 member pod-a UPDATE team | validate)
+expect_eq "holder of the audit fence only: the enforce fence listed after it denies" \
+  "false not-holder demo/team-enforce" \
+  "$(jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason) \(.response.auditAnnotations.lease)"' <<<"$resp")"
+expect_eq "the denial names the fence that decided" \
+  'leasefence: replica "pod-a" is not the holder of lease demo/team-enforce (held by "pod-b"); write denied' \
+  "$(jq -r .response.status.message <<<"$resp")"
+resp=$(review v1 member pod-b UPDATE team | validate)
+expect_eq "holder of the enforce fence: allowed, the warn fence warns" \
+  'true not-holder demo/team-warn ["leasefence: replica \"pod-b\" is not the holder of lease demo/team-warn (held by \"pod-c\"); write would be denied (fence mode warn)"]' \
+  "$(jq -c -r '"\(.response.allowed) \(.response.auditAnnotations.reason) \(.response.auditAnnotations.lease) \(.response.warnings)"' <<<"$resp")"
+check "each failing fence logs its own line" \
+  wait_for 5 grep -q '"msg":"write would be denied".*"identity":"pod-b".*"lease":"demo/team-audit".*"reason":"not-holder","mode":"audit"' "$TMP/serve.log"
+
 # metrics on both ports, promtool clean
 curl -sf "http://127.0.0.1:$PROBE/metrics" >"$TMP/metrics" && curl -sf --cacert "$CA" "$URL/metrics" >"$TMP/metrics.tls"
 check "promtool check metrics (probe port)" promtool check metrics <"$TMP/metrics"
 check "promtool check metrics (TLS port)" promtool check metrics <"$TMP/metrics.tls"
 m() { grep -F "$1" "$TMP/metrics" | awk '{print $NF}'; }
-expect_eq "requests counted by decision, reason, fence, mode (two not-holder denials above)" 2 \
+expect_eq "requests counted by decision, reason, fence, mode (three not-holder denials above)" 3 \
   "$(m 'leasefence_admission_requests_total{decision="denied",reason="not-holder",fence="demo/controller-leader",mode="enforce"}')"
 expect_eq "holder info" 1 "$(m 'leasefence_lease_holder_info{lease="demo/controller-leader",holder="pod-a"}')"
+expect_eq "every fence weighed is counted: the audit fence passed once and failed once" "1 1" \
+  "$(m 'leasefence_fence_checks_total{fence="demo/team-audit",mode="audit",reason="holder"}') $(m 'leasefence_fence_checks_total{fence="demo/team-audit",mode="audit",reason="not-holder"}')"
+expect_eq "a request is counted once, under the fence that decided" 1 \
+  "$(m 'leasefence_admission_requests_total{decision="denied",reason="not-holder",fence="demo/team-enforce",mode="enforce"}')"
 expect_eq "synced" 1 "$(m 'leasefence_lease_synced{lease="demo/controller-leader"}')"
 expect_eq "expired" 0 "$(m 'leasefence_lease_expired{lease="demo/controller-leader"}')"
 expect_eq "bad requests by code" 1 "$(m 'leasefence_bad_requests_total{code="415"}')"
@@ -189,7 +222,8 @@ check "ready once synced" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
 # an invalid new config keeps the old one
 echo '{"fences": [' >"$TMP/live.json"
 check "invalid config: reload failure logged" wait_for 5 grep -q '"msg":"configuration not reloaded, keeping the previous one"' "$TMP/serve.log"
-expect_eq "invalid config: the old fences still apply" "false not-holder" "$(decide v1 $CTRL pod-b)"
+put_lease demo controller-leader pod-a 15 >/dev/null # renewed: this far into the test 15 s may have passed
+check "invalid config: the old fences still apply" wait_decide 5 "false not-holder" v1 $CTRL pod-b
 check "invalid config: counted" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q '^leasefence_config_reloads_total{result=\"failed\"} 1'"
 check "reloads counted ok" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -q '^leasefence_config_reloads_total{result=\"ok\"} 2'"
 

@@ -33,6 +33,23 @@ static void expect_error(const char *text, const char *want)
 #define F(body)  "{\"fences\": [" body "]}"
 #define OK_FENCE "{\"lease\": \"demo/controller-leader\", \"writers\": {\"users\": [\"u\"]}}"
 
+/* The single fence naming user NAME, -1 when none; fails the test when several do. */
+static int user_fence(const struct fence_table *t, const char *name, size_t len)
+{
+    const int *idx;
+    size_t n = config_find_user(t, name, len, &idx);
+    assert_true(n <= 1);
+    return n ? idx[0] : -1;
+}
+
+static int group_fence(const struct fence_table *t, const char *name, size_t len)
+{
+    const int *idx;
+    size_t n = config_find_group(t, name, len, &idx);
+    assert_true(n <= 1);
+    return n ? idx[0] : -1;
+}
+
 static void test_design_example(void **state)
 {
     (void)state;
@@ -50,9 +67,9 @@ static void test_design_example(void **state)
     assert_null(t->fences[0].epoch_annotation);
     assert_int_equal(t->fences[0].lease_idx, -1);
     const char *u = "system:serviceaccount:demo:controller";
-    assert_int_equal(config_find_user(t, u, strlen(u)), 0);
-    assert_int_equal(config_find_user(t, u, strlen(u) - 1), -1);
-    assert_int_equal(config_find_group(t, u, strlen(u)), -1);
+    assert_int_equal(user_fence(t, u, strlen(u)), 0);
+    assert_int_equal(user_fence(t, u, strlen(u) - 1), -1);
+    assert_int_equal(group_fence(t, u, strlen(u)), -1);
     config_free(t);
 }
 
@@ -76,12 +93,12 @@ static void test_all_fields_and_defaults(void **state)
     assert_string_equal(t->fences[1].epoch_annotation, "leasefence.io/epoch");
     assert_int_equal(t->fences[2].identity, IDENTITY_USERNAME);
     assert_int_equal(t->fences[2].mode, FENCE_AUDIT);
-    assert_int_equal(config_find_group(t, "g1", 2), 0);
-    assert_int_equal(config_find_group(t, "g2", 2), 0);
-    assert_int_equal(config_find_group(t, "g3", 2), 1);
-    assert_int_equal(config_find_user(t, "u1", 2), 1);
-    assert_int_equal(config_find_user(t, "u2", 2), 2);
-    assert_int_equal(config_find_user(t, "u3", 2), -1);
+    assert_int_equal(group_fence(t, "g1", 2), 0);
+    assert_int_equal(group_fence(t, "g2", 2), 0);
+    assert_int_equal(group_fence(t, "g3", 2), 1);
+    assert_int_equal(user_fence(t, "u1", 2), 1);
+    assert_int_equal(user_fence(t, "u2", 2), 2);
+    assert_int_equal(user_fence(t, "u3", 2), -1);
     assert_string_equal(config_mode_name(FENCE_AUDIT), "audit");
     config_free(t);
 }
@@ -92,7 +109,7 @@ static void test_empty_fence_list(void **state)
     struct fence_table *t = parse("{\"fences\": []}");
     assert_non_null(t);
     assert_int_equal(t->nfences, 0);
-    assert_int_equal(config_find_user(t, "u", 1), -1);
+    assert_int_equal(user_fence(t, "u", 1), -1);
     config_free(t);
 }
 
@@ -114,12 +131,72 @@ static void test_many_fences_hash(void **state)
     for (int i = 0; i < 2000; i += 97) {
         char name[32];
         int n = snprintf(name, sizeof(name), "user-%d", i);
-        assert_int_equal(config_find_user(t, name, (size_t)n), i);
+        assert_int_equal(user_fence(t, name, (size_t)n), i);
         n = snprintf(name, sizeof(name), "group-%d", i);
-        assert_int_equal(config_find_group(t, name, (size_t)n), i);
+        assert_int_equal(group_fence(t, name, (size_t)n), i);
     }
     config_free(t);
     free(buf);
+}
+
+/* A writer named by several fences is weighed against all of them; the configuration says so. */
+static void test_overlapping_fences(void **state)
+{
+    (void)state;
+    const int *idx;
+    struct fence_table *t = parse(
+        F(OK_FENCE ","
+                   "{\"lease\": \"demo/y\", \"writers\": {\"users\": [\"v\", \"u\"], \"groups\": [\"g\"]}, "
+                   "\"mode\": \"audit\"},"
+                   "{\"lease\": \"demo/z\", \"writers\": {\"groups\": [\"g\"]}}"));
+    assert_non_null(t);
+    assert_int_equal(config_find_user(t, "u", 1, &idx), 2);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[1], 1);
+    assert_int_equal(config_find_group(t, "g", 1, &idx), 2);
+    assert_int_equal(idx[0], 1);
+    assert_int_equal(idx[1], 2);
+    assert_int_equal(config_find_user(t, "v", 1, &idx), 1);
+    assert_int_equal(config_find_user(t, "w", 1, &idx), 0);
+    assert_int_equal(t->nwarnings, 2);
+    assert_string_equal(
+        t->warnings[0],
+        "config '/etc/leasefence/fences.json': fences[1].writers.users[1]: user 'u' is also a "
+        "writer of fences[0]: its writes must pass every fence that names it");
+    assert_string_equal(
+        t->warnings[1],
+        "config '/etc/leasefence/fences.json': fences[2].writers.groups[0]: group 'g' is also a "
+        "writer of fences[1]: its writes must pass every fence that names it");
+    config_free(t);
+}
+
+static void test_holder_match_and_election_leases(void **state)
+{
+    (void)state;
+    struct fence_table *t = parse(
+        F("{\"lease\": \"demo/a\", \"writers\": {\"users\": [\"u1\"]}},"
+          "{\"lease\": \"demo/b\", \"writers\": {\"users\": [\"u2\"]}, \"identity\": \"username\"},"
+          "{\"lease\": \"other/a\", \"writers\": {\"users\": [\"u3\"]}, \"holderMatch\": \"exact\", "
+          "\"identity\": {\"annotation\": \"example.com/id\"}, \"epochAnnotation\": \"example.com/epoch\"},"
+          "{\"lease\": \"demo/a\", \"writers\": {\"users\": [\"u4\"]}, \"identity\": \"username\", "
+          "\"holderMatch\": \"hostname\", \"epochAnnotation\": \"example.com/epoch\"}"));
+    assert_non_null(t);
+    assert_int_equal(t->fences[0].holder_match, HOLDER_MATCH_HOSTNAME); /* podName's default */
+    assert_int_equal(t->fences[1].holder_match, HOLDER_MATCH_EXACT);    /* everything else's */
+    assert_int_equal(t->fences[2].holder_match, HOLDER_MATCH_EXACT);
+    assert_int_equal(t->fences[3].holder_match, HOLDER_MATCH_HOSTNAME);
+    assert_string_equal(config_holder_match_name(HOLDER_MATCH_EXACT), "exact");
+    assert_true(config_is_fenced_lease(t, "demo", 4, "a", 1));
+    assert_true(config_is_fenced_lease(t, "demo", 4, "b", 1));
+    assert_true(config_is_fenced_lease(t, "other", 5, "a", 1));
+    assert_false(config_is_fenced_lease(t, "other", 5, "b", 1));
+    assert_false(config_is_fenced_lease(t, "demo/a", 6, "", 0));
+    assert_false(config_is_fenced_lease(t, "dem", 3, "o/a", 3));
+    /* the annotation keys any fence reads, each once */
+    assert_int_equal(t->nannotation_keys, 2);
+    assert_string_equal(t->annotation_keys[0], "example.com/id");
+    assert_string_equal(t->annotation_keys[1], "example.com/epoch");
+    config_free(t);
 }
 
 static void test_errors(void **state)
@@ -174,12 +251,8 @@ static void test_errors(void **state)
       "fences[0].writers.groups[0]: must be a non-empty string");
     E(F("{\"lease\": \"demo/x\", \"writers\": {\"users\": [\"u\", \"u\"]}}"),
       "fences[0].writers.users[1]: 'u' is listed twice");
-    E(F(OK_FENCE ","
-                 "{\"lease\": \"demo/y\", \"writers\": {\"users\": [\"v\", \"u\"]}}"),
-      "fences[1].writers.users[1]: 'u' is already a writer of fences[0]");
-    E(F("{\"lease\": \"demo/x\", \"writers\": {\"groups\": [\"g\"]}}, {\"lease\": \"demo/y\", \"writers\": "
-        "{\"groups\": [\"g\"]}}"),
-      "fences[1].writers.groups[0]: 'g' is already a writer of fences[0]");
+    E(F("{\"lease\": \"demo/x\", \"writers\": {\"users\": [\"u\"]}, \"holderMatch\": \"prefix\"}"),
+      "fences[0].holderMatch: must be one of hostname, exact");
     E(F("{\"lease\": \"demo/x\", \"writers\": {\"users\": [\"u\"]}, \"identity\": \"pod\"}"),
       "fences[0].identity: must be \"podName\", \"username\" or {\"annotation\": \"KEY\"}");
     E(F("{\"lease\": \"demo/x\", \"writers\": {\"users\": [\"u\"]}, \"identity\": {}}"),
@@ -279,10 +352,15 @@ static void test_duration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_design_example),   cmocka_unit_test(test_all_fields_and_defaults),
-        cmocka_unit_test(test_empty_fence_list), cmocka_unit_test(test_many_fences_hash),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_all_fields_and_defaults),
+        cmocka_unit_test(test_empty_fence_list),
+        cmocka_unit_test(test_many_fences_hash),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_overlapping_fences),
+        cmocka_unit_test(test_holder_match_and_election_leases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

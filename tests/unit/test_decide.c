@@ -28,8 +28,19 @@ static const char CONFIG[] =
     "[\"by-user-group\"]},"
     "  \"identity\": \"username\"},"
     " {\"lease\": \"demo/by-annotation\", \"writers\": {\"groups\": [\"annotated\"]},"
-    "  \"identity\": {\"annotation\": \"example.com/replica\"}}"
+    "  \"identity\": {\"annotation\": \"example.com/replica\"}, \"epochAnnotation\": \"example.com/epoch\"},"
+    /* 5, 6: one writer in two teams, each team fenced by its own Lease */
+    " {\"lease\": \"demo/team-a\", \"writers\": {\"groups\": [\"team-a\"]}},"
+    " {\"lease\": \"demo/team-b\", \"writers\": {\"groups\": [\"team-b\"]}},"
+    /* 7, 8: an audit fence listed before an enforce fence for the same group */
+    " {\"lease\": \"demo/audit-first\", \"writers\": {\"groups\": [\"shared\"]}, \"mode\": \"audit\"},"
+    " {\"lease\": \"demo/enforce-second\", \"writers\": {\"groups\": [\"shared\"]}},"
+    /* 9: podName compared exactly; 10: a warn fence over the same group as 5 */
+    " {\"lease\": \"demo/exact\", \"writers\": {\"users\": [\"exact-user\"]}, \"holderMatch\": \"exact\"},"
+    " {\"lease\": \"demo/team-a-warn\", \"writers\": {\"groups\": [\"team-a\"]}, \"mode\": \"warn\"}"
     "]}";
+
+#define SKEW (30 * SEC)
 
 static struct fence_table *table;
 
@@ -90,6 +101,7 @@ static struct lease_snapshot held_by(const char *holder)
     s.ns = "demo";
     s.name = "controller-leader";
     s.holder = holder;
+    s.holder_len = strlen(holder);
     s.lease_duration_s = 15;
     s.transitions = 3;
     s.uid = "u1";
@@ -100,12 +112,35 @@ static struct lease_snapshot held_by(const char *holder)
     return s;
 }
 
+/* Snapshot per fence index for the multi-fence tests; NULL: the one handed to run(). */
+static const struct lease_snapshot *fence_snap[16];
+/* What the last run() weighed. */
+static struct fence_check checks[16];
+static size_t nchecks;
+
 static struct decision run(const struct review *r, const struct lease_snapshot *s)
 {
     struct decision d;
-    int f = decide_fence(r, table);
-    decide(r, table, f, f >= 0 ? s : NULL, NOW, &d);
+    const struct lease_snapshot *snaps[16];
+    int idx[16];
+    nchecks = decide_fences(r, table, idx, 16);
+    assert_true(nchecks <= 16);
+    for (size_t i = 0; i < nchecks; i++) {
+        snaps[i] = fence_snap[idx[i]] != NULL ? fence_snap[idx[i]] : s;
+        decide_check(r, table, idx[i], snaps[i], NOW, SKEW, &checks[i]);
+    }
+    decide(r, table, checks, snaps, nchecks, &d);
     return d;
+}
+
+/* The check of fence F in the last run(). */
+static const struct fence_check *check_of(int f)
+{
+    for (size_t i = 0; i < nchecks; i++)
+        if (checks[i].fence == f)
+            return &checks[i];
+    fail_msg("fence %d was not weighed", f);
+    return NULL;
 }
 
 static void expect(struct decision d, bool allowed, enum decide_reason reason)
@@ -114,22 +149,44 @@ static void expect(struct decision d, bool allowed, enum decide_reason reason)
     assert_int_equal(d.allowed, allowed);
 }
 
-static void test_lease_writes_are_never_fenced(void **state)
+static void test_election_writes_are_exempt(void **state)
 {
     (void)state;
     struct review r = write_by("system:serviceaccount:demo:controller", "pod-b");
     struct lease_snapshot s = held_by("pod-a");
     r.res_group = S("coordination.k8s.io");
     r.res_resource = S("leases");
+    r.name = S("controller-leader");
     struct decision d = run(&r, &s);
     expect(d, true, REASON_LEASE);
     assert_false(d.fenced);
     assert_int_equal(d.fence, -1);
-    /* even when decide is handed a fence */
-    decide(&r, table, 0, &s, NOW, &d);
-    expect(d, true, REASON_LEASE);
+    assert_int_equal(nchecks, 0);
+    /* any fence's Lease is an election, whoever writes it */
+    r.name = S("team-b");
+    expect(run(&r, &s), true, REASON_LEASE);
+    /* Coordinated Leader Election: standbys register as leasecandidates */
+    r.res_resource = S("leasecandidates");
+    r.name = S("controller-leader-pod-b");
+    expect(run(&r, &s), true, REASON_LEASE);
+    /* a Lease no fence watches (shard assignment, data) is fenced like any object */
+    r.res_resource = S("leases");
+    r.name = S("shard-7");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    /* the same name in another namespace is another Lease */
+    r.name = S("controller-leader");
+    r.namespace_ = S("other");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    /* a CREATE with generateName has no name yet: no fence can watch it */
+    r.namespace_ = S("demo");
+    r.name = S("");
+    r.operation = S("CREATE");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    r.name = S(NULL);
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
     /* another group's "leases" is not the coordination Lease */
     r.res_group = S("example.com");
+    r.name = S("controller-leader");
     expect(run(&r, &s), false, REASON_NOT_HOLDER);
 }
 
@@ -160,24 +217,40 @@ static void test_fence_by_group(void **state)
     assert_int_equal(d.fence, 0);
 }
 
-static void test_user_match_wins_over_group(void **state)
+static void test_user_and_group_fences_are_both_weighed(void **state)
 {
     (void)state;
     struct review_str groups[] = {S("demo-writers")};
     struct review r = write_by("warned", "pod-b");
+    int idx[4];
     r.groups = groups;
     r.ngroups = 1;
-    assert_int_equal(decide_fence(&r, table), 1);
+    assert_int_equal(decide_fences(&r, table, idx, 4), 2);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[1], 1);
+    /* too small a buffer: nothing written, a size that suffices returned */
+    idx[0] = -7;
+    assert_true(decide_fences(&r, table, idx, 1) > 1);
+    assert_int_equal(idx[0], -7);
+    /* the enforce fence denies though the writer's own user fence only warns */
+    struct lease_snapshot s = held_by("pod-a");
+    struct decision d = run(&r, &s);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 0);
 }
 
-static void test_lowest_fence_among_groups(void **state)
+static void test_every_group_fence_is_weighed_once(void **state)
 {
     (void)state;
-    struct review_str groups[] = {S("annotated"), S("by-user-group"), S("demo-writers")};
+    struct review_str groups[] = {S("annotated"), S("by-user-group"), S("demo-writers"), S("annotated")};
     struct review r = write_by("not-listed", "pod-b");
+    int idx[8];
     r.groups = groups;
-    r.ngroups = 3;
-    assert_int_equal(decide_fence(&r, table), 0);
+    r.ngroups = 4;
+    assert_int_equal(decide_fences(&r, table, idx, 8), 3);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[1], 3);
+    assert_int_equal(idx[2], 4);
 }
 
 static void test_untagged(void **state)
@@ -199,9 +272,10 @@ static void test_untagged_comes_before_unknown(void **state)
 {
     (void)state;
     struct review r = write_by("system:serviceaccount:demo:controller", NULL);
-    struct decision d;
-    decide(&r, table, 0, NULL, NOW, &d);
-    expect(d, false, REASON_UNTAGGED);
+    struct fence_check c;
+    decide_check(&r, table, 0, NULL, NOW, SKEW, &c);
+    assert_int_equal(c.reason, REASON_UNTAGGED);
+    assert_true(c.failed);
 }
 
 static void test_unknown_not_synced(void **state)
@@ -209,12 +283,13 @@ static void test_unknown_not_synced(void **state)
     (void)state;
     struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
     struct lease_snapshot s = held_by("pod-a");
+    struct fence_check c;
     s.known = false;
     struct decision d = run(&r, &s);
     expect(d, false, REASON_UNKNOWN);
     assert_non_null(strstr(d.message, "not known"));
-    decide(&r, table, 0, NULL, NOW, &d);
-    expect(d, false, REASON_UNKNOWN);
+    decide_check(&r, table, 0, NULL, NOW, SKEW, &c);
+    assert_int_equal(c.reason, REASON_UNKNOWN);
 }
 
 static void test_unknown_watch_lost_longer_than_lease_duration(void **state)
@@ -331,8 +406,8 @@ static void test_holder(void **state)
     assert_true(d.fenced);
     assert_false(d.failed);
     assert_string_equal(d.message, "");
-    assert_int_equal(d.identity.len, 5);
-    assert_memory_equal(d.identity.ptr, "pod-a", 5);
+    assert_int_equal(checks[0].identity.len, 5);
+    assert_memory_equal(checks[0].identity.ptr, "pod-a", 5);
 }
 
 static void test_epoch(void **state)
@@ -367,7 +442,9 @@ static void test_epoch(void **state)
     expect(run(&r, &s), false, REASON_NOT_HOLDER);
 }
 
-static void test_epoch_of_delete_is_on_old_object(void **state)
+/* Issue 12: the holder in term 2 DELETEs or data-patches an object tagged in term 1.  That epoch was set
+ * by an earlier write, not this one: it is not this write's epoch. */
+static void test_epoch_this_write_did_not_set_does_not_count(void **state)
 {
     (void)state;
     struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
@@ -379,9 +456,29 @@ static void test_epoch_of_delete_is_on_old_object(void **state)
     old_annotations[0].value = S("u1/1");
     r.old_annotations = old_annotations;
     r.nold_annotations = 1;
-    expect(run(&r, &s), false, REASON_STALE_EPOCH);
-    old_annotations[0].value = S("u1/3");
     expect(run(&r, &s), true, REASON_HOLDER);
+    assert_null(checks[0].epoch.ptr);
+    /* a merge patch of data only: the object keeps the stored tag */
+    r.operation = S("UPDATE");
+    r.has_object = true;
+    annotations[0].key = S("leasefence.io/epoch");
+    annotations[0].value = S("u1/1");
+    r.annotations = annotations;
+    r.nannotations = 1;
+    expect(run(&r, &s), true, REASON_HOLDER);
+    /* a write that sets the stale tag anew is stale */
+    old_annotations[0].value = S("u1/0");
+    expect(run(&r, &s), false, REASON_STALE_EPOCH);
+    /* ... and one that adds it where there was none */
+    r.nold_annotations = 0;
+    expect(run(&r, &s), false, REASON_STALE_EPOCH);
+    /* the current epoch set anew passes */
+    annotations[0].value = S("u1/3");
+    expect(run(&r, &s), true, REASON_HOLDER);
+    /* a non-holder is denied whatever the tags say */
+    r = write_by("system:serviceaccount:demo:controller", "pod-b");
+    r.operation = S("DELETE");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
 }
 
 static void test_epoch_not_checked_without_fence_setting(void **state)
@@ -431,15 +528,76 @@ static void test_identity_annotation(void **state)
     expect(run(&r, &s), true, REASON_HOLDER);
     annotations[0].value = S("replica-8");
     expect(run(&r, &s), false, REASON_NOT_HOLDER);
-    /* DELETE reads oldObject: the new object's annotation does not count */
-    r.operation = S("DELETE");
-    annotations[0].value = S("replica-7");
-    expect(run(&r, &s), false, REASON_UNTAGGED);
+    /* a tag the write changed counts */
+    r.has_old_object = true;
     old_annotations[0].key = S("example.com/replica");
-    old_annotations[0].value = S("replica-7");
+    old_annotations[0].value = S("replica-8");
     r.old_annotations = old_annotations;
     r.nold_annotations = 1;
+    annotations[0].value = S("replica-7");
     expect(run(&r, &s), true, REASON_HOLDER);
+    /* "IDENTITY#NONCE": the holder writes a new value each time; the nonce is not compared */
+    old_annotations[0].value = S("replica-7#41");
+    annotations[0].value = S("replica-7#42");
+    expect(run(&r, &s), true, REASON_HOLDER);
+    assert_int_equal(checks[0].identity.len, 9);
+    annotations[0].value = S("replica-8#43");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    annotations[0].value = S("#43");
+    expect(run(&r, &s), false, REASON_UNTAGGED);
+}
+
+/* Issue 12: a stale non-holder's merge patch that changes only data leaves the holder's stored tag in
+ * the object; the write did not set it, so it is no identity of this write. */
+static void test_identity_annotation_inherited_is_untagged(void **state)
+{
+    (void)state;
+    struct review_str groups[] = {S("annotated")};
+    struct review r = write_by("anyone", NULL);
+    struct lease_snapshot s = held_by("replica-7");
+    r.groups = groups;
+    r.ngroups = 1;
+    r.has_old_object = true;
+    annotations[0].key = S("example.com/replica");
+    annotations[0].value = S("replica-7");
+    old_annotations[0] = annotations[0];
+    r.annotations = annotations;
+    r.nannotations = 1;
+    r.old_annotations = old_annotations;
+    r.nold_annotations = 1;
+    struct decision d = run(&r, &s);
+    expect(d, false, REASON_UNTAGGED);
+    assert_non_null(strstr(d.message, "did not set annotation 'example.com/replica'"));
+    /* /status: kube-apiserver reset metadata to the stored object's before admission */
+    r.sub_resource = S("status");
+    expect(run(&r, &s), false, REASON_UNTAGGED);
+    /* /scale: a Scale object carries no annotations */
+    r.sub_resource = S("scale");
+    r.nannotations = 0;
+    r.nold_annotations = 0;
+    expect(run(&r, &s), false, REASON_UNTAGGED);
+    /* DELETE: the only object is oldObject, which the writer did not write */
+    r.sub_resource = S(NULL);
+    r.operation = S("DELETE");
+    r.has_object = false;
+    r.nold_annotations = 1;
+    d = run(&r, &s);
+    expect(d, false, REASON_UNTAGGED);
+    assert_non_null(strstr(d.message, "which a DELETE cannot carry"));
+    /* eviction and binding are CREATEs of a new object: a tag on it is this write's */
+    r = write_by("anyone", NULL);
+    r.groups = groups;
+    r.ngroups = 1;
+    r.operation = S("CREATE");
+    r.res_resource = S("pods");
+    r.sub_resource = S("eviction");
+    expect(run(&r, &s), false, REASON_UNTAGGED);
+    r.annotations = annotations;
+    r.nannotations = 1;
+    expect(run(&r, &s), true, REASON_HOLDER);
+    r.sub_resource = S("binding");
+    annotations[0].value = S("replica-8");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
 }
 
 static void test_last_duplicate_annotation_wins(void **state)
@@ -473,6 +631,9 @@ static void *arena_alloc(void *ctx, size_t size)
 /* Annotation values with escapes stay undecoded in the review
  * (review_kv_value); the decision must compare them decoded, identity and
  * epoch alike, in object and (for DELETE) oldObject. */
+/* Annotation values with escapes stay undecoded in the review
+ * (review_kv_value); the decision must compare them decoded, identity and
+ * epoch alike, in object and oldObject. */
 static void test_escaped_annotations(void **state)
 {
     static const char json[] =
@@ -486,7 +647,8 @@ static void test_escaped_annotations(void **state)
         "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{"
         "\"uid\":\"u\",\"operation\":\"UPDATE\",\"userInfo\":{\"username\":"
         "\"system:serviceaccount:demo:controller\",\"extra\":{\"authentication.kubernetes.io/pod-name\":"
-        "[\"pod-a\"]}},\"object\":{\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"u1\\/%c\"}}}}}";
+        "[\"pod-a\"]}},\"object\":{\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"u1\\/%c\"}}},"
+        "\"oldObject\":{\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"u1/%c\"}}}}}";
     struct lease_snapshot s = held_by("replica-7");
     struct review r;
     char buf[1024], err[256];
@@ -499,31 +661,35 @@ static void test_escaped_annotations(void **state)
     assert_true(r.annotations[1].escaped); /* as written: "replica\u002d7" */
     struct decision d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
-    assert_int_equal(d.identity.len, 9);
-    assert_memory_equal(d.identity.ptr, "replica-7", 9);
+    assert_int_equal(checks[0].identity.len, 9);
+    assert_memory_equal(checks[0].identity.ptr, "replica-7", 9);
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '8', '7');
     assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
     d = run(&r, &s);
     expect(d, false, REASON_NOT_HOLDER);
     assert_non_null(strstr(d.message, "replica \"replica-8\" is not the holder"));
-    /* DELETE: oldObject's (unescaped) annotation; then an escaped one there */
-    n = snprintf(buf, sizeof(buf), json, "DELETE", '8', '7');
+    /* escaped in object, plain in oldObject, the same value once decoded: inherited */
+    n = snprintf(buf, sizeof(buf), json, "UPDATE", '7', '7');
     assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
-    expect(run(&r, &s), true, REASON_HOLDER);
+    expect(run(&r, &s), false, REASON_UNTAGGED);
 
     s = held_by("pod-a");
-    n = snprintf(buf, sizeof(buf), epoch_json, '3');
+    n = snprintf(buf, sizeof(buf), epoch_json, '3', '1');
     assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
     assert_true(r.annotations[0].escaped); /* as written: "u1\/3" */
     d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
-    assert_int_equal(d.epoch.len, 4);
-    assert_memory_equal(d.epoch.ptr, "u1/3", 4);
-    n = snprintf(buf, sizeof(buf), epoch_json, '2');
+    assert_int_equal(checks[0].epoch.len, 4);
+    assert_memory_equal(checks[0].epoch.ptr, "u1/3", 4);
+    n = snprintf(buf, sizeof(buf), epoch_json, '2', '1');
     assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
     d = run(&r, &s);
     expect(d, false, REASON_STALE_EPOCH);
     assert_non_null(strstr(d.message, "epoch \"u1/2\""));
+    /* the stored tag, escaped differently: not set by this write */
+    n = snprintf(buf, sizeof(buf), epoch_json, '2', '2');
+    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    expect(run(&r, &s), true, REASON_HOLDER);
 }
 
 static void test_warn_mode_allows_failed_checks(void **state)
@@ -603,6 +769,175 @@ static void test_identity_with_quotes_and_long_values_is_bounded(void **state)
     expect(d, false, REASON_NOT_HOLDER);
     assert_true(strlen(d.message) < sizeof(d.message));
     assert_non_null(strstr(d.message, "write denied"));
+    /* two identities that differ past the cut print differently: the cut is marked with its size */
+    big[300] = '\0';
+    r = write_by("system:serviceaccount:demo:controller", big);
+    d = run(&r, &s);
+    assert_non_null(strstr(d.message, "...(47 more bytes)"));
+    big[300] = 'x';
+    big[400] = '\0';
+    r = write_by("system:serviceaccount:demo:controller", big);
+    d = run(&r, &s);
+    assert_non_null(strstr(d.message, "...(147 more bytes)"));
+    /* the holder too */
+    s = held_by(big);
+    r = write_by("system:serviceaccount:demo:controller", "pod-a");
+    d = run(&r, &s);
+    assert_non_null(strstr(d.message, "...(147 more bytes)\")"));
+    /* exactly 253 bytes: no mark */
+    big[253] = '\0';
+    s = held_by(big);
+    d = run(&r, &s);
+    assert_null(strstr(d.message, "more bytes"));
+    /* a cut never splits a UTF-8 character: 252 x then a 2-byte character */
+    char utf[300];
+    memset(utf, 'x', 252);
+    memcpy(utf + 252, "\xc3\xa9tail", 7);
+    s = held_by(utf);
+    d = run(&r, &s);
+    assert_non_null(strstr(d.message, "xxx...(6 more bytes)"));
+}
+
+/* A holderIdentity may hold NUL (kube-apiserver stores any string): "pod-a\0x" is not "pod-a", and the
+ * message shows the byte rather than stopping at it. */
+static void test_holder_with_nul(void **state)
+{
+    (void)state;
+    struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
+    struct lease_snapshot s = held_by("pod-a");
+    s.holder = "pod-a\0x";
+    s.holder_len = 7;
+    struct decision d = run(&r, &s);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_non_null(strstr(d.message, "held by \"pod-a\\x00x\""));
+    /* with hostname matching neither: '\0' is not '_' */
+    s.holder = "pod-a\0_1";
+    s.holder_len = 8;
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    /* a pod name with NUL (the token's extra holds any string) against a plain holder */
+    struct review_str pod = {"pod-a\0", 6};
+    r.pod_names = &pod;
+    s = held_by("pod-a");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+}
+
+/* client-go, controller-runtime, kube-scheduler, kube-controller-manager: identity "<hostname>_<uuid>"; a
+ * pod's hostname is its name.  podName fences match that by default (holderMatch "hostname"). */
+static void test_holder_match_hostname(void **state)
+{
+    (void)state;
+    struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
+    struct lease_snapshot s = held_by("pod-a_3f2c9a6e-2b1d-4c7e-9f0a-1d2e3f4a5b6c");
+    expect(run(&r, &s), true, REASON_HOLDER);
+    s = held_by("pod-a_");
+    expect(run(&r, &s), true, REASON_HOLDER);
+    s = held_by("pod-ab_3f2c");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    s = held_by("pod-a-x");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    s = held_by("xpod-a_3f2c");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    s = held_by("pod-");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    /* the other way round is no match: the holder is a prefix of the identity */
+    r = write_by("system:serviceaccount:demo:controller", "pod-a_3f2c");
+    s = held_by("pod-a");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    /* holderMatch exact */
+    r = write_by("exact-user", "pod-a");
+    s = held_by("pod-a_3f2c");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+    s = held_by("pod-a");
+    expect(run(&r, &s), true, REASON_HOLDER);
+    /* username and annotation identities default to exact */
+    r = write_by("replica-1", NULL);
+    s = held_by("replica-1_3f2c");
+    expect(run(&r, &s), false, REASON_NOT_HOLDER);
+}
+
+/* Issue 12: a webhook replica that starts (or relists) long after the holder stopped renewing must not
+ * give it a whole lease duration from first sight. */
+static void test_first_sight_bounded_by_renew_time(void **state)
+{
+    (void)state;
+    struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
+    struct lease_snapshot s = held_by("pod-a");
+    s.changed_mono_ns = NOW - 1 * SEC;  /* first seen a second ago */
+    s.renew_mono_ns = NOW - 3600 * SEC; /* renewed an hour before that */
+    struct decision d = run(&r, &s);
+    expect(d, false, REASON_EXPIRED);
+    assert_non_null(strstr(d.message, "expired 3555.0s ago"));
+    /* within renewTime + duration + skew: a holder whose clock lags ours by up to the allowance */
+    s.renew_mono_ns = NOW - 15 * SEC - 29 * SEC;
+    expect(run(&r, &s), true, REASON_HOLDER);
+    s.renew_mono_ns = NOW - 15 * SEC - 31 * SEC;
+    expect(run(&r, &s), false, REASON_EXPIRED);
+    /* a renewTime ahead of our clock never extends validity past the observed-time rule */
+    s.renew_mono_ns = NOW + 3600 * SEC;
+    s.changed_mono_ns = NOW - 16 * SEC;
+    expect(run(&r, &s), false, REASON_EXPIRED);
+    /* no renewTime: the observed-time rule alone */
+    s.renew_mono_ns = 0;
+    s.changed_mono_ns = NOW - 14 * SEC;
+    expect(run(&r, &s), true, REASON_HOLDER);
+}
+
+/* Issue 12: groups team-a and team-b, each with its own Lease; an audit fence listed before an enforce
+ * fence for the same group.  Every fence naming the writer is weighed. */
+static void test_every_fence_naming_the_writer_is_weighed(void **state)
+{
+    (void)state;
+    struct review_str groups[] = {S("team-b"), S("team-a")};
+    struct review r = write_by("member", "pod-a");
+    struct lease_snapshot a = held_by("pod-a"), b = held_by("pod-b"), warn = held_by("pod-a");
+    r.groups = groups;
+    r.ngroups = 2;
+    fence_snap[5] = &a;
+    fence_snap[6] = &b;
+    fence_snap[10] = &warn;
+    /* holds team-a's Lease but not team-b's: denied by team-b's fence */
+    struct decision d = run(&r, &a);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 6);
+    assert_int_equal(nchecks, 3);
+    assert_int_equal(check_of(5)->reason, REASON_HOLDER);
+    assert_int_equal(check_of(6)->reason, REASON_NOT_HOLDER);
+    assert_non_null(strstr(d.message, "lease demo/team-b"));
+    /* holding both passes both */
+    b = held_by("pod-a");
+    expect(run(&r, &a), true, REASON_HOLDER);
+    /* the warn fence fails and the enforce fences pass: allowed, the warn fence decides (its warning) */
+    warn = held_by("pod-z");
+    d = run(&r, &a);
+    expect(d, true, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 10);
+    assert_true(d.failed);
+    assert_non_null(strstr(d.message, "(fence mode warn)"));
+    /* an enforce failure outranks the warning */
+    b = held_by("pod-b");
+    d = run(&r, &a);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 6);
+
+    /* audit listed first, enforce second: the enforce fence is not skipped */
+    struct review_str shared[] = {S("shared")};
+    struct lease_snapshot audit = held_by("pod-a"), enforce = held_by("pod-b");
+    r = write_by("member", "pod-a");
+    r.groups = shared;
+    r.ngroups = 1;
+    fence_snap[7] = &audit;
+    fence_snap[8] = &enforce;
+    d = run(&r, &audit);
+    expect(d, false, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 8);
+    /* the other way round: the audit fence fails, enforce passes: allowed, reported by the audit fence */
+    audit = held_by("pod-b");
+    enforce = held_by("pod-a");
+    d = run(&r, &audit);
+    expect(d, true, REASON_NOT_HOLDER);
+    assert_int_equal(d.fence, 7);
+    assert_non_null(strstr(d.message, "(fence mode audit)"));
+    memset(fence_snap, 0, sizeof(fence_snap));
 }
 
 static void test_reason_names(void **state)
@@ -617,11 +952,11 @@ static void test_reason_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lease_writes_are_never_fenced),
+        cmocka_unit_test(test_election_writes_are_exempt),
         cmocka_unit_test(test_unfenced_writer),
         cmocka_unit_test(test_fence_by_group),
-        cmocka_unit_test(test_user_match_wins_over_group),
-        cmocka_unit_test(test_lowest_fence_among_groups),
+        cmocka_unit_test(test_user_and_group_fences_are_both_weighed),
+        cmocka_unit_test(test_every_group_fence_is_weighed_once),
         cmocka_unit_test(test_untagged),
         cmocka_unit_test(test_untagged_comes_before_unknown),
         cmocka_unit_test(test_unknown_not_synced),
@@ -633,16 +968,21 @@ int main(void)
         cmocka_unit_test(test_not_holder_message),
         cmocka_unit_test(test_holder),
         cmocka_unit_test(test_epoch),
-        cmocka_unit_test(test_epoch_of_delete_is_on_old_object),
+        cmocka_unit_test(test_epoch_this_write_did_not_set_does_not_count),
         cmocka_unit_test(test_epoch_not_checked_without_fence_setting),
         cmocka_unit_test(test_identity_username),
         cmocka_unit_test(test_identity_annotation),
+        cmocka_unit_test(test_identity_annotation_inherited_is_untagged),
         cmocka_unit_test(test_last_duplicate_annotation_wins),
         cmocka_unit_test(test_escaped_annotations),
         cmocka_unit_test(test_warn_mode_allows_failed_checks),
         cmocka_unit_test(test_audit_mode_allows_failed_checks),
         cmocka_unit_test(test_enforce_denies_every_failed_row),
         cmocka_unit_test(test_identity_with_quotes_and_long_values_is_bounded),
+        cmocka_unit_test(test_holder_with_nul),
+        cmocka_unit_test(test_holder_match_hostname),
+        cmocka_unit_test(test_first_sight_bounded_by_renew_time),
+        cmocka_unit_test(test_every_fence_naming_the_writer_is_weighed),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
