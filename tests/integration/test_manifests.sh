@@ -124,6 +124,7 @@ def cel_to_python(expr):
     s = re.sub(r"request\.userInfo\.groups\.exists\(g, g in (\[[^\]]*\])\)", r"any(g in \1 for g in U['groups'])", s)
     s = s.replace("request.userInfo.username", "U['username']")
     s = s.replace("request.resource.group", "R['group']").replace("request.resource.resource", "R['resource']")
+    s = s.replace("request.namespace", "R['namespace']").replace("request.name", "R['name']")
     s = s.replace("&&", " and ").replace("||", " or ")
     s = re.sub(r"!\(", " not (", s)
     if re.search(r"request\.|!=|\?|\bsize\b|\bmatches\b", s) or "!" in s:
@@ -131,8 +132,11 @@ def cel_to_python(expr):
     return s
 
 def cel_eval(expr, user, resource):
-    """Mimics the API server: a missing key is an error (raised here)."""
-    return bool(eval(cel_to_python(expr), {"__builtins__": {"any": any}}, {"U": user, "R": resource}))
+    """Mimics the API server: a missing key is an error (raised here); request.namespace and
+    request.name are always there ("" for cluster-scoped objects and generated names)."""
+    r = {"namespace": "", "name": ""}
+    r.update(resource)
+    return bool(eval(cel_to_python(expr), {"__builtins__": {"any": any}}, {"U": user, "R": r}))
 
 def webhook_matches(hook, user, resource):
     return all(cel_eval(c["expression"], user, resource) for c in hook.get("matchConditions", []))
@@ -284,9 +288,13 @@ def check_install(path, demo):
         other = {"username": "system:serviceaccount:other:app", "groups": ["system:authenticated"]}
         nogroups = {"username": "x509-user"}
         cm = {"group": "", "resource": "configmaps"}
+        election = {"group": "coordination.k8s.io", "resource": "leases", "namespace": "demo", "name": "controller-leader"}
+        shard = {"group": "coordination.k8s.io", "resource": "leases", "namespace": "demo", "name": "shard-7"}
         try:
             for who in (writer, other, nogroups):
-                for res in ({"group": "coordination.k8s.io", "resource": "leases"}, {"group": "", "resource": "events"},
+                for res in (*([election] if demo else []),
+                            {"group": "coordination.k8s.io", "resource": "leasecandidates", "namespace": "demo", "name": "controller-leader-a"},
+                            {"group": "", "resource": "events"},
                             {"group": "events.k8s.io", "resource": "events"}, {"group": "authentication.k8s.io", "resource": "tokenreviews"},
                             {"group": "authorization.k8s.io", "resource": "subjectaccessreviews"}):
                     if webhook_matches(h, who, res):
@@ -294,11 +302,14 @@ def check_install(path, demo):
                 else: continue
                 break
             else:
-                ok(n + " matchConditions never send leases, events or reviews")
+                ok(n + " matchConditions never send the fenced Leases, leasecandidates, events or reviews")
             expect(n + " matchConditions skip writers that no fence names", not webhook_matches(h, other, cm))
             expect(n + " matchConditions evaluate for a user without groups", not webhook_matches(h, nogroups, cm))
             if demo:
                 expect(n + " matchConditions send the demo controller's ConfigMap writes", webhook_matches(h, writer, cm))
+                expect(n + " matchConditions send a Lease that no fence watches", webhook_matches(h, writer, shard))
+                expect(n + " matchConditions send the fenced Lease's name in another namespace",
+                       webhook_matches(h, writer, dict(election, namespace="other")))
                 expect(n + " rules cover the demo controller's ConfigMap writes",
                        all(rules_cover(h, "", "configmaps", op) for op in ("CREATE", "UPDATE", "DELETE")))
         except Exception as e:  # an expression outside the subset, or a missing key
@@ -497,6 +508,8 @@ mutant "probe port 9090" 's|--probe-listen=:8080|--probe-listen=:9090|' "probe-l
 mutant "webhook path /" 's|path: /validate|path: /|' "path /validate"
 mutant "timeout 10" 's|timeoutSeconds: 3|timeoutSeconds: 10|' "timeoutSeconds"
 mutant "leases not excluded" "s|''leases''|''leasez''|" "skip coordination.k8s.io/leases"
+mutant "leasecandidates not excluded" "s|''leasecandidates''|''leasecandidatez''|" "skip coordination.k8s.io/leasecandidates"
+mutant "every Lease excluded" "s/== ''leases'' && (/== ''leases'' || (/" "send a Lease that no fence watches"
 mutant "root user" 's|runAsUser: 65532|runAsUser: 0|' "runAsUser"
 
 # ---- monitoring ---------------------------------------------------------------
