@@ -5,6 +5,8 @@
 # e2e_world POD...   kube-sim + certificates + `leasefence serve` registered through a
 #                    ValidatingWebhookConfiguration; users.json has one token per POD
 #                    (t-POD, userInfo pod name POD).  Sets E2E_* and WEBHOOK_* variables.
+#                    $E2E_FENCE_JSON, when set, is the fence configuration (default: a
+#                    podName fence of the writer on $LEASE_REF).
 # start_candidate POD [extra elect args]   one `leasefence elect` with its own kubeconfig;
 #                    sets CAND_PID[POD], CAND_STATUS[POD] (status URL), CAND_LOG[POD]
 # start_writer POD [writer.py args]        the replica's work loop; sets WRITER_PID[POD]
@@ -34,11 +36,15 @@ e2e_world() {
   export E2E_SERVER="https://127.0.0.1:$SIM_PORT" E2E_CACERT="$SIM_DIR/ca.crt"
   E2E_ADMIN=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import kclient; print(kclient.kubeconfig_token(sys.argv[2]))' "$E2E_DIR" "$SIM_DIR/kubeconfig")
   export E2E_ADMIN
-  cat >"$TMP/fence.json" <<EOF
+  if [ -n "${E2E_FENCE_JSON:-}" ]; then # another fence for the same writer and Lease
+    printf '%s\n' "$E2E_FENCE_JSON" >"$TMP/fence.json"
+  else
+    cat >"$TMP/fence.json" <<EOF
 {"fences":[{"lease":"$LEASE_REF",
   "writers":{"users":["system:serviceaccount:demo:controller"],"groups":[]},
   "identity":"podName","mode":"enforce","epochAnnotation":"leasefence.io/epoch"}]}
 EOF
+  fi
   bg "$TMP/serve.log" "$SERVE" serve --config "$TMP/fence.json" --tls-cert "$TMP/certs/tls.crt" \
      --tls-key "$TMP/certs/tls.key" --kubeconfig "$SIM_DIR/kubeconfig" \
      --listen "127.0.0.1:$WEBHOOK_PORT" --probe-listen "127.0.0.1:$WEBHOOK_PROBE"
