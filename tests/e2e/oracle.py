@@ -10,6 +10,10 @@ tracker replaces its snapshot by a newer one), and is never newer than the last
 commit before the decision.  So each decision d has a set of Lease states
 ("views") it is consistent with:
 
+A write's tag is the epoch annotation of its object, and counts only when the write set it: a
+tag equal to the stored object's (the last commit of that object before the admission) is the
+stored object's, not this write's, and the write counts as untagged (as leasefence decides).
+
   allowed          holder == pod and (untagged or tag == epoch)
   not-holder       holder != "" and holder != pod
   no-holder        the Lease exists, holder == ""
@@ -134,8 +138,12 @@ def fence_observations(states, metrics, changes):
 def analyze(entries, ns, name, slack_ms, elector_logs, metrics=None):
     states = [State(0, False, None, None)]
     decisions = []
+    stored_tag = {}  # (group, resource, namespace, name) -> epoch tag of the last committed object
     first_seq = min((e["seq"] for e in entries), default=1)
     for e in sorted(entries, key=lambda x: x["seq"]):
+        obj_key = (e.get("group", ""), e.get("resource"), e.get("namespace"), e.get("name"))
+        if e.get("type") == "commit":
+            stored_tag[obj_key] = k.object_tag(e.get("object")) if e.get("verb") != "delete" else None
         if e.get("type") == "commit" and e.get("group") == "coordination.k8s.io" and e.get("resource") == "leases" \
                 and e.get("namespace") == ns and e.get("name") == name:
             exists = e.get("verb") != "delete"
@@ -150,8 +158,11 @@ def analyze(entries, ns, name, slack_ms, elector_logs, metrics=None):
                 kind = "webhook-error"
             else:
                 kind = k.classify(e.get("message", "").split("denied the request:", 1)[-1])
+            tag = k.object_tag(e.get("object"))
+            if tag is not None and e.get("verb") != "create" and stored_tag.get(obj_key) == tag:
+                tag = None  # the stored object's tag, left as it was: not this write's
             decisions.append({"seq": e["seq"], "mono": e["mono_ns"], "time": k.parse_time(e["time"]),
-                              "pod": e.get("podName") or "", "tag": k.object_tag(e.get("object")),
+                              "pod": e.get("podName") or "", "tag": tag,
                               "kind": kind, "allowed": allowed, "cur": len(states) - 1,
                               "resource": e.get("resource"), "verb": e.get("verb")})
 

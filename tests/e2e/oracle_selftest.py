@@ -39,6 +39,11 @@ class Log:
                  name="cm-" + pod, user=k.WRITER_USER, podName=pod, allowed=allowed, object=obj,
                  message="" if allowed else 'admission webhook "x" denied the request: (%s)' % reason)
 
+    def commit_cm(self, ms, pod, tag):
+        obj = {"metadata": {"name": "cm-" + pod, "annotations": {k.EPOCH_ANNOTATION: tag}}}
+        self.add(ms, type="commit", verb="update", group="", resource="configmaps", namespace=k.NS,
+                 name="cm-" + pod, podName=pod, object=obj)
+
     def run(self):
         return oracle.analyze(self.entries, k.NS, k.LEASE, 50, {})
 
@@ -146,6 +151,28 @@ g.lease(0, "a", verb="create")
 g.write(10, "c", True)
 s = g.run()
 expect("a replica that never held the Lease admitted: violation", s["violations"], 1)
+
+# 10. only a tag the write set counts (leasefence's rule): the stored object's tag, left as it was, is
+#     not the write's epoch; the same stale tag set anew is
+g = Log()
+g.lease(0, "a", verb="create")                 # u1/0
+g.write(10, "a", True, tag="u1/0")
+g.commit_cm(11, "a", "u1/0")
+g.lease(100, "b", trans=1)
+g.lease(200, "a", trans=2)                     # u1/2
+g.write(300, "a", True, tag="u1/0")            # the stored tag: an untagged write of the holder
+s = g.run()
+expect("the holder writing with the stored tag unchanged: no violation, not a tagged write",
+       (s["violations"], s["tagged"]), (0, 1))
+g = Log()
+g.lease(0, "a", verb="create")
+g.lease(100, "b", trans=1)
+g.lease(200, "a", trans=2)
+g.write(210, "a", True, tag="u1/2")
+g.commit_cm(211, "a", "u1/2")
+g.write(300, "a", True, tag="u1/0")            # a stale tag set by this write, admitted
+s = g.run()
+expect("a stale tag the write set, admitted: violation", (s["violations"], s["violations_tagged"]), (1, 1))
 
 print("# oracle self-test: %d failed" % failed)
 sys.exit(1 if failed else 0)

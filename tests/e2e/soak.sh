@@ -3,7 +3,7 @@
 #
 # Chaos soak: N `leasefence elect` candidates, each with a work loop that keeps
 # writing with its own token (TokenReviews, ConfigMaps, ConfigMaps tagged with its
-# epoch, and ConfigMaps tagged with an older epoch of its own), while the fence is
+# epoch, and TokenReviews tagged with an older epoch of its own), while the fence is
 # hit by: GC pauses (SIGSTOP longer than the lease, then SIGCONT), kills and
 # restarts, graceful stops, forced transitions (to a ghost and to another replica),
 # Lease deletions, API latency, API errors, kube-sim stalls, dropped watches and

@@ -8,7 +8,8 @@ whether or not its elector believes it leads (the fence, not the client, decides
 Ops: tr  = TokenReview create, untagged
      cm  = ConfigMap write (cm-POD), untagged
      tag = ConfigMap write (ep-POD) tagged with the epoch of its elector's latest term
-     old = ConfigMap write tagged with an older epoch of its own (a stale tag)
+     old = TokenReview create tagged with an older epoch of its own (a stale tag; a create, so the
+           tag is always the write's own: leasefence counts only tags a write sets)
 Env: E2E_SERVER, E2E_CACERT.  One JSON line per write in the journal.
 """
 import argparse
@@ -101,8 +102,8 @@ def main():
                     op = "cm"
             t0, m0 = time.time(), time.clock_gettime_ns(time.CLOCK_MONOTONIC)
             leading = ep.leading
-            if op == "tr":
-                code, js, raw = e2e.tr_write(c, token, None)
+            if op in ("tr", "old"):
+                code, js, raw = e2e.tr_write(c, token, tag)
             else:
                 name = ("ep-" if tag else "cm-") + a.pod
                 code, js, raw = e2e.cm_write(c, a.pod, name, tag, seq)
