@@ -28,6 +28,31 @@ type faults struct {
 	pausedUntil time.Time
 	paused      bool
 	pauseGen    int
+	// watchDelayN delays the delivery of every watch event; watchDelayC is
+	// closed (and replaced) whenever it changes, to wake waiting watches.
+	watchDelayN time.Duration
+	watchDelayC chan struct{}
+}
+
+// watchDelay returns the watch-delay fault and a channel closed when it changes.
+func (f *faults) watchDelay() (time.Duration, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.watchDelayC == nil {
+		f.watchDelayC = make(chan struct{})
+	}
+	return f.watchDelayN, f.watchDelayC
+}
+
+func (f *faults) setWatchDelayLocked(d time.Duration) {
+	if d == f.watchDelayN {
+		return
+	}
+	f.watchDelayN = d
+	if f.watchDelayC != nil {
+		close(f.watchDelayC)
+		f.watchDelayC = nil
+	}
 }
 
 // apply delays or fails request R per the faults; true when it answered.
@@ -89,6 +114,7 @@ func (f *faults) reset() {
 	f.rules = nil
 	f.paused = false
 	f.pauseGen++
+	f.setWatchDelayLocked(0)
 	f.cond.Broadcast()
 	f.mu.Unlock()
 }
@@ -223,6 +249,16 @@ func (s *sim) controlHandler() http.Handler {
 		}
 		s.faults.mu.Lock()
 		s.faults.latency = time.Duration(ms) * time.Millisecond
+		s.faults.mu.Unlock()
+		return ok(w, nil)
+	})
+	post("/faults/watch-delay", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", -1)
+		if err != nil || ms < 0 {
+			return fmt.Errorf("want ms=N")
+		}
+		s.faults.mu.Lock()
+		s.faults.setWatchDelayLocked(time.Duration(ms) * time.Millisecond)
 		s.faults.mu.Unlock()
 		return ok(w, nil)
 	})

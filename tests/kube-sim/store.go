@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 type obj = map[string]interface{}
@@ -18,6 +19,7 @@ type event struct {
 	name string
 	obj  obj // the object after the change (DELETED: the last state)
 	old  obj // the object before (MODIFIED, DELETED)
+	at   time.Time
 }
 
 // watchEvent is what a watcher receives: the type as seen through its filter.
@@ -25,6 +27,7 @@ type watchEvent struct {
 	Type   string      `json:"type"`
 	Object interface{} `json:"object"`
 	rv     int64
+	at     time.Time // when it became deliverable (commit, watch start, bookmark)
 }
 
 type watcher struct {
@@ -195,7 +198,7 @@ func (s *store) commitLocked(res *resDef, ns, name, typ string, newObj, old obj)
 		s.objs[res][k] = newObj
 		evObj = newObj
 	}
-	e := event{typ: typ, rv: s.rv, res: res, ns: ns, name: name, obj: evObj, old: old}
+	e := event{typ: typ, rv: s.rv, res: res, ns: ns, name: name, obj: evObj, old: old, at: time.Now()}
 	s.history = append(s.history, e)
 	if s.historySize > 0 && len(s.history) > s.historySize {
 		drop := len(s.history) - s.historySize
@@ -250,7 +253,7 @@ func (w *watcher) translate(e *event) (watchEvent, bool) {
 	if typ == "" {
 		return watchEvent{}, false
 	}
-	return watchEvent{Type: typ, Object: e.obj, rv: e.rv}, true
+	return watchEvent{Type: typ, Object: e.obj, rv: e.rv, at: e.at}, true
 }
 
 // compact drops the kept history: every resourceVersion before now gets 410.
