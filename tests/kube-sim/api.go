@@ -389,6 +389,20 @@ func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 			return nil, decodeError(res, kind, av, o, err)
 		}
 	}
+	// metav1.Time fields are decoded and re-encoded (UTC, whole seconds).
+	m := meta(o)
+	if err := canonicalTimeField(m, "creationTimestamp", false, false, "ObjectMeta.metadata.creationTimestamp"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if err := canonicalTimeField(m, "deletionTimestamp", false, true, "ObjectMeta.metadata.deletionTimestamp"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if err := checkInt64(m["deletionGracePeriodSeconds"], "ObjectMeta.metadata.deletionGracePeriodSeconds"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if v, ok := m["deletionGracePeriodSeconds"]; ok && v == nil {
+		delete(m, "deletionGracePeriodSeconds")
+	}
 	if res.decodeCheck != nil {
 		if err := res.decodeCheck(o); err != nil {
 			return nil, decodeError(res, kind, av, o, err)
@@ -456,13 +470,25 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		m["name"] = metaString(o, "generateName") + randSuffix(5)
 	}
 	name := metaString(o, "name")
-	if res.namespaced && !s.namespaceExists(ns) {
-		rc.fail(errNotFound("", "namespaces", ns))
-		return
-	}
 	if res == resTokenReviews {
 		s.handleTokenReview(rc, o)
 		return
+	}
+	out, st := s.createObject(rc, res, ns, name, o)
+	if st != nil {
+		rc.fail(st)
+		return
+	}
+	rc.reply(201, out)
+}
+
+// createObject is the create pipeline of POST and of create-on-PUT: system
+// metadata, the strategy's PrepareForCreate, validation, admission, then
+// storage (409 AlreadyExists when the name was taken meanwhile).  It returns
+// the object as stored (dryRun: as it would be).
+func (s *sim) createObject(rc *reqCtx, res *resDef, ns, name string, o obj) (obj, *apiStatus) {
+	if res.namespaced && !s.namespaceExists(ns) {
+		return nil, errNotFound("", "namespaces", ns)
 	}
 	s.fillCreateMeta(res, o)
 	if res.prepare != nil {
@@ -473,32 +499,24 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		errs = append(errs, res.validate(o, nil)...)
 	}
 	if len(errs) > 0 {
-		rc.fail(errInvalid(res.group, res.kind, name, errs))
-		return
+		return nil, errInvalid(res.group, res.kind, name, errs)
 	}
 	if st := s.admit(rc, &admAttrs{op: "CREATE", verb: "create", res: res, ns: ns, name: name, obj: o, options: s.options(rc, "CreateOptions")}); st != nil {
-		rc.fail(st)
-		return
+		return nil, st
 	}
 	if rc.dryRun {
-		rc.reply(201, o)
-		return
+		return o, nil
 	}
 	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
 	if s.st.getLocked(res, ns, name) != nil {
-		s.st.mu.Unlock()
-		rc.fail(errAlreadyExists(res.group, res.resource, name))
-		return
+		return nil, errAlreadyExists(res.group, res.resource, name)
 	}
 	if res.namespaced && s.st.getLocked(resNamespaces, "", ns) == nil {
-		s.st.mu.Unlock()
-		rc.fail(errNotFound("", "namespaces", ns))
-		return
+		return nil, errNotFound("", "namespaces", ns)
 	}
 	s.curUser = rc.user
-	out := s.st.commitLocked(res, ns, name, "ADDED", o, nil)
-	s.st.mu.Unlock()
-	rc.reply(201, out)
+	return s.st.commitLocked(res, ns, name, "ADDED", o, nil), nil
 }
 
 func randSuffix(n int) string {
@@ -563,45 +581,25 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			return
 		}
 		if cur == nil {
-			// A Lease PUT to a missing name creates it.
+			// A Lease PUT to a missing name creates it.  As kube-apiserver:
+			// a resourceVersion in the body is ignored when creating, but a
+			// uid is a precondition that the missing object fails.
 			if res.namespaced && !s.namespaceExists(ns) {
 				rc.fail(errNotFound("", "namespaces", ns))
 				return
 			}
-			// As kube-apiserver: a resourceVersion in the body is ignored when
-			// creating, but a uid is a precondition that the missing object fails.
 			if u := metaString(o, "uid"); u != "" {
 				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: ", u)))
 				return
 			}
-			s.fillCreateMeta(res, o)
-			if res.prepare != nil {
-				res.prepare(o, nil)
+			out, st := s.createObject(rc, res, ns, name, o)
+			if st != nil && st.Reason == "AlreadyExists" && attempt < 20 {
+				continue // created meanwhile: update it
 			}
-			errs := validateMeta(res, o)
-			if res.validate != nil {
-				errs = append(errs, res.validate(o, nil)...)
-			}
-			if len(errs) > 0 {
-				rc.fail(errInvalid(res.group, res.kind, name, errs))
-				return
-			}
-			if st := s.admit(rc, &admAttrs{op: "CREATE", verb: "create", res: res, ns: ns, name: name, obj: o, options: s.options(rc, "CreateOptions")}); st != nil {
+			if st != nil {
 				rc.fail(st)
 				return
 			}
-			if rc.dryRun {
-				rc.reply(201, o)
-				return
-			}
-			s.st.mu.Lock()
-			if s.st.getLocked(res, ns, name) != nil {
-				s.st.mu.Unlock()
-				continue
-			}
-			s.curUser = rc.user
-			out := s.st.commitLocked(res, ns, name, "ADDED", o, nil)
-			s.st.mu.Unlock()
 			rc.reply(201, out)
 			return
 		}
@@ -638,6 +636,7 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			delete(m, "generation")
 		}
 		errs := validateMeta(res, o)
+		errs = append(errs, validateMetaUpdate(o, cur)...)
 		if res.validate != nil {
 			errs = append(errs, res.validate(o, cur)...)
 		}

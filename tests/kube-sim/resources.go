@@ -7,7 +7,6 @@ import (
 	"math"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // resDef describes one served resource.
@@ -22,7 +21,8 @@ type resDef struct {
 	hasGeneration                            bool
 	// topFields are the known top-level fields (unknown-field detection).
 	topFields []string
-	// decodeCheck reports what the real server's typed JSON decoding rejects (400).
+	// decodeCheck reports what the real server's typed JSON decoding rejects
+	// (400), and rewrites what its decode and re-encode change (times).
 	decodeCheck func(o obj) error
 	// prepare applies the strategy's PrepareForCreate/Update (OLD nil on create).
 	prepare func(o, old obj)
@@ -128,8 +128,6 @@ func removeFields(o obj, fields []string) {
 	}
 }
 
-const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
-
 // checkInt32 mimics encoding/json decoding into an int32 field.
 func checkInt32(v interface{}, goField string) error {
 	switch t := v.(type) {
@@ -143,6 +141,21 @@ func checkInt32(v interface{}, goField string) error {
 		return nil
 	default:
 		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int32", jsonTypeName(v), goField)
+	}
+}
+
+// checkInt64 mimics encoding/json decoding into an int64 field.
+func checkInt64(v interface{}, goField string) error {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case json.Number:
+		if _, err := t.Int64(); err != nil {
+			return fmt.Errorf("json: cannot unmarshal number %s into Go struct field %s of type int64", t, goField)
+		}
+		return nil
+	default:
+		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int64", jsonTypeName(v), goField)
 	}
 }
 
@@ -170,18 +183,6 @@ func jsonTypeName(v interface{}) string {
 	return "null"
 }
 
-func checkMicroTime(v interface{}, goField string) error {
-	switch t := v.(type) {
-	case nil:
-		return nil
-	case string:
-		_, err := time.Parse(rfc3339Micro, t)
-		return err
-	default:
-		return fmt.Errorf("json: cannot unmarshal %s into Go value of type string", jsonTypeName(v))
-	}
-}
-
 func checkLease(o obj) error {
 	sp, ok := o["spec"]
 	if !ok || sp == nil {
@@ -200,8 +201,9 @@ func checkLease(o obj) error {
 	if err := checkInt32(spec["leaseTransitions"], "LeaseSpec.spec.leaseTransitions"); err != nil {
 		return err
 	}
+	// MicroTimes are decoded and re-encoded: UTC, six fraction digits.
 	for _, f := range []string{"acquireTime", "renewTime"} {
-		if err := checkMicroTime(spec[f], "LeaseSpec.spec."+f); err != nil {
+		if err := canonicalTimeField(spec, f, true, true, "LeaseSpec.spec."+f); err != nil {
 			return err
 		}
 	}
@@ -281,6 +283,27 @@ func validateMeta(r *resDef, o obj) []fieldError {
 				errs = append(errs, fieldError{typ: "FieldValueInvalid", field: "metadata." + k, value: lv, detail: "must be a string: " + lk})
 			}
 		}
+	}
+	return errs
+}
+
+// validateMetaUpdate is the part of ValidateObjectMetaUpdate that kube-sim's
+// objects can fail: an update cannot set deletionTimestamp or
+// deletionGracePeriodSeconds (only a deletion does; kube-sim's objects never
+// have them, they are deleted at once).
+func validateMetaUpdate(o, old obj) []fieldError {
+	var errs []fieldError
+	m, om := meta(o), meta(old)
+	if v, ok := m["deletionTimestamp"].(string); ok && v != str(om, "deletionTimestamp") {
+		// A *metav1.Time is printed with its String method: no quotes.
+		val := v
+		if t, err := apiParseTime(layoutTime, v); err == nil {
+			val = t.UTC().Format("2006-01-02 15:04:05.999999999 -0700 MST")
+		}
+		errs = append(errs, fieldError{typ: "FieldValueInvalid", field: "metadata.deletionTimestamp", value: rawValue(val), detail: "field is immutable"})
+	}
+	if v, ok := m["deletionGracePeriodSeconds"].(json.Number); ok && v.String() != str(om, "deletionGracePeriodSeconds") {
+		errs = append(errs, fieldError{typ: "FieldValueInvalid", field: "metadata.deletionGracePeriodSeconds", value: v, detail: "field is immutable"})
 	}
 	return errs
 }

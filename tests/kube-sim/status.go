@@ -126,8 +126,13 @@ func (e fieldError) causeMessage() string {
 	return s
 }
 
+// rawValue is a bad value printed as is (what field.Error does for a fmt.Stringer).
+type rawValue string
+
 func valueString(v interface{}) string {
 	switch t := v.(type) {
+	case rawValue:
+		return string(t)
 	case string:
 		return fmt.Sprintf("%q", t)
 	case json.Number:
