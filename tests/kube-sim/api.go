@@ -30,9 +30,11 @@ type sim struct {
 	services map[string]string // "ns/name" -> host:port
 	hookMu   sync.Mutex
 	hookTr   map[string]*http.Transport
+	crs      customResources
 	// Who and how the commit under way was made (set with st.mu held).
 	curUser userInfo
 	curVerb string
+	curSub  string
 }
 
 func newSim(o options) (*sim, error) {
@@ -58,7 +60,7 @@ func newSim(o options) (*sim, error) {
 	}
 	s.events.start = s.start
 	s.events.monoBase = clockMonotonic() - int64(time.Since(s.start))
-	s.st.onCommit = s.logCommit
+	s.st.onCommit = s.committed
 	s.faults.cond = sync.NewCond(&s.faults.mu)
 	// The namespaces a fresh cluster has.
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
@@ -141,6 +143,7 @@ type reqCtx struct {
 	user     userInfo
 	warnings []string
 	dryRun   bool
+	sub      string // the subresource ("status") or ""
 }
 
 func (rc *reqCtx) warn(msg string) { rc.warnings = append(rc.warnings, msg) }
@@ -225,13 +228,13 @@ func (s *sim) route(rc *reqCtx) {
 	var res *resDef
 	var ns, name, sub string
 	if len(rest) >= 3 && rest[0] == "namespaces" {
-		if r := findResource(group, version, rest[2]); r != nil && r.namespaced {
+		if r := s.findResource(group, version, rest[2]); r != nil && r.namespaced {
 			res, ns = r, rest[1]
 			rest = rest[3:]
 		}
 	}
 	if res == nil {
-		res = findResource(group, version, rest[0])
+		res = s.findResource(group, version, rest[0])
 		rest = rest[1:]
 		if res == nil {
 			rc.fail(errNotFoundPath())
@@ -244,10 +247,20 @@ func (s *sim) route(rc *reqCtx) {
 	if len(rest) > 1 {
 		sub = strings.Join(rest[1:], "/")
 	}
-	if sub != "" || (res.namespaced && ns == "" && name != "") {
+	if res.namespaced && ns == "" && name != "" {
 		rc.fail(errNotFoundPath())
 		return
 	}
+	if sub != "" && !(sub == "status" && name != "" && res.hasStatus()) {
+		if res.storage != nil && name != "" {
+			// apiextensions-apiserver: an unknown subresource is a NotFound of the object.
+			rc.fail(errNotFound(res.group, res.resource, name))
+		} else {
+			rc.fail(errNotFoundPath())
+		}
+		return
+	}
+	rc.sub = sub
 	q := rc.r.URL.Query()
 	if dr := q["dryRun"]; len(dr) > 0 {
 		for _, d := range dr {
@@ -277,7 +290,7 @@ func (s *sim) route(rc *reqCtx) {
 			s.handleList(rc, res, ns)
 		}
 	case http.MethodPost:
-		if name != "" {
+		if name != "" || sub != "" {
 			rc.fail(errMethodNotSupported(res.group, res.resource, "create"))
 			return
 		}
@@ -295,6 +308,10 @@ func (s *sim) route(rc *reqCtx) {
 		}
 		s.handlePatch(rc, res, ns, name)
 	case http.MethodDelete:
+		if sub != "" {
+			rc.fail(errMethodNotSupported(res.group, res.resource, "delete"))
+			return
+		}
 		if name == "" {
 			rc.fail(errMethodNotSupported(res.group, res.resource, "deletecollection"))
 			return
@@ -311,6 +328,7 @@ func (s *sim) handleGet(rc *reqCtx, res *resDef, ns, name string) {
 		rc.fail(errNotFound(res.group, res.resource, name))
 		return
 	}
+	presentCR(res, o)
 	if wantsTable(rc.r) {
 		rc.reply(200, makeTable(rc.r, res, []obj{o}, metaString(o, "resourceVersion"), true))
 		return
@@ -337,6 +355,9 @@ func (s *sim) decodeBody(rc *reqCtx, res *resDef) (obj, *apiStatus) {
 		return s.checkObject(rc, res, o)
 	}
 	if ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "*/*") {
+		if res.storage != nil {
+			return nil, newStatus(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", nil)
+		}
 		return nil, newStatus(415, "UnsupportedMediaType", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"), nil)
 	}
 	o, st := s.decodeObject(rc, res, body)
@@ -370,6 +391,9 @@ func (s *sim) decodeObject(rc *reqCtx, res *resDef, body []byte) (obj, *apiStatu
 
 // checkObject applies the typed-decoding rules: kind, field types, unknown fields.
 func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
+	if res.storage != nil {
+		return s.decodeCR(rc, res, o)
+	}
 	av, _ := o["apiVersion"].(string)
 	kind, _ := o["kind"].(string)
 	if av != "" && av != res.groupVersion() {
@@ -474,6 +498,11 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		s.handleTokenReview(rc, o)
 		return
 	}
+	if cv := res.cr(); cv != nil && s.o.crdCreateDelay > 0 && time.Since(cv.established) < s.o.crdCreateDelay {
+		// apiextensions-apiserver holds creates for 2 s after the CRD became
+		// Established (so that every server of an HA cluster serves it).
+		time.Sleep(s.o.crdCreateDelay)
+	}
 	out, st := s.createObject(rc, res, ns, name, o)
 	if st != nil {
 		rc.fail(st)
@@ -516,7 +545,7 @@ func (s *sim) createObject(rc *reqCtx, res *resDef, ns, name string, o obj) (obj
 		return nil, errNotFound("", "namespaces", ns)
 	}
 	s.curUser = rc.user
-	return s.st.commitLocked(res, ns, name, "ADDED", o, nil), nil
+	return presentCR(res, s.st.commitLocked(res, ns, name, "ADDED", o, nil)), nil
 }
 
 func randSuffix(n int) string {
@@ -575,9 +604,17 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			rc.fail(errNotFound(res.group, res.resource, name))
 			return
 		}
+		presentCR(res, cur)
 		o, st := mutate(cur)
 		if st != nil {
 			rc.fail(st)
+			return
+		}
+		if cur != nil && res.requireRV && verb == "update" && clientRV == "" {
+			// AllowUnconditionalUpdate is false: the resourceVersion is checked
+			// before anything else (the value printed is a uint64 0).
+			rc.fail(errInvalid(res.group, res.resource, name, []fieldError{{typ: "FieldValueInvalid", field: "metadata.resourceVersion",
+				value: rawValue("0x0"), detail: "must be specified for an update"}}))
 			return
 		}
 		if cur == nil {
@@ -621,15 +658,18 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		if !res.namespaced {
 			delete(m, "namespace")
 		}
-		if res.prepare != nil {
+		status := rc.sub == "status"
+		switch {
+		case status && res.prepareStatus != nil:
+			res.prepareStatus(o, cur)
+		case res.prepare != nil:
 			res.prepare(o, cur)
 		}
+		m = meta(o)
 		if res.hasGeneration {
 			m["generation"] = cm["generation"]
-			b1, _ := json.Marshal(o["webhooks"])
-			b2, _ := json.Marshal(cur["webhooks"])
-			if string(b1) != string(b2) {
-				g, _ := cm["generation"].(json.Number).Int64()
+			if !status && res.specChanged != nil && res.specChanged(o, cur) {
+				g, _ := strconv.ParseInt(str(cm, "generation"), 10, 64)
 				m["generation"] = jsonNumber(g + 1)
 			}
 		} else {
@@ -637,14 +677,17 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		}
 		errs := validateMeta(res, o)
 		errs = append(errs, validateMetaUpdate(o, cur)...)
-		if res.validate != nil {
+		switch {
+		case status && res.validateStatus != nil:
+			errs = append(errs, res.validateStatus(o, cur)...)
+		case res.validate != nil:
 			errs = append(errs, res.validate(o, cur)...)
 		}
 		if len(errs) > 0 {
 			rc.fail(errInvalid(res.group, res.kind, name, errs))
 			return
 		}
-		if st := s.admit(rc, &admAttrs{op: "UPDATE", verb: verb, res: res, ns: ns, name: name, obj: o, old: cur, options: s.options(rc, "UpdateOptions")}); st != nil {
+		if st := s.admit(rc, &admAttrs{op: "UPDATE", verb: verb, res: res, sub: rc.sub, ns: ns, name: name, obj: o, old: cur, options: s.options(rc, "UpdateOptions")}); st != nil {
 			rc.fail(st)
 			return
 		}
@@ -671,10 +714,11 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			return
 		}
 		s.curUser = rc.user
-		s.curVerb = verb
+		s.curVerb, s.curSub = verb, rc.sub
 		out := s.st.commitLocked(res, ns, name, "MODIFIED", o, copyObj(now))
-		s.curVerb = ""
+		s.curVerb, s.curSub = "", ""
 		s.st.mu.Unlock()
+		presentCR(res, out)
 		rc.reply(200, out)
 		return
 	}
@@ -741,9 +785,15 @@ func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 			continue
 		}
 		s.curUser = rc.user
+		if res == resCRDs {
+			out := s.crdDeleteLocked(name, now)
+			s.st.mu.Unlock()
+			rc.reply(200, out)
+			return
+		}
 		if res == resNamespaces {
 			// The namespace controller's work, done at once: delete the contents.
-			for _, r := range allResources {
+			for _, r := range s.storageKeys() {
 				if !r.namespaced {
 					continue
 				}
@@ -803,14 +853,20 @@ func (s *sim) handleList(rc *reqCtx, res *resDef, ns string) {
 		}
 	}
 	items, rv := s.st.list(res, ns, filter)
+	for _, it := range items {
+		presentCR(res, it)
+	}
 	if wantsTable(rc.r) {
 		rc.reply(200, makeTable(rc.r, res, items, strconv.FormatInt(rv, 10), true))
 		return
 	}
 	list := make([]interface{}, 0, len(items))
 	for _, it := range items {
-		delete(it, "kind")
-		delete(it, "apiVersion")
+		if res.storage == nil {
+			// Typed lists carry no kind/apiVersion in their items; unstructured ones do.
+			delete(it, "kind")
+			delete(it, "apiVersion")
+		}
 		list = append(list, it)
 	}
 	rc.reply(200, obj{"kind": res.listKind(), "apiVersion": res.groupVersion(),

@@ -130,6 +130,7 @@ type logEntry struct {
 	Verb               string      `json:"verb"`
 	Group              string      `json:"group"`
 	Resource           string      `json:"resource"`
+	Subresource        string      `json:"subresource,omitempty"`
 	Namespace          string      `json:"namespace"`
 	Name               string      `json:"name"`
 	User               string      `json:"user"`
@@ -188,13 +189,22 @@ func (l *eventLog) since(seq int64) []*logEntry {
 	return append([]*logEntry(nil), l.entries[i:]...)
 }
 
+// committed is called by the store, with its lock held, for every commit in
+// order: the log, then what follows a CRD's change (its controllers, serving).
+func (s *sim) committed(e *event) {
+	s.logCommit(e)
+	if e.res == resCRDs {
+		s.crdCommitted(e)
+	}
+}
+
 // logCommit records a committed change; called by the store with its lock held.
 func (s *sim) logCommit(e *event) {
 	verb := map[string]string{"ADDED": "create", "MODIFIED": "update", "DELETED": "delete"}[e.typ]
 	if s.curVerb != "" && e.typ == "MODIFIED" {
 		verb = s.curVerb
 	}
-	le := &logEntry{Type: "commit", Verb: verb, Group: e.res.group, Resource: e.res.resource, Namespace: e.ns, Name: e.name,
+	le := &logEntry{Type: "commit", Verb: verb, Group: e.res.group, Resource: e.res.resource, Subresource: s.curSub, Namespace: e.ns, Name: e.name,
 		User: s.curUser.Username, PodName: podName(s.curUser), ResourceVersion: strconv.FormatInt(e.rv, 10), Object: e.obj}
 	if e.old != nil {
 		le.OldResourceVersion = metaString(e.old, "resourceVersion")
@@ -336,6 +346,21 @@ func (s *sim) controlHandler() http.Handler {
 		for _, e := range s.events.since(since) {
 			_ = enc.Encode(e)
 		}
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.st.mu.Lock()
+		byRes := map[string]int{}
+		for wt := range s.st.watchers {
+			byRes[qualified(wt.res.group, wt.res.resource)]++
+		}
+		objects := 0
+		for _, m := range s.st.objs {
+			objects += len(m)
+		}
+		st := map[string]interface{}{"watches": len(s.st.watchers), "watchesByResource": byRes, "objects": objects,
+			"resourceVersion": strconv.FormatInt(s.st.rv, 10)}
+		s.st.mu.Unlock()
+		ctlReply(w, 200, st)
 	})
 	mux.HandleFunc("/state", func(w http.ResponseWriter, r *http.Request) {
 		s.st.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync/atomic"
 )
 
 // resDef describes one served resource.
@@ -28,7 +29,33 @@ type resDef struct {
 	prepare func(o, old obj)
 	// validate returns the strategy's validation errors (OLD nil on create).
 	validate func(o, old obj) []fieldError
+	// specChanged tells an update that bumps metadata.generation.
+	specChanged func(o, old obj) bool
+	// requireRV: an update (PUT) must carry metadata.resourceVersion
+	// (AllowUnconditionalUpdate false: CRDs and custom resources).
+	requireRV bool
+	// status reports whether the status subresource is served; prepareStatus
+	// and validateStatus are its strategy (nil: the main resource's).
+	status         func() bool
+	prepareStatus  func(o, old obj)
+	validateStatus func(o, old obj) []fieldError
+
+	// Custom resources: the CRD version served (crv), the resDef objects are
+	// stored under (shared by a CRD's versions), the list kind.
+	crv          atomic.Pointer[crdVersion]
+	storage      *resDef
+	listKindName string
 }
+
+// key is the resDef objects of R are stored and watched under.
+func (r *resDef) key() *resDef {
+	if r.storage != nil {
+		return r.storage
+	}
+	return r
+}
+
+func (r *resDef) hasStatus() bool { return r.status != nil && r.status() }
 
 func (r *resDef) groupVersion() string {
 	if r.group == "" {
@@ -37,7 +64,12 @@ func (r *resDef) groupVersion() string {
 	return r.group + "/" + r.version
 }
 
-func (r *resDef) listKind() string { return r.kind + "List" }
+func (r *resDef) listKind() string {
+	if r.listKindName != "" {
+		return r.listKindName
+	}
+	return r.kind + "List"
+}
 
 var allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
@@ -56,19 +88,12 @@ var (
 	resVWCs = &resDef{group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations",
 		kind: "ValidatingWebhookConfiguration", singular: "validatingwebhookconfiguration", verbs: allVerbs,
 		categories: []string{"api-extensions"}, hasGeneration: true,
-		topFields: []string{"webhooks"}, decodeCheck: checkVWC, prepare: prepareVWC, validate: validateVWC}
+		topFields: []string{"webhooks"}, decodeCheck: checkVWC, prepare: prepareVWC, validate: validateVWC,
+		specChanged: func(o, old obj) bool { return !jsonEqual(o["webhooks"], old["webhooks"]) }}
 )
 
-var allResources = []*resDef{resNamespaces, resConfigMaps, resLeases, resTokenReviews, resVWCs}
-
-func findResource(group, version, resource string) *resDef {
-	for _, r := range allResources {
-		if r.group == group && r.version == version && r.resource == resource {
-			return r
-		}
-	}
-	return nil
-}
+// builtinResources are always served; custom resources join them (sim.resources).
+var builtinResources = []*resDef{resNamespaces, resConfigMaps, resLeases, resTokenReviews, resVWCs, resCRDs}
 
 var metaFields = map[string]bool{"name": true, "generateName": true, "namespace": true, "selfLink": true, "uid": true,
 	"resourceVersion": true, "generation": true, "creationTimestamp": true, "deletionTimestamp": true,
@@ -347,7 +372,7 @@ func validateConfigMap(o, old obj) []fieldError {
 		}
 	}
 	if size > 1024*1024 {
-		errs = append(errs, fieldError{typ: "FieldValueTooLong", field: "", value: "", detail: "must have at most 1048576 bytes"})
+		errs = append(errs, fieldError{typ: "FieldValueTooLong", field: "", value: "", detail: "may not be more than 1048576 bytes"})
 	}
 	if old != nil {
 		if imm, _ := old["immutable"].(bool); imm {

@@ -11,6 +11,10 @@ import (
 func bookmarkObject(res *resDef, rv int64) obj {
 	o := obj{"kind": res.kind, "apiVersion": res.groupVersion(),
 		"metadata": obj{"resourceVersion": strconv.FormatInt(rv, 10), "creationTimestamp": nil}}
+	if res.storage != nil {
+		// An unstructured object has only what was set.
+		delete(meta(o), "creationTimestamp")
+	}
 	switch res {
 	case resLeases, resNamespaces, resTokenReviews:
 		o["spec"] = obj{}
@@ -95,6 +99,9 @@ func (s *sim) handleWatch(rc *reqCtx, res *resDef, ns string) {
 	asTable := wantsTable(rc.r)
 	headers := true
 	send := func(we watchEvent) bool {
+		if o, ok := we.Object.(obj); ok && res.storage != nil && we.Type != "BOOKMARK" {
+			we.Object = presentCR(res, copyObj(o))
+		}
 		if asTable && (we.Type == "ADDED" || we.Type == "MODIFIED" || we.Type == "DELETED") {
 			if o, ok := we.Object.(obj); ok {
 				we.Object = makeTable(rc.r, res, []obj{o}, "", headers)
