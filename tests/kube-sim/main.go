@@ -1,6 +1,7 @@
 // kube-sim is a small stand-in for kube-apiserver, for tests and the demo.
-// It serves leases, configmaps, namespaces, tokenreviews and
-// validatingwebhookconfigurations over TLS (HTTP/2 and HTTP/1.1), calls
+// It serves leases, configmaps, namespaces, tokenreviews,
+// validatingwebhookconfigurations, customresourcedefinitions and the custom
+// resources they define over TLS (HTTP/2 and HTTP/1.1), calls
 // registered validating webhooks the way kube-apiserver does, and takes fault
 // injections on a plain-HTTP control port.  See README.md.
 package main
