@@ -528,7 +528,7 @@ func (s *sim) createObject(rc *reqCtx, res *resDef, ns, name string, o obj) (obj
 		errs = append(errs, res.validate(o, nil)...)
 	}
 	if len(errs) > 0 {
-		return nil, errInvalid(res.group, res.kind, name, errs)
+		return nil, errInvalid(res.group, invalidKind(res, o), name, errs)
 	}
 	if st := s.admit(rc, &admAttrs{op: "CREATE", verb: "create", res: res, ns: ns, name: name, obj: o, options: s.options(rc, "CreateOptions")}); st != nil {
 		return nil, st
@@ -546,6 +546,15 @@ func (s *sim) createObject(rc *reqCtx, res *resDef, ns, name string, o obj) (obj
 	}
 	s.curUser = rc.user
 	return presentCR(res, s.st.commitLocked(res, ns, name, "ADDED", o, nil)), nil
+}
+
+// invalidKind is the kind a 422 names: the object's own for custom resources
+// (the unstructured typer reports what the body says).
+func invalidKind(res *resDef, o obj) string {
+	if k, _ := o["kind"].(string); res.storage != nil && k != "" {
+		return k
+	}
+	return res.kind
 }
 
 func randSuffix(n int) string {
@@ -684,7 +693,7 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			errs = append(errs, res.validate(o, cur)...)
 		}
 		if len(errs) > 0 {
-			rc.fail(errInvalid(res.group, res.kind, name, errs))
+			rc.fail(errInvalid(res.group, invalidKind(res, o), name, errs))
 			return
 		}
 		if st := s.admit(rc, &admAttrs{op: "UPDATE", verb: verb, res: res, sub: rc.sub, ns: ns, name: name, obj: o, old: cur, options: s.options(rc, "UpdateOptions")}); st != nil {

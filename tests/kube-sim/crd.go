@@ -195,6 +195,35 @@ func checkCRD(o obj) error {
 	return nil
 }
 
+// crdUnknownFields names the fields of a CRD's spec, names and versions that
+// the type does not have (the schemas themselves are not checked).
+func crdUnknownFields(o obj) []string {
+	var out []string
+	known := func(m map[string]interface{}, path string, fields ...string) {
+		for _, k := range sortedKeys(m) {
+			if !contains(fields, k) {
+				out = append(out, path+"."+k)
+			}
+		}
+	}
+	spec := crdSpec(o)
+	if spec == nil {
+		return nil
+	}
+	known(spec, "spec", "group", "names", "scope", "versions", "conversion", "preserveUnknownFields")
+	if n, ok := spec["names"].(map[string]interface{}); ok {
+		known(n, "spec.names", "plural", "singular", "shortNames", "kind", "listKind", "categories")
+	}
+	vs, _ := spec["versions"].([]interface{})
+	for i, v := range vs {
+		if vm, ok := v.(map[string]interface{}); ok {
+			known(vm, fmt.Sprintf("spec.versions[%d]", i), "name", "served", "storage", "deprecated", "deprecationWarning",
+				"schema", "subresources", "additionalPrinterColumns", "selectableFields")
+		}
+	}
+	return out
+}
+
 // prepareCRD is the CRD strategy's PrepareForCreate/Update plus the v1 defaults.
 func prepareCRD(o, old obj) {
 	spec := crdSpec(o)

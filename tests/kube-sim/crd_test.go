@@ -551,3 +551,54 @@ func TestCRDCreateDelayAndStats(t *testing.T) {
 		t.Errorf("closed watch still counted: %v", s)
 	}
 }
+
+// A cluster-scoped CRD with two served versions, no printer columns and a
+// schema that keeps unknown fields under one property.
+func TestClusterScopedCustomResource(t *testing.T) {
+	e := newEnv(t)
+	schema := map[string]interface{}{"openAPIV3Schema": map[string]interface{}{"type": "object", "properties": map[string]interface{}{
+		"spec": map[string]interface{}{"type": "object", "properties": map[string]interface{}{
+			"size":  map[string]interface{}{"type": "integer", "minimum": 1, "maximum": 10},
+			"extra": map[string]interface{}{"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+			"when":  map[string]interface{}{"type": "string", "format": "date-time"}}}}}}
+	crd := map[string]interface{}{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]interface{}{"name": "widgets.example.com"},
+		"spec": map[string]interface{}{"group": "example.com", "scope": "Cluster", "names": map[string]interface{}{"plural": "widgets", "kind": "Widget"},
+			"surprise": 1,
+			"versions": []interface{}{
+				map[string]interface{}{"name": "v1", "served": true, "storage": true, "schema": schema},
+				map[string]interface{}{"name": "v1beta1", "served": true, "storage": false, "schema": schema}}}}
+	wantStatus(t, "unknown CRD field, Strict", e.do("POST", crdPath+"?fieldValidation=Strict", crd), 400, "BadRequest",
+		`CustomResourceDefinition in version "v1" cannot be handled as a CustomResourceDefinition: strict decoding error: unknown field "spec.surprise"`, "")
+	r := e.do("POST", crdPath, crd)
+	mustCode(t, "CRD", r, 201)
+	if strings.Contains(r.raw, "surprise") || str(r.body, "spec", "names", "listKind") != "WidgetList" || str(r.body, "spec", "names", "singular") != "widget" {
+		t.Errorf("CRD answer: %s", r.raw)
+	}
+	if d := e.do("GET", "/apis/example.com", nil); str(d.body, "preferredVersion", "version") != "v1" || str(d.body, "versions") != `[{"groupVersion":"example.com/v1","version":"v1"},{"groupVersion":"example.com/v1beta1","version":"v1beta1"}]` {
+		t.Errorf("group: %s", d.raw)
+	}
+	w := map[string]interface{}{"apiVersion": "example.com/v1beta1", "kind": "Widget", "metadata": map[string]interface{}{"name": "w1", "namespace": "ignored"},
+		"spec": map[string]interface{}{"size": 3, "extra": map[string]interface{}{"anything": map[string]interface{}{"goes": true}}, "when": "2026-11-24T06:12:00+05:30", "gone": 1}}
+	r = e.do("POST", "/apis/example.com/v1beta1/widgets", w)
+	mustCode(t, "create via v1beta1", r, 201)
+	if str(r.body, "metadata", "namespace") != "" || str(r.body, "spec", "extra") != `{"anything":{"goes":true}}` || str(r.body, "spec", "gone") != "" ||
+		str(r.body, "spec", "when") != "2026-11-24T06:12:00+05:30" || str(r.body, "apiVersion") != "example.com/v1beta1" {
+		t.Errorf("cluster-scoped create: %s", r.raw)
+	}
+	if g := e.do("GET", "/apis/example.com/v1/widgets/w1", nil); str(g.body, "apiVersion") != "example.com/v1" || str(g.body, "spec", "size") != "3" {
+		t.Errorf("read through v1: %s", g.raw)
+	}
+	mustCode(t, "namespaced path of a cluster-scoped resource", e.do("GET", "/apis/example.com/v1/namespaces/default/widgets/w1", nil), 404)
+	wantStatus(t, "range", e.req(e.h2, "PATCH", "/apis/example.com/v1/widgets/w1", e.token, "application/merge-patch+json", `{"spec":{"size":11,"when":"soon"}}`), 422, "Invalid",
+		`Widget.example.com "w1" is invalid: [spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10, spec.when: Invalid value: "soon": spec.when in body must be of type date-time: "soon"]`, "")
+	wantStatus(t, "kind", e.do("POST", "/apis/example.com/v1/widgets", map[string]interface{}{"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": map[string]interface{}{"name": "g"}}),
+		422, "Invalid", `Gadget.example.com "g" is invalid: kind: Invalid value: "Gadget": must be Widget`, "")
+	tb, _ := httpGetWithAccept(e, "/apis/example.com/v1/widgets", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	if cols := str(tb, "columnDefinitions"); !strings.Contains(cols, `"name":"Age","priority":0,"type":"date"`) || strings.Count(cols, `"name":`) != 2 {
+		t.Errorf("default columns: %s", cols)
+	}
+	if w := e.watch(e.h2, "/apis/example.com/v1beta1/widgets?watch=1"); str(w.next(2*time.Second), "object", "apiVersion") != "example.com/v1beta1" {
+		t.Errorf("watch through v1beta1 not in v1beta1")
+	}
+}

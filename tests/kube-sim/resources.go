@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -120,6 +121,9 @@ func (r *resDef) unknownFields(o obj) []string {
 			}
 		}
 	}
+	if r == resCRDs {
+		out = append(out, crdUnknownFields(o)...)
+	}
 	if r == resLeases {
 		if sp, ok := o["spec"].(map[string]interface{}); ok {
 			for k := range sp {
@@ -137,18 +141,30 @@ func (r *resDef) unknownFields(o obj) []string {
 // removeFields deletes the named (dotted) fields from O.
 func removeFields(o obj, fields []string) {
 	for _, f := range fields {
+		var cur interface{} = map[string]interface{}(o)
 		parts := strings.Split(f, ".")
-		m := o
 		for i, p := range parts {
-			if i == len(parts)-1 {
-				delete(m, p)
-				break
+			key, idx := p, -1
+			if j := strings.IndexByte(p, '['); j >= 0 && strings.HasSuffix(p, "]") {
+				key = p[:j]
+				idx, _ = strconv.Atoi(p[j+1 : len(p)-1])
 			}
-			n, ok := m[p].(map[string]interface{})
+			m, ok := cur.(map[string]interface{})
 			if !ok {
 				break
 			}
-			m = n
+			if i == len(parts)-1 && idx < 0 {
+				delete(m, key)
+				break
+			}
+			cur = m[key]
+			if idx >= 0 {
+				l, ok := cur.([]interface{})
+				if !ok || idx >= len(l) {
+					break
+				}
+				cur = l[idx]
+			}
 		}
 	}
 }
