@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -450,7 +449,6 @@ func (s *sim) crdCommitted(e *event) {
 		return
 	}
 	status, _ := cur["status"].(map[string]interface{})
-	spec := crdSpec(cur)
 	user, verb := s.curUser, s.curVerb
 	s.curUser, s.curVerb = userInfo{Username: "system:apiserver", Groups: []string{"system:masters"}}, "update"
 	defer func() { s.curUser, s.curVerb = user, verb }()
@@ -471,7 +469,6 @@ func (s *sim) crdCommitted(e *event) {
 		setCRDCondition(next["status"].(map[string]interface{}), crdCondition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"))
 		cur = s.st.commitLocked(resCRDs, "", name, "MODIFIED", next, copyObj(cur))
 	}
-	_ = spec
 	s.serveCRD(cur)
 }
 
@@ -811,6 +808,3 @@ func presentCR(res *resDef, o obj) obj {
 	}
 	return o
 }
-
-// equalJSONValue compares decoded JSON values.
-func equalJSONValue(a, b interface{}) bool { return reflect.DeepEqual(a, b) }
