@@ -83,6 +83,14 @@ lease_yaml bad2 pod-a | sed 's/123456Z/123Z/' >"$TMP/bad2.yaml"
 out=$(k create -f "$TMP/bad2.yaml" 2>&1)
 check "MicroTime with 3 digits: BadRequest" grep -q 'Error from server (BadRequest).*cannot parse ".123Z" as ".000000"' <<<"$out"
 
+# MicroTime is re-encoded as kube-apiserver does: UTC, six fraction digits.
+lease_yaml zoned pod-a | sed 's/renewTime: .*/renewTime: "2026-11-24T06:12:00,123456+05:30"/' >"$TMP/zoned.yaml"
+k create -f "$TMP/zoned.yaml" >/dev/null 2>&1
+expect_eq "renewTime written in +05:30 reads back in UTC" "2026-11-24T00:42:00.123456Z" "$(k get lease zoned -o jsonpath='{.spec.renewTime}')"
+lease_yaml bad3 pod-a | sed 's/123456Z/123456+25:00/' >"$TMP/bad3.yaml"
+out=$(k create -f "$TMP/bad3.yaml" 2>&1)
+expect_eq "zone offset +25:00: BadRequest" 'Error from server (BadRequest): error when creating "'"$TMP/bad3.yaml"'": Lease in version "v1" cannot be handled as a Lease: parsing time "2026-11-24T06:12:00.123456+25:00": time zone offset hour out of range' "$out"
+
 lease_yaml bogus pod-a | sed 's/^  holderIdentity: pod-a/  holderIdentity: pod-a\n  bogus: 1/' >"$TMP/bogus.yaml"
 out=$(k create -f "$TMP/bogus.yaml" 2>&1)
 expect_eq "unknown field, kubectl's default --validate=strict" 'Error from server (BadRequest): error when creating "'"$TMP/bogus.yaml"'": Lease in version "v1" cannot be handled as a Lease: strict decoding error: unknown field "spec.bogus"' "$out"

@@ -26,6 +26,7 @@ type admAttrs struct {
 	op      string // CREATE, UPDATE, DELETE
 	verb    string // create, update, patch, delete (for the log)
 	res     *resDef
+	sub     string // subresource ("status") or ""
 	ns      string
 	name    string
 	obj     obj
@@ -117,7 +118,7 @@ func ruleMatches(rule obj, a *admAttrs) bool {
 	resOK := false
 	for _, r := range strList(rule["resources"]) {
 		res, sub, _ := strings.Cut(r, "/")
-		if (res == "*" || res == a.res.resource) && (sub == "*" || sub == "") {
+		if (res == "*" || res == a.res.resource) && (sub == "*" || sub == a.sub) {
 			resOK = true
 		}
 	}
@@ -402,7 +403,7 @@ func (s *sim) callWebhook(rc *reqCtx, h *hook, a *admAttrs) (*admissionResp, err
 	dry := rc.dryRun
 	gvk := groupVersionKind{Group: a.res.group, Version: a.res.version, Kind: a.res.kind}
 	gvr := groupVersionResource{Group: a.res.group, Version: a.res.version, Resource: a.res.resource}
-	req := &admissionRequest{UID: uid, Kind: gvk, Resource: gvr, RequestKind: &gvk, RequestResource: &gvr,
+	req := &admissionRequest{UID: uid, Kind: gvk, Resource: gvr, RequestKind: &gvk, RequestResource: &gvr, SubResource: a.sub, RequestSubResource: a.sub,
 		Name: a.name, Namespace: a.ns, Operation: a.op, UserInfo: userInfo{Username: rc.user.Username, UID: rc.user.UID,
 			Groups: rc.user.Groups, Extra: rc.user.Extra}, DryRun: &dry, Options: a.options}
 	if a.obj != nil {
@@ -503,7 +504,7 @@ func podName(u userInfo) string {
 }
 
 func (s *sim) admissionEntry(rc *reqCtx, a *admAttrs, webhook string) *logEntry {
-	e := &logEntry{Type: "admission", Verb: a.verb, Group: a.res.group, Resource: a.res.resource, Namespace: a.ns,
+	e := &logEntry{Type: "admission", Verb: a.verb, Group: a.res.group, Resource: a.res.resource, Subresource: a.sub, Namespace: a.ns,
 		Name: a.name, User: rc.user.Username, PodName: podName(rc.user), Webhook: webhook, DryRun: rc.dryRun}
 	o := a.obj
 	if o == nil {

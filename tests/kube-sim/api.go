@@ -30,9 +30,11 @@ type sim struct {
 	services map[string]string // "ns/name" -> host:port
 	hookMu   sync.Mutex
 	hookTr   map[string]*http.Transport
+	crs      customResources
 	// Who and how the commit under way was made (set with st.mu held).
 	curUser userInfo
 	curVerb string
+	curSub  string
 }
 
 func newSim(o options) (*sim, error) {
@@ -58,7 +60,7 @@ func newSim(o options) (*sim, error) {
 	}
 	s.events.start = s.start
 	s.events.monoBase = clockMonotonic() - int64(time.Since(s.start))
-	s.st.onCommit = s.logCommit
+	s.st.onCommit = s.committed
 	s.faults.cond = sync.NewCond(&s.faults.mu)
 	// The namespaces a fresh cluster has.
 	for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
@@ -141,6 +143,7 @@ type reqCtx struct {
 	user     userInfo
 	warnings []string
 	dryRun   bool
+	sub      string // the subresource ("status") or ""
 }
 
 func (rc *reqCtx) warn(msg string) { rc.warnings = append(rc.warnings, msg) }
@@ -225,13 +228,13 @@ func (s *sim) route(rc *reqCtx) {
 	var res *resDef
 	var ns, name, sub string
 	if len(rest) >= 3 && rest[0] == "namespaces" {
-		if r := findResource(group, version, rest[2]); r != nil && r.namespaced {
+		if r := s.findResource(group, version, rest[2]); r != nil && r.namespaced {
 			res, ns = r, rest[1]
 			rest = rest[3:]
 		}
 	}
 	if res == nil {
-		res = findResource(group, version, rest[0])
+		res = s.findResource(group, version, rest[0])
 		rest = rest[1:]
 		if res == nil {
 			rc.fail(errNotFoundPath())
@@ -244,10 +247,20 @@ func (s *sim) route(rc *reqCtx) {
 	if len(rest) > 1 {
 		sub = strings.Join(rest[1:], "/")
 	}
-	if sub != "" || (res.namespaced && ns == "" && name != "") {
+	if res.namespaced && ns == "" && name != "" {
 		rc.fail(errNotFoundPath())
 		return
 	}
+	if sub != "" && !(sub == "status" && name != "" && res.hasStatus()) {
+		if res.storage != nil && name != "" {
+			// apiextensions-apiserver: an unknown subresource is a NotFound of the object.
+			rc.fail(errNotFound(res.group, res.resource, name))
+		} else {
+			rc.fail(errNotFoundPath())
+		}
+		return
+	}
+	rc.sub = sub
 	q := rc.r.URL.Query()
 	if dr := q["dryRun"]; len(dr) > 0 {
 		for _, d := range dr {
@@ -277,7 +290,7 @@ func (s *sim) route(rc *reqCtx) {
 			s.handleList(rc, res, ns)
 		}
 	case http.MethodPost:
-		if name != "" {
+		if name != "" || sub != "" {
 			rc.fail(errMethodNotSupported(res.group, res.resource, "create"))
 			return
 		}
@@ -295,6 +308,10 @@ func (s *sim) route(rc *reqCtx) {
 		}
 		s.handlePatch(rc, res, ns, name)
 	case http.MethodDelete:
+		if sub != "" {
+			rc.fail(errMethodNotSupported(res.group, res.resource, "delete"))
+			return
+		}
 		if name == "" {
 			rc.fail(errMethodNotSupported(res.group, res.resource, "deletecollection"))
 			return
@@ -311,6 +328,7 @@ func (s *sim) handleGet(rc *reqCtx, res *resDef, ns, name string) {
 		rc.fail(errNotFound(res.group, res.resource, name))
 		return
 	}
+	presentCR(res, o)
 	if wantsTable(rc.r) {
 		rc.reply(200, makeTable(rc.r, res, []obj{o}, metaString(o, "resourceVersion"), true))
 		return
@@ -337,6 +355,9 @@ func (s *sim) decodeBody(rc *reqCtx, res *resDef) (obj, *apiStatus) {
 		return s.checkObject(rc, res, o)
 	}
 	if ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "*/*") {
+		if res.storage != nil {
+			return nil, newStatus(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml", nil)
+		}
 		return nil, newStatus(415, "UnsupportedMediaType", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"), nil)
 	}
 	o, st := s.decodeObject(rc, res, body)
@@ -370,6 +391,9 @@ func (s *sim) decodeObject(rc *reqCtx, res *resDef, body []byte) (obj, *apiStatu
 
 // checkObject applies the typed-decoding rules: kind, field types, unknown fields.
 func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
+	if res.storage != nil {
+		return s.decodeCR(rc, res, o)
+	}
 	av, _ := o["apiVersion"].(string)
 	kind, _ := o["kind"].(string)
 	if av != "" && av != res.groupVersion() {
@@ -388,6 +412,20 @@ func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 		if err := checkString(meta(o)[f], "ObjectMeta.metadata."+f); err != nil {
 			return nil, decodeError(res, kind, av, o, err)
 		}
+	}
+	// metav1.Time fields are decoded and re-encoded (UTC, whole seconds).
+	m := meta(o)
+	if err := canonicalTimeField(m, "creationTimestamp", false, false, "ObjectMeta.metadata.creationTimestamp"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if err := canonicalTimeField(m, "deletionTimestamp", false, true, "ObjectMeta.metadata.deletionTimestamp"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if err := checkInt64(m["deletionGracePeriodSeconds"], "ObjectMeta.metadata.deletionGracePeriodSeconds"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
+	}
+	if v, ok := m["deletionGracePeriodSeconds"]; ok && v == nil {
+		delete(m, "deletionGracePeriodSeconds")
 	}
 	if res.decodeCheck != nil {
 		if err := res.decodeCheck(o); err != nil {
@@ -456,13 +494,30 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		m["name"] = metaString(o, "generateName") + randSuffix(5)
 	}
 	name := metaString(o, "name")
-	if res.namespaced && !s.namespaceExists(ns) {
-		rc.fail(errNotFound("", "namespaces", ns))
-		return
-	}
 	if res == resTokenReviews {
 		s.handleTokenReview(rc, o)
 		return
+	}
+	if cv := res.cr(); cv != nil && s.o.crdCreateDelay > 0 && time.Since(cv.established) < s.o.crdCreateDelay {
+		// apiextensions-apiserver holds creates for 2 s after the CRD became
+		// Established (so that every server of an HA cluster serves it).
+		time.Sleep(s.o.crdCreateDelay)
+	}
+	out, st := s.createObject(rc, res, ns, name, o)
+	if st != nil {
+		rc.fail(st)
+		return
+	}
+	rc.reply(201, out)
+}
+
+// createObject is the create pipeline of POST and of create-on-PUT: system
+// metadata, the strategy's PrepareForCreate, validation, admission, then
+// storage (409 AlreadyExists when the name was taken meanwhile).  It returns
+// the object as stored (dryRun: as it would be).
+func (s *sim) createObject(rc *reqCtx, res *resDef, ns, name string, o obj) (obj, *apiStatus) {
+	if res.namespaced && !s.namespaceExists(ns) {
+		return nil, errNotFound("", "namespaces", ns)
 	}
 	s.fillCreateMeta(res, o)
 	if res.prepare != nil {
@@ -473,32 +528,33 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		errs = append(errs, res.validate(o, nil)...)
 	}
 	if len(errs) > 0 {
-		rc.fail(errInvalid(res.group, res.kind, name, errs))
-		return
+		return nil, errInvalid(res.group, invalidKind(res, o), name, errs)
 	}
 	if st := s.admit(rc, &admAttrs{op: "CREATE", verb: "create", res: res, ns: ns, name: name, obj: o, options: s.options(rc, "CreateOptions")}); st != nil {
-		rc.fail(st)
-		return
+		return nil, st
 	}
 	if rc.dryRun {
-		rc.reply(201, o)
-		return
+		return o, nil
 	}
 	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
 	if s.st.getLocked(res, ns, name) != nil {
-		s.st.mu.Unlock()
-		rc.fail(errAlreadyExists(res.group, res.resource, name))
-		return
+		return nil, errAlreadyExists(res.group, res.resource, name)
 	}
 	if res.namespaced && s.st.getLocked(resNamespaces, "", ns) == nil {
-		s.st.mu.Unlock()
-		rc.fail(errNotFound("", "namespaces", ns))
-		return
+		return nil, errNotFound("", "namespaces", ns)
 	}
 	s.curUser = rc.user
-	out := s.st.commitLocked(res, ns, name, "ADDED", o, nil)
-	s.st.mu.Unlock()
-	rc.reply(201, out)
+	return presentCR(res, s.st.commitLocked(res, ns, name, "ADDED", o, nil)), nil
+}
+
+// invalidKind is the kind a 422 names: the object's own for custom resources
+// (the unstructured typer reports what the body says).
+func invalidKind(res *resDef, o obj) string {
+	if k, _ := o["kind"].(string); res.storage != nil && k != "" {
+		return k
+	}
+	return res.kind
 }
 
 func randSuffix(n int) string {
@@ -557,51 +613,39 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			rc.fail(errNotFound(res.group, res.resource, name))
 			return
 		}
+		presentCR(res, cur)
 		o, st := mutate(cur)
 		if st != nil {
 			rc.fail(st)
 			return
 		}
+		if cur != nil && res.requireRV && verb == "update" && clientRV == "" {
+			// AllowUnconditionalUpdate is false: the resourceVersion is checked
+			// before anything else (the value printed is a uint64 0).
+			rc.fail(errInvalid(res.group, res.resource, name, []fieldError{{typ: "FieldValueInvalid", field: "metadata.resourceVersion",
+				value: rawValue("0x0"), detail: "must be specified for an update"}}))
+			return
+		}
 		if cur == nil {
-			// A Lease PUT to a missing name creates it.
+			// A Lease PUT to a missing name creates it.  As kube-apiserver:
+			// a resourceVersion in the body is ignored when creating, but a
+			// uid is a precondition that the missing object fails.
 			if res.namespaced && !s.namespaceExists(ns) {
 				rc.fail(errNotFound("", "namespaces", ns))
 				return
 			}
-			// As kube-apiserver: a resourceVersion in the body is ignored when
-			// creating, but a uid is a precondition that the missing object fails.
 			if u := metaString(o, "uid"); u != "" {
 				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: ", u)))
 				return
 			}
-			s.fillCreateMeta(res, o)
-			if res.prepare != nil {
-				res.prepare(o, nil)
+			out, st := s.createObject(rc, res, ns, name, o)
+			if st != nil && st.Reason == "AlreadyExists" && attempt < 20 {
+				continue // created meanwhile: update it
 			}
-			errs := validateMeta(res, o)
-			if res.validate != nil {
-				errs = append(errs, res.validate(o, nil)...)
-			}
-			if len(errs) > 0 {
-				rc.fail(errInvalid(res.group, res.kind, name, errs))
-				return
-			}
-			if st := s.admit(rc, &admAttrs{op: "CREATE", verb: "create", res: res, ns: ns, name: name, obj: o, options: s.options(rc, "CreateOptions")}); st != nil {
+			if st != nil {
 				rc.fail(st)
 				return
 			}
-			if rc.dryRun {
-				rc.reply(201, o)
-				return
-			}
-			s.st.mu.Lock()
-			if s.st.getLocked(res, ns, name) != nil {
-				s.st.mu.Unlock()
-				continue
-			}
-			s.curUser = rc.user
-			out := s.st.commitLocked(res, ns, name, "ADDED", o, nil)
-			s.st.mu.Unlock()
 			rc.reply(201, out)
 			return
 		}
@@ -623,29 +667,36 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		if !res.namespaced {
 			delete(m, "namespace")
 		}
-		if res.prepare != nil {
+		status := rc.sub == "status"
+		switch {
+		case status && res.prepareStatus != nil:
+			res.prepareStatus(o, cur)
+		case res.prepare != nil:
 			res.prepare(o, cur)
 		}
+		m = meta(o)
 		if res.hasGeneration {
 			m["generation"] = cm["generation"]
-			b1, _ := json.Marshal(o["webhooks"])
-			b2, _ := json.Marshal(cur["webhooks"])
-			if string(b1) != string(b2) {
-				g, _ := cm["generation"].(json.Number).Int64()
+			if !status && res.specChanged != nil && res.specChanged(o, cur) {
+				g, _ := strconv.ParseInt(str(cm, "generation"), 10, 64)
 				m["generation"] = jsonNumber(g + 1)
 			}
 		} else {
 			delete(m, "generation")
 		}
 		errs := validateMeta(res, o)
-		if res.validate != nil {
+		errs = append(errs, validateMetaUpdate(o, cur)...)
+		switch {
+		case status && res.validateStatus != nil:
+			errs = append(errs, res.validateStatus(o, cur)...)
+		case res.validate != nil:
 			errs = append(errs, res.validate(o, cur)...)
 		}
 		if len(errs) > 0 {
-			rc.fail(errInvalid(res.group, res.kind, name, errs))
+			rc.fail(errInvalid(res.group, invalidKind(res, o), name, errs))
 			return
 		}
-		if st := s.admit(rc, &admAttrs{op: "UPDATE", verb: verb, res: res, ns: ns, name: name, obj: o, old: cur, options: s.options(rc, "UpdateOptions")}); st != nil {
+		if st := s.admit(rc, &admAttrs{op: "UPDATE", verb: verb, res: res, sub: rc.sub, ns: ns, name: name, obj: o, old: cur, options: s.options(rc, "UpdateOptions")}); st != nil {
 			rc.fail(st)
 			return
 		}
@@ -672,10 +723,11 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			return
 		}
 		s.curUser = rc.user
-		s.curVerb = verb
+		s.curVerb, s.curSub = verb, rc.sub
 		out := s.st.commitLocked(res, ns, name, "MODIFIED", o, copyObj(now))
-		s.curVerb = ""
+		s.curVerb, s.curSub = "", ""
 		s.st.mu.Unlock()
+		presentCR(res, out)
 		rc.reply(200, out)
 		return
 	}
@@ -742,9 +794,15 @@ func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 			continue
 		}
 		s.curUser = rc.user
+		if res == resCRDs {
+			out := s.crdDeleteLocked(name, now)
+			s.st.mu.Unlock()
+			rc.reply(200, out)
+			return
+		}
 		if res == resNamespaces {
 			// The namespace controller's work, done at once: delete the contents.
-			for _, r := range allResources {
+			for _, r := range s.storageKeys() {
 				if !r.namespaced {
 					continue
 				}
@@ -804,188 +862,24 @@ func (s *sim) handleList(rc *reqCtx, res *resDef, ns string) {
 		}
 	}
 	items, rv := s.st.list(res, ns, filter)
+	for _, it := range items {
+		presentCR(res, it)
+	}
 	if wantsTable(rc.r) {
 		rc.reply(200, makeTable(rc.r, res, items, strconv.FormatInt(rv, 10), true))
 		return
 	}
 	list := make([]interface{}, 0, len(items))
 	for _, it := range items {
-		delete(it, "kind")
-		delete(it, "apiVersion")
+		if res.storage == nil {
+			// Typed lists carry no kind/apiVersion in their items; unstructured ones do.
+			delete(it, "kind")
+			delete(it, "apiVersion")
+		}
 		list = append(list, it)
 	}
 	rc.reply(200, obj{"kind": res.listKind(), "apiVersion": res.groupVersion(),
 		"metadata": obj{"resourceVersion": strconv.FormatInt(rv, 10)}, "items": list})
-}
-
-func bookmarkObject(res *resDef, rv int64) obj {
-	o := obj{"kind": res.kind, "apiVersion": res.groupVersion(),
-		"metadata": obj{"resourceVersion": strconv.FormatInt(rv, 10), "creationTimestamp": nil}}
-	switch res {
-	case resLeases, resNamespaces, resTokenReviews:
-		o["spec"] = obj{}
-	}
-	if res == resNamespaces {
-		o["status"] = obj{}
-	}
-	return o
-}
-
-func (s *sim) handleWatch(rc *reqCtx, res *resDef, ns string) {
-	q := rc.r.URL.Query()
-	filter, st := selectorFilter(q)
-	if st != nil {
-		rc.fail(st)
-		return
-	}
-	bookmarks := q.Get("allowWatchBookmarks") == "true" || q.Get("allowWatchBookmarks") == "1"
-	timeout := time.Duration(1800+time.Now().UnixNano()%1800) * time.Second
-	if ts := q.Get("timeoutSeconds"); ts != "" {
-		n, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || n < 0 {
-			rc.fail(errBadRequest(fmt.Sprintf("invalid timeoutSeconds: %q", ts)))
-			return
-		}
-		if n > 0 {
-			timeout = time.Duration(n) * time.Second
-		}
-	}
-	rvs := q.Get("resourceVersion")
-	var fromRV int64
-	if rvs != "" && rvs != "0" {
-		n, err := strconv.ParseInt(rvs, 10, 64)
-		if err != nil {
-			rc.fail(errBadRequest(fmt.Sprintf("invalid resource version: %s", rvs)))
-			return
-		}
-		fromRV = n
-	}
-	w := &watcher{res: res, ns: ns, filter: filter, ch: make(chan watchEvent, 1000), done: make(chan struct{})}
-	var backlog []watchEvent
-	var gone *apiStatus
-	s.st.mu.Lock()
-	if rvs == "" || rvs == "0" {
-		for _, o := range s.st.listLocked(res, ns, filter) {
-			backlog = append(backlog, watchEvent{Type: "ADDED", Object: o})
-		}
-	} else if fromRV < s.st.histStart {
-		gone = errGone(fmt.Sprintf("too old resource version: %d (%d)", fromRV, s.st.histStart))
-	} else {
-		for i := range s.st.history {
-			e := &s.st.history[i]
-			if e.rv <= fromRV {
-				continue
-			}
-			if we, ok := w.translate(e); ok {
-				backlog = append(backlog, we)
-			}
-		}
-	}
-	if gone == nil {
-		s.st.watchers[w] = struct{}{}
-	}
-	s.st.mu.Unlock()
-	defer s.st.removeWatcher(w)
-
-	rc.flushWarnings()
-	hw := rc.w
-	hw.Header().Set("Content-Type", "application/json")
-	hw.Header().Set("Cache-Control", "no-cache, private")
-	hw.WriteHeader(200)
-	flusher, _ := hw.(http.Flusher)
-	enc := json.NewEncoder(hw)
-	asTable := wantsTable(rc.r)
-	headers := true
-	send := func(we watchEvent) bool {
-		if asTable && (we.Type == "ADDED" || we.Type == "MODIFIED" || we.Type == "DELETED") {
-			if o, ok := we.Object.(obj); ok {
-				we.Object = makeTable(rc.r, res, []obj{o}, "", headers)
-				headers = false
-			}
-		}
-		if err := enc.Encode(we); err != nil {
-			return false
-		}
-		return true
-	}
-	flush := func() {
-		if flusher != nil {
-			flusher.Flush()
-		}
-	}
-	if gone != nil {
-		send(watchEvent{Type: "ERROR", Object: gone})
-		flush()
-		return
-	}
-	for _, we := range backlog {
-		if !send(we) {
-			return
-		}
-	}
-	flush()
-	deadline := time.Now().Add(timeout)
-	endTimer := time.NewTimer(timeout)
-	defer endTimer.Stop()
-	nextBookmark := func() time.Duration {
-		d := s.o.bookmarkInterval
-		if untilEnd := time.Until(deadline) - 2*time.Second; untilEnd > 0 && untilEnd < d {
-			d = untilEnd
-		}
-		if d <= 0 {
-			d = time.Hour
-		}
-		return d
-	}
-	bmTimer := time.NewTimer(nextBookmark())
-	defer bmTimer.Stop()
-	if !bookmarks {
-		bmTimer.Stop()
-	}
-	ctx := rc.r.Context()
-	for {
-		select {
-		case we := <-w.ch:
-			if !send(we) {
-				return
-			}
-			// Send what is queued before flushing.
-			for n := len(w.ch); n > 0; n-- {
-				if !send(<-w.ch) {
-					return
-				}
-			}
-			flush()
-		case <-bmTimer.C:
-			s.st.mu.Lock()
-			rv := s.st.rv
-			n := len(w.ch)
-			s.st.mu.Unlock()
-			for ; n > 0; n-- {
-				if !send(<-w.ch) {
-					return
-				}
-			}
-			if !send(watchEvent{Type: "BOOKMARK", Object: bookmarkObject(res, rv)}) {
-				return
-			}
-			flush()
-			bmTimer.Reset(nextBookmark())
-		case <-w.done:
-			// Closed by a fault or by being too slow: send what was queued, then end.
-			for n := len(w.ch); n > 0; n-- {
-				if !send(<-w.ch) {
-					return
-				}
-			}
-			flush()
-			return
-		case <-endTimer.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // selectorFilter parses labelSelector and fieldSelector.

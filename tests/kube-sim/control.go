@@ -28,6 +28,31 @@ type faults struct {
 	pausedUntil time.Time
 	paused      bool
 	pauseGen    int
+	// watchDelayN delays the delivery of every watch event; watchDelayC is
+	// closed (and replaced) whenever it changes, to wake waiting watches.
+	watchDelayN time.Duration
+	watchDelayC chan struct{}
+}
+
+// watchDelay returns the watch-delay fault and a channel closed when it changes.
+func (f *faults) watchDelay() (time.Duration, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.watchDelayC == nil {
+		f.watchDelayC = make(chan struct{})
+	}
+	return f.watchDelayN, f.watchDelayC
+}
+
+func (f *faults) setWatchDelayLocked(d time.Duration) {
+	if d == f.watchDelayN {
+		return
+	}
+	f.watchDelayN = d
+	if f.watchDelayC != nil {
+		close(f.watchDelayC)
+		f.watchDelayC = nil
+	}
 }
 
 // apply delays or fails request R per the faults; true when it answered.
@@ -89,6 +114,7 @@ func (f *faults) reset() {
 	f.rules = nil
 	f.paused = false
 	f.pauseGen++
+	f.setWatchDelayLocked(0)
 	f.cond.Broadcast()
 	f.mu.Unlock()
 }
@@ -104,6 +130,7 @@ type logEntry struct {
 	Verb               string      `json:"verb"`
 	Group              string      `json:"group"`
 	Resource           string      `json:"resource"`
+	Subresource        string      `json:"subresource,omitempty"`
 	Namespace          string      `json:"namespace"`
 	Name               string      `json:"name"`
 	User               string      `json:"user"`
@@ -162,13 +189,22 @@ func (l *eventLog) since(seq int64) []*logEntry {
 	return append([]*logEntry(nil), l.entries[i:]...)
 }
 
+// committed is called by the store, with its lock held, for every commit in
+// order: the log, then what follows a CRD's change (its controllers, serving).
+func (s *sim) committed(e *event) {
+	s.logCommit(e)
+	if e.res == resCRDs {
+		s.crdCommitted(e)
+	}
+}
+
 // logCommit records a committed change; called by the store with its lock held.
 func (s *sim) logCommit(e *event) {
 	verb := map[string]string{"ADDED": "create", "MODIFIED": "update", "DELETED": "delete"}[e.typ]
 	if s.curVerb != "" && e.typ == "MODIFIED" {
 		verb = s.curVerb
 	}
-	le := &logEntry{Type: "commit", Verb: verb, Group: e.res.group, Resource: e.res.resource, Namespace: e.ns, Name: e.name,
+	le := &logEntry{Type: "commit", Verb: verb, Group: e.res.group, Resource: e.res.resource, Subresource: s.curSub, Namespace: e.ns, Name: e.name,
 		User: s.curUser.Username, PodName: podName(s.curUser), ResourceVersion: strconv.FormatInt(e.rv, 10), Object: e.obj}
 	if e.old != nil {
 		le.OldResourceVersion = metaString(e.old, "resourceVersion")
@@ -223,6 +259,16 @@ func (s *sim) controlHandler() http.Handler {
 		}
 		s.faults.mu.Lock()
 		s.faults.latency = time.Duration(ms) * time.Millisecond
+		s.faults.mu.Unlock()
+		return ok(w, nil)
+	})
+	post("/faults/watch-delay", func(w http.ResponseWriter, r *http.Request) error {
+		ms, err := intParam(r, "ms", -1)
+		if err != nil || ms < 0 {
+			return fmt.Errorf("want ms=N")
+		}
+		s.faults.mu.Lock()
+		s.faults.setWatchDelayLocked(time.Duration(ms) * time.Millisecond)
 		s.faults.mu.Unlock()
 		return ok(w, nil)
 	})
@@ -300,6 +346,21 @@ func (s *sim) controlHandler() http.Handler {
 		for _, e := range s.events.since(since) {
 			_ = enc.Encode(e)
 		}
+	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		s.st.mu.Lock()
+		byRes := map[string]int{}
+		for wt := range s.st.watchers {
+			byRes[qualified(wt.res.group, wt.res.resource)]++
+		}
+		objects := 0
+		for _, m := range s.st.objs {
+			objects += len(m)
+		}
+		st := map[string]interface{}{"watches": len(s.st.watchers), "watchesByResource": byRes, "objects": objects,
+			"resourceVersion": strconv.FormatInt(s.st.rv, 10)}
+		s.st.mu.Unlock()
+		ctlReply(w, 200, st)
 	})
 	mux.HandleFunc("/state", func(w http.ResponseWriter, r *http.Request) {
 		s.st.mu.Lock()

@@ -11,25 +11,37 @@ func versionInfo() map[string]string {
 		"gitTreeState": "clean", "buildDate": "2025-04-22T16:02:27Z", "goVersion": "go1.23.8", "compiler": "gc", "platform": "linux/amd64"}
 }
 
-func groupsOf() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range allResources {
-		if r.group != "" && !seen[r.group] {
-			seen[r.group] = true
-			out = append(out, r.group)
+// groupVersions lists the served API groups and, for each, its versions,
+// preferred (highest priority) first, as /apis shows them.
+func (s *sim) groupVersions() ([]string, map[string][]string) {
+	var groups []string
+	versions := map[string][]string{}
+	for _, r := range s.resources() {
+		if r.group == "" {
+			continue
+		}
+		if _, ok := versions[r.group]; !ok {
+			groups = append(groups, r.group)
+		}
+		if !contains(versions[r.group], r.version) {
+			versions[r.group] = append(versions[r.group], r.version)
 		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(groups)
+	for _, g := range groups {
+		sortVersions(versions[g])
+	}
+	return groups, versions
 }
 
-func resourceList(group, version string) obj {
+func (s *sim) resourceList(group, version string) obj {
 	var rl []interface{}
-	for _, r := range allResources {
+	found := false
+	for _, r := range s.resources() {
 		if r.group != group || r.version != version {
 			continue
 		}
+		found = true
 		e := obj{"name": r.resource, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs}
 		if len(r.shortNames) > 0 {
 			e["shortNames"] = r.shortNames
@@ -37,13 +49,13 @@ func resourceList(group, version string) obj {
 		if len(r.categories) > 0 {
 			e["categories"] = r.categories
 		}
-		if r.createOnly {
-			e["storageVersionHash"] = nil
-			delete(e, "storageVersionHash")
-		}
 		rl = append(rl, e)
+		if r.hasStatus() {
+			rl = append(rl, obj{"name": r.resource + "/status", "singularName": "", "namespaced": r.namespaced, "kind": r.kind,
+				"verbs": []string{"get", "patch", "update"}})
+		}
 	}
-	if len(rl) == 0 {
+	if !found {
 		return nil
 	}
 	gv := version
@@ -51,6 +63,14 @@ func resourceList(group, version string) obj {
 		gv = group + "/" + version
 	}
 	return obj{"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": rl}
+}
+
+func apiGroup(g string, versions []string) obj {
+	var vs []interface{}
+	for _, v := range versions {
+		vs = append(vs, obj{"groupVersion": g + "/" + v, "version": v})
+	}
+	return obj{"name": g, "versions": vs, "preferredVersion": vs[0]}
 }
 
 // serveDiscovery answers /api, /apis, /api/v1, /apis/G, /apis/G/V and the
@@ -66,31 +86,30 @@ func (s *sim) serveDiscovery(rc *reqCtx, p string) bool {
 			"serverAddressByClientCIDRs": []interface{}{obj{"clientCIDR": "0.0.0.0/0", "serverAddress": rc.r.Host}}})
 		return true
 	case p == "/apis":
-		var groups []interface{}
-		for _, g := range groupsOf() {
-			gv := obj{"groupVersion": g + "/v1", "version": "v1"}
-			groups = append(groups, obj{"name": g, "versions": []interface{}{gv}, "preferredVersion": gv})
+		groups := []interface{}{}
+		names, versions := s.groupVersions()
+		for _, g := range names {
+			groups = append(groups, apiGroup(g, versions[g]))
 		}
 		rc.reply(200, obj{"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 		return true
 	case p == "/api/v1":
-		rc.reply(200, resourceList("", "v1"))
+		rc.reply(200, s.resourceList("", "v1"))
 		return true
 	case strings.HasPrefix(p, "/apis/"):
 		parts := strings.Split(strings.TrimPrefix(p, "/apis/"), "/")
 		if len(parts) == 1 {
-			for _, g := range groupsOf() {
-				if g == parts[0] {
-					gv := obj{"groupVersion": g + "/v1", "version": "v1"}
-					rc.reply(200, obj{"kind": "APIGroup", "apiVersion": "v1", "name": g, "versions": []interface{}{gv}, "preferredVersion": gv})
-					return true
-				}
+			if _, versions := s.groupVersions(); len(versions[parts[0]]) > 0 {
+				g := apiGroup(parts[0], versions[parts[0]])
+				g["kind"], g["apiVersion"] = "APIGroup", "v1"
+				rc.reply(200, g)
+				return true
 			}
 			rc.fail(errNotFoundPath())
 			return true
 		}
 		if len(parts) == 2 {
-			if rl := resourceList(parts[0], parts[1]); rl != nil {
+			if rl := s.resourceList(parts[0], parts[1]); rl != nil {
 				rc.reply(200, rl)
 			} else {
 				rc.fail(errNotFoundPath())

@@ -1,6 +1,7 @@
 // kube-sim is a small stand-in for kube-apiserver, for tests and the demo.
-// It serves leases, configmaps, namespaces, tokenreviews and
-// validatingwebhookconfigurations over TLS (HTTP/2 and HTTP/1.1), calls
+// It serves leases, configmaps, namespaces, tokenreviews,
+// validatingwebhookconfigurations, customresourcedefinitions and the custom
+// resources they define over TLS (HTTP/2 and HTTP/1.1), calls
 // registered validating webhooks the way kube-apiserver does, and takes fault
 // injections on a plain-HTTP control port.  See README.md.
 package main
@@ -241,6 +242,7 @@ type options struct {
 	bookmarkInterval time.Duration
 	historySize      int
 	quiet            bool
+	crdCreateDelay   time.Duration
 }
 
 func main() {
@@ -257,6 +259,7 @@ func main() {
 	fs.DurationVar(&o.bookmarkInterval, "bookmark-interval", time.Minute, "how often a watch with allowWatchBookmarks gets a BOOKMARK (kube-apiserver: about 1m, and 2s before the watch times out)")
 	fs.IntVar(&o.historySize, "history", 10000, "how many events are kept for watches; older resourceVersions get 410 Gone")
 	fs.BoolVar(&o.quiet, "quiet", false, "no per-request log lines")
+	fs.DurationVar(&o.crdCreateDelay, "crd-create-delay", 2*time.Second, "how long a create of a custom resource is held when its CRD became Established less than that long ago (kube-apiserver: 2s)")
 	_ = fs.Parse(os.Args[1:])
 	if o.dir == "" || fs.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: kube-sim --addr 127.0.0.1:PORT --dir DIR [--control-addr 127.0.0.1:PORT] [--service NS/NAME=HOST:PORT ...]")

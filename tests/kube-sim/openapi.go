@@ -21,7 +21,7 @@ func gvPath(group, version string) string {
 	return "apis/" + group + "/" + version
 }
 
-func openAPIDoc(group, version string) obj {
+func (s *sim) openAPIDoc(group, version string) obj {
 	paths := obj{}
 	param := func(name, in string) obj {
 		p := obj{"name": name, "in": in, "schema": obj{"type": "string", "uniqueItems": true}}
@@ -31,7 +31,7 @@ func openAPIDoc(group, version string) obj {
 		return p
 	}
 	writeParams := []interface{}{param("dryRun", "query"), param("fieldManager", "query"), param("fieldValidation", "query"), param("pretty", "query")}
-	for _, r := range allResources {
+	for _, r := range s.resources() {
 		if r.group != group || r.version != version {
 			continue
 		}
@@ -73,11 +73,14 @@ func (s *sim) serveOpenAPI(rc *reqCtx, p string) bool {
 	if p == "/openapi/v3" {
 		paths := obj{}
 		gvs := [][2]string{{"", "v1"}}
-		for _, g := range groupsOf() {
-			gvs = append(gvs, [2]string{g, "v1"})
+		groups, versions := s.groupVersions()
+		for _, g := range groups {
+			for _, v := range versions[g] {
+				gvs = append(gvs, [2]string{g, v})
+			}
 		}
 		for _, gv := range gvs {
-			b, _ := json.Marshal(openAPIDoc(gv[0], gv[1]))
+			b, _ := json.Marshal(s.openAPIDoc(gv[0], gv[1]))
 			sum := sha256.Sum256(b)
 			hash := strings.ToUpper(hex.EncodeToString(sum[:]))[:32]
 			paths[gvPath(gv[0], gv[1])] = obj{"serverRelativeURL": "/openapi/v3/" + gvPath(gv[0], gv[1]) + "?hash=" + hash}
@@ -90,22 +93,15 @@ func (s *sim) serveOpenAPI(rc *reqCtx, p string) bool {
 		parts := strings.Split(rest, "/")
 		switch {
 		case len(parts) == 2 && parts[0] == "api" && parts[1] == "v1":
-			rc.reply(200, openAPIDoc("", "v1"))
+			rc.reply(200, s.openAPIDoc("", "v1"))
 			return true
-		case len(parts) == 3 && parts[0] == "apis" && findGroup(parts[1]) && parts[2] == "v1":
-			rc.reply(200, openAPIDoc(parts[1], parts[2]))
-			return true
+		case len(parts) == 3 && parts[0] == "apis":
+			if _, versions := s.groupVersions(); contains(versions[parts[1]], parts[2]) {
+				rc.reply(200, s.openAPIDoc(parts[1], parts[2]))
+				return true
+			}
 		}
 	}
 	rc.fail(errNotFoundPath())
 	return true
-}
-
-func findGroup(g string) bool {
-	for _, x := range groupsOf() {
-		if x == g {
-			return true
-		}
-	}
-	return false
 }

@@ -24,6 +24,12 @@ func (s *sim) handlePatch(rc *reqCtx, res *resDef, ns, name string) {
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(rc.r.Header.Get("Content-Type"))
+	if res.storage != nil && ct == "application/strategic-merge-patch+json" {
+		// Custom resources have no patch strategies: apiextensions-apiserver
+		// accepts JSON patch, merge patch and apply only.
+		rc.fail(newStatus(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml", nil))
+		return
+	}
 	switch ct {
 	case "application/merge-patch+json", "application/strategic-merge-patch+json", "application/json-patch+json":
 	case "application/apply-patch+yaml", "application/apply-patch+cbor":

@@ -90,10 +90,15 @@ func pbMapEntry(b []byte) (string, []byte, error) {
 	return k, v, nil
 }
 
-func pbTime(b []byte, micro bool) (string, error) {
+// pbTime decodes a Timestamp as metav1.Time/MicroTime's Unmarshal does:
+// no bytes (also what the epoch encodes to) is the zero time, written as null.
+func pbTime(b []byte, micro bool) (interface{}, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
 	fs, err := pbParse(b)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var sec, nsec int64
 	for _, f := range fs {
@@ -104,11 +109,7 @@ func pbTime(b []byte, micro bool) (string, error) {
 			nsec = int64(int32(f.varint))
 		}
 	}
-	t := time.Unix(sec, nsec).UTC()
-	if micro {
-		return t.Format(rfc3339Micro), nil
-	}
-	return t.Format(time.RFC3339), nil
+	return apiTimeValue(time.Unix(sec, nsec), micro), nil
 }
 
 func pbObjectMeta(b []byte) (obj, error) {

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
-	"time"
+	"sync/atomic"
 )
 
 // resDef describes one served resource.
@@ -22,13 +23,40 @@ type resDef struct {
 	hasGeneration                            bool
 	// topFields are the known top-level fields (unknown-field detection).
 	topFields []string
-	// decodeCheck reports what the real server's typed JSON decoding rejects (400).
+	// decodeCheck reports what the real server's typed JSON decoding rejects
+	// (400), and rewrites what its decode and re-encode change (times).
 	decodeCheck func(o obj) error
 	// prepare applies the strategy's PrepareForCreate/Update (OLD nil on create).
 	prepare func(o, old obj)
 	// validate returns the strategy's validation errors (OLD nil on create).
 	validate func(o, old obj) []fieldError
+	// specChanged tells an update that bumps metadata.generation.
+	specChanged func(o, old obj) bool
+	// requireRV: an update (PUT) must carry metadata.resourceVersion
+	// (AllowUnconditionalUpdate false: CRDs and custom resources).
+	requireRV bool
+	// status reports whether the status subresource is served; prepareStatus
+	// and validateStatus are its strategy (nil: the main resource's).
+	status         func() bool
+	prepareStatus  func(o, old obj)
+	validateStatus func(o, old obj) []fieldError
+
+	// Custom resources: the CRD version served (crv), the resDef objects are
+	// stored under (shared by a CRD's versions), the list kind.
+	crv          atomic.Pointer[crdVersion]
+	storage      *resDef
+	listKindName string
 }
+
+// key is the resDef objects of R are stored and watched under.
+func (r *resDef) key() *resDef {
+	if r.storage != nil {
+		return r.storage
+	}
+	return r
+}
+
+func (r *resDef) hasStatus() bool { return r.status != nil && r.status() }
 
 func (r *resDef) groupVersion() string {
 	if r.group == "" {
@@ -37,7 +65,12 @@ func (r *resDef) groupVersion() string {
 	return r.group + "/" + r.version
 }
 
-func (r *resDef) listKind() string { return r.kind + "List" }
+func (r *resDef) listKind() string {
+	if r.listKindName != "" {
+		return r.listKindName
+	}
+	return r.kind + "List"
+}
 
 var allVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
@@ -56,19 +89,12 @@ var (
 	resVWCs = &resDef{group: "admissionregistration.k8s.io", version: "v1", resource: "validatingwebhookconfigurations",
 		kind: "ValidatingWebhookConfiguration", singular: "validatingwebhookconfiguration", verbs: allVerbs,
 		categories: []string{"api-extensions"}, hasGeneration: true,
-		topFields: []string{"webhooks"}, decodeCheck: checkVWC, prepare: prepareVWC, validate: validateVWC}
+		topFields: []string{"webhooks"}, decodeCheck: checkVWC, prepare: prepareVWC, validate: validateVWC,
+		specChanged: func(o, old obj) bool { return !jsonEqual(o["webhooks"], old["webhooks"]) }}
 )
 
-var allResources = []*resDef{resNamespaces, resConfigMaps, resLeases, resTokenReviews, resVWCs}
-
-func findResource(group, version, resource string) *resDef {
-	for _, r := range allResources {
-		if r.group == group && r.version == version && r.resource == resource {
-			return r
-		}
-	}
-	return nil
-}
+// builtinResources are always served; custom resources join them (sim.resources).
+var builtinResources = []*resDef{resNamespaces, resConfigMaps, resLeases, resTokenReviews, resVWCs, resCRDs}
 
 var metaFields = map[string]bool{"name": true, "generateName": true, "namespace": true, "selfLink": true, "uid": true,
 	"resourceVersion": true, "generation": true, "creationTimestamp": true, "deletionTimestamp": true,
@@ -95,6 +121,9 @@ func (r *resDef) unknownFields(o obj) []string {
 			}
 		}
 	}
+	if r == resCRDs {
+		out = append(out, crdUnknownFields(o)...)
+	}
 	if r == resLeases {
 		if sp, ok := o["spec"].(map[string]interface{}); ok {
 			for k := range sp {
@@ -112,23 +141,33 @@ func (r *resDef) unknownFields(o obj) []string {
 // removeFields deletes the named (dotted) fields from O.
 func removeFields(o obj, fields []string) {
 	for _, f := range fields {
+		var cur interface{} = map[string]interface{}(o)
 		parts := strings.Split(f, ".")
-		m := o
 		for i, p := range parts {
-			if i == len(parts)-1 {
-				delete(m, p)
-				break
+			key, idx := p, -1
+			if j := strings.IndexByte(p, '['); j >= 0 && strings.HasSuffix(p, "]") {
+				key = p[:j]
+				idx, _ = strconv.Atoi(p[j+1 : len(p)-1])
 			}
-			n, ok := m[p].(map[string]interface{})
+			m, ok := cur.(map[string]interface{})
 			if !ok {
 				break
 			}
-			m = n
+			if i == len(parts)-1 && idx < 0 {
+				delete(m, key)
+				break
+			}
+			cur = m[key]
+			if idx >= 0 {
+				l, ok := cur.([]interface{})
+				if !ok || idx >= len(l) {
+					break
+				}
+				cur = l[idx]
+			}
 		}
 	}
 }
-
-const rfc3339Micro = "2006-01-02T15:04:05.000000Z07:00"
 
 // checkInt32 mimics encoding/json decoding into an int32 field.
 func checkInt32(v interface{}, goField string) error {
@@ -143,6 +182,21 @@ func checkInt32(v interface{}, goField string) error {
 		return nil
 	default:
 		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int32", jsonTypeName(v), goField)
+	}
+}
+
+// checkInt64 mimics encoding/json decoding into an int64 field.
+func checkInt64(v interface{}, goField string) error {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case json.Number:
+		if _, err := t.Int64(); err != nil {
+			return fmt.Errorf("json: cannot unmarshal number %s into Go struct field %s of type int64", t, goField)
+		}
+		return nil
+	default:
+		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int64", jsonTypeName(v), goField)
 	}
 }
 
@@ -170,18 +224,6 @@ func jsonTypeName(v interface{}) string {
 	return "null"
 }
 
-func checkMicroTime(v interface{}, goField string) error {
-	switch t := v.(type) {
-	case nil:
-		return nil
-	case string:
-		_, err := time.Parse(rfc3339Micro, t)
-		return err
-	default:
-		return fmt.Errorf("json: cannot unmarshal %s into Go value of type string", jsonTypeName(v))
-	}
-}
-
 func checkLease(o obj) error {
 	sp, ok := o["spec"]
 	if !ok || sp == nil {
@@ -200,8 +242,9 @@ func checkLease(o obj) error {
 	if err := checkInt32(spec["leaseTransitions"], "LeaseSpec.spec.leaseTransitions"); err != nil {
 		return err
 	}
+	// MicroTimes are decoded and re-encoded: UTC, six fraction digits.
 	for _, f := range []string{"acquireTime", "renewTime"} {
-		if err := checkMicroTime(spec[f], "LeaseSpec.spec."+f); err != nil {
+		if err := canonicalTimeField(spec, f, true, true, "LeaseSpec.spec."+f); err != nil {
 			return err
 		}
 	}
@@ -285,6 +328,27 @@ func validateMeta(r *resDef, o obj) []fieldError {
 	return errs
 }
 
+// validateMetaUpdate is the part of ValidateObjectMetaUpdate that kube-sim's
+// objects can fail: an update cannot set deletionTimestamp or
+// deletionGracePeriodSeconds (only a deletion does; kube-sim's objects never
+// have them, they are deleted at once).
+func validateMetaUpdate(o, old obj) []fieldError {
+	var errs []fieldError
+	m, om := meta(o), meta(old)
+	if v, ok := m["deletionTimestamp"].(string); ok && v != str(om, "deletionTimestamp") {
+		// A *metav1.Time is printed with its String method: no quotes.
+		val := v
+		if t, err := apiParseTime(layoutTime, v); err == nil {
+			val = t.UTC().Format("2006-01-02 15:04:05.999999999 -0700 MST")
+		}
+		errs = append(errs, fieldError{typ: "FieldValueInvalid", field: "metadata.deletionTimestamp", value: rawValue(val), detail: "field is immutable"})
+	}
+	if v, ok := m["deletionGracePeriodSeconds"].(json.Number); ok && v.String() != str(om, "deletionGracePeriodSeconds") {
+		errs = append(errs, fieldError{typ: "FieldValueInvalid", field: "metadata.deletionGracePeriodSeconds", value: v, detail: "field is immutable"})
+	}
+	return errs
+}
+
 func prepareNamespace(o, old obj) {
 	m := meta(o)
 	labels, _ := m["labels"].(map[string]interface{})
@@ -324,7 +388,7 @@ func validateConfigMap(o, old obj) []fieldError {
 		}
 	}
 	if size > 1024*1024 {
-		errs = append(errs, fieldError{typ: "FieldValueTooLong", field: "", value: "", detail: "must have at most 1048576 bytes"})
+		errs = append(errs, fieldError{typ: "FieldValueTooLong", field: "", value: "", detail: "may not be more than 1048576 bytes"})
 	}
 	if old != nil {
 		if imm, _ := old["immutable"].(bool); imm {

@@ -118,6 +118,10 @@ func (e fieldError) causeMessage() string {
 		return fmt.Sprintf("Unsupported value: %s", e.detail)
 	case "FieldValueDuplicate":
 		return fmt.Sprintf("Duplicate value: %s", valueString(e.value))
+	case "FieldValueTooLong":
+		return "Too long: " + e.detail
+	case "FieldValueTooMany":
+		return fmt.Sprintf("Too many: %s: %s", valueString(e.value), e.detail)
 	}
 	s := "Invalid value: " + valueString(e.value)
 	if e.detail != "" {
@@ -126,8 +130,13 @@ func (e fieldError) causeMessage() string {
 	return s
 }
 
+// rawValue is a bad value printed as is (what field.Error does for a fmt.Stringer).
+type rawValue string
+
 func valueString(v interface{}) string {
 	switch t := v.(type) {
+	case rawValue:
+		return string(t)
 	case string:
 		return fmt.Sprintf("%q", t)
 	case json.Number:

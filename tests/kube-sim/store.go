@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 )
 
 type obj = map[string]interface{}
@@ -18,6 +19,7 @@ type event struct {
 	name string
 	obj  obj // the object after the change (DELETED: the last state)
 	old  obj // the object before (MODIFIED, DELETED)
+	at   time.Time
 }
 
 // watchEvent is what a watcher receives: the type as seen through its filter.
@@ -25,6 +27,7 @@ type watchEvent struct {
 	Type   string      `json:"type"`
 	Object interface{} `json:"object"`
 	rv     int64
+	at     time.Time // when it became deliverable (commit, watch start, bookmark)
 }
 
 type watcher struct {
@@ -135,11 +138,11 @@ func labelsOf(o obj) map[string]string {
 func (s *store) get(res *resDef, ns, name string) obj {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return copyObj(s.objs[res][objKey(ns, name)])
+	return copyObj(s.objs[res.key()][objKey(ns, name)])
 }
 
 func (s *store) getLocked(res *resDef, ns, name string) obj {
-	return s.objs[res][objKey(ns, name)]
+	return s.objs[res.key()][objKey(ns, name)]
 }
 
 func (s *store) currentRV() int64 {
@@ -158,6 +161,7 @@ func (s *store) list(res *resDef, ns string, filter func(obj) bool) ([]obj, int6
 
 func (s *store) listLocked(res *resDef, ns string, filter func(obj) bool) []obj {
 	var keys []string
+	res = res.key()
 	for k, o := range s.objs[res] {
 		if ns != "" && metaString(o, "namespace") != ns {
 			continue
@@ -180,22 +184,23 @@ func (s *store) listLocked(res *resDef, ns string, filter func(obj) bool) []obj 
 func (s *store) commitLocked(res *resDef, ns, name, typ string, newObj, old obj) obj {
 	s.rv++
 	rvs := strconv.FormatInt(s.rv, 10)
-	if s.objs[res] == nil {
-		s.objs[res] = map[string]obj{}
+	rk := res.key()
+	if s.objs[rk] == nil {
+		s.objs[rk] = map[string]obj{}
 	}
 	k := objKey(ns, name)
 	var evObj obj
 	if typ == "DELETED" {
-		delete(s.objs[res], k)
+		delete(s.objs[rk], k)
 		evObj = copyObj(old)
 		// A deleted object is sent with the resourceVersion of the deletion.
 		meta(evObj)["resourceVersion"] = rvs
 	} else {
 		meta(newObj)["resourceVersion"] = rvs
-		s.objs[res][k] = newObj
+		s.objs[rk][k] = newObj
 		evObj = newObj
 	}
-	e := event{typ: typ, rv: s.rv, res: res, ns: ns, name: name, obj: evObj, old: old}
+	e := event{typ: typ, rv: s.rv, res: res, ns: ns, name: name, obj: evObj, old: old, at: time.Now()}
 	s.history = append(s.history, e)
 	if s.historySize > 0 && len(s.history) > s.historySize {
 		drop := len(s.history) - s.historySize
@@ -222,7 +227,7 @@ func (s *store) commitLocked(res *resDef, ns, name, typ string, newObj, old obj)
 
 // translate maps a stored event to what watcher W sees through its filters.
 func (w *watcher) translate(e *event) (watchEvent, bool) {
-	if e.res != w.res || (w.ns != "" && e.ns != w.ns) {
+	if e.res.key() != w.res.key() || (w.ns != "" && e.ns != w.ns) {
 		return watchEvent{}, false
 	}
 	oldM := e.old != nil && (w.filter == nil || w.filter(e.old))
@@ -250,7 +255,7 @@ func (w *watcher) translate(e *event) (watchEvent, bool) {
 	if typ == "" {
 		return watchEvent{}, false
 	}
-	return watchEvent{Type: typ, Object: e.obj, rv: e.rv}, true
+	return watchEvent{Type: typ, Object: e.obj, rv: e.rv, at: e.at}, true
 }
 
 // compact drops the kept history: every resourceVersion before now gets 410.

@@ -35,6 +35,9 @@ var (
 )
 
 func tableColumns(res *resDef) []column {
+	if cv := res.cr(); cv != nil {
+		return crColumns(cv)
+	}
 	switch res {
 	case resLeases:
 		return []column{colName, {Name: "Holder", Type: "string", Description: "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field."}, colAge}
@@ -44,11 +47,16 @@ func tableColumns(res *resDef) []column {
 		return []column{colName, {Name: "Status", Type: "string", Description: "The status of the namespace"}, colAge}
 	case resVWCs:
 		return []column{colName, {Name: "Webhooks", Type: "integer", Description: "Webhooks is a list of webhooks and the affected resources and operations."}, colAge}
+	case resCRDs:
+		return []column{colName, {Name: "Created At", Type: "date", Description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}}
 	}
 	return []column{colName, colAge}
 }
 
 func tableCells(res *resDef, o obj) []interface{} {
+	if cv := res.cr(); cv != nil {
+		return crCells(cv, o)
+	}
 	age := "<unknown>"
 	if ts, err := time.Parse(time.RFC3339, metaString(o, "creationTimestamp")); err == nil {
 		age = humanDuration(time.Since(ts))
@@ -66,6 +74,8 @@ func tableCells(res *resDef, o obj) []interface{} {
 	case resVWCs:
 		w, _ := o["webhooks"].([]interface{})
 		return []interface{}{name, len(w), age}
+	case resCRDs:
+		return []interface{}{name, metaString(o, "creationTimestamp")}
 	}
 	return []interface{}{name, age}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +199,75 @@ func TestListTooLargeResourceVersion(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("GET", leasesPath+"?resourceVersion=999", nil)
 	wantStatus(t, "too large", r, 504, "Timeout", "Too large resource version: 999, current: 4", "")
+}
+
+func TestWatchDelayFault(t *testing.T) {
+	e := newEnv(t, func(o *options) { o.bookmarkInterval = 300 * time.Millisecond })
+	r := e.do("POST", leasesPath, lease("wd", "a", 10))
+	rv := str(r.body, "metadata", "resourceVersion")
+	e.ctlPost("/faults/watch-delay?ms=500")
+	ws := e.watch(e.h2, leasesPath+"?watch=1&allowWatchBookmarks=true&resourceVersion="+rv)
+	watchStart := time.Now()
+	// A watch started during the delay: its initial events are delayed too.
+	wl := e.watch(e.h1, leasesPath+"?watch=1")
+
+	t0 := time.Now()
+	r = e.req(e.h2, "PATCH", leasesPath+"/wd", e.token, "application/merge-patch+json", `{"spec":{"holderIdentity":"b"}}`)
+	mustCode(t, "update", r, 200)
+	rvB := str(r.body, "metadata", "resourceVersion")
+	g := e.do("GET", leasesPath+"/wd", nil)
+	if str(g.body, "spec", "holderIdentity") != "b" || time.Since(t0) > 300*time.Millisecond {
+		t.Fatalf("GET during the watch delay: %v after %v", str(g.body, "spec", "holderIdentity"), time.Since(t0))
+	}
+	r = e.req(e.h2, "PATCH", leasesPath+"/wd", e.token, "application/merge-patch+json", `{"spec":{"holderIdentity":"c"}}`)
+	rvC := str(r.body, "metadata", "resourceVersion")
+
+	ev := ws.next(3 * time.Second)
+	if d := time.Since(t0); str(ev, "type") != "MODIFIED" || str(ev, "object", "metadata", "resourceVersion") != rvB || d < 500*time.Millisecond {
+		t.Fatalf("first event %v after %v: want MODIFIED rv %s after >= 500ms", ev, d, rvB)
+	}
+	if ev := ws.next(time.Second); str(ev, "type") != "MODIFIED" || str(ev, "object", "metadata", "resourceVersion") != rvC {
+		t.Fatalf("second event, in order: %v", ev)
+	}
+	// The first bookmark was made ~300 ms after the watch started: it comes 500 ms later.
+	ev = ws.next(2 * time.Second)
+	if d := time.Since(watchStart); str(ev, "type") != "BOOKMARK" || d < 800*time.Millisecond {
+		t.Fatalf("bookmark %v after %v: want >= 800ms", ev, d)
+	}
+	if ev := wl.next(3 * time.Second); str(ev, "type") != "ADDED" || time.Since(watchStart) < 500*time.Millisecond {
+		t.Fatalf("initial event of a watch started during the delay: %v after %v", ev, time.Since(watchStart))
+	}
+
+	// Clearing the delay (reset, or ms=0) releases what is held at once, in order.
+	for _, clear := range []string{"/faults/reset", "/faults/watch-delay?ms=0"} {
+		e.ctlPost("/faults/watch-delay?ms=5000")
+		var want []string
+		for _, h := range []string{"d", "e"} {
+			r = e.req(e.h2, "PATCH", leasesPath+"/wd", e.token, "application/merge-patch+json", `{"spec":{"holderIdentity":"`+h+`"}}`)
+			want = append(want, str(r.body, "metadata", "resourceVersion"))
+		}
+		if ev := ws.next(300 * time.Millisecond); ev != nil && str(ev, "type") != "BOOKMARK" {
+			t.Fatalf("%s: event before the delay was cleared: %v", clear, ev)
+		}
+		t1 := time.Now()
+		e.ctlPost(clear)
+		var got []string
+		for len(got) < 2 {
+			ev := ws.next(time.Second)
+			if ev == nil {
+				t.Fatalf("%s: held events not released: got %v", clear, got)
+			}
+			if str(ev, "type") == "MODIFIED" {
+				got = append(got, str(ev, "object", "metadata", "resourceVersion"))
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") || time.Since(t1) > 500*time.Millisecond {
+			t.Fatalf("%s: got %v want %v after %v", clear, got, want, time.Since(t1))
+		}
+	}
+	res, err := http.Post(e.ctl.URL+"/faults/watch-delay?ms=-1", "", nil)
+	if err != nil || res.StatusCode != 400 {
+		t.Fatalf("bad ms: %v %v", res, err)
+	}
+	res.Body.Close()
 }
