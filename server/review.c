@@ -10,7 +10,9 @@
  * instruction count: whitespace is looked for only where compact JSON has
  * none, plain strings take one or two steps of 16 bytes, and when the body
  * ends in '}' the byte after each token is read with no check against the
- * end (see skip_value).  Strings stay in the body unless they hold escapes.
+ * end (see skip_value).  Nesting costs nothing up to 128 skipped containers
+ * (the skipper's own stack), then a bit a level from the allocator, up to
+ * REVIEW_MAX_DEPTH.  Strings stay in the body unless they hold escapes.
  * Annotation values with escapes stay in the body too, validated but
  * undecoded, flagged review_kv.escaped: review_kv_value decodes the one or
  * two that are read; embedded JSON (kubectl's last-applied-configuration)
@@ -121,22 +123,30 @@ static const struct field_info {
 /* Longest key we ever compare against, decoded. */
 #define KEY_MAX 64
 
+/* Containers the skipper holds on its own stack (struct skip); deeper ones
+ * spill to struct dec's bit stack, half a window at a time. */
+#define SKIP_WINDOW 128
+/* So a skipper starts with a full window wherever field_* call it. */
+_Static_assert(REVIEW_MAX_DEPTH >= 2 * SKIP_WINDOW, "REVIEW_MAX_DEPTH below the skipper's window");
+
 struct dec {
     const unsigned char *base, *p, *end;
     review_alloc_fn alloc;
     void *ctx;
-    int depth;
+    int depth;          /* containers the field_* functions are in */
     const char *syntax; /* set once: what was wrong, at byte POS */
     size_t pos;
     const char *limit;          /* the field that went over REVIEW_MAX_ITEMS */
     size_t items;               /* entries of all arrays so far, duplicate keys included */
+    uint64_t *spill;            /* the skipper's containers below its window: '}' 1, ']' 0 */
+    size_t nspill, spillcap;    /* levels in SPILL, bits allocated */
     bool not_object;            /* valid JSON, but not an object */
     uint64_t bad;               /* fields of the wrong type, by enum field */
     const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
     uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
-    struct review r;
+    struct review r; /* last: set by field_request, read only when there was a request */
 };
 
 struct key {
@@ -901,15 +911,18 @@ enum skip_at {
     SKIP_AT_VALUE,       /* at a value */
     SKIP_AT_AFTER_KEY,   /* after a key: at ':' */
     SKIP_AT_AFTER_VALUE, /* after a value inside a container */
+    SKIP_AT_POPPED,      /* after a container's closing byte */
 };
 
-/* The skipper's memory: the closing bytes of the enclosing containers, and
- * where a run stopped for a string it could not take. */
+/* The skipper's memory: the closing bytes of the enclosing containers
+ * (stack[1..depth), CLOSE the innermost's), where a run stopped for a string
+ * it could not take or a container its window has no room for, and the most
+ * containers the next run may hold. */
 struct skip {
     const unsigned char *p;
-    int depth;
+    int depth, room;
     enum skip_at at;
-    unsigned char close, stack[REVIEW_MAX_DEPTH];
+    unsigned char close, stack[SKIP_WINDOW];
 };
 
 #ifdef __SSE2__
@@ -965,14 +978,17 @@ static __attribute__((noinline)) const unsigned char *plain_run(const unsigned c
 
 /*
  * The skipper's loop, from AT at P, DEPTH containers deep, the innermost
- * closed by CLOSE: returns 0 when the container it started in is closed
- * (d->p after it), -1 on error, 1 at a string that is not a short plain
- * one (ST->p at its opening quote, ST->at where to resume after it,
- * ST->depth and ST->close), which skip_container takes with a call.  There
- * is no call in here, so the constants of the string steps stay in
- * registers, loaded once per run, not once per string.  Compact JSON takes
- * the first branch everywhere: whitespace is looked for only where a
- * structural byte was expected and not found.
+ * closed by CLOSE.  Returns 0 when the container skip_container started in
+ * is closed (d->p after it); -1 on error; else stops for skip_container,
+ * with ST->p, ST->depth and ST->close: 1 at a string that is not a short
+ * plain one (ST->p at its opening quote, ST->at where to resume after it),
+ * 2 at a container that would make more than ST->room (ST->p at it: the
+ * window is full, or the nesting at REVIEW_MAX_DEPTH), 3 when the window's
+ * outermost container is closed and the bit stack holds the ones around it
+ * (ST->p after it).  There is no call in here, so the constants of the
+ * string steps stay in registers, loaded once per run, not once per
+ * string.  Compact JSON takes the first branch everywhere: whitespace is
+ * looked for only where a structural byte was expected and not found.
  */
 static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st,
                                                           const unsigned char *p, int depth,
@@ -980,7 +996,7 @@ static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct 
                                                           const bool guarded)
 {
     const unsigned char *end = d->end;
-    const int room = REVIEW_MAX_DEPTH - d->depth;
+    const int room = st->room;
 #ifdef __SSE2__
     /* Hidden from GCC, which would load them from memory for every string
      * rather than keep them in registers (and see stops16). */
@@ -995,6 +1011,8 @@ static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct 
         goto after_key;
     case SKIP_AT_AFTER_VALUE:
         goto after;
+    case SKIP_AT_POPPED:
+        goto popped;
     default:
         break;
     }
@@ -1087,10 +1105,11 @@ after_key:
 
 pop: /* after a closing byte */
     if (--depth == 0) {
-        d->p = p;
-        return 0;
+        st->p = d->p = p;
+        return d->nspill > 0 ? 3 : 0; /* 3: the bit stack holds the next */
     }
     close = st->stack[depth];
+popped:
     if (guarded && p > guard) { /* that was the guard: only whitespace after it */
         p = end;
         goto eof;
@@ -1139,7 +1158,10 @@ suspend:
 eof:
     return fail(d, p, "unexpected end of input");
 deep:
-    return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+    st->p = p;
+    st->close = close;
+    st->depth = depth;
+    return 2;
 }
 
 #define SKIP_RUN_ARGS                                                                                        \
@@ -1163,6 +1185,78 @@ static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(SKIP_
 }
 #endif
 
+/* How many containers the skipper's window may hold: all of it, unless
+ * REVIEW_MAX_DEPTH comes first. */
+static int skip_room(const struct dec *d)
+{
+    size_t left = (size_t)(REVIEW_MAX_DEPTH - d->depth) - d->nspill;
+    return left < SKIP_WINDOW ? (int)left : SKIP_WINDOW;
+}
+
+/* The window is full (ST->depth == ST->room) at the container at ST->p:
+ * moves its outer half to the bit stack, or fails at REVIEW_MAX_DEPTH. */
+static int spill(struct dec *d, struct skip *st)
+{
+    const int half = SKIP_WINDOW / 2;
+    int i;
+    if ((size_t)d->depth + d->nspill + (size_t)st->depth >= REVIEW_MAX_DEPTH)
+        return fail(d, st->p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+    if (d->nspill + half > d->spillcap) {
+        /* Doubling from 4096 levels up to REVIEW_MAX_DEPTH: about 250 KiB in
+         * all at the limit. */
+        size_t cap = d->spillcap ? d->spillcap * 2 : 4096;
+        if (cap > (REVIEW_MAX_DEPTH + 63) / 64 * 64)
+            cap = (REVIEW_MAX_DEPTH + 63) / 64 * 64;
+        uint64_t *bits = d->alloc(d->ctx, cap / 8);
+        if (d->nspill > 0)
+            memcpy(bits, d->spill, (d->nspill + 63) / 64 * 8);
+        d->spill = bits;
+        d->spillcap = cap;
+    }
+    for (i = 1; i <= half; i++, d->nspill++) {
+        uint64_t bit = UINT64_C(1) << (d->nspill % 64);
+        if (st->stack[i] == '}')
+            d->spill[d->nspill / 64] |= bit;
+        else
+            d->spill[d->nspill / 64] &= ~bit;
+    }
+    memmove(st->stack + 1, st->stack + 1 + half, (size_t)(st->depth - 1 - half));
+    st->depth -= half;
+    st->room = skip_room(d);
+    return 0;
+}
+
+/* The window is empty and the bit stack is not: takes back up to half a
+ * window, the innermost as ST->close. */
+static void unspill(struct dec *d, struct skip *st)
+{
+    int n = d->nspill < SKIP_WINDOW / 2 ? (int)d->nspill : SKIP_WINDOW / 2, i;
+    for (i = n; i >= 1; i--) {
+        d->nspill--;
+        unsigned char c = (d->spill[d->nspill / 64] >> (d->nspill % 64)) & 1 ? '}' : ']';
+        if (i == n)
+            st->close = c;
+        else
+            st->stack[i] = c;
+    }
+    st->depth = n;
+    st->room = skip_room(d);
+}
+
+/* skip_container when skip_run stopped with RC 2 or 3: to the bit stack and
+ * back, then on with RUN. */
+static __attribute__((noinline, cold)) int skip_deep(struct dec *d, struct skip *st, int rc,
+                                                     int (*run)(SKIP_RUN_ARGS))
+{
+    if (rc == 2) {
+        if (spill(d, st) < 0)
+            return -1;
+        return run(d, st, st->p, st->depth, st->close, SKIP_AT_VALUE);
+    }
+    unspill(d, st);
+    return run(d, st, st->p, st->depth, st->close, SKIP_AT_POPPED);
+}
+
 /* Validates the object or array at d->p and leaves d->p after it.  The
  * state goes to each run in registers: through memory it would wait on
  * the stores just made, in every call. */
@@ -1174,12 +1268,17 @@ static int skip_container(struct dec *d, bool guarded)
     if (guarded && __builtin_cpu_supports("avx2"))
         run = skip_run_guarded_avx2;
 #endif
+    st.room = SKIP_WINDOW; /* = skip_room(d): nothing spilled yet, REVIEW_MAX_DEPTH far */
     rc = run(d, &st, d->p, 0, 0, SKIP_AT_VALUE);
     while (rc > 0) {
-        const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
-        if (p == NULL)
-            return -1;
-        rc = run(d, &st, p, st.depth, st.close, st.at);
+        if (rc == 1) {
+            const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
+            if (p == NULL)
+                return -1;
+            rc = run(d, &st, p, st.depth, st.close, st.at);
+        } else {
+            rc = skip_deep(d, &st, rc, run);
+        }
     }
     return rc;
 }
@@ -1773,7 +1872,7 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
         snprintf(err, errlen, "invalid JSON at byte 0: empty input");
         return -1;
     }
-    memset(&d, 0, sizeof(d));
+    memset(&d, 0, offsetof(struct dec, r));
     d.base = d.p = (const unsigned char *)buf;
     d.end = d.base + len;
     d.alloc = alloc;

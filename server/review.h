@@ -10,8 +10,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/** Deepest nesting of arrays and objects accepted. */
-#define REVIEW_MAX_DEPTH 128
+/** Deepest nesting of arrays and objects accepted, the AdmissionReview's own
+ *  levels included.  kube-apiserver decodes objects with Go's encoding/json,
+ *  which refuses more than 10,000 levels, and sends them a few levels down:
+ *  this is a hundred times that.  Costs a bit per level beyond the first 128,
+ *  from the allocator (about 250 KiB at the limit), nothing before. */
+#define REVIEW_MAX_DEPTH 1000000
 
 /** Most entries accepted in groups, pod names and annotations together
  *  (duplicate keys included): bounds what a hostile body can make the decoder

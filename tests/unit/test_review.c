@@ -1,8 +1,9 @@
 /*
  * Unit tests of the AdmissionReview decoder (server/review.c): every field,
  * each error class, escapes and surrogates, look-alike keys, duplicate keys,
- * the depth limit, v1beta1, truncated documents.  The differential test
- * against jansson is tests/unit/test_review_diff.c.
+ * deep nesting and its limit, the item limit and the memory it bounds,
+ * v1beta1, truncated documents.  The differential test against jansson is
+ * tests/unit/test_review_diff.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -726,37 +727,237 @@ static void test_truncated(void **state)
     assert_int_equal(decode_n(&r, buf, len), 0);
 }
 
-static void test_depth(void **state)
+/* A growing buffer for big generated reviews. */
+struct gen {
+    char *buf;
+    size_t n, cap;
+};
+
+static void gen_put(struct gen *g, const char *s, size_t len)
 {
+    if (g->n + len > g->cap) {
+        g->cap = (g->n + len) * 2;
+        g->buf = realloc(g->buf, g->cap);
+        assert_non_null(g->buf);
+    }
+    memcpy(g->buf + g->n, s, len);
+    g->n += len;
+}
+
+#define GEN(g, lit) gen_put((g), (lit), sizeof(lit) - 1)
+
+/* LEVELS nested containers in the way of a deep custom resource: objects
+ * ("spec":{...}) and arrays in turn, a sibling member at some levels; a
+ * look-alike "metadata" with annotations at the bottom. */
+static void gen_deep(struct gen *g, long levels)
+{
+    long i;
+    for (i = 0; i < levels - 1; i++) {
+        if (i % 2 == 0)
+            GEN(g, "{\"kind\":\"Node\",\"spec\":");
+        else
+            GEN(g, "[");
+    }
+    GEN(g, "{\"metadata\":{\"annotations\":{\"deep\":\"1\"}}}");
+    for (i = levels - 2; i >= 0; i--) {
+        if (i % 2 == 0)
+            GEN(g, "}");
+        else if (i % 7 == 0)
+            GEN(g, ",{\"x\":[1,\"two\",null]}]");
+        else
+            GEN(g, "]");
+    }
+}
+
+/* A custom resource nested 10,000 deep, as Go's encoding/json (kube-apiserver)
+ * still accepts, in object and in oldObject: decoded, every field right. */
+static void test_deep_custom_resource(void **state)
+{
+    struct gen g = {0};
     struct review r;
-    char buf[1024];
-    int depth;
     (void)state;
-    for (depth = REVIEW_MAX_DEPTH - 1; depth <= REVIEW_MAX_DEPTH + 1; depth++) {
-        /* depth nested containers: the review (1), request (2), object (3), arrays. */
-        size_t n = (size_t)snprintf(buf, sizeof(buf), "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":"));
-        int i;
-        n -= 1; /* drop AR's closing brace */
-        for (i = 0; i < depth - 3; i++)
+    GEN(&g, "{\"apiVersion\":\"admission.k8s.io/"
+            "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"deep-1\","
+            "\"kind\":{\"group\":\"example.com\",\"version\":\"v1\",\"kind\":\"Tree\"},"
+            "\"resource\":{\"group\":\"example.com\",\"version\":\"v1\",\"resource\":\"trees\"},"
+            "\"name\":\"t\",\"namespace\":\"shop\",\"operation\":\"UPDATE\","
+            "\"userInfo\":{\"username\":\"" USER "\",\"groups\":[\"g1\",\"g2\"],"
+            "\"extra\":{\"authentication.kubernetes.io/pod-name\":[\"" POD "\"]}},"
+            "\"object\":{\"apiVersion\":\"example.com/v1\",\"kind\":\"Tree\","
+            "\"metadata\":{\"name\":\"t\",\"annotations\":{\"leasefence.io/epoch\":\"e/2\"}},\"spec\":");
+    gen_deep(&g, 10000);
+    GEN(&g, "},\"oldObject\":{\"spec\":");
+    gen_deep(&g, 10000);
+    GEN(&g, ",\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"e/1\"}}},\"dryRun\":true}}");
+    assert_int_equal(decode_n(&r, g.buf, g.n), 0);
+    assert_str(r.uid, "deep-1");
+    assert_str(r.kind_group, "example.com");
+    assert_str(r.kind_kind, "Tree");
+    assert_str(r.res_resource, "trees");
+    assert_str(r.name, "t");
+    assert_str(r.namespace_, "shop");
+    assert_str(r.operation, "UPDATE");
+    assert_str(r.username, USER);
+    assert_int_equal(r.ngroups, 2);
+    assert_str(r.groups[1], "g2");
+    assert_int_equal(r.npod_names, 1);
+    assert_str(r.pod_names[0], POD);
+    assert_true(r.has_object);
+    assert_true(r.has_old_object);
+    assert_true(r.dry_run);
+    assert_int_equal(r.nannotations, 1);
+    assert_str(review_annotation(&r, false, "leasefence.io/epoch"), "e/2");
+    assert_int_equal(r.nold_annotations, 1);
+    assert_str(review_annotation(&r, true, "leasefence.io/epoch"), "e/1");
+    assert_absent(review_annotation(&r, false, "deep"));
+    free(g.buf);
+}
+
+/* [...] and {"a":...} nested DEPTH deep in all: the review (1), request (2),
+ * object (3), then DEPTH - 3 in object.x.  *DEEPEST: where the innermost
+ * opens. */
+static size_t nested_review(char *buf, size_t cap, long depth, size_t *deepest)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":"));
+    long i;
+    n -= 1; /* drop AR's closing brace */
+    for (i = 0; i < depth - 3; i++) {
+        *deepest = n;
+        if (i % 2 == 0)
             buf[n++] = '[';
-        for (i = 0; i < depth - 3; i++)
-            buf[n++] = ']';
-        memcpy(buf + n, "}}}", 3);
-        n += 3;
-        if (depth <= REVIEW_MAX_DEPTH) {
-            assert_int_equal(decode_n(&r, buf, n), 0);
-        } else {
-            assert_int_equal(decode_n(&r, buf, n), -1);
-            assert_non_null(strstr(err, "nesting deeper than 128 levels"));
+        else {
+            memcpy(buf + n, "{\"a\":", 5);
+            n += 5;
         }
     }
-    /* Deep nesting far beyond the limit stops early, without recursing further. */
-    {
-        static char deep[1 << 20];
-        memset(deep, '[', sizeof(deep));
-        assert_int_equal(decode_n(&r, deep, sizeof(deep)), -1);
-        assert_string_equal(err, "invalid JSON at byte 128: nesting deeper than 128 levels");
+    memcpy(buf + n, "null", 4);
+    n += 4;
+    for (i = depth - 4; i >= 0; i--)
+        buf[n++] = i % 2 == 0 ? ']' : '}';
+    memcpy(buf + n, "}}}", 3);
+    return n + 3;
+}
+
+#define LIMIT REVIEW_MAX_DEPTH
+static void test_depth(void **state)
+{
+    /* 128 levels of object.x (131 in all) fill the skipper's window; more spill */
+    static const long depths[] = {127, 130, 131, 132, 133, 4096, 100003, LIMIT - 1, LIMIT, LIMIT + 1};
+    size_t cap = 4 * (size_t)REVIEW_MAX_DEPTH + 256, i, deepest;
+    char *buf = malloc(cap), msg[128];
+    struct review r;
+    (void)state;
+    for (i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+        size_t n = nested_review(buf, cap, depths[i], &deepest);
+        if (depths[i] <= REVIEW_MAX_DEPTH) {
+            if (decode_n(&r, buf, n) != 0)
+                fail_msg("depth %ld: %s", depths[i], err);
+            assert_str(r.uid, "u");
+            assert_true(r.has_object);
+        } else {
+            assert_int_equal(decode_n(&r, buf, n), -1);
+            snprintf(msg, sizeof(msg), "invalid JSON at byte %zu: nesting deeper than 1000000 levels",
+                     deepest);
+            assert_string_equal(err, msg);
+        }
     }
+    /* Deep nesting beyond the limit stops there, without recursing. */
+    memset(buf, '[', 2 * (size_t)REVIEW_MAX_DEPTH);
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH), -1);
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: nesting deeper than %d levels", REVIEW_MAX_DEPTH,
+             REVIEW_MAX_DEPTH);
+    assert_string_equal(err, msg);
+    /* At the limit, but not an AdmissionReview; then unclosed. */
+    memset(buf + REVIEW_MAX_DEPTH, ']', REVIEW_MAX_DEPTH);
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH), -1);
+    assert_string_equal(err, "an AdmissionReview must be a JSON object");
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH - 1), -1);
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: unexpected end of input", 2 * REVIEW_MAX_DEPTH - 1);
+    assert_string_equal(err, msg);
+    free(buf);
+}
+#undef LIMIT
+
+/* The bit stack remembers each level's kind: in a document of random arrays
+ * and objects 5,000 deep, with runs up and down across the skipper's
+ * window, any closing byte turned into the other kind is refused right
+ * there. */
+static void test_depth_kinds(void **state)
+{
+    size_t cap = 1 << 20, n, pre, i, closers = 0;
+    char *buf = malloc(cap), *open_kind = malloc(cap), msg[128];
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+    long depth = 0, steps;
+    struct review r;
+    (void)state;
+    n = pre = (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":")) - 1;
+    /* A walk: mostly down to 5,000, then up and down by hundreds, then all the way up. */
+    for (steps = 0; steps < 40; steps++) {
+        long target = steps == 0 ? 5000 : steps == 39 ? 0 : (long)(seed % 5000);
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        while (depth < target) {
+            if (depth > 0 && open_kind[depth - 1] == '[' && buf[n - 1] != '[')
+                buf[n++] = ',';
+            if (depth > 0 && open_kind[depth - 1] == '{' && buf[n - 1] != ':') {
+                memcpy(buf + n, ",\"k\":", 5);
+                n += 5;
+            }
+            if (seed & 1) {
+                memcpy(buf + n, "{\"k\":", 5);
+                n += 5;
+                open_kind[depth++] = '{';
+            } else {
+                buf[n++] = '[';
+                open_kind[depth++] = '[';
+            }
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        }
+        while (depth > target) {
+            if (buf[n - 1] == ':' || buf[n - 1] == '[' || buf[n - 1] == ',')
+                buf[n++] = '0';
+            buf[n++] = open_kind[--depth] == '{' ? '}' : ']';
+        }
+    }
+    if (buf[n - 1] == ':')
+        buf[n++] = '0';
+    memcpy(buf + n, "}}}", 3);
+    n += 3;
+    if (decode_n(&r, buf, n) != 0)
+        fail_msg("the walk: %s", err);
+    for (i = pre; i < n - 3; i++) {
+        if (buf[i] != '}' && buf[i] != ']')
+            continue;
+        if (closers++ % 7 != 0)
+            continue;
+        buf[i] ^= '}' ^ ']';
+        assert_int_equal(decode_n(&r, buf, n), -1);
+        snprintf(msg, sizeof(msg), "invalid JSON at byte %zu: expected ',' or '%c'", i,
+                 buf[i] == '}' ? ']' : '}');
+        assert_string_equal(err, msg);
+        buf[i] ^= '}' ^ ']';
+    }
+    assert_true(closers > 10000);
+    free(open_kind);
+    free(buf);
+}
+
+/* Deep nesting costs a bit a level beyond the skipper's window, nothing before. */
+static void test_depth_memory(void **state)
+{
+    size_t cap = 4 * (size_t)REVIEW_MAX_DEPTH + 256, n, deepest;
+    char *buf = malloc(cap);
+    struct review r;
+    (void)state;
+    n = nested_review(buf, cap, 120, &deepest);
+    allocated = 0;
+    assert_int_equal(decode_n(&r, buf, n), 0);
+    assert_int_equal(allocated, 0);
+    n = nested_review(buf, cap, REVIEW_MAX_DEPTH, &deepest);
+    allocated = 0;
+    assert_int_equal(decode_n(&r, buf, n), 0);
+    if (allocated > 256 * 1024)
+        fail_msg("%zu bytes allocated for %d levels", allocated, REVIEW_MAX_DEPTH);
+    free(buf);
 }
 
 static void test_item_limit(void **state)
@@ -833,7 +1034,10 @@ int main(void)
         cmocka_unit_test_teardown(test_raw_nul, free_blocks),
         cmocka_unit_test_teardown(test_guard, free_blocks),
         cmocka_unit_test_teardown(test_truncated, free_blocks),
+        cmocka_unit_test_teardown(test_deep_custom_resource, free_blocks),
         cmocka_unit_test_teardown(test_depth, free_blocks),
+        cmocka_unit_test_teardown(test_depth_kinds, free_blocks),
+        cmocka_unit_test_teardown(test_depth_memory, free_blocks),
         cmocka_unit_test_teardown(test_item_limit, free_blocks),
         cmocka_unit_test_teardown(test_memory_bound, free_blocks),
         cmocka_unit_test_teardown(test_small_error_buffer, free_blocks),
