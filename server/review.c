@@ -18,6 +18,10 @@
  * two that are read; embedded JSON (kubectl's last-applied-configuration)
  * is validated 64 bytes per step (embedded_runs).
  *
+ * With a want list, annotations are matched against it as they are read
+ * and only the wanted ones kept (struct kept): the memory for them depends
+ * on the list, not on the body.
+ *
  * Duplicate keys: the last one wins, for the value and for its type check,
  * so every field has a "wrong type" bit that each assignment rewrites, and
  * assigning an object resets what was collected under it.  Field errors are
@@ -129,6 +133,15 @@ static const struct field_info {
 /* So a skipper starts with a full window wherever field_* call it. */
 _Static_assert(REVIEW_MAX_DEPTH >= 2 * SKIP_WINDOW, "REVIEW_MAX_DEPTH below the skipper's window");
 
+/* The wanted annotations of one object, by first occurrence, each with its
+ * last value; reused by every annotations object on that side. */
+struct kept {
+    struct review_kv *kv; /* N of them: what the review gets */
+    size_t *key;          /* for each of KV, its index in the want list */
+    size_t *at;           /* for each wanted key, its index in KV + 1, 0 when absent */
+    size_t n;
+};
+
 struct dec {
     const unsigned char *base, *p, *end;
     review_alloc_fn alloc;
@@ -136,14 +149,17 @@ struct dec {
     int depth;          /* containers the field_* functions are in */
     const char *syntax; /* set once: what was wrong, at byte POS */
     size_t pos;
-    const char *limit;          /* the field that went over REVIEW_MAX_ITEMS */
-    size_t items;               /* entries of all arrays so far, duplicate keys included */
-    uint64_t *spill;            /* the skipper's containers below its window: '}' 1, ']' 0 */
-    size_t nspill, spillcap;    /* levels in SPILL, bits allocated */
-    bool not_object;            /* valid JSON, but not an object */
-    uint64_t bad;               /* fields of the wrong type, by enum field */
-    const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
-    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
+    const char *limit;              /* the field that went over REVIEW_MAX_ITEMS */
+    size_t items;                   /* entries of all arrays so far, duplicate keys included */
+    const struct review_want *want; /* NULL: keep every annotation */
+    struct kept kept[2];            /* with WANT: object's, oldObject's */
+    char *keybuf;                   /* with WANT: an escaped key, decoded (6 * want->maxlen bytes) */
+    uint64_t *spill;                /* the skipper's containers below its window: '}' 1, ']' 0 */
+    size_t nspill, spillcap;        /* levels in SPILL, bits allocated */
+    bool not_object;                /* valid JSON, but not an object */
+    uint64_t bad;                   /* fields of the wrong type, by enum field */
+    const unsigned char *guard;     /* the body's last non-whitespace byte when a '}', else BASE */
+    uintptr_t below16, below32;     /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
     struct review r; /* last: set by field_request, read only when there was a request */
@@ -1462,11 +1478,98 @@ static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
     }
 }
 
+static int cmp_want_key(const void *a, const void *b)
+{
+    const struct review_str *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->len ? memcmp(x->ptr, y->ptr, x->len) : 0;
+}
+
+/* The index in W of KEY[0..LEN), -1 when it is not there: a binary search,
+ * so that a body of many annotations costs no more with many wanted keys. */
+static ptrdiff_t want_find(const struct review_want *w, const char *key, size_t len)
+{
+    struct review_str k = {key, len};
+    size_t lo = 0, hi = w->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_want_key(&w->keys[mid], &k);
+        if (c == 0)
+            return (ptrdiff_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The annotation key at d->p (its opening quote), with a want list: leaves
+ * d->p after it and sets *WANT to its index in the list, -1 when not
+ * wanted.  An escaped key is decoded, into the one d->keybuf, only when it
+ * could be a wanted one: decoding never lengthens and shrinks at most
+ * sixfold ("\u0041" -> "A"). */
+static int wanted_key(struct dec *d, ptrdiff_t *want)
+{
+    const struct review_want *w = d->want;
+    const unsigned char *raw;
+    size_t len;
+    bool esc;
+    *want = -1;
+    if (scan_string(d, &raw, &len, &esc) < 0)
+        return -1;
+    if (len < w->minlen)
+        return 0;
+    if (!esc) {
+        if (len <= w->maxlen)
+            *want = want_find(w, (const char *)raw, len);
+        return 0;
+    }
+    if (len / 6 > w->maxlen)
+        return 0;
+    if (d->keybuf == NULL)
+        d->keybuf = d->alloc(d->ctx, 6 * w->maxlen + 5);
+    *want = want_find(w, d->keybuf, unescape(d->keybuf, raw, len));
+    return 0;
+}
+
+/* Keeps KV, whose key is wanted key I, in K: at the position of the key's
+ * first occurrence, with the last value. */
+static void keep(struct dec *d, struct kept *k, size_t i, const struct review_kv *kv)
+{
+    size_t nkeys = d->want->nkeys;
+    if (k->kv == NULL) {
+        k->kv = d->alloc(d->ctx, nkeys * sizeof(*k->kv));
+        k->key = d->alloc(d->ctx, nkeys * sizeof(*k->key));
+        k->at = d->alloc(d->ctx, nkeys * sizeof(*k->at));
+        memset(k->at, 0, nkeys * sizeof(*k->at));
+        k->n = 0;
+    }
+    if (k->at[i] == 0) {
+        k->key[k->n] = i;
+        k->kv[k->n].key = d->want->keys[i];
+        k->at[i] = ++k->n;
+    }
+    k->kv[k->at[i] - 1].value = kv->value;
+    k->kv[k->at[i] - 1].escaped = kv->escaped;
+}
+
+/* Forgets what K kept from an earlier annotations object. */
+static void kept_clear(struct kept *k)
+{
+    for (size_t j = 0; j < k->n; j++)
+        k->at[k->key[j]] = 0;
+    k->n = 0;
+}
+
 /* An object of string values; null values read as "".  Values with escapes
  * are validated but kept as written (kv->escaped): review_kv_value decodes
- * the few that are read. */
+ * the few that are read.  With a want list, only the wanted keys are kept,
+ * in d->kept: nothing here grows with the body. */
 static int field_annotations(struct dec *d, enum field f, struct review_kv **out, size_t *nout)
 {
+    struct kept *kept = d->want != NULL ? &d->kept[f == F_OLD_ANN] : NULL;
     void *arr = NULL;
     size_t n = 0, cap = 0;
     int more;
@@ -1482,11 +1585,14 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
         return wrong_type(d, f);
     }
     more = enter(d, '}');
+    if (kept != NULL)
+        kept_clear(kept);
     while (more > 0) {
-        struct review_str key;
+        struct review_kv one, *kv = &one;
+        ptrdiff_t want = -1;
         if (*d->p != '"')
             return fail(d, d->p, "expected a string key");
-        if (take_string(d, &key) < 0)
+        if (kept == NULL ? take_string(d, &one.key) : wanted_key(d, &want))
             return -1;
         skip_ws(d);
         if (d->p >= d->end || *d->p != ':')
@@ -1494,13 +1600,15 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
         d->p++;
         skip_ws(d);
         if (d->p < d->end && (*d->p == '"' || *d->p == 'n')) {
-            struct review_kv *kv;
-            if (d->items++ == REVIEW_MAX_ITEMS) {
-                d->limit = fields[f].name;
-                return fail(d, d->p, "too many items");
+            if (kept == NULL) {
+                if (d->items++ == REVIEW_MAX_ITEMS) {
+                    d->limit = fields[f].name;
+                    return fail(d, d->p, "too many items");
+                }
+                kv = grow(d, &arr, n, &cap, sizeof(*kv));
+                kv->key = one.key;
+                n++;
             }
-            kv = grow(d, &arr, n, &cap, sizeof(*kv));
-            kv->key = key;
             kv->escaped = false;
             if (*d->p == '"') {
                 const unsigned char *raw;
@@ -1515,7 +1623,8 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
                 kv->value.ptr = empty_string;
                 kv->value.len = 0;
             }
-            n++;
+            if (want >= 0)
+                keep(d, kept, (size_t)want, kv);
         } else {
             bad = true;
             if (skip_value(d) < 0)
@@ -1526,7 +1635,10 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
     if (more < 0)
         return -1;
     assign(d, f, bad);
-    if (!bad) {
+    if (!bad && kept != NULL) {
+        *out = kept->n > 0 ? kept->kv : NULL;
+        *nout = kept->n;
+    } else if (!bad) {
         *out = arr;
         *nout = dedup(d, arr, n);
     }
@@ -1863,8 +1975,28 @@ bad_type:
     return 0;
 }
 
-int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
-                  char *err, size_t errlen)
+void review_want_init(struct review_want *w, struct review_str *keys, size_t n)
+{
+    size_t i, out = 0;
+    if (n > 0)
+        qsort(keys, n, sizeof(*keys), cmp_want_key);
+    w->minlen = SIZE_MAX;
+    w->maxlen = 0;
+    for (i = 0; i < n; i++) {
+        if (out > 0 && cmp_want_key(&keys[out - 1], &keys[i]) == 0)
+            continue;
+        keys[out++] = keys[i];
+        if (keys[i].len < w->minlen)
+            w->minlen = keys[i].len;
+        if (keys[i].len > w->maxlen)
+            w->maxlen = keys[i].len;
+    }
+    w->keys = keys;
+    w->nkeys = out;
+}
+
+int review_decode(struct review *out, const char *buf, size_t len, const struct review_want *want,
+                  review_alloc_fn alloc, void *ctx, char *err, size_t errlen)
 {
     struct dec d;
     int rc;
@@ -1877,6 +2009,7 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     d.end = d.base + len;
     d.alloc = alloc;
     d.ctx = ctx;
+    d.want = want;
     d.guard = d.end;
     while (d.guard > d.base && IS_WS(d.guard[-1]))
         d.guard--;
@@ -1904,8 +2037,8 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     }
     if (rc < 0) {
         if (d.limit != NULL)
-            snprintf(err, errlen, "more than %d items in groups, pod names and annotations (at %s)",
-                     REVIEW_MAX_ITEMS, d.limit);
+            snprintf(err, errlen, "%s has too many items: more than %d in groups%s together", d.limit,
+                     REVIEW_MAX_ITEMS, want != NULL ? " and pod names" : ", pod names and annotations");
         else
             snprintf(err, errlen, "invalid JSON at byte %zu: %s", d.pos, d.syntax);
         return -1;
@@ -1914,6 +2047,7 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
         return -1;
     d.r.alloc = alloc;
     d.r.alloc_ctx = ctx;
+    d.r.want = want;
     *out = d.r;
     return 0;
 }
@@ -1934,6 +2068,12 @@ struct review_str review_annotation(const struct review *r, bool old, const char
     const struct review_kv *kv = old ? r->old_annotations : r->annotations;
     size_t n = old ? r->nold_annotations : r->nannotations;
     struct review_str none = {NULL, 0};
+    if (r->want != NULL && want_find(r->want, key, strlen(key)) < 0) {
+        fprintf(stderr,
+                "%s:%d: review_annotation: '%s' is not in the want list the review was decoded with\n",
+                __FILE__, __LINE__, key);
+        abort();
+    }
     for (size_t i = n; i-- > 0;)
         if (review_str_eq(kv[i].key, key))
             return review_kv_value(r, &kv[i]);

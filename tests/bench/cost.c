@@ -99,7 +99,7 @@ static long run_decode(const char *buf, size_t len, long n, struct arena *a, cha
 
     for (i = 0; i < n; i++) {
         a->used = 0;
-        if (review_decode(&r, buf, len, arena_alloc, a, err, errlen) == 0)
+        if (review_decode(&r, buf, len, NULL, arena_alloc, a, err, errlen) == 0)
             ok++;
     }
     return ok;
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 
         /* The decision reads the decoded review: decode once more, outside the measurement. */
         a.used = 0;
-        if (review_decode(&r, buf, len, arena_alloc, &a, err, sizeof(err)) == 0) {
+        if (review_decode(&r, buf, len, NULL, arena_alloc, &a, err, sizeof(err)) == 0) {
             run_decide(&r, one, &snap, now, 1);
             CALLGRIND_ZERO_STATS;
             CALLGRIND_TOGGLE_COLLECT;

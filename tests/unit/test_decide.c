@@ -495,32 +495,32 @@ static void test_escaped_annotations(void **state)
     (void)state;
 
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '7', '8');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_int_equal(review_decode(&r, buf, (size_t)n, NULL, arena_alloc, &used, err, sizeof(err)), 0);
     assert_true(r.annotations[1].escaped); /* as written: "replica\u002d7" */
     struct decision d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
     assert_int_equal(d.identity.len, 9);
     assert_memory_equal(d.identity.ptr, "replica-7", 9);
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '8', '7');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_int_equal(review_decode(&r, buf, (size_t)n, NULL, arena_alloc, &used, err, sizeof(err)), 0);
     d = run(&r, &s);
     expect(d, false, REASON_NOT_HOLDER);
     assert_non_null(strstr(d.message, "replica \"replica-8\" is not the holder"));
     /* DELETE: oldObject's (unescaped) annotation; then an escaped one there */
     n = snprintf(buf, sizeof(buf), json, "DELETE", '8', '7');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_int_equal(review_decode(&r, buf, (size_t)n, NULL, arena_alloc, &used, err, sizeof(err)), 0);
     expect(run(&r, &s), true, REASON_HOLDER);
 
     s = held_by("pod-a");
     n = snprintf(buf, sizeof(buf), epoch_json, '3');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_int_equal(review_decode(&r, buf, (size_t)n, NULL, arena_alloc, &used, err, sizeof(err)), 0);
     assert_true(r.annotations[0].escaped); /* as written: "u1\/3" */
     d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
     assert_int_equal(d.epoch.len, 4);
     assert_memory_equal(d.epoch.ptr, "u1/3", 4);
     n = snprintf(buf, sizeof(buf), epoch_json, '2');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, arena_alloc, &used, err, sizeof(err)), 0);
+    assert_int_equal(review_decode(&r, buf, (size_t)n, NULL, arena_alloc, &used, err, sizeof(err)), 0);
     d = run(&r, &s);
     expect(d, false, REASON_STALE_EPOCH);
     assert_non_null(strstr(d.message, "epoch \"u1/2\""));

@@ -1,11 +1,14 @@
 /*
  * Unit tests of the AdmissionReview decoder (server/review.c): every field,
  * each error class, escapes and surrogates, look-alike keys, duplicate keys,
- * deep nesting and its limit, the item limit and the memory it bounds,
- * v1beta1, truncated documents.  The differential test against jansson is
- * tests/unit/test_review_diff.c.
+ * deep nesting and its limit, want lists, the item limit and the memory they
+ * bound, v1beta1, truncated documents.  The differential test against
+ * jansson is tests/unit/test_review_diff.c.
  */
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,11 +47,16 @@ static int free_blocks(void **state)
 
 static char err[512];
 
-static int decode_n(struct review *r, const char *buf, size_t len)
+static int decode_want(struct review *r, const char *buf, size_t len, const struct review_want *want)
 {
     memset(r, 0xA5, sizeof(*r));
     err[0] = '\0';
-    return review_decode(r, buf, len, test_alloc, NULL, err, sizeof(err));
+    return review_decode(r, buf, len, want, test_alloc, NULL, err, sizeof(err));
+}
+
+static int decode_n(struct review *r, const char *buf, size_t len)
+{
+    return decode_want(r, buf, len, NULL);
 }
 
 static int decode(struct review *r, const char *json)
@@ -960,32 +968,176 @@ static void test_depth_memory(void **state)
     free(buf);
 }
 
+/* One annotations object of N entries "k0".."k{N-1}" under KEY, values
+ * the index; "want" every 1000th with its index as value, the last one
+ * "last". */
+static void gen_annotations(struct gen *g, size_t n, const char *tag)
+{
+    char entry[64];
+    size_t i;
+    GEN(g, "{\"metadata\":{\"annotations\":{");
+    for (i = 0; i < n; i++) {
+        int len = i % 1000 == 999
+                      ? snprintf(entry, sizeof(entry), "%s\"want\":\"%s%zu\"", i ? "," : "", tag, i)
+                      : snprintf(entry, sizeof(entry), "%s\"k%zu\":\"%zu\"", i ? "," : "", i, i);
+        gen_put(g, entry, (size_t)len);
+    }
+    GEN(g, ",\"want\":\"");
+    gen_put(g, tag, strlen(tag));
+    GEN(g, "last\",\"leasefence.io\\/epoch\":\"u\\/1\"}}}");
+}
+
+/* 200,000 annotations in object and in oldObject: with a want list, the
+ * wanted keys and their last values, and the decoder's memory small. */
+static void test_want_many_annotations(void **state)
+{
+    struct gen g = {0};
+    struct review r;
+    struct review_str keys[] = {{"want", 4}, {"leasefence.io/epoch", 19}, {"absent", 6}, {"want", 4}};
+    struct review_want want;
+    (void)state;
+    review_want_init(&want, keys, 4);
+    assert_int_equal(want.nkeys, 3);
+    GEN(&g, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+            "\"userInfo\":{\"username\":\"x\",\"groups\":[\"g\"]},\"object\":");
+    gen_annotations(&g, 200000, "new-");
+    GEN(&g, ",\"oldObject\":");
+    gen_annotations(&g, 200000, "old-");
+    GEN(&g, "}}");
+
+    allocated = 0;
+    if (decode_want(&r, g.buf, g.n, &want) != 0)
+        fail_msg("%s", err);
+    /* Two sides of 3 keys (56 bytes each), the escaped key decoded (6 times
+     * the longest wanted), the one group. */
+    if (allocated > 1024)
+        fail_msg("%zu bytes allocated for 400,000 annotations with 3 wanted keys", allocated);
+    assert_int_equal(r.nannotations, 2);
+    assert_int_equal(r.nold_annotations, 2);
+    assert_str(r.annotations[0].key, "want"); /* first position, last value */
+    assert_str(VAL(r.annotations[0]), "new-last");
+    assert_str(r.annotations[1].key, "leasefence.io/epoch"); /* escaped in the body */
+    assert_str(review_annotation(&r, false, "want"), "new-last");
+    assert_str(review_annotation(&r, true, "want"), "old-last");
+    assert_str(review_annotation(&r, false, "leasefence.io/epoch"), "u/1");
+    assert_str(review_annotation(&r, true, "leasefence.io/epoch"), "u/1");
+    assert_absent(review_annotation(&r, false, "absent"));
+    assert_str(r.username, "x");
+    assert_int_equal(r.ngroups, 1);
+
+    /* Without one, every annotation is kept, and they count towards the item limit. */
+    assert_int_equal(decode_n(&r, g.buf, g.n), -1);
+    assert_string_equal(err, "request.object.metadata.annotations has too many items: more than 65536 in "
+                             "groups, pod names and annotations together");
+    free(g.buf);
+}
+
+/* What a want list keeps: escaped keys decoded, duplicates (the last value
+ * at the first position), the last annotations object, nothing for an
+ * empty list; values still type-checked. */
+static void test_want_semantics(void **state)
+{
+    struct review r;
+    struct review_str keys[] = {{"b", 1}, {"a", 1}, {"\xc3\xa9", 2}};
+    struct review_want want, none;
+    static const char dup[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"x\":\"1\","
+                                 "\"b\":\"b1\",\"\\u0061\":\"a1\",\"\\u00e9\":\"e\\u00e9\",\"b\":\"b2\","
+                                 "\"bb\":\"no\",\"b\\u0000\":\"no\",\"a\":null}}}}");
+    static const char twice[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":\"1\","
+                                   "\"b\":\"2\"},\"annotations\":{\"b\":\"3\"}}}}");
+    static const char reset[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":\"1\"}},"
+                                   "\"metadata\":{}}}");
+    static const char bad[] = AR("{\"uid\":\"u\",\"oldObject\":{\"metadata\":{\"annotations\":{\"x\":1}}}}");
+    (void)state;
+    review_want_init(&want, keys, 3);
+    review_want_init(&none, NULL, 0);
+
+    assert_int_equal(decode_want(&r, dup, sizeof(dup) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 3);
+    assert_str(r.annotations[0].key, "b");
+    assert_str(VAL(r.annotations[0]), "b2");
+    assert_str(r.annotations[1].key, "a");
+    assert_str(VAL(r.annotations[1]), "");
+    assert_str(r.annotations[2].key, "\xc3\xa9");
+    assert_str(VAL(r.annotations[2]), "e\xc3\xa9");
+    assert_true(r.annotations[2].escaped);
+    assert_int_equal(decode_want(&r, dup, sizeof(dup) - 1, &none), 0);
+    assert_int_equal(r.nannotations, 0);
+    assert_null(r.annotations);
+
+    assert_int_equal(decode_want(&r, twice, sizeof(twice) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 1);
+    assert_str(review_annotation(&r, false, "b"), "3");
+    assert_absent(review_annotation(&r, false, "a"));
+    assert_int_equal(decode_want(&r, reset, sizeof(reset) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 0);
+
+    assert_int_equal(decode_want(&r, bad, sizeof(bad) - 1, &want), -1);
+    assert_string_equal(err, "request.oldObject.metadata.annotations must be an object of strings");
+}
+
+/* Asking a review decoded with a want list for another key is a bug that
+ * would read a present annotation as absent: it aborts. */
+static void test_want_unlisted_key_aborts(void **state)
+{
+    struct review r;
+    struct review_str keys[] = {{"a", 1}};
+    struct review_want want;
+    static const char json[] =
+        AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"b\":\"1\"}}}}");
+    int status;
+    pid_t pid;
+    (void)state;
+    review_want_init(&want, keys, 1);
+    assert_int_equal(decode_want(&r, json, sizeof(json) - 1, &want), 0);
+    assert_absent(review_annotation(&r, false, "a"));
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        review_annotation(&r, false, "b");
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+}
+
 static void test_item_limit(void **state)
 {
     struct review r;
+    struct review_want none;
     size_t cap = 16 + 4 * (REVIEW_MAX_ITEMS + 1) + 256, n = 0, i;
     char *buf = malloc(cap);
     (void)state;
+    review_want_init(&none, NULL, 0);
     n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"userInfo\":{\"groups\":["));
     n -= 1;
     for (i = 0; i <= REVIEW_MAX_ITEMS; i++)
         n += (size_t)snprintf(buf + n, cap - n, "%s\"\"", i ? "," : "");
     n += (size_t)snprintf(buf + n, cap - n, "]}}}");
     assert_int_equal(decode_n(&r, buf, n), -1);
-    assert_string_equal(err, "more than 65536 items in groups, pod names and annotations "
-                             "(at request.userInfo.groups)");
+    assert_string_equal(err, "request.userInfo.groups has too many items: more than 65536 in groups, pod "
+                             "names and annotations together");
+    assert_int_equal(decode_want(&r, buf, n, &none), -1);
+    assert_string_equal(err, "request.userInfo.groups has too many items: more than 65536 in groups and pod "
+                             "names together");
     free(buf);
 }
 
 /* Duplicate keys cannot multiply the budget: a 7 MiB body repeating a small
- * annotations object stays under the stated bound of about 5 MiB. */
+ * annotations object allocates a bounded amount; with a want list, next
+ * to nothing. */
 static void test_memory_bound(void **state)
 {
     struct review r;
+    struct review_str keys[] = {{"a", 1}, {"c", 1}};
+    struct review_want want;
     size_t cap = 7 << 20, n = 0;
     char *buf = malloc(cap);
     static const char chunk[] = "\"annotations\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"},";
     (void)state;
+    review_want_init(&want, keys, 2);
     n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"metadata\":{"));
     n -= 1;
     while (n + sizeof(chunk) + 64 < cap) {
@@ -995,8 +1147,12 @@ static void test_memory_bound(void **state)
     n += (size_t)snprintf(buf + n, cap - n, "\"x\":1}}}}");
     allocated = 0;
     assert_int_equal(decode_n(&r, buf, n), -1);
-    assert_non_null(strstr(err, "more than 65536 items"));
+    assert_non_null(strstr(err, "has too many items"));
     assert_true(allocated < (5u << 20));
+    allocated = 0;
+    assert_int_equal(decode_want(&r, buf, n, &want), 0);
+    assert_true(allocated < 256);
+    assert_str(review_annotation(&r, false, "c"), "3");
     free(buf);
 }
 
@@ -1007,9 +1163,9 @@ static void test_small_error_buffer(void **state)
     char small[8];
     (void)state;
     memset(&r, 0x5A, sizeof(r));
-    assert_int_equal(review_decode(&r, "{}", 2, test_alloc, NULL, small, sizeof(small)), -1);
+    assert_int_equal(review_decode(&r, "{}", 2, NULL, test_alloc, NULL, small, sizeof(small)), -1);
     assert_string_equal(small, "apiVers");
-    assert_int_equal(review_decode(&r, NULL, 0, test_alloc, NULL, err, sizeof(err)), -1);
+    assert_int_equal(review_decode(&r, NULL, 0, NULL, test_alloc, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "invalid JSON at byte 0: empty input");
     assert_int_equal(((unsigned char *)&r)[0], 0x5A);
 }
@@ -1038,6 +1194,9 @@ int main(void)
         cmocka_unit_test_teardown(test_depth, free_blocks),
         cmocka_unit_test_teardown(test_depth_kinds, free_blocks),
         cmocka_unit_test_teardown(test_depth_memory, free_blocks),
+        cmocka_unit_test_teardown(test_want_many_annotations, free_blocks),
+        cmocka_unit_test_teardown(test_want_semantics, free_blocks),
+        cmocka_unit_test_teardown(test_want_unlisted_key_aborts, free_blocks),
         cmocka_unit_test_teardown(test_item_limit, free_blocks),
         cmocka_unit_test_teardown(test_memory_bound, free_blocks),
         cmocka_unit_test_teardown(test_small_error_buffer, free_blocks),
