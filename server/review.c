@@ -152,17 +152,20 @@ struct dec {
     const char *limit;              /* the field that went over REVIEW_MAX_ITEMS */
     size_t items;                   /* entries of all arrays so far, duplicate keys included */
     const struct review_want *want; /* NULL: keep every annotation */
-    struct kept kept[2];            /* with WANT: object's, oldObject's */
-    char *keybuf;                   /* with WANT: an escaped key, decoded (6 * want->maxlen bytes) */
     uint64_t *spill;                /* the skipper's containers below its window: '}' 1, ']' 0 */
     size_t nspill, spillcap;        /* levels in SPILL, bits allocated */
     bool not_object;                /* valid JSON, but not an object */
+    bool kept_ready;                /* KEPT and KEYBUF cleared (on the first annotations object) */
     uint64_t bad;                   /* fields of the wrong type, by enum field */
     const unsigned char *guard;     /* the body's last non-whitespace byte when a '}', else BASE */
     uintptr_t below16, below32;     /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
-    struct review r; /* last: set by field_request, read only when there was a request */
+    /* Not zeroed by review_decode: R is set by field_request and read only
+     * when there was a request; the rest is cleared when first needed. */
+    struct review r;
+    struct kept kept[2]; /* with WANT: object's, oldObject's */
+    char *keybuf;        /* with WANT: an escaped key, decoded (6 * want->maxlen bytes) */
 };
 
 struct key {
@@ -1570,6 +1573,11 @@ static void kept_clear(struct kept *k)
 static int field_annotations(struct dec *d, enum field f, struct review_kv **out, size_t *nout)
 {
     struct kept *kept = d->want != NULL ? &d->kept[f == F_OLD_ANN] : NULL;
+    if (kept != NULL && !d->kept_ready) {
+        memset(d->kept, 0, sizeof(d->kept));
+        d->keybuf = NULL;
+        d->kept_ready = true;
+    }
     void *arr = NULL;
     size_t n = 0, cap = 0;
     int more;
