@@ -154,6 +154,7 @@ void config_free(struct fence_table *t)
     free_slots(t->groups, t->groups_cap);
     free_slots(t->leases, t->leases_cap);
     free(t->annotation_keys);
+    free(t->want_keys);
     for (size_t i = 0; i < t->nwarnings; i++)
         free(t->warnings[i]);
     free(t->warnings);
@@ -517,6 +518,12 @@ struct fence_table *config_parse(const char *text, size_t len, const char *name,
             goto out;
         }
     }
+    t->want_keys = xcalloc(t->nannotation_keys + 1, sizeof(*t->want_keys));
+    for (i = 0; i < t->nannotation_keys; i++) {
+        t->want_keys[i].ptr = t->annotation_keys[i];
+        t->want_keys[i].len = strlen(t->annotation_keys[i]);
+    }
+    review_want_init(&t->want, t->want_keys, t->nannotation_keys);
 out:
     json_decref(root);
     return t;

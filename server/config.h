@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "review.h"
+
 enum fence_mode { FENCE_ENFORCE, FENCE_WARN, FENCE_AUDIT };
 enum fence_identity { IDENTITY_POD_NAME, IDENTITY_USERNAME, IDENTITY_ANNOTATION };
 /* How the writer's identity is compared with spec.holderIdentity: EXACT equal; HOSTNAME equal, or the
@@ -46,6 +48,8 @@ struct fence_table {
     size_t users_cap, groups_cap, leases_cap;
     const char **annotation_keys; /* every identity and epoch annotation key, each once */
     size_t nannotation_keys;
+    struct review_want want; /* those keys, for review_decode: the only annotations a decision reads */
+    struct review_str *want_keys;
     char *
         *warnings; /* things that are valid but likely not meant ("fences[0] and fences[2] both name ...") */
     size_t nwarnings;

@@ -10,11 +10,17 @@
  * instruction count: whitespace is looked for only where compact JSON has
  * none, plain strings take one or two steps of 16 bytes, and when the body
  * ends in '}' the byte after each token is read with no check against the
- * end (see skip_value).  Strings stay in the body unless they hold escapes.
+ * end (see skip_value).  Nesting costs nothing up to 128 skipped containers
+ * (the skipper's own stack), then a bit a level from the allocator, up to
+ * REVIEW_MAX_DEPTH.  Strings stay in the body unless they hold escapes.
  * Annotation values with escapes stay in the body too, validated but
  * undecoded, flagged review_kv.escaped: review_kv_value decodes the one or
  * two that are read; embedded JSON (kubectl's last-applied-configuration)
  * is validated 64 bytes per step (embedded_runs).
+ *
+ * With a want list, annotations are matched against it as they are read
+ * and only the wanted ones kept (struct kept): the memory for them depends
+ * on the list, not on the body.
  *
  * Duplicate keys: the last one wins, for the value and for its type check,
  * so every field has a "wrong type" bit that each assignment rewrites, and
@@ -121,22 +127,45 @@ static const struct field_info {
 /* Longest key we ever compare against, decoded. */
 #define KEY_MAX 64
 
+/* Containers the skipper holds on its own stack (struct skip); deeper ones
+ * spill to struct dec's bit stack, half a window at a time. */
+#define SKIP_WINDOW 128
+/* So a skipper starts with a full window wherever field_* call it. */
+_Static_assert(REVIEW_MAX_DEPTH >= 2 * SKIP_WINDOW, "REVIEW_MAX_DEPTH below the skipper's window");
+
+/* The wanted annotations of one object, by first occurrence, each with its
+ * last value; reused by every annotations object on that side. */
+struct kept {
+    struct review_kv *kv; /* N of them: what the review gets */
+    size_t *key;          /* for each of KV, its index in the want list */
+    size_t *at;           /* for each wanted key, its index in KV + 1, 0 when absent */
+    size_t n;
+};
+
 struct dec {
     const unsigned char *base, *p, *end;
     review_alloc_fn alloc;
     void *ctx;
-    int depth;
+    int depth;          /* containers the field_* functions are in */
     const char *syntax; /* set once: what was wrong, at byte POS */
     size_t pos;
-    const char *limit;          /* the field that went over REVIEW_MAX_ITEMS */
-    size_t items;               /* entries of all arrays so far, duplicate keys included */
-    bool not_object;            /* valid JSON, but not an object */
-    uint64_t bad;               /* fields of the wrong type, by enum field */
-    const unsigned char *guard; /* the body's last non-whitespace byte when a '}', else BASE */
-    uintptr_t below16, below32; /* a string opening below may take 1 or 2 steps of 16 bytes */
+    const char *limit;              /* the field that went over REVIEW_MAX_ITEMS */
+    size_t items;                   /* entries of all arrays so far, duplicate keys included */
+    const struct review_want *want; /* NULL: keep every annotation */
+    uint64_t *spill;                /* the skipper's containers below its window: '}' 1, ']' 0 */
+    size_t nspill, spillcap;        /* levels in SPILL, bits allocated */
+    bool not_object;                /* valid JSON, but not an object */
+    bool kept_ready;                /* KEPT and KEYBUF cleared (on the first annotations object) */
+    uint64_t bad;                   /* fields of the wrong type, by enum field */
+    const unsigned char *guard;     /* the body's last non-whitespace byte when a '}', else BASE */
+    uintptr_t below16, below32;     /* a string opening below may take 1 or 2 steps of 16 bytes */
     struct review_str api_version, kind;
     bool has_request;
+    /* Not zeroed by review_decode: R is set by field_request and read only
+     * when there was a request; the rest is cleared when first needed. */
     struct review r;
+    struct kept kept[2]; /* with WANT: object's, oldObject's */
+    char *keybuf;        /* with WANT: an escaped key, decoded (6 * want->maxlen bytes) */
 };
 
 struct key {
@@ -901,15 +930,18 @@ enum skip_at {
     SKIP_AT_VALUE,       /* at a value */
     SKIP_AT_AFTER_KEY,   /* after a key: at ':' */
     SKIP_AT_AFTER_VALUE, /* after a value inside a container */
+    SKIP_AT_POPPED,      /* after a container's closing byte */
 };
 
-/* The skipper's memory: the closing bytes of the enclosing containers, and
- * where a run stopped for a string it could not take. */
+/* The skipper's memory: the closing bytes of the enclosing containers
+ * (stack[1..depth), CLOSE the innermost's), where a run stopped for a string
+ * it could not take or a container its window has no room for, and the most
+ * containers the next run may hold. */
 struct skip {
     const unsigned char *p;
-    int depth;
+    int depth, room;
     enum skip_at at;
-    unsigned char close, stack[REVIEW_MAX_DEPTH];
+    unsigned char close, stack[SKIP_WINDOW];
 };
 
 #ifdef __SSE2__
@@ -965,14 +997,17 @@ static __attribute__((noinline)) const unsigned char *plain_run(const unsigned c
 
 /*
  * The skipper's loop, from AT at P, DEPTH containers deep, the innermost
- * closed by CLOSE: returns 0 when the container it started in is closed
- * (d->p after it), -1 on error, 1 at a string that is not a short plain
- * one (ST->p at its opening quote, ST->at where to resume after it,
- * ST->depth and ST->close), which skip_container takes with a call.  There
- * is no call in here, so the constants of the string steps stay in
- * registers, loaded once per run, not once per string.  Compact JSON takes
- * the first branch everywhere: whitespace is looked for only where a
- * structural byte was expected and not found.
+ * closed by CLOSE.  Returns 0 when the container skip_container started in
+ * is closed (d->p after it); -1 on error; else stops for skip_container,
+ * with ST->p, ST->depth and ST->close: 1 at a string that is not a short
+ * plain one (ST->p at its opening quote, ST->at where to resume after it),
+ * 2 at a container that would make more than ST->room (ST->p at it: the
+ * window is full, or the nesting at REVIEW_MAX_DEPTH), 3 when the window's
+ * outermost container is closed and the bit stack holds the ones around it
+ * (ST->p after it).  There is no call in here, so the constants of the
+ * string steps stay in registers, loaded once per run, not once per
+ * string.  Compact JSON takes the first branch everywhere: whitespace is
+ * looked for only where a structural byte was expected and not found.
  */
 static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct skip *st,
                                                           const unsigned char *p, int depth,
@@ -980,7 +1015,7 @@ static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct 
                                                           const bool guarded)
 {
     const unsigned char *end = d->end;
-    const int room = REVIEW_MAX_DEPTH - d->depth;
+    const int room = st->room;
 #ifdef __SSE2__
     /* Hidden from GCC, which would load them from memory for every string
      * rather than keep them in registers (and see stops16). */
@@ -995,6 +1030,8 @@ static inline __attribute__((always_inline)) int skip_run(struct dec *d, struct 
         goto after_key;
     case SKIP_AT_AFTER_VALUE:
         goto after;
+    case SKIP_AT_POPPED:
+        goto popped;
     default:
         break;
     }
@@ -1087,10 +1124,11 @@ after_key:
 
 pop: /* after a closing byte */
     if (--depth == 0) {
-        d->p = p;
-        return 0;
+        st->p = d->p = p;
+        return d->nspill > 0 ? 3 : 0; /* 3: the bit stack holds the next */
     }
     close = st->stack[depth];
+popped:
     if (guarded && p > guard) { /* that was the guard: only whitespace after it */
         p = end;
         goto eof;
@@ -1139,7 +1177,10 @@ suspend:
 eof:
     return fail(d, p, "unexpected end of input");
 deep:
-    return fail(d, p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+    st->p = p;
+    st->close = close;
+    st->depth = depth;
+    return 2;
 }
 
 #define SKIP_RUN_ARGS                                                                                        \
@@ -1163,6 +1204,78 @@ static __attribute__((noinline, target("avx2"))) int skip_run_guarded_avx2(SKIP_
 }
 #endif
 
+/* How many containers the skipper's window may hold: all of it, unless
+ * REVIEW_MAX_DEPTH comes first. */
+static int skip_room(const struct dec *d)
+{
+    size_t left = (size_t)(REVIEW_MAX_DEPTH - d->depth) - d->nspill;
+    return left < SKIP_WINDOW ? (int)left : SKIP_WINDOW;
+}
+
+/* The window is full (ST->depth == ST->room) at the container at ST->p:
+ * moves its outer half to the bit stack, or fails at REVIEW_MAX_DEPTH. */
+static int spill(struct dec *d, struct skip *st)
+{
+    const int half = SKIP_WINDOW / 2;
+    int i;
+    if ((size_t)d->depth + d->nspill + (size_t)st->depth >= REVIEW_MAX_DEPTH)
+        return fail(d, st->p, "nesting deeper than " STR(REVIEW_MAX_DEPTH) " levels");
+    if (d->nspill + half > d->spillcap) {
+        /* Doubling from 4096 levels up to REVIEW_MAX_DEPTH: about 250 KiB in
+         * all at the limit. */
+        size_t cap = d->spillcap ? d->spillcap * 2 : 4096;
+        if (cap > (REVIEW_MAX_DEPTH + 63) / 64 * 64)
+            cap = (REVIEW_MAX_DEPTH + 63) / 64 * 64;
+        uint64_t *bits = d->alloc(d->ctx, cap / 8);
+        if (d->nspill > 0)
+            memcpy(bits, d->spill, (d->nspill + 63) / 64 * 8);
+        d->spill = bits;
+        d->spillcap = cap;
+    }
+    for (i = 1; i <= half; i++, d->nspill++) {
+        uint64_t bit = UINT64_C(1) << (d->nspill % 64);
+        if (st->stack[i] == '}')
+            d->spill[d->nspill / 64] |= bit;
+        else
+            d->spill[d->nspill / 64] &= ~bit;
+    }
+    memmove(st->stack + 1, st->stack + 1 + half, (size_t)(st->depth - 1 - half));
+    st->depth -= half;
+    st->room = skip_room(d);
+    return 0;
+}
+
+/* The window is empty and the bit stack is not: takes back up to half a
+ * window, the innermost as ST->close. */
+static void unspill(struct dec *d, struct skip *st)
+{
+    int n = d->nspill < SKIP_WINDOW / 2 ? (int)d->nspill : SKIP_WINDOW / 2, i;
+    for (i = n; i >= 1; i--) {
+        d->nspill--;
+        unsigned char c = (d->spill[d->nspill / 64] >> (d->nspill % 64)) & 1 ? '}' : ']';
+        if (i == n)
+            st->close = c;
+        else
+            st->stack[i] = c;
+    }
+    st->depth = n;
+    st->room = skip_room(d);
+}
+
+/* skip_container when skip_run stopped with RC 2 or 3: to the bit stack and
+ * back, then on with RUN. */
+static __attribute__((noinline, cold)) int skip_deep(struct dec *d, struct skip *st, int rc,
+                                                     int (*run)(SKIP_RUN_ARGS))
+{
+    if (rc == 2) {
+        if (spill(d, st) < 0)
+            return -1;
+        return run(d, st, st->p, st->depth, st->close, SKIP_AT_VALUE);
+    }
+    unspill(d, st);
+    return run(d, st, st->p, st->depth, st->close, SKIP_AT_POPPED);
+}
+
 /* Validates the object or array at d->p and leaves d->p after it.  The
  * state goes to each run in registers: through memory it would wait on
  * the stores just made, in every call. */
@@ -1174,12 +1287,17 @@ static int skip_container(struct dec *d, bool guarded)
     if (guarded && __builtin_cpu_supports("avx2"))
         run = skip_run_guarded_avx2;
 #endif
+    st.room = SKIP_WINDOW; /* = skip_room(d): nothing spilled yet, REVIEW_MAX_DEPTH far */
     rc = run(d, &st, d->p, 0, 0, SKIP_AT_VALUE);
     while (rc > 0) {
-        const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
-        if (p == NULL)
-            return -1;
-        rc = run(d, &st, p, st.depth, st.close, st.at);
+        if (rc == 1) {
+            const unsigned char *p = skip_string_long(d, st.p, st.p + 1);
+            if (p == NULL)
+                return -1;
+            rc = run(d, &st, p, st.depth, st.close, st.at);
+        } else {
+            rc = skip_deep(d, &st, rc, run);
+        }
     }
     return rc;
 }
@@ -1363,11 +1481,103 @@ static size_t dedup(struct dec *d, struct review_kv *kv, size_t n)
     }
 }
 
+static int cmp_want_key(const void *a, const void *b)
+{
+    const struct review_str *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->len ? memcmp(x->ptr, y->ptr, x->len) : 0;
+}
+
+/* The index in W of KEY[0..LEN), -1 when it is not there: a binary search,
+ * so that a body of many annotations costs no more with many wanted keys. */
+static ptrdiff_t want_find(const struct review_want *w, const char *key, size_t len)
+{
+    struct review_str k = {key, len};
+    size_t lo = 0, hi = w->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_want_key(&w->keys[mid], &k);
+        if (c == 0)
+            return (ptrdiff_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* The annotation key at d->p (its opening quote), with a want list: leaves
+ * d->p after it and sets *WANT to its index in the list, -1 when not
+ * wanted.  An escaped key is decoded, into the one d->keybuf, only when it
+ * could be a wanted one: decoding never lengthens and shrinks at most
+ * sixfold ("\u0041" -> "A"). */
+static int wanted_key(struct dec *d, ptrdiff_t *want)
+{
+    const struct review_want *w = d->want;
+    const unsigned char *raw;
+    size_t len;
+    bool esc;
+    *want = -1;
+    if (scan_string(d, &raw, &len, &esc) < 0)
+        return -1;
+    if (len < w->minlen)
+        return 0;
+    if (!esc) {
+        if (len <= w->maxlen)
+            *want = want_find(w, (const char *)raw, len);
+        return 0;
+    }
+    if (len / 6 > w->maxlen)
+        return 0;
+    if (d->keybuf == NULL)
+        d->keybuf = d->alloc(d->ctx, 6 * w->maxlen + 5);
+    *want = want_find(w, d->keybuf, unescape(d->keybuf, raw, len));
+    return 0;
+}
+
+/* Keeps KV, whose key is wanted key I, in K: at the position of the key's
+ * first occurrence, with the last value. */
+static void keep(struct dec *d, struct kept *k, size_t i, const struct review_kv *kv)
+{
+    size_t nkeys = d->want->nkeys;
+    if (k->kv == NULL) {
+        k->kv = d->alloc(d->ctx, nkeys * sizeof(*k->kv));
+        k->key = d->alloc(d->ctx, nkeys * sizeof(*k->key));
+        k->at = d->alloc(d->ctx, nkeys * sizeof(*k->at));
+        memset(k->at, 0, nkeys * sizeof(*k->at));
+        k->n = 0;
+    }
+    if (k->at[i] == 0) {
+        k->key[k->n] = i;
+        k->kv[k->n].key = d->want->keys[i];
+        k->at[i] = ++k->n;
+    }
+    k->kv[k->at[i] - 1].value = kv->value;
+    k->kv[k->at[i] - 1].escaped = kv->escaped;
+}
+
+/* Forgets what K kept from an earlier annotations object. */
+static void kept_clear(struct kept *k)
+{
+    for (size_t j = 0; j < k->n; j++)
+        k->at[k->key[j]] = 0;
+    k->n = 0;
+}
+
 /* An object of string values; null values read as "".  Values with escapes
  * are validated but kept as written (kv->escaped): review_kv_value decodes
- * the few that are read. */
+ * the few that are read.  With a want list, only the wanted keys are kept,
+ * in d->kept: nothing here grows with the body. */
 static int field_annotations(struct dec *d, enum field f, struct review_kv **out, size_t *nout)
 {
+    struct kept *kept = d->want != NULL ? &d->kept[f == F_OLD_ANN] : NULL;
+    if (kept != NULL && !d->kept_ready) {
+        memset(d->kept, 0, sizeof(d->kept));
+        d->keybuf = NULL;
+        d->kept_ready = true;
+    }
     void *arr = NULL;
     size_t n = 0, cap = 0;
     int more;
@@ -1383,11 +1593,14 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
         return wrong_type(d, f);
     }
     more = enter(d, '}');
+    if (kept != NULL)
+        kept_clear(kept);
     while (more > 0) {
-        struct review_str key;
+        struct review_kv one, *kv = &one;
+        ptrdiff_t want = -1;
         if (*d->p != '"')
             return fail(d, d->p, "expected a string key");
-        if (take_string(d, &key) < 0)
+        if (kept == NULL ? take_string(d, &one.key) : wanted_key(d, &want))
             return -1;
         skip_ws(d);
         if (d->p >= d->end || *d->p != ':')
@@ -1395,13 +1608,15 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
         d->p++;
         skip_ws(d);
         if (d->p < d->end && (*d->p == '"' || *d->p == 'n')) {
-            struct review_kv *kv;
-            if (d->items++ == REVIEW_MAX_ITEMS) {
-                d->limit = fields[f].name;
-                return fail(d, d->p, "too many items");
+            if (kept == NULL) {
+                if (d->items++ == REVIEW_MAX_ITEMS) {
+                    d->limit = fields[f].name;
+                    return fail(d, d->p, "too many items");
+                }
+                kv = grow(d, &arr, n, &cap, sizeof(*kv));
+                kv->key = one.key;
+                n++;
             }
-            kv = grow(d, &arr, n, &cap, sizeof(*kv));
-            kv->key = key;
             kv->escaped = false;
             if (*d->p == '"') {
                 const unsigned char *raw;
@@ -1416,7 +1631,8 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
                 kv->value.ptr = empty_string;
                 kv->value.len = 0;
             }
-            n++;
+            if (want >= 0)
+                keep(d, kept, (size_t)want, kv);
         } else {
             bad = true;
             if (skip_value(d) < 0)
@@ -1427,7 +1643,10 @@ static int field_annotations(struct dec *d, enum field f, struct review_kv **out
     if (more < 0)
         return -1;
     assign(d, f, bad);
-    if (!bad) {
+    if (!bad && kept != NULL) {
+        *out = kept->n > 0 ? kept->kv : NULL;
+        *nout = kept->n;
+    } else if (!bad) {
         *out = arr;
         *nout = dedup(d, arr, n);
     }
@@ -1764,8 +1983,28 @@ bad_type:
     return 0;
 }
 
-int review_decode(struct review *out, const char *buf, size_t len, review_alloc_fn alloc, void *ctx,
-                  char *err, size_t errlen)
+void review_want_init(struct review_want *w, struct review_str *keys, size_t n)
+{
+    size_t i, out = 0;
+    if (n > 0)
+        qsort(keys, n, sizeof(*keys), cmp_want_key);
+    w->minlen = SIZE_MAX;
+    w->maxlen = 0;
+    for (i = 0; i < n; i++) {
+        if (out > 0 && cmp_want_key(&keys[out - 1], &keys[i]) == 0)
+            continue;
+        keys[out++] = keys[i];
+        if (keys[i].len < w->minlen)
+            w->minlen = keys[i].len;
+        if (keys[i].len > w->maxlen)
+            w->maxlen = keys[i].len;
+    }
+    w->keys = keys;
+    w->nkeys = out;
+}
+
+int review_decode(struct review *out, const char *buf, size_t len, const struct review_want *want,
+                  review_alloc_fn alloc, void *ctx, char *err, size_t errlen)
 {
     struct dec d;
     int rc;
@@ -1773,11 +2012,12 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
         snprintf(err, errlen, "invalid JSON at byte 0: empty input");
         return -1;
     }
-    memset(&d, 0, sizeof(d));
+    memset(&d, 0, offsetof(struct dec, r));
     d.base = d.p = (const unsigned char *)buf;
     d.end = d.base + len;
     d.alloc = alloc;
     d.ctx = ctx;
+    d.want = want;
     d.guard = d.end;
     while (d.guard > d.base && IS_WS(d.guard[-1]))
         d.guard--;
@@ -1805,8 +2045,8 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
     }
     if (rc < 0) {
         if (d.limit != NULL)
-            snprintf(err, errlen, "more than %d items in groups, pod names and annotations (at %s)",
-                     REVIEW_MAX_ITEMS, d.limit);
+            snprintf(err, errlen, "%s has too many items: more than %d in groups%s together", d.limit,
+                     REVIEW_MAX_ITEMS, want != NULL ? " and pod names" : ", pod names and annotations");
         else
             snprintf(err, errlen, "invalid JSON at byte %zu: %s", d.pos, d.syntax);
         return -1;
@@ -1815,6 +2055,7 @@ int review_decode(struct review *out, const char *buf, size_t len, review_alloc_
         return -1;
     d.r.alloc = alloc;
     d.r.alloc_ctx = ctx;
+    d.r.want = want;
     *out = d.r;
     return 0;
 }
@@ -1835,6 +2076,12 @@ struct review_str review_annotation(const struct review *r, bool old, const char
     const struct review_kv *kv = old ? r->old_annotations : r->annotations;
     size_t n = old ? r->nold_annotations : r->nannotations;
     struct review_str none = {NULL, 0};
+    if (r->want != NULL && want_find(r->want, key, strlen(key)) < 0) {
+        fprintf(stderr,
+                "%s:%d: review_annotation: '%s' is not in the want list the review was decoded with\n",
+                __FILE__, __LINE__, key);
+        abort();
+    }
     for (size_t i = n; i-- > 0;)
         if (review_str_eq(kv[i].key, key))
             return review_kv_value(r, &kv[i]);

@@ -431,7 +431,8 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
         return;
     }
     const struct fence_table *t = thread_config(lt);
-    if (review_decode(&r, req->entity.base, req->entity.len, pool_alloc, &req->pool, err, sizeof(err)) != 0) {
+    if (review_decode(&r, req->entity.base, req->entity.len, &t->want, pool_alloc, &req->pool, err,
+                      sizeof(err)) != 0) {
         char msg[320];
         snprintf(msg, sizeof(msg), "bad AdmissionReview: %s", err);
         bad_request(lt, req, 400, "Bad Request", msg);

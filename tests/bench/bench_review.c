@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
 
         arena.used = 0;
-        if (review_decode(&r, buf, len, bump_alloc, &arena, err, sizeof(err)) < 0) {
+        if (review_decode(&r, buf, len, NULL, bump_alloc, &arena, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s: %s\n", argv[i], err);
             return 1;
         }
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
             t0 = now_ns();
             for (k = 0; k < n; k++) {
                 arena.used = 0;
-                review_decode(&r, buf, len, bump_alloc, &arena, err, sizeof(err));
+                review_decode(&r, buf, len, NULL, bump_alloc, &arena, err, sizeof(err));
                 sink += r.uid.len;
                 if (strcmp(mode, "read") == 0) {
                     for (size_t j = 0; j < r.nannotations; j++)

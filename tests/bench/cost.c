@@ -2,7 +2,7 @@
  * Deterministic cost of the admission hot path, for `make bench`.
  *
  *   build/bench/cost [--iterations N] [--fences M] [--lease NS/NAME] [--writer USER]
- *                    [--holder POD] FILE...
+ *                    [--holder POD] [--want KEY]... FILE...
  *
  * For each AdmissionReview in FILE..., runs review_decode N times; then the
  * decision (decide_fences + decide_check + decide) N times against a table of one fence, and
@@ -11,7 +11,9 @@
  * comparison.  The fence is LEASE (default bench/controller-leader) for
  * writer USER (system:serviceaccount:bench:controller), identity podName, and
  * the Lease is held, unexpired, by POD (controller-6d8f9c7b5-holdr): the
- * defaults of tests/bench/make-reviews.py.
+ * defaults of tests/bench/make-reviews.py.  With --want (any number, "" for
+ * none), review_decode keeps only those annotation keys (review_want_init);
+ * without, all of them.
  *
  * Run it under `valgrind --tool=callgrind --collect-atstart=no`: each
  * measured loop is bracketed by callgrind client requests and dumped as
@@ -91,6 +93,9 @@ static const char *base_name(const char *path)
     return s != NULL ? s + 1 : path;
 }
 
+/* The annotation keys of --want, NULL without. */
+static struct review_want *want;
+
 /* Decodes BUF N times; returns the number of successful decodes. */
 static long run_decode(const char *buf, size_t len, long n, struct arena *a, char *err, size_t errlen)
 {
@@ -99,7 +104,7 @@ static long run_decode(const char *buf, size_t len, long n, struct arena *a, cha
 
     for (i = 0; i < n; i++) {
         a->used = 0;
-        if (review_decode(&r, buf, len, arena_alloc, a, err, errlen) == 0)
+        if (review_decode(&r, buf, len, want, arena_alloc, a, err, errlen) == 0)
             ok++;
     }
     return ok;
@@ -194,10 +199,17 @@ static int parse_count(const char *s, long *out)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"iterations", required_argument, NULL, 'n'}, {"fences", required_argument, NULL, 'f'},
-        {"lease", required_argument, NULL, 'l'},      {"writer", required_argument, NULL, 'w'},
-        {"holder", required_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
+        {"iterations", required_argument, NULL, 'n'},
+        {"fences", required_argument, NULL, 'f'},
+        {"lease", required_argument, NULL, 'l'},
+        {"writer", required_argument, NULL, 'w'},
+        {"holder", required_argument, NULL, 'h'},
+        {"want", required_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
     };
+    static struct review_str want_keys[16];
+    static struct review_want want_list;
+    size_t nwant = 0;
     const char *lease = "bench/controller-leader", *writer = "system:serviceaccount:bench:controller";
     const char *holder = "controller-6d8f9c7b5-holdr";
     struct fence_table *one, *many;
@@ -229,6 +241,14 @@ int main(int argc, char **argv)
             holder = optarg;
             ok = 0;
             break;
+        case 'k':
+            ok = nwant < sizeof(want_keys) / sizeof(want_keys[0]) ? 0 : -1;
+            if (ok == 0 && optarg[0] != '\0') {
+                want_keys[nwant].ptr = optarg;
+                want_keys[nwant++].len = strlen(optarg);
+            }
+            want = &want_list;
+            break;
         default:
             ok = -1;
         }
@@ -237,6 +257,7 @@ int main(int argc, char **argv)
     }
     if (optind == argc || strchr(lease, '/') == NULL)
         goto usage;
+    review_want_init(&want_list, want_keys, nwant);
     one = make_table(1, lease, writer);
     many = make_table(nfences, lease, writer);
     if (one == NULL || many == NULL)
@@ -290,7 +311,7 @@ int main(int argc, char **argv)
 
         /* The decision reads the decoded review: decode once more, outside the measurement. */
         a.used = 0;
-        if (review_decode(&r, buf, len, arena_alloc, &a, err, sizeof(err)) == 0) {
+        if (review_decode(&r, buf, len, want, arena_alloc, &a, err, sizeof(err)) == 0) {
             run_decide(&r, one, &snap, now, 1);
             CALLGRIND_ZERO_STATS;
             CALLGRIND_TOGGLE_COLLECT;
@@ -337,6 +358,6 @@ int main(int argc, char **argv)
     return rc;
 usage:
     fprintf(stderr, "usage: cost [--iterations N] [--fences M] [--lease NS/NAME] [--writer USER] [--holder "
-                    "POD] FILE...\n");
+                    "POD] [--want KEY]... FILE...\n");
     return 2;
 }

@@ -162,7 +162,7 @@ static int annotation_case(const char *name, const char *body, json_t *req, int 
 
     struct arena a = {.n = 0};
     struct review r;
-    if (review_decode(&r, body, strlen(body), arena_alloc, &a, err, sizeof(err)) != 0) {
+    if (review_decode(&r, body, strlen(body), &t->want, arena_alloc, &a, err, sizeof(err)) != 0) {
         /* a capture artefact ("oldObject": "None"): refused with a reason, as the server would */
         print_message("# %s: refused: %s\n", name, err);
         arena_free(&a);
@@ -212,7 +212,7 @@ static void pod_case(const char *name, const char *body, json_t *req, int *seen)
     struct arena a = {.n = 0};
     struct review r;
     struct decision d;
-    if (review_decode(&r, body, strlen(body), arena_alloc, &a, err, sizeof(err)) != 0)
+    if (review_decode(&r, body, strlen(body), &t->want, arena_alloc, &a, err, sizeof(err)) != 0)
         fail_msg("%s: %s", name, err);
     snprintf(holder, sizeof(holder), "%s_3f2c9a6e-2b1d-4c7e-9f0a-1d2e3f4a5b6c",
              json_string_value(json_array_get(pods, 0)));

@@ -1,10 +1,14 @@
 /*
  * Unit tests of the AdmissionReview decoder (server/review.c): every field,
  * each error class, escapes and surrogates, look-alike keys, duplicate keys,
- * the depth limit, v1beta1, truncated documents.  The differential test
- * against jansson is tests/unit/test_review_diff.c.
+ * deep nesting and its limit, want lists, the item limit and the memory they
+ * bound, v1beta1, truncated documents.  The differential test against
+ * jansson is tests/unit/test_review_diff.c.
  */
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,11 +47,16 @@ static int free_blocks(void **state)
 
 static char err[512];
 
-static int decode_n(struct review *r, const char *buf, size_t len)
+static int decode_want(struct review *r, const char *buf, size_t len, const struct review_want *want)
 {
     memset(r, 0xA5, sizeof(*r));
     err[0] = '\0';
-    return review_decode(r, buf, len, test_alloc, NULL, err, sizeof(err));
+    return review_decode(r, buf, len, want, test_alloc, NULL, err, sizeof(err));
+}
+
+static int decode_n(struct review *r, const char *buf, size_t len)
+{
+    return decode_want(r, buf, len, NULL);
 }
 
 static int decode(struct review *r, const char *json)
@@ -726,65 +735,409 @@ static void test_truncated(void **state)
     assert_int_equal(decode_n(&r, buf, len), 0);
 }
 
-static void test_depth(void **state)
+/* A growing buffer for big generated reviews. */
+struct gen {
+    char *buf;
+    size_t n, cap;
+};
+
+static void gen_put(struct gen *g, const char *s, size_t len)
 {
+    if (g->n + len > g->cap) {
+        g->cap = (g->n + len) * 2;
+        g->buf = realloc(g->buf, g->cap);
+        assert_non_null(g->buf);
+    }
+    memcpy(g->buf + g->n, s, len);
+    g->n += len;
+}
+
+#define GEN(g, lit) gen_put((g), (lit), sizeof(lit) - 1)
+
+/* LEVELS nested containers in the way of a deep custom resource: objects
+ * ("spec":{...}) and arrays in turn, a sibling member at some levels; a
+ * look-alike "metadata" with annotations at the bottom. */
+static void gen_deep(struct gen *g, long levels)
+{
+    long i;
+    for (i = 0; i < levels - 1; i++) {
+        if (i % 2 == 0)
+            GEN(g, "{\"kind\":\"Node\",\"spec\":");
+        else
+            GEN(g, "[");
+    }
+    GEN(g, "{\"metadata\":{\"annotations\":{\"deep\":\"1\"}}}");
+    for (i = levels - 2; i >= 0; i--) {
+        if (i % 2 == 0)
+            GEN(g, "}");
+        else if (i % 7 == 0)
+            GEN(g, ",{\"x\":[1,\"two\",null]}]");
+        else
+            GEN(g, "]");
+    }
+}
+
+/* A custom resource nested 10,000 deep, as Go's encoding/json (kube-apiserver)
+ * still accepts, in object and in oldObject: decoded, every field right. */
+static void test_deep_custom_resource(void **state)
+{
+    struct gen g = {0};
     struct review r;
-    char buf[1024];
-    int depth;
     (void)state;
-    for (depth = REVIEW_MAX_DEPTH - 1; depth <= REVIEW_MAX_DEPTH + 1; depth++) {
-        /* depth nested containers: the review (1), request (2), object (3), arrays. */
-        size_t n = (size_t)snprintf(buf, sizeof(buf), "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":"));
-        int i;
-        n -= 1; /* drop AR's closing brace */
-        for (i = 0; i < depth - 3; i++)
+    GEN(&g, "{\"apiVersion\":\"admission.k8s.io/"
+            "v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"deep-1\","
+            "\"kind\":{\"group\":\"example.com\",\"version\":\"v1\",\"kind\":\"Tree\"},"
+            "\"resource\":{\"group\":\"example.com\",\"version\":\"v1\",\"resource\":\"trees\"},"
+            "\"name\":\"t\",\"namespace\":\"shop\",\"operation\":\"UPDATE\","
+            "\"userInfo\":{\"username\":\"" USER "\",\"groups\":[\"g1\",\"g2\"],"
+            "\"extra\":{\"authentication.kubernetes.io/pod-name\":[\"" POD "\"]}},"
+            "\"object\":{\"apiVersion\":\"example.com/v1\",\"kind\":\"Tree\","
+            "\"metadata\":{\"name\":\"t\",\"annotations\":{\"leasefence.io/epoch\":\"e/2\"}},\"spec\":");
+    gen_deep(&g, 10000);
+    GEN(&g, "},\"oldObject\":{\"spec\":");
+    gen_deep(&g, 10000);
+    GEN(&g, ",\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"e/1\"}}},\"dryRun\":true}}");
+    assert_int_equal(decode_n(&r, g.buf, g.n), 0);
+    assert_str(r.uid, "deep-1");
+    assert_str(r.kind_group, "example.com");
+    assert_str(r.kind_kind, "Tree");
+    assert_str(r.res_resource, "trees");
+    assert_str(r.name, "t");
+    assert_str(r.namespace_, "shop");
+    assert_str(r.operation, "UPDATE");
+    assert_str(r.username, USER);
+    assert_int_equal(r.ngroups, 2);
+    assert_str(r.groups[1], "g2");
+    assert_int_equal(r.npod_names, 1);
+    assert_str(r.pod_names[0], POD);
+    assert_true(r.has_object);
+    assert_true(r.has_old_object);
+    assert_true(r.dry_run);
+    assert_int_equal(r.nannotations, 1);
+    assert_str(review_annotation(&r, false, "leasefence.io/epoch"), "e/2");
+    assert_int_equal(r.nold_annotations, 1);
+    assert_str(review_annotation(&r, true, "leasefence.io/epoch"), "e/1");
+    assert_absent(review_annotation(&r, false, "deep"));
+    free(g.buf);
+}
+
+/* [...] and {"a":...} nested DEPTH deep in all: the review (1), request (2),
+ * object (3), then DEPTH - 3 in object.x.  *DEEPEST: where the innermost
+ * opens. */
+static size_t nested_review(char *buf, size_t cap, long depth, size_t *deepest)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":"));
+    long i;
+    n -= 1; /* drop AR's closing brace */
+    for (i = 0; i < depth - 3; i++) {
+        *deepest = n;
+        if (i % 2 == 0)
             buf[n++] = '[';
-        for (i = 0; i < depth - 3; i++)
-            buf[n++] = ']';
-        memcpy(buf + n, "}}}", 3);
-        n += 3;
-        if (depth <= REVIEW_MAX_DEPTH) {
-            assert_int_equal(decode_n(&r, buf, n), 0);
-        } else {
-            assert_int_equal(decode_n(&r, buf, n), -1);
-            assert_non_null(strstr(err, "nesting deeper than 128 levels"));
+        else {
+            memcpy(buf + n, "{\"a\":", 5);
+            n += 5;
         }
     }
-    /* Deep nesting far beyond the limit stops early, without recursing further. */
-    {
-        static char deep[1 << 20];
-        memset(deep, '[', sizeof(deep));
-        assert_int_equal(decode_n(&r, deep, sizeof(deep)), -1);
-        assert_string_equal(err, "invalid JSON at byte 128: nesting deeper than 128 levels");
+    memcpy(buf + n, "null", 4);
+    n += 4;
+    for (i = depth - 4; i >= 0; i--)
+        buf[n++] = i % 2 == 0 ? ']' : '}';
+    memcpy(buf + n, "}}}", 3);
+    return n + 3;
+}
+
+#define LIMIT REVIEW_MAX_DEPTH
+static void test_depth(void **state)
+{
+    /* 128 levels of object.x (131 in all) fill the skipper's window; more spill */
+    static const long depths[] = {127, 130, 131, 132, 133, 4096, 100003, LIMIT - 1, LIMIT, LIMIT + 1};
+    size_t cap = 4 * (size_t)REVIEW_MAX_DEPTH + 256, i, deepest;
+    char *buf = malloc(cap), msg[128];
+    struct review r;
+    (void)state;
+    for (i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+        size_t n = nested_review(buf, cap, depths[i], &deepest);
+        if (depths[i] <= REVIEW_MAX_DEPTH) {
+            if (decode_n(&r, buf, n) != 0)
+                fail_msg("depth %ld: %s", depths[i], err);
+            assert_str(r.uid, "u");
+            assert_true(r.has_object);
+        } else {
+            assert_int_equal(decode_n(&r, buf, n), -1);
+            snprintf(msg, sizeof(msg), "invalid JSON at byte %zu: nesting deeper than 1000000 levels",
+                     deepest);
+            assert_string_equal(err, msg);
+        }
     }
+    /* Deep nesting beyond the limit stops there, without recursing. */
+    memset(buf, '[', 2 * (size_t)REVIEW_MAX_DEPTH);
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH), -1);
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: nesting deeper than %d levels", REVIEW_MAX_DEPTH,
+             REVIEW_MAX_DEPTH);
+    assert_string_equal(err, msg);
+    /* At the limit, but not an AdmissionReview; then unclosed. */
+    memset(buf + REVIEW_MAX_DEPTH, ']', REVIEW_MAX_DEPTH);
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH), -1);
+    assert_string_equal(err, "an AdmissionReview must be a JSON object");
+    assert_int_equal(decode_n(&r, buf, 2 * (size_t)REVIEW_MAX_DEPTH - 1), -1);
+    snprintf(msg, sizeof(msg), "invalid JSON at byte %d: unexpected end of input", 2 * REVIEW_MAX_DEPTH - 1);
+    assert_string_equal(err, msg);
+    free(buf);
+}
+#undef LIMIT
+
+/* The bit stack remembers each level's kind: in a document of random arrays
+ * and objects 5,000 deep, with runs up and down across the skipper's
+ * window, any closing byte turned into the other kind is refused right
+ * there. */
+static void test_depth_kinds(void **state)
+{
+    size_t cap = 1 << 20, n, pre, i, closers = 0;
+    char *buf = malloc(cap), *open_kind = malloc(cap), msg[128];
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+    long depth = 0, steps;
+    struct review r;
+    (void)state;
+    n = pre = (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"x\":")) - 1;
+    /* A walk: mostly down to 5,000, then up and down by hundreds, then all the way up. */
+    for (steps = 0; steps < 40; steps++) {
+        long target = steps == 0 ? 5000 : steps == 39 ? 0 : (long)(seed % 5000);
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        while (depth < target) {
+            if (depth > 0 && open_kind[depth - 1] == '[' && buf[n - 1] != '[')
+                buf[n++] = ',';
+            if (depth > 0 && open_kind[depth - 1] == '{' && buf[n - 1] != ':') {
+                memcpy(buf + n, ",\"k\":", 5);
+                n += 5;
+            }
+            if (seed & 1) {
+                memcpy(buf + n, "{\"k\":", 5);
+                n += 5;
+                open_kind[depth++] = '{';
+            } else {
+                buf[n++] = '[';
+                open_kind[depth++] = '[';
+            }
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        }
+        while (depth > target) {
+            if (buf[n - 1] == ':' || buf[n - 1] == '[' || buf[n - 1] == ',')
+                buf[n++] = '0';
+            buf[n++] = open_kind[--depth] == '{' ? '}' : ']';
+        }
+    }
+    if (buf[n - 1] == ':')
+        buf[n++] = '0';
+    memcpy(buf + n, "}}}", 3);
+    n += 3;
+    if (decode_n(&r, buf, n) != 0)
+        fail_msg("the walk: %s", err);
+    for (i = pre; i < n - 3; i++) {
+        if (buf[i] != '}' && buf[i] != ']')
+            continue;
+        if (closers++ % 7 != 0)
+            continue;
+        buf[i] ^= '}' ^ ']';
+        assert_int_equal(decode_n(&r, buf, n), -1);
+        snprintf(msg, sizeof(msg), "invalid JSON at byte %zu: expected ',' or '%c'", i,
+                 buf[i] == '}' ? ']' : '}');
+        assert_string_equal(err, msg);
+        buf[i] ^= '}' ^ ']';
+    }
+    assert_true(closers > 10000);
+    free(open_kind);
+    free(buf);
+}
+
+/* Deep nesting costs a bit a level beyond the skipper's window, nothing before. */
+static void test_depth_memory(void **state)
+{
+    size_t cap = 4 * (size_t)REVIEW_MAX_DEPTH + 256, n, deepest;
+    char *buf = malloc(cap);
+    struct review r;
+    (void)state;
+    n = nested_review(buf, cap, 120, &deepest);
+    allocated = 0;
+    assert_int_equal(decode_n(&r, buf, n), 0);
+    assert_int_equal(allocated, 0);
+    n = nested_review(buf, cap, REVIEW_MAX_DEPTH, &deepest);
+    allocated = 0;
+    assert_int_equal(decode_n(&r, buf, n), 0);
+    if (allocated > 256 * 1024)
+        fail_msg("%zu bytes allocated for %d levels", allocated, REVIEW_MAX_DEPTH);
+    free(buf);
+}
+
+/* One annotations object of N entries "k0".."k{N-1}" under KEY, values
+ * the index; "want" every 1000th with its index as value, the last one
+ * "last". */
+static void gen_annotations(struct gen *g, size_t n, const char *tag)
+{
+    char entry[64];
+    size_t i;
+    GEN(g, "{\"metadata\":{\"annotations\":{");
+    for (i = 0; i < n; i++) {
+        int len = i % 1000 == 999
+                      ? snprintf(entry, sizeof(entry), "%s\"want\":\"%s%zu\"", i ? "," : "", tag, i)
+                      : snprintf(entry, sizeof(entry), "%s\"k%zu\":\"%zu\"", i ? "," : "", i, i);
+        gen_put(g, entry, (size_t)len);
+    }
+    GEN(g, ",\"want\":\"");
+    gen_put(g, tag, strlen(tag));
+    GEN(g, "last\",\"leasefence.io\\/epoch\":\"u\\/1\"}}}");
+}
+
+/* 200,000 annotations in object and in oldObject: with a want list, the
+ * wanted keys and their last values, and the decoder's memory small. */
+static void test_want_many_annotations(void **state)
+{
+    struct gen g = {0};
+    struct review r;
+    struct review_str keys[] = {{"want", 4}, {"leasefence.io/epoch", 19}, {"absent", 6}, {"want", 4}};
+    struct review_want want;
+    (void)state;
+    review_want_init(&want, keys, 4);
+    assert_int_equal(want.nkeys, 3);
+    GEN(&g, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u\","
+            "\"userInfo\":{\"username\":\"x\",\"groups\":[\"g\"]},\"object\":");
+    gen_annotations(&g, 200000, "new-");
+    GEN(&g, ",\"oldObject\":");
+    gen_annotations(&g, 200000, "old-");
+    GEN(&g, "}}");
+
+    allocated = 0;
+    if (decode_want(&r, g.buf, g.n, &want) != 0)
+        fail_msg("%s", err);
+    /* Two sides of 3 keys (56 bytes each), the escaped key decoded (6 times
+     * the longest wanted), the one group. */
+    if (allocated > 1024)
+        fail_msg("%zu bytes allocated for 400,000 annotations with 3 wanted keys", allocated);
+    assert_int_equal(r.nannotations, 2);
+    assert_int_equal(r.nold_annotations, 2);
+    assert_str(r.annotations[0].key, "want"); /* first position, last value */
+    assert_str(VAL(r.annotations[0]), "new-last");
+    assert_str(r.annotations[1].key, "leasefence.io/epoch"); /* escaped in the body */
+    assert_str(review_annotation(&r, false, "want"), "new-last");
+    assert_str(review_annotation(&r, true, "want"), "old-last");
+    assert_str(review_annotation(&r, false, "leasefence.io/epoch"), "u/1");
+    assert_str(review_annotation(&r, true, "leasefence.io/epoch"), "u/1");
+    assert_absent(review_annotation(&r, false, "absent"));
+    assert_str(r.username, "x");
+    assert_int_equal(r.ngroups, 1);
+
+    /* Without one, every annotation is kept, and they count towards the item limit. */
+    assert_int_equal(decode_n(&r, g.buf, g.n), -1);
+    assert_string_equal(err, "request.object.metadata.annotations has too many items: more than 65536 in "
+                             "groups, pod names and annotations together");
+    free(g.buf);
+}
+
+/* What a want list keeps: escaped keys decoded, duplicates (the last value
+ * at the first position), the last annotations object, nothing for an
+ * empty list; values still type-checked. */
+static void test_want_semantics(void **state)
+{
+    struct review r;
+    struct review_str keys[] = {{"b", 1}, {"a", 1}, {"\xc3\xa9", 2}};
+    struct review_want want, none;
+    static const char dup[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"x\":\"1\","
+                                 "\"b\":\"b1\",\"\\u0061\":\"a1\",\"\\u00e9\":\"e\\u00e9\",\"b\":\"b2\","
+                                 "\"bb\":\"no\",\"b\\u0000\":\"no\",\"a\":null}}}}");
+    static const char twice[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":\"1\","
+                                   "\"b\":\"2\"},\"annotations\":{\"b\":\"3\"}}}}");
+    static const char reset[] = AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"a\":\"1\"}},"
+                                   "\"metadata\":{}}}");
+    static const char bad[] = AR("{\"uid\":\"u\",\"oldObject\":{\"metadata\":{\"annotations\":{\"x\":1}}}}");
+    (void)state;
+    review_want_init(&want, keys, 3);
+    review_want_init(&none, NULL, 0);
+
+    assert_int_equal(decode_want(&r, dup, sizeof(dup) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 3);
+    assert_str(r.annotations[0].key, "b");
+    assert_str(VAL(r.annotations[0]), "b2");
+    assert_str(r.annotations[1].key, "a");
+    assert_str(VAL(r.annotations[1]), "");
+    assert_str(r.annotations[2].key, "\xc3\xa9");
+    assert_str(VAL(r.annotations[2]), "e\xc3\xa9");
+    assert_true(r.annotations[2].escaped);
+    assert_int_equal(decode_want(&r, dup, sizeof(dup) - 1, &none), 0);
+    assert_int_equal(r.nannotations, 0);
+    assert_null(r.annotations);
+
+    assert_int_equal(decode_want(&r, twice, sizeof(twice) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 1);
+    assert_str(review_annotation(&r, false, "b"), "3");
+    assert_absent(review_annotation(&r, false, "a"));
+    assert_int_equal(decode_want(&r, reset, sizeof(reset) - 1, &want), 0);
+    assert_int_equal(r.nannotations, 0);
+
+    assert_int_equal(decode_want(&r, bad, sizeof(bad) - 1, &want), -1);
+    assert_string_equal(err, "request.oldObject.metadata.annotations must be an object of strings");
+}
+
+/* Asking a review decoded with a want list for another key is a bug that
+ * would read a present annotation as absent: it aborts. */
+static void test_want_unlisted_key_aborts(void **state)
+{
+    struct review r;
+    struct review_str keys[] = {{"a", 1}};
+    struct review_want want;
+    static const char json[] =
+        AR("{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":{\"b\":\"1\"}}}}");
+    int status;
+    pid_t pid;
+    (void)state;
+    review_want_init(&want, keys, 1);
+    assert_int_equal(decode_want(&r, json, sizeof(json) - 1, &want), 0);
+    assert_absent(review_annotation(&r, false, "a"));
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        review_annotation(&r, false, "b");
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }
 
 static void test_item_limit(void **state)
 {
     struct review r;
+    struct review_want none;
     size_t cap = 16 + 4 * (REVIEW_MAX_ITEMS + 1) + 256, n = 0, i;
     char *buf = malloc(cap);
     (void)state;
+    review_want_init(&none, NULL, 0);
     n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"userInfo\":{\"groups\":["));
     n -= 1;
     for (i = 0; i <= REVIEW_MAX_ITEMS; i++)
         n += (size_t)snprintf(buf + n, cap - n, "%s\"\"", i ? "," : "");
     n += (size_t)snprintf(buf + n, cap - n, "]}}}");
     assert_int_equal(decode_n(&r, buf, n), -1);
-    assert_string_equal(err, "more than 65536 items in groups, pod names and annotations "
-                             "(at request.userInfo.groups)");
+    assert_string_equal(err, "request.userInfo.groups has too many items: more than 65536 in groups, pod "
+                             "names and annotations together");
+    assert_int_equal(decode_want(&r, buf, n, &none), -1);
+    assert_string_equal(err, "request.userInfo.groups has too many items: more than 65536 in groups and pod "
+                             "names together");
     free(buf);
 }
 
 /* Duplicate keys cannot multiply the budget: a 7 MiB body repeating a small
- * annotations object stays under the stated bound of about 5 MiB. */
+ * annotations object allocates a bounded amount; with a want list, next
+ * to nothing. */
 static void test_memory_bound(void **state)
 {
     struct review r;
+    struct review_str keys[] = {{"a", 1}, {"c", 1}};
+    struct review_want want;
     size_t cap = 7 << 20, n = 0;
     char *buf = malloc(cap);
     static const char chunk[] = "\"annotations\":{\"a\":\"1\",\"b\":\"2\",\"c\":\"3\",\"d\":\"4\"},";
     (void)state;
+    review_want_init(&want, keys, 2);
     n += (size_t)snprintf(buf, cap, "%s", AR("{\"uid\":\"u\",\"object\":{\"metadata\":{"));
     n -= 1;
     while (n + sizeof(chunk) + 64 < cap) {
@@ -794,8 +1147,12 @@ static void test_memory_bound(void **state)
     n += (size_t)snprintf(buf + n, cap - n, "\"x\":1}}}}");
     allocated = 0;
     assert_int_equal(decode_n(&r, buf, n), -1);
-    assert_non_null(strstr(err, "more than 65536 items"));
+    assert_non_null(strstr(err, "has too many items"));
     assert_true(allocated < (5u << 20));
+    allocated = 0;
+    assert_int_equal(decode_want(&r, buf, n, &want), 0);
+    assert_true(allocated < 256);
+    assert_str(review_annotation(&r, false, "c"), "3");
     free(buf);
 }
 
@@ -806,9 +1163,9 @@ static void test_small_error_buffer(void **state)
     char small[8];
     (void)state;
     memset(&r, 0x5A, sizeof(r));
-    assert_int_equal(review_decode(&r, "{}", 2, test_alloc, NULL, small, sizeof(small)), -1);
+    assert_int_equal(review_decode(&r, "{}", 2, NULL, test_alloc, NULL, small, sizeof(small)), -1);
     assert_string_equal(small, "apiVers");
-    assert_int_equal(review_decode(&r, NULL, 0, test_alloc, NULL, err, sizeof(err)), -1);
+    assert_int_equal(review_decode(&r, NULL, 0, NULL, test_alloc, NULL, err, sizeof(err)), -1);
     assert_string_equal(err, "invalid JSON at byte 0: empty input");
     assert_int_equal(((unsigned char *)&r)[0], 0x5A);
 }
@@ -833,7 +1190,13 @@ int main(void)
         cmocka_unit_test_teardown(test_raw_nul, free_blocks),
         cmocka_unit_test_teardown(test_guard, free_blocks),
         cmocka_unit_test_teardown(test_truncated, free_blocks),
+        cmocka_unit_test_teardown(test_deep_custom_resource, free_blocks),
         cmocka_unit_test_teardown(test_depth, free_blocks),
+        cmocka_unit_test_teardown(test_depth_kinds, free_blocks),
+        cmocka_unit_test_teardown(test_depth_memory, free_blocks),
+        cmocka_unit_test_teardown(test_want_many_annotations, free_blocks),
+        cmocka_unit_test_teardown(test_want_semantics, free_blocks),
+        cmocka_unit_test_teardown(test_want_unlisted_key_aborts, free_blocks),
         cmocka_unit_test_teardown(test_item_limit, free_blocks),
         cmocka_unit_test_teardown(test_memory_bound, free_blocks),
         cmocka_unit_test_teardown(test_small_error_buffer, free_blocks),

@@ -118,9 +118,10 @@ static void test_corpus(void **state)
 static void print_stats(const char *what, unsigned long n, const struct ref_stats *st)
 {
     printf("%s: %lu cases: %lu accepted, %lu rejected as invalid JSON, %lu rejected on fields, "
-           "%lu too deep, %lu excluded (NUL in key, numeric overflow), %lu jansson raw-NUL quirk\n",
-           what, n, st->accepted, st->rejected_json, st->rejected_fields, st->rejected_depth, st->excluded,
-           st->nul_quirk);
+           "%lu rejected too deep, %lu too deep for jansson, %lu excluded (NUL in key, numeric overflow), "
+           "%lu jansson raw-NUL quirk\n",
+           what, n, st->accepted, st->rejected_json, st->rejected_fields, st->rejected_depth, st->too_deep,
+           st->excluded, st->nul_quirk);
 }
 
 static void test_byte_mutations(void **state)
@@ -316,33 +317,96 @@ static void test_tree_mutations(void **state)
     ref_arena_release(&arena);
 }
 
-/* Nesting around the limit, in a place we skip and in one we read. */
+/* LEVELS nested containers at BUF: arrays, every third an object, some
+ * with a member after the inner one; returns the bytes written. */
+static size_t deep_value(char *buf, long levels)
+{
+    size_t n = 0;
+    long i;
+    for (i = 0; i < levels - 1; i++) {
+        if (i % 3 == 2) {
+            memcpy(buf + n, "{\"k\":", 5);
+            n += 5;
+        } else {
+            buf[n++] = '[';
+        }
+    }
+    memcpy(buf + n, (levels - 1) % 3 == 2 ? "{}" : "[]", 2);
+    n += 2;
+    for (i = levels - 2; i >= 0; i--) {
+        if (i % 3 == 2) {
+            memcpy(buf + n, i % 5 == 0 ? ",\"z\":0}" : "}", i % 5 == 0 ? 7 : 1);
+            n += i % 5 == 0 ? 7 : 1;
+        } else {
+            memcpy(buf + n, i % 5 == 0 ? ",0]" : "]", i % 5 == 0 ? 3 : 1);
+            n += i % 5 == 0 ? 3 : 1;
+        }
+    }
+    return n;
+}
+
+static size_t put(char *dst, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(dst, s, n);
+    return n;
+}
+
+/* A review DEPTH containers deep in object and in oldObject: the review (1),
+ * request (2), the object (3), then DEPTH - 3 in x; none at all when
+ * DEPTH is 0. */
+static size_t deep_review(char *buf, long depth)
+{
+    size_t n = 0;
+    n += put(buf + n, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
+                      "\"request\":{\"uid\":\"u\",\"object\":{\"metadata\":{\"annotations\":"
+                      "{\"a\":\"1\"}},\"x\":");
+    n += depth > 0 ? deep_value(buf + n, depth - 3) : put(buf + n, "null");
+    n += put(buf + n, "},\"oldObject\":{\"x\":");
+    n += depth > 0 ? deep_value(buf + n, depth - 3) : put(buf + n, "null");
+    n += put(buf + n, ",\"metadata\":{\"annotations\":{\"a\":\"0\"}}}}}");
+    return n;
+}
+
+/* Nesting around jansson's limit (2048) and ours, in object and oldObject.
+ * Deeper than jansson goes, our fields must be those jansson reads from the
+ * same review without the deep values. */
+#define LIMIT REVIEW_MAX_DEPTH
 static void test_depth_differential(void **state)
 {
+    static const long depths[] = {2047, 2048, 2049, 2050, 10003, 100000, LIMIT - 1, LIMIT, LIMIT + 1};
     struct ref_arena arena = {0};
     struct ref_stats st = {0};
-    char why[1024];
-    static char buf[8192];
-    int depth;
+    char why[1024], err[256], *buf = malloc(16 * (size_t)REVIEW_MAX_DEPTH);
+    json_t *shallow;
+    size_t i, n;
     (void)state;
-    for (depth = REVIEW_MAX_DEPTH - 3; depth <= REVIEW_MAX_DEPTH + 3; depth++) {
-        /* Top object (1) + request (2) + object (3) + "x": arrays (depth - 3). */
-        size_t n = 0;
-        int i;
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n,
-                              "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
-                              "\"request\":{\"uid\":\"u\",\"object\":{\"x\":");
-        for (i = 0; i < depth - 3; i++)
-            buf[n++] = '[';
-        for (i = 0; i < depth - 3; i++)
-            buf[n++] = ']';
-        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "}}}");
-        assert_int_equal(ref_diff(buf, n, &arena, &st, why, sizeof(why)), 0);
+    n = deep_review(buf, 0);
+    shallow = json_loadb(buf, n, 0, NULL);
+    assert_non_null(shallow);
+    for (i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+        struct review r;
+        n = deep_review(buf, depths[i]);
+        assert_int_equal(ref_raw_depth(buf, n), depths[i]);
+        if (ref_diff(buf, n, &arena, &st, why, sizeof(why)) != 0)
+            fail_msg("depth %ld: %s", depths[i], why);
+        if (depths[i] > 2048 && depths[i] <= REVIEW_MAX_DEPTH) {
+            const char *f;
+            assert_int_equal(review_decode(&r, buf, n, NULL, ref_arena_alloc, &arena, err, sizeof(err)), 0);
+            if ((f = ref_compare_fields(&r, shallow, NULL)) != NULL)
+                fail_msg("depth %ld: field %s differs from jansson's reading without the deep values",
+                         depths[i], f);
+            ref_arena_clear(&arena);
+        }
     }
-    assert_int_equal(st.accepted, 4);       /* depth - 3 .. depth */
-    assert_int_equal(st.rejected_depth, 3); /* depth + 1 .. depth + 3 */
+    assert_int_equal(st.accepted, 2);       /* up to 2048 */
+    assert_int_equal(st.too_deep, 6);       /* 2049 .. REVIEW_MAX_DEPTH */
+    assert_int_equal(st.rejected_depth, 1); /* REVIEW_MAX_DEPTH + 1 */
+    json_decref(shallow);
+    free(buf);
     ref_arena_release(&arena);
 }
+#undef LIMIT
 
 /* The documented differences, and the inputs the fuzzer found on them. */
 static void test_known_differences(void **state)
