@@ -154,10 +154,11 @@ static void putf(struct out *o, const char *fmt, ...)
     put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* A label value, escaped as the text format wants (\\, \", \n). */
-static void put_label(struct out *o, const char *s)
+/* N bytes at S as a label value, escaped as the text format wants (\\, \", \n); a holder's NUL bytes are
+ * carried as they are (the format allows any UTF-8, and has no escape for them). */
+static void put_label_n(struct out *o, const char *s, size_t n)
 {
-    for (; *s; s++) {
+    for (const char *end = s + n; s < end; s++) {
         if (*s == '\\')
             put(o, "\\\\", 2);
         else if (*s == '"')
@@ -167,6 +168,11 @@ static void put_label(struct out *o, const char *s)
         else
             put(o, s, 1);
     }
+}
+
+static void put_label(struct out *o, const char *s)
+{
+    put_label_n(o, s, strlen(s));
 }
 
 static void head(struct out *o, const char *name, const char *type, const char *help)
@@ -298,7 +304,7 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
             switch (k) {
             case 0:
                 put(o, ",holder=\"", 9);
-                put_label(o, s->holder);
+                put_label_n(o, s->holder, s->holder_len);
                 put(o, "\"} 1\n", 5);
                 break;
             case 1:

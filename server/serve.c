@@ -307,7 +307,7 @@ static void log_decision(const struct review *r, const struct fence_table *t, co
         {"resource", resource, strlen(resource)},
         {"object", object, strlen(object)},
         {"lease", f->lease, strlen(f->lease)},
-        {"holder", snap ? snap->holder : "", snap ? strlen(snap->holder) : 0},
+        {"holder", snap ? snap->holder : "", snap ? snap->holder_len : 0},
         {"reason", decide_reason_name(d->reason), strlen(decide_reason_name(d->reason))},
         {"mode", config_mode_name(f->mode), strlen(config_mode_name(f->mode))},
         {"dryRun", r->dry_run ? "true" : "false", r->dry_run ? 4 : 5},
@@ -320,7 +320,7 @@ static void answer(h2o_req_t *req, const struct review *r, const struct fence_ta
                    const struct decision *d, const struct lease_snapshot *snap)
 {
     const char *holder = snap ? snap->holder : "";
-    size_t mlen = strlen(d->message), hlen = strlen(holder);
+    size_t mlen = strlen(d->message), hlen = snap ? snap->holder_len : 0;
     struct jbuf b;
     b.cap = 512 + jsize(r->uid.len) + 2 * jsize(mlen) + jsize(hlen);
     b.p = h2o_mem_alloc_pool(&req->pool, b.cap);
