@@ -32,6 +32,7 @@ struct candidate {
     pthread_cond_t cond;
     bool cancelled;
     bool leading;
+    char term_epoch[320];         /* the epoch started leading announced; "" outside a term */
     struct lease_record observed; /* the record last seen or written */
     bool have_observed;
     int64_t observed_mono; /* when it was last seen to change */
@@ -476,6 +477,8 @@ static void set_leading(struct candidate *c, bool v)
 {
     pthread_mutex_lock(&c->lock);
     c->leading = v;
+    if (!v)
+        c->term_epoch[0] = '\0';
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -516,6 +519,14 @@ static void renew(struct candidate *c, const char *epoch)
             maybe_report_transition(c);
             if (ok)
                 break;
+            if (c->have_observed && !observed_is_us(c)) {
+                /* Another holder (or none) is in the Lease: any write that gives it back to us is a takeover
+                 * with a new epoch, so this term is over now, not at the renew deadline.  The command stops
+                 * at once and the status agrees with what was observed. */
+                log_event(LOGL_INFO, "the lease has another holder, stopping leading", "lease", c->lease_desc,
+                          "identity", c->identity, NULL);
+                return;
+            }
             int64_t left = start + c->cfg.renew_deadline_ns - c->ops.mono_ns(c->ops.ctx);
             if (left <= 0)
                 break;
@@ -555,6 +566,7 @@ int candidate_run(struct candidate *c)
         char epoch[320];
         pthread_mutex_lock(&c->lock);
         lease_epoch(&c->observed, epoch, sizeof(epoch));
+        snprintf(c->term_epoch, sizeof(c->term_epoch), "%s", epoch);
         c->leading = true;
         pthread_mutex_unlock(&c->lock);
         if (c->cfg.cb.started_leading != NULL)
@@ -575,13 +587,14 @@ int candidate_run(struct candidate *c)
 void candidate_status(struct candidate *c, struct candidate_status *out)
 {
     memset(out, 0, sizeof(*out));
+    int64_t now = c->ops.mono_ns(c->ops.ctx);
     pthread_mutex_lock(&c->lock);
-    out->leading = c->leading;
+    out->leading = c->leading && observed_is_us(c) && lease_valid(c, now);
+    if (out->leading)
+        snprintf(out->epoch, sizeof(out->epoch), "%s", c->term_epoch);
     if (c->have_observed) {
         out->holder = dup_bytes(c->observed.holder, c->observed.holder_len);
         out->holder_len = c->observed.holder_len;
-        if (c->observed.uid[0] != '\0')
-            lease_epoch(&c->observed, out->epoch, sizeof(out->epoch));
     } else {
         out->holder = dup_bytes("", 0);
     }

@@ -72,12 +72,13 @@ void candidate_free(struct candidate *c);
 
 /**
  * Runs the election until candidate_cancel: acquire, renew while leading,
- * back to acquiring after a loss.  A renewal whose write moves the epoch (the
- * Lease was released or re-created under us and we took it again) ends the
- * term: stopped leading, then started leading with the new epoch.  On cancel
- * while leading: stopped leading,
- * then release (holderIdentity "", leaseDurationSeconds 1, transitions kept).
- * Returns 0.
+ * back to acquiring after a loss.  A term ends when a renewal cannot succeed
+ * within the renew deadline, at once when a renewal finds another holder (or
+ * none) in the Lease (no later write could keep the term's epoch), and when a
+ * renewal's write moves the epoch (the Lease was released or re-created under
+ * us and we took it again: stopped leading, then started leading with the new
+ * epoch).  On cancel while leading: stopped leading, then release
+ * (holderIdentity "", leaseDurationSeconds 1, transitions kept).  Returns 0.
  */
 int candidate_run(struct candidate *c);
 
@@ -96,10 +97,14 @@ bool candidate_release(struct candidate *c);
 
 /** What the candidate knows now, for status pages. */
 struct candidate_status {
-    bool leading; /* between started leading and stopped leading */
+    /* client-go's IsLeader (the observed record's holderIdentity is our identity), and only within a term
+     * (between started and stopped leading) while the lease of our last successful write has not expired
+     * on our monotonic clock (a process resumed from a long pause does not claim a lease it may have lost) */
+    bool leading;
     char *holder; /* last observed holderIdentity, "" before any; holder_len bytes, may hold NUL bytes */
     size_t holder_len;
-    char epoch[320]; /* "<uid>/<transitions>" of the last observed record, "" before any */
+    char epoch[320]; /* while leading, the term's epoch "<uid>/<transitions>" (what started leading announced
+                        and the command got as LEASEFENCE_EPOCH); "" otherwise: never an epoch not held */
 };
 
 /** Fills OUT with the status now; free it with candidate_status_release.  Callable from any thread. */

@@ -280,7 +280,8 @@ static void test_election(void **state)
     struct candidate_status st;
     candidate_status(b, &st);
     assert_string_equal(st.holder, "a");
-    assert_string_equal(st.epoch, "uid-1/0");
+    assert_false(st.leading);
+    assert_string_equal(st.epoch, "");
     candidate_status_release(&st);
 
     /* a stops renewing; b waits a full duration from ITS observation */
@@ -533,6 +534,88 @@ static void test_released_is_no_new_leader(void **state)
 }
 
 /*
+ * Someone else writes themselves into the Lease while the candidate leads: as soon as the candidate has
+ * observed that record, its status says not leader (client-go's IsLeader: the observed holder is not us)
+ * and reports no epoch (never the new holder's), and the term ends then, not at the renew deadline.
+ */
+static void test_taken_while_leading(void **state)
+{
+    (void)state;
+    struct store s = {.take_after = 2};
+    struct run r = {0};
+    run_start(&r, &s, "a");
+    wait_until(&r.stopped, 1, 5000);
+    run_stop(&r);
+    assert_int_equal(atomic_load(&r.started), 1);
+    assert_string_equal(r.last_epoch, "uid-1/0");
+    assert_true(r.saw_intruder);
+    assert_false(r.intruder_leading);
+    assert_string_equal(r.intruder_epoch, "");
+    assert_true(atomic_load(&r.stopped) >= 1);
+    /* at once: well inside the renew deadline (1.5 s) */
+    if (r.stopped_ns - r.intruder_ns > 300000000LL)
+        fail_msg("stopped leading %lld ms after observing the new holder",
+                 (long long)((r.stopped_ns - r.intruder_ns) / 1000000));
+    struct lease_record rec = rec_of(&s);
+    assert_string_equal(rec.holder, "intruder");
+    assert_int_equal(rec.transitions, 1);
+    lease_record_release(&rec);
+    json_decref(s.obj);
+}
+
+/*
+ * A leader resumed from a pause longer than its lease, before its first request after the pause has
+ * answered: its status no longer claims the Lease (it may have been taken).  Once the Lease turns out to
+ * still be its own and is renewed, the term goes on with the same epoch.
+ */
+static void test_status_after_pause(void **state)
+{
+    (void)state;
+    struct store s = {0};
+    struct run r = {0};
+    run_start(&r, &s, "a");
+    wait_until(&r.started, 1, 5000);
+    wait_until(&s.updates, 2, 5000); /* renewing */
+    struct candidate_status st;
+    candidate_status(r.c, &st);
+    assert_true(st.leading);
+    assert_string_equal(st.epoch, "uid-1/0");
+    candidate_status_release(&st);
+
+    atomic_store(&s.hold_gets, true);
+    /* 3 s "paused", the lease is 2 s (again if a renewal was under way as the clock jumped: it then read
+     * the new time, and its lease is valid from there) */
+    for (int i = 0; i < 500 && !atomic_load(&s.in_get); i++) {
+        if (i % 100 == 0)
+            atomic_fetch_add(&s.skew_ns, 3 * S);
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    }
+    assert_true(atomic_load(&s.in_get)); /* its lease expired on its clock: it reads the Lease again */
+    candidate_status(r.c, &st);
+    assert_false(st.leading);
+    assert_string_equal(st.epoch, "");
+    assert_string_equal(st.holder, "a");
+    candidate_status_release(&st);
+
+    int updates = atomic_load(&s.updates);
+    atomic_store(&s.hold_gets, false);
+    wait_until(&s.updates, updates + 1, 5000);
+    bool leading = false;
+    for (int i = 0; i < 100 && !leading; i++) {
+        candidate_status(r.c, &st);
+        leading = st.leading;
+        if (leading)
+            assert_string_equal(st.epoch, "uid-1/0");
+        candidate_status_release(&st);
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    }
+    assert_true(leading);
+    run_stop(&r);
+    assert_int_equal(atomic_load(&r.started), 1);
+    json_decref(s.obj);
+}
+
+/*
  * A holder with a NUL byte ("a\u0000x", which kube-apiserver accepts) is not "a": candidate "a" does not
  * renew it as its own, and takes it over only once it expires, writing back the other fields (an
  * annotation and a strategy with NUL bytes) as it read them.  Then it renews it.
@@ -622,6 +705,8 @@ int main(void)
         cmocka_unit_test(test_slow_get_observed_late),
         cmocka_unit_test(test_epoch_moves_while_renewing),
         cmocka_unit_test(test_released_is_no_new_leader),
+        cmocka_unit_test(test_taken_while_leading),
+        cmocka_unit_test(test_status_after_pause),
         cmocka_unit_test(test_nul_holder_is_another),
         cmocka_unit_test(test_validate_identity_utf8),
     };
