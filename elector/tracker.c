@@ -117,6 +117,7 @@ struct tracker {
     struct item **mine; /* items[0..nmine), copied under the lock when Leases are added: read without it */
     size_t nmine;
     bool h1_only;       /* the server answered a watch over HTTP/1.x */
+    bool h1_requeue;    /* h1_only was just found: requests queued until then must be started anew */
     int64_t curl_timer; /* when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); NEVER: no timer */
     int64_t next_scan;  /* the earliest next_at of an idle Lease */
     int64_t next_sweep; /* when watches are next checked for silence */
@@ -567,6 +568,7 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
             if (v != CURL_HTTP_VERSION_2_0) {
                 /* No multiplexing: every watch needs its own connection, so lift the cap. */
                 w->t->h1_only = true;
+                w->t->h1_requeue = true;
                 curl_multi_setopt(w->t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
                 log_event(LOGL_WARN, "the API server does not speak HTTP/2: one connection per watched lease",
                           NULL);
@@ -664,7 +666,9 @@ static void start_request(struct tracker *t, struct item *it)
     /* curl's receive buffer, per transfer for its whole life: 16 KiB by default, 16 MB for 1,000 watches.
      * A Lease event is about 1 KB; a larger one is passed on in pieces. */
     curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER);
-    curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 1L);
+    /* Over HTTP/2, wait for the connection being set up rather than open one per request; over HTTP/1.1
+     * there is nothing to wait for. */
+    curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, t->h1_only ? 0L : 1L);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
     curl_multi_add_handle(t->multi, it->easy);
 }
@@ -884,6 +888,27 @@ static int64_t sweep_interval_ns(const struct tracker *t)
     return ns < SWEEP_MAX_NS ? ns : SWEEP_MAX_NS;
 }
 
+/*
+ * Requests queued (PIPEWAIT) for the first connection to show whether it multiplexes wait, once it turns
+ * out to be HTTP/1.1, until that connection is free again: a whole watch (30-45 s) during which their
+ * Leases are not watched.  They are added again, without PIPEWAIT, so that curl connects for them now.
+ */
+static void requeue_unanswered(struct tracker *t)
+{
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
+        long code = 0;
+        if (it->phase == IDLE || it->easy == NULL)
+            continue;
+        curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code != 0)
+            continue;
+        curl_multi_remove_handle(t->multi, it->easy);
+        curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 0L);
+        curl_multi_add_handle(t->multi, it->easy);
+    }
+}
+
 static void drain_messages(struct tracker *t)
 {
     CURLMsg *msg;
@@ -980,6 +1005,10 @@ static void *tracker_main(void *arg)
             curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         drain_messages(t);
+        if (t->h1_requeue) { /* not from within curl's callbacks: there no handle may be removed */
+            t->h1_requeue = false;
+            requeue_unanswered(t);
+        }
     }
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];
