@@ -113,14 +113,15 @@ struct fake_api {
     int fd, port;
     atomic_int stop;
     atomic_int lists, watches;
-    bool short_watches;     /* every watch answers 200 and ends at once */
-    bool gone_watches;      /* every watch answers an ERROR 410 event at once */
-    bool recreate;          /* the first watch: the Lease, the same record under a new uid, then DELETED */
-    bool silent;            /* every watch answers 200, then nothing until the client hangs up */
-    atomic_int hangups;     /* silent watches the client hung up on */
-    const char *list_body;  /* instead of the list with a malformed Lease */
-    const char *watch_body; /* instead of the MODIFIED event of the default watch (lines, each with \n) */
-    bool fail_relists;      /* lists after the first answer 500 */
+    bool short_watches;      /* every watch answers 200 and ends at once */
+    bool gone_watches;       /* every watch answers an ERROR 410 event at once */
+    bool recreate;           /* the first watch: the Lease, the same record under a new uid, then DELETED */
+    bool silent;             /* every watch answers 200, then nothing until the client hangs up */
+    atomic_int hangups;      /* silent watches the client hung up on */
+    const char *list_body;   /* instead of the list with a malformed Lease */
+    const char *watch_body;  /* instead of the MODIFIED event of the default watch (lines, each with \n) */
+    bool fail_relists;       /* lists after the first answer 500 */
+    const char *relist_body; /* lists after the first answer this */
 };
 
 static void sleep_ms(int ms)
@@ -165,7 +166,16 @@ static void *fake_api_main(void *arg)
             if (strstr(buf, "\r\n\r\n") != NULL)
                 break;
         }
-        if (strstr(buf, "watch=1") == NULL && fa->fail_relists && fa->lists > 0) {
+        if (strstr(buf, "watch=1") == NULL && fa->relist_body != NULL && fa->lists > 0) {
+            fa->lists++;
+            char head[256];
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     strlen(fa->relist_body));
+            send_str(c, head);
+            send_str(c, fa->relist_body);
+        } else if (strstr(buf, "watch=1") == NULL && fa->fail_relists && fa->lists > 0) {
             fa->lists++;
             send_str(c,
                      "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -598,26 +608,24 @@ static void test_nul_in_strings(void **state)
 
 /*
  * A Lease that truly cannot be decoded is unknown at once, whatever cannot be decoded: a field of the
- * wrong type, an event that is not JSON, a list that is not JSON.  Not synced either, for readiness.  (The
- * relists that would follow fail here, so what was known before cannot come back by itself.)
+ * wrong type, an event that is not JSON, a list that is not JSON.  Not synced either, for readiness.  The
+ * Lease is known first (a good list); then the watch brings WATCH_BODY and relists answer RELIST_BODY, or
+ * fail with 500 (so that what was known before cannot come back by itself).
  */
-static void undecodable(const char *list_body, const char *watch_body)
+static void undecodable(const char *watch_body, const char *relist_body)
 {
     char *good = list_of("\"holderIdentity\":\"good\",\"leaseDurationSeconds\":15");
     struct fake_api fa = {
-        .list_body = list_body ? list_body : good, .watch_body = watch_body, .fail_relists = true};
+        .list_body = good, .watch_body = watch_body, .fail_relists = true, .relist_body = relist_body};
     pthread_t th;
     struct kube_client *c = fake_api_start(&fa, &th);
     struct tracker *t = tracker_new(c);
     char err[256];
     assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
     assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    const struct lease_snapshot *s;
-    if (list_body == NULL) {
-        s = wait_for(t, is_good, "known with holder \"good\"");
-        tracker_release(t, s);
-        assert_true(tracker_all_synced(t));
-    }
+    const struct lease_snapshot *s = wait_for(t, is_good, "known with holder \"good\"");
+    tracker_release(t, s);
+    assert_true(tracker_all_synced(t));
     s = wait_for(t, is_unknown, "unknown");
     assert_false(s->exists);
     assert_int_equal((int)s->holder_len, 0);
@@ -637,23 +645,25 @@ static void undecodable(const char *list_body, const char *watch_body)
 static void test_undecodable_field_is_unknown(void **state)
 {
     (void)state;
-    undecodable(NULL,
-                "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
+    undecodable("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
                 "\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":\"good\","
-                "\"leaseDurationSeconds\":\"15\"}}}\n");
+                "\"leaseDurationSeconds\":\"15\"}}}\n",
+                NULL);
 }
 
 static void test_undecodable_event_is_unknown(void **state)
 {
     (void)state;
-    undecodable(NULL,
-                "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\"},\"spec\":{\"holder\n");
+    undecodable("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\"},\"spec\":{\"holder\n",
+                NULL);
 }
 
 static void test_undecodable_list_is_unknown(void **state)
 {
     (void)state;
-    undecodable("{\"kind\":\"LeaseList\",\"items\":[{\"metadata\":", NULL);
+    /* the watch expires (410): the relist's answer is not JSON */
+    undecodable("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}\n",
+                "{\"kind\":\"LeaseList\",\"items\":[{\"metadata\":");
 }
 
 /*
