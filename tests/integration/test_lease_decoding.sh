@@ -58,6 +58,11 @@ review() {
 }
 validate() { curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate"; }
 decide() { review "$1" | validate | jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason // "-")"'; }
+# (this check needs the decision to compare the holder by its length, snap->holder_len: server/decide.c)
+expect_eq "serve: a write from pod replica-a is denied not-holder (the holder is \"replica-a\\u0000x\")" \
+  "false not-holder" "$(decide replica-a)"
+expect_eq "serve: a write from pod \"replica-a\\u0000x\" is the holder's (bytes compared whole)" \
+  "true holder" "$(decide 'replica-a\u0000x')"
 resp=$(review replica-b | validate)
 expect_eq "serve: the audit annotation carries the holder whole" '"replica-a\u0000x"' "$(jq -c .response.auditAnnotations.holder <<<"$resp")"
 check "serve: the denial is logged with the holder escaped" \
