@@ -23,6 +23,7 @@
 struct candidate {
     struct candidate_config cfg;
     char *ns, *name, *identity;
+    size_t identity_len;
     char lease_desc[600]; /* "ns/name" */
     struct candidate_ops ops;
     struct kube_client *client;
@@ -31,12 +32,14 @@ struct candidate {
     pthread_cond_t cond;
     bool cancelled;
     bool leading;
+    char term_epoch[320];         /* the epoch started leading announced; "" outside a term */
     struct lease_record observed; /* the record last seen or written */
     bool have_observed;
     int64_t observed_mono; /* when it was last seen to change */
     json_t *lease;         /* the object last read or written (to update) */
-    char *reported_leader; /* for the new-leader callback */
-    int64_t try_deadline;  /* ops clock; 0: each request may take the whole renew deadline */
+    char *reported_leader; /* for the new-leader callback (reported_len bytes) */
+    size_t reported_len;
+    int64_t try_deadline; /* ops clock; 0: each request may take the whole renew deadline */
     unsigned rand_state;
 };
 
@@ -95,6 +98,14 @@ int candidate_config_validate(const struct candidate_config *cfg, char *err, siz
         snprintf(err, errlen, "identity is required");
         return -1;
     }
+    /* holderIdentity is a JSON string: an identity that is not UTF-8 could never be written (nor read back
+     * as ours: the API server would replace the bad bytes). */
+    json_t *probe = json_string(cfg->identity);
+    if (probe == NULL) {
+        snprintf(err, errlen, "identity is not valid UTF-8");
+        return -1;
+    }
+    json_decref(probe);
     if (cfg->retry_period_ns <= 0) {
         snprintf(err, errlen, "retry period must be greater than zero");
         return -1;
@@ -183,6 +194,7 @@ struct candidate *candidate_new(struct kube_client *client, const struct candida
     c->ns = xstrdup(cfg->ns);
     c->name = xstrdup(cfg->name);
     c->identity = xstrdup(cfg->identity);
+    c->identity_len = strlen(c->identity);
     c->cfg.ns = c->ns;
     c->cfg.name = c->name;
     c->cfg.identity = c->identity;
@@ -273,9 +285,10 @@ static void observe(struct candidate *c, struct lease_record *rec, int64_t now, 
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Byte for byte: a holder "pod-a\0x" is not "pod-a". */
 static bool observed_is_us(struct candidate *c)
 {
-    return c->have_observed && strcmp(c->observed.holder, c->identity) == 0;
+    return c->have_observed && lease_holder_is(&c->observed, c->identity, c->identity_len);
 }
 
 static bool lease_valid(struct candidate *c, int64_t now)
@@ -331,7 +344,8 @@ bool candidate_try(struct candidate *c)
     /* 1. Fast path: the leader updates the object it has, assuming it is current. */
     if (observed_is_us(c) && lease_valid(c, now) && c->lease != NULL) {
         json_t *obj = json_deep_copy(c->lease);
-        lease_set_spec(obj, c->identity, dur, c->observed.acquire_us, wall, c->observed.transitions);
+        lease_set_spec(obj, c->identity, c->identity_len, dur, c->observed.acquire_us, wall,
+                       c->observed.transitions);
         int code =
             c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
         json_decref(obj);
@@ -349,7 +363,7 @@ bool candidate_try(struct candidate *c)
     int code = c->ops.get(c->ops.ctx, c->ns, c->name, request_timeout_ms(c), &cur, err, sizeof(err));
     if (code == 404) {
         json_t *obj = lease_new_object(c->ns, c->name);
-        lease_set_spec(obj, c->identity, dur, wall, wall, 0);
+        lease_set_spec(obj, c->identity, c->identity_len, dur, wall, wall, 0);
         code = c->ops.create(c->ops.ctx, c->ns, obj, request_timeout_ms(c), &out, err, sizeof(err));
         json_decref(obj);
         if (code < 200 || code > 299) {
@@ -378,7 +392,7 @@ bool candidate_try(struct candidate *c)
     }
     int32_t old_transitions = rec.transitions;
     int64_t old_acquire = rec.acquire_us;
-    bool held = rec.holder[0] != '\0';
+    bool held = rec.holder_len != 0; /* a holder "\0x" is a holder */
     observe(c, &rec, c->ops.mono_ns(c->ops.ctx), false);
     keep_lease(c, cur);
     if (held && lease_valid(c, now) && !observed_is_us(c))
@@ -387,9 +401,9 @@ bool candidate_try(struct candidate *c)
     /* 4. Take over or renew. */
     json_t *obj = json_deep_copy(c->lease);
     if (observed_is_us(c))
-        lease_set_spec(obj, c->identity, dur, old_acquire, wall, old_transitions);
+        lease_set_spec(obj, c->identity, c->identity_len, dur, old_acquire, wall, old_transitions);
     else
-        lease_set_spec(obj, c->identity, dur, wall, wall, old_transitions + 1);
+        lease_set_spec(obj, c->identity, c->identity_len, dur, wall, wall, old_transitions + 1);
     code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, request_timeout_ms(c), &out, err, sizeof(err));
     json_decref(obj);
     if (code < 200 || code > 299) {
@@ -424,7 +438,7 @@ bool candidate_release(struct candidate *c)
         return true;
     int64_t wall = c->ops.wall_us(c->ops.ctx);
     json_t *obj = json_deep_copy(c->lease);
-    lease_set_spec(obj, "", 1, wall, wall, c->observed.transitions);
+    lease_set_spec(obj, "", 0, 1, wall, wall, c->observed.transitions);
     code = c->ops.update(c->ops.ctx, c->ns, c->name, obj, tmo, &out, err, sizeof(err));
     json_decref(obj);
     if (code < 200 || code > 299) {
@@ -436,30 +450,35 @@ bool candidate_release(struct candidate *c)
     return true;
 }
 
+/* A NUL-terminated copy of the N bytes at P (which may hold NUL bytes themselves); you own it. */
+static char *dup_bytes(const char *p, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
 static void maybe_report_transition(struct candidate *c)
 {
-    pthread_mutex_lock(&c->lock);
+    /* Only this thread writes observed and reported_leader: no lock needed to read them here. */
     /* client-go's reportedLeader starts as "": a Lease first seen released reports no new leader. */
-    bool changed = c->have_observed &&
-                   strcmp(c->reported_leader != NULL ? c->reported_leader : "", c->observed.holder) != 0;
-    char *holder = NULL;
-    if (changed) {
-        free(c->reported_leader);
-        c->reported_leader = xstrdup(c->observed.holder);
-        holder = xstrdup(c->observed.holder);
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (holder != NULL) {
-        if (c->cfg.cb.new_leader != NULL)
-            c->cfg.cb.new_leader(c->cfg.cb.ctx, holder);
-        free(holder);
-    }
+    if (!c->have_observed ||
+        lease_holder_is(&c->observed, c->reported_leader ? c->reported_leader : "", c->reported_len))
+        return;
+    free(c->reported_leader);
+    c->reported_leader = dup_bytes(c->observed.holder, c->observed.holder_len);
+    c->reported_len = c->observed.holder_len;
+    if (c->cfg.cb.new_leader != NULL)
+        c->cfg.cb.new_leader(c->cfg.cb.ctx, c->reported_leader, c->reported_len);
 }
 
 static void set_leading(struct candidate *c, bool v)
 {
     pthread_mutex_lock(&c->lock);
     c->leading = v;
+    if (!v)
+        c->term_epoch[0] = '\0';
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -500,6 +519,14 @@ static void renew(struct candidate *c, const char *epoch)
             maybe_report_transition(c);
             if (ok)
                 break;
+            if (c->have_observed && !observed_is_us(c)) {
+                /* Another holder (or none) is in the Lease: any write that gives it back to us is a takeover
+                 * with a new epoch, so this term is over now, not at the renew deadline.  The command stops
+                 * at once and the status agrees with what was observed. */
+                log_event(LOGL_INFO, "the lease has another holder, stopping leading", "lease", c->lease_desc,
+                          "identity", c->identity, NULL);
+                return;
+            }
             int64_t left = start + c->cfg.renew_deadline_ns - c->ops.mono_ns(c->ops.ctx);
             if (left <= 0)
                 break;
@@ -539,6 +566,7 @@ int candidate_run(struct candidate *c)
         char epoch[320];
         pthread_mutex_lock(&c->lock);
         lease_epoch(&c->observed, epoch, sizeof(epoch));
+        snprintf(c->term_epoch, sizeof(c->term_epoch), "%s", epoch);
         c->leading = true;
         pthread_mutex_unlock(&c->lock);
         if (c->cfg.cb.started_leading != NULL)
@@ -559,12 +587,22 @@ int candidate_run(struct candidate *c)
 void candidate_status(struct candidate *c, struct candidate_status *out)
 {
     memset(out, 0, sizeof(*out));
+    int64_t now = c->ops.mono_ns(c->ops.ctx);
     pthread_mutex_lock(&c->lock);
-    out->leading = c->leading;
+    out->leading = c->leading && observed_is_us(c) && lease_valid(c, now);
+    if (out->leading)
+        snprintf(out->epoch, sizeof(out->epoch), "%s", c->term_epoch);
     if (c->have_observed) {
-        snprintf(out->holder, sizeof(out->holder), "%s", c->observed.holder);
-        if (c->observed.uid[0] != '\0')
-            lease_epoch(&c->observed, out->epoch, sizeof(out->epoch));
+        out->holder = dup_bytes(c->observed.holder, c->observed.holder_len);
+        out->holder_len = c->observed.holder_len;
+    } else {
+        out->holder = dup_bytes("", 0);
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+void candidate_status_release(struct candidate_status *st)
+{
+    free(st->holder);
+    memset(st, 0, sizeof(*st));
 }

@@ -23,12 +23,14 @@ struct candidate;
 struct candidate_callbacks {
     void (*started_leading)(void *ctx, const char *epoch); /* epoch "<uid>/<transitions>" */
     void (*stopped_leading)(void *ctx);
-    void (*new_leader)(void *ctx, const char *holder); /* holder may be "" (released) or ourselves */
+    /* HOLDER_LEN bytes at HOLDER (NUL-terminated, but may hold NUL bytes before): "" (released), ourselves,
+     * or another */
+    void (*new_leader)(void *ctx, const char *holder, size_t holder_len);
     void *ctx;
 };
 
 struct candidate_config {
-    const char *ns, *name, *identity; /* borrowed for the candidate's life */
+    const char *ns, *name, *identity; /* copied by candidate_new; identity must be valid UTF-8 */
     int64_t lease_duration_ns;        /* default 15 s; written in whole seconds, like client-go */
     int64_t renew_deadline_ns;        /* default 10 s */
     int64_t retry_period_ns;          /* default 2 s */
@@ -52,8 +54,8 @@ struct candidate_ops {
 /** Fills CFG with the defaults (15 s / 10 s / 2 s, release on cancel). */
 void candidate_config_init(struct candidate_config *cfg);
 
-/** Checks lease duration >= 1 s, lease duration > renew deadline > 1.2 x retry period > 0.  0 or -1 with ERR.
- */
+/** Checks names and identity (non-empty, identity valid UTF-8), lease duration >= 1 s, lease duration > renew
+ * deadline > 1.2 x retry period > 0.  0 or -1 with ERR. */
 int candidate_config_validate(const struct candidate_config *cfg, char *err, size_t errlen);
 
 /** Parses a Go duration ("500ms", "2s", "1m30s", "1.5s"; units ns us µs ms s m h) into nanoseconds.  0 or -1.
@@ -70,12 +72,13 @@ void candidate_free(struct candidate *c);
 
 /**
  * Runs the election until candidate_cancel: acquire, renew while leading,
- * back to acquiring after a loss.  A renewal whose write moves the epoch (the
- * Lease was released or re-created under us and we took it again) ends the
- * term: stopped leading, then started leading with the new epoch.  On cancel
- * while leading: stopped leading,
- * then release (holderIdentity "", leaseDurationSeconds 1, transitions kept).
- * Returns 0.
+ * back to acquiring after a loss.  A term ends when a renewal cannot succeed
+ * within the renew deadline, at once when a renewal finds another holder (or
+ * none) in the Lease (no later write could keep the term's epoch), and when a
+ * renewal's write moves the epoch (the Lease was released or re-created under
+ * us and we took it again: stopped leading, then started leading with the new
+ * epoch).  On cancel while leading: stopped leading, then release
+ * (holderIdentity "", leaseDurationSeconds 1, transitions kept).  Returns 0.
  */
 int candidate_run(struct candidate *c);
 
@@ -94,10 +97,20 @@ bool candidate_release(struct candidate *c);
 
 /** What the candidate knows now, for status pages. */
 struct candidate_status {
-    bool leading;     /* between started leading and stopped leading */
-    char holder[256]; /* last observed holderIdentity */
-    char epoch[320];  /* "<uid>/<transitions>" of the last observed record, "" before any */
+    /* client-go's IsLeader (the observed record's holderIdentity is our identity), and only within a term
+     * (between started and stopped leading) while the lease of our last successful write has not expired
+     * on our monotonic clock (a process resumed from a long pause does not claim a lease it may have lost) */
+    bool leading;
+    char *holder; /* last observed holderIdentity, "" before any; holder_len bytes, may hold NUL bytes */
+    size_t holder_len;
+    char epoch[320]; /* while leading, the term's epoch "<uid>/<transitions>" (what started leading announced
+                        and the command got as LEASEFENCE_EPOCH); "" otherwise: never an epoch not held */
 };
+
+/** Fills OUT with the status now; free it with candidate_status_release.  Callable from any thread. */
 void candidate_status(struct candidate *c, struct candidate_status *out);
+
+/** Frees what candidate_status put in ST. */
+void candidate_status_release(struct candidate_status *st);
 
 #endif

@@ -151,10 +151,16 @@ static void on_stopped(void *ctx)
     log_event(LOGL_INFO, "stopped leading", "lease", e->lease, "identity", e->identity, NULL);
 }
 
-static void on_new_leader(void *ctx, const char *holder)
+static void on_new_leader(void *ctx, const char *holder, size_t holder_len)
 {
     struct elect *e = ctx;
-    log_event(LOGL_INFO, "new leader", "lease", e->lease, "identity", e->identity, "holder", holder, NULL);
+    /* With its length: a holder may hold NUL bytes, written as \u0000. */
+    struct log_field f[] = {
+        {"lease", e->lease, strlen(e->lease)},
+        {"identity", e->identity, strlen(e->identity)},
+        {"holder", holder, holder_len},
+    };
+    log_fields(LOGL_INFO, "new leader", f, sizeof(f) / sizeof(f[0]));
 }
 
 /* ---- signals: one thread takes SIGTERM, SIGINT and SIGCHLD ---- */
@@ -269,10 +275,12 @@ static void serve_one(struct elect *e, int fd)
     } else if (strcmp(path, "/") == 0) {
         struct candidate_status st;
         candidate_status(e->cand, &st);
-        json_t *o =
-            json_pack("{s:s, s:b, s:s}", "name", st.holder, "isLeader", st.leading, "epoch", st.epoch);
+        /* The holder whole, NUL bytes included (dumped as \u0000) */
+        json_t *o = json_pack("{s:s%, s:b, s:s}", "name", st.holder, st.holder_len, "isLeader", st.leading,
+                              "epoch", st.epoch);
         char *body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
+        candidate_status_release(&st);
         respond(fd, 200, "application/json", body ? body : "{}");
         free(body);
     } else {

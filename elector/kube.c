@@ -850,8 +850,8 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
     code = (int)rcode;
     kube_client_count(c, code);
     json_t *j = NULL;
-    if (b.len > 0)
-        j = json_loadb(b.data, b.len, 0, NULL);
+    if (b.len > 0) /* the API server's strings may hold NUL ("\u0000"): Go strings can */
+        j = json_loadb(b.data, b.len, JSON_ALLOW_NUL, NULL);
     if (code < 200 || code > 299)
         kube_status_error(code, j, err, errlen);
     if (resp != NULL)
@@ -949,7 +949,7 @@ static int watch_line(const char *line, size_t len, kube_watch_event_fn fn, void
     if (len == 0)
         return 0;
     json_error_t je;
-    json_t *ev = json_loadb(line, len, 0, &je);
+    json_t *ev = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (ev == NULL) {
         snprintf(err, errlen, "watch event is not JSON: %s", je.text);
         return -1;

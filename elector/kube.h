@@ -45,7 +45,8 @@ size_t kube_client_request_counts(struct kube_client *c, struct kube_code_count 
  * One request: METHOD on PATH (starting with '/', query included), with BODY
  * (borrowed, may be NULL) as JSON.  Returns the HTTP status, or 0 when no
  * response came.  *RESP (when RESP is not NULL) gets a new reference to the
- * body when it parses as JSON, else NULL.  For anything but 2xx, ERR is filled
+ * body when it parses as JSON (with JSON_ALLOW_NUL: the API server's strings
+ * may hold NUL bytes), else NULL.  For anything but 2xx, ERR is filled
  * with "CODE REASON: MESSAGE" from the Status body (or the transport error).
  * TIMEOUT_MS bounds the whole request (0: KUBE_DEFAULT_TIMEOUT_MS).
  */
@@ -106,7 +107,7 @@ void kube_status_error(int code, json_t *body, char *err, size_t errlen);
 /**
  * Splits a watch stream into events: feed bytes with kube_watch_feed, which
  * calls FN for each complete line {"type": T, "object": O} (O borrowed for the
- * call).  A line longer than the cap or not JSON makes feed return -1 with ERR
+ * call; decoded with JSON_ALLOW_NUL).  A line longer than the cap or not JSON makes feed return -1 with ERR
  * filled.
  */
 struct kube_watch_decoder {

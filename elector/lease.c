@@ -96,20 +96,42 @@ void lease_record_release(struct lease_record *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* Optional string field: absent or null → DEF (may be NULL); another type → -1. */
-static int opt_str(json_t *o, const char *key, const char *def, char **out, const char *where, char *err,
-                   size_t errlen)
+/* A NUL-terminated copy of the N bytes at P (which may hold NUL bytes themselves); you own it. */
+static char *dup_bytes(const char *p, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+/*
+ * Optional string field: absent or null -> DEF (may be NULL); another type -> -1.  With LEN, the string
+ * is taken whole, NUL bytes included, and LEN gets its length; without, a NUL byte in it is an error (the
+ * API server never writes one into the metadata fields read here).
+ */
+static int opt_str(json_t *o, const char *key, const char *def, char **out, size_t *len, const char *where,
+                   char *err, size_t errlen)
 {
     json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_null(v)) {
         *out = def ? xstrdup(def) : NULL;
+        if (len != NULL)
+            *len = def ? strlen(def) : 0;
         return 0;
     }
     if (!json_is_string(v)) {
         snprintf(err, errlen, "%s%s is not a string", where, key);
         return -1;
     }
-    *out = xstrdup(json_string_value(v));
+    size_t n = json_string_length(v);
+    if (len == NULL && memchr(json_string_value(v), '\0', n) != NULL) {
+        snprintf(err, errlen, "%s%s holds a NUL byte", where, key);
+        return -1;
+    }
+    *out = dup_bytes(json_string_value(v), n);
+    if (len != NULL)
+        *len = n;
     return 0;
 }
 
@@ -138,7 +160,9 @@ static int opt_time(json_t *o, const char *key, int64_t *out, char *err, size_t 
     *out = 0;
     if (v == NULL || json_is_null(v))
         return 0;
-    if (!json_is_string(v) || lease_parse_microtime(json_string_value(v), out) != 0) {
+    /* The length first: lease_parse_microtime stops at a NUL byte, and "...Z\u0000junk" is no MicroTime. */
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+        lease_parse_microtime(json_string_value(v), out) != 0) {
         snprintf(err, errlen, "spec.%s is not a MicroTime (YYYY-MM-DDTHH:MM:SS.ffffffZ)", key);
         return -1;
     }
@@ -152,8 +176,9 @@ int lease_parse(json_t *obj, struct lease_record *out, char *err, size_t errlen)
         snprintf(err, errlen, "lease is not a JSON object");
         return -1;
     }
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    if (kind != NULL && strcmp(kind, "Lease") != 0) {
+    json_t *jkind = json_object_get(obj, "kind");
+    const char *kind = json_string_value(jkind);
+    if (kind != NULL && (json_string_length(jkind) != 5 || strcmp(kind, "Lease") != 0)) {
         snprintf(err, errlen, "object is a '%s', not a Lease", kind);
         return -1;
     }
@@ -171,17 +196,18 @@ int lease_parse(json_t *obj, struct lease_record *out, char *err, size_t errlen)
     if (!json_is_object(spec))
         spec = empty = json_object();
     int rc = -1;
-    if (opt_str(md, "namespace", "", &out->ns, "metadata.", err, errlen) ||
-        opt_str(md, "name", "", &out->name, "metadata.", err, errlen) ||
-        opt_str(md, "uid", "", &out->uid, "metadata.", err, errlen) ||
-        opt_str(md, "resourceVersion", "", &out->resource_version, "metadata.", err, errlen) ||
-        opt_str(spec, "holderIdentity", "", &out->holder, "spec.", err, errlen) ||
+    if (opt_str(md, "namespace", "", &out->ns, NULL, "metadata.", err, errlen) ||
+        opt_str(md, "name", "", &out->name, NULL, "metadata.", err, errlen) ||
+        opt_str(md, "uid", "", &out->uid, NULL, "metadata.", err, errlen) ||
+        opt_str(md, "resourceVersion", "", &out->resource_version, NULL, "metadata.", err, errlen) ||
+        opt_str(spec, "holderIdentity", "", &out->holder, &out->holder_len, "spec.", err, errlen) ||
         opt_int32(spec, "leaseDurationSeconds", 1, &out->duration_s, err, errlen) ||
         opt_int32(spec, "leaseTransitions", 0, &out->transitions, err, errlen) ||
         opt_time(spec, "acquireTime", &out->acquire_us, err, errlen) ||
         opt_time(spec, "renewTime", &out->renew_us, err, errlen) ||
-        opt_str(spec, "strategy", NULL, &out->strategy, "spec.", err, errlen) ||
-        opt_str(spec, "preferredHolder", NULL, &out->preferred_holder, "spec.", err, errlen))
+        opt_str(spec, "strategy", NULL, &out->strategy, &out->strategy_len, "spec.", err, errlen) ||
+        opt_str(spec, "preferredHolder", NULL, &out->preferred_holder, &out->preferred_holder_len, "spec.",
+                err, errlen))
         goto out;
     if (out->name[0] == '\0') {
         snprintf(err, errlen, "lease has no metadata.name");
@@ -195,18 +221,26 @@ out:
     return rc;
 }
 
-static bool str_eq(const char *a, const char *b)
+/* Byte strings (NULL: absent) compared whole, NUL bytes included. */
+static bool bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
     if (a == NULL || b == NULL)
         return a == b;
-    return strcmp(a, b) == 0;
+    return alen == blen && memcmp(a, b, alen) == 0;
 }
 
 bool lease_record_same(const struct lease_record *a, const struct lease_record *b)
 {
-    return str_eq(a->holder, b->holder) && a->duration_s == b->duration_s &&
+    return bytes_eq(a->holder, a->holder_len, b->holder, b->holder_len) && a->duration_s == b->duration_s &&
            a->transitions == b->transitions && a->acquire_us == b->acquire_us && a->renew_us == b->renew_us &&
-           str_eq(a->strategy, b->strategy) && str_eq(a->preferred_holder, b->preferred_holder);
+           bytes_eq(a->strategy, a->strategy_len, b->strategy, b->strategy_len) &&
+           bytes_eq(a->preferred_holder, a->preferred_holder_len, b->preferred_holder,
+                    b->preferred_holder_len);
+}
+
+bool lease_holder_is(const struct lease_record *r, const char *holder, size_t holder_len)
+{
+    return r->holder != NULL && bytes_eq(r->holder, r->holder_len, holder, holder_len);
 }
 
 void lease_epoch(const struct lease_record *r, char *buf, size_t len)
@@ -231,17 +265,21 @@ static void set_time(json_t *spec, const char *key, int64_t us)
     json_object_set_new(spec, key, json_string(buf));
 }
 
-void lease_set_spec(json_t *obj, const char *holder, int32_t duration_s, int64_t acquire_us, int64_t renew_us,
-                    int32_t transitions)
+int lease_set_spec(json_t *obj, const char *holder, size_t holder_len, int32_t duration_s, int64_t acquire_us,
+                   int64_t renew_us, int32_t transitions)
 {
+    json_t *jholder = json_stringn(holder, holder_len);
+    if (jholder == NULL)
+        return -1; /* not UTF-8: json_object_set_new would keep the previous holder */
     json_t *spec = json_object_get(obj, "spec");
     if (!json_is_object(spec)) {
         spec = json_object();
         json_object_set_new(obj, "spec", spec);
     }
-    json_object_set_new(spec, "holderIdentity", json_string(holder));
+    json_object_set_new(spec, "holderIdentity", jholder);
     json_object_set_new(spec, "leaseDurationSeconds", json_integer(duration_s));
     set_time(spec, "acquireTime", acquire_us);
     set_time(spec, "renewTime", renew_us);
     json_object_set_new(spec, "leaseTransitions", json_integer(transitions));
+    return 0;
 }

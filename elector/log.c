@@ -13,8 +13,10 @@
 #include <unistd.h>
 
 #define LOG_MAX_FIELDS 32
-/* Longer values are cut (on a byte count; the cut is marked with "..."). */
+/* Longer values are cut, at a UTF-8 boundary, and the cut is marked with what was left out: "…(+N bytes)". */
 #define LOG_VALUE_MAX 1024
+/* Room for that mark: "…" is 3 bytes, N at most 20 digits. */
+#define LOG_CUT_MARK_MAX 40
 
 static int min_level = LOGL_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -117,10 +119,14 @@ static void put_field(struct line *l, const char *key, const char *val, size_t l
     put_str(l, key, strlen(key));
     put(l, ":", 1);
     if (len > LOG_VALUE_MAX) {
-        char cut[LOG_VALUE_MAX + 3];
-        memcpy(cut, val, LOG_VALUE_MAX);
-        memcpy(cut + LOG_VALUE_MAX, "...", 3);
-        put_str(l, cut, sizeof(cut));
+        char cut[LOG_VALUE_MAX + LOG_CUT_MARK_MAX];
+        size_t keep = LOG_VALUE_MAX;
+        /* not inside a character (at most 3 bytes back: further, it is not UTF-8 anyway) */
+        while (keep > LOG_VALUE_MAX - 3 && ((unsigned char)val[keep] & 0xc0) == 0x80)
+            keep--;
+        memcpy(cut, val, keep);
+        int m = snprintf(cut + keep, LOG_CUT_MARK_MAX, "\xe2\x80\xa6(+%zu bytes)", len - keep);
+        put_str(l, cut, keep + (size_t)m);
     } else {
         put_str(l, val, len);
     }
@@ -128,7 +134,7 @@ static void put_field(struct line *l, const char *key, const char *val, size_t l
 
 static size_t worst(size_t n)
 {
-    return 6 * (n < LOG_VALUE_MAX + 3 ? n : LOG_VALUE_MAX + 3) + 4;
+    return 6 * (n < LOG_VALUE_MAX + LOG_CUT_MARK_MAX ? n : LOG_VALUE_MAX + LOG_CUT_MARK_MAX) + 4;
 }
 
 /*

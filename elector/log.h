@@ -3,7 +3,8 @@
 /*
  * Logs of leasefence (serve and elect): one JSON object per line on stderr,
  * {"ts":"2026-11-24T06:12:00.123Z","level":"info","msg":"...", KEY: VALUE...}.
- * Values are strings; they are escaped, invalid UTF-8 is replaced by U+FFFD.
+ * Values are strings of a given length (NUL bytes included); they are escaped (NUL as \u0000), invalid
+ * UTF-8 is replaced by U+FFFD, and a value longer than 1024 bytes is cut there, marked "…(+N bytes)".
  */
 #include <stdbool.h>
 #include <stddef.h>

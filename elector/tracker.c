@@ -68,7 +68,6 @@ struct item {
     struct tracker *t;
     char *ns, *name;
     struct snap *cur;           /* under t->lock */
-    bool listed;                /* under t->lock */
     atomic_bool wanted;         /* tracker_track / tracker_untrack */
     struct tracker_stats stats; /* under t->lock */
 
@@ -97,6 +96,7 @@ struct item {
     bool known, exists, watching;
     struct lease_record rec; /* valid when known && exists */
     int64_t changed, contact;
+    int64_t renew_mono; /* rec.renew_us on the monotonic clock, as of the last change; 0 when absent */
 };
 
 struct tracker {
@@ -117,6 +117,7 @@ struct tracker {
     struct item **mine; /* items[0..nmine), copied under the lock when Leases are added: read without it */
     size_t nmine;
     bool h1_only;       /* the server answered a watch over HTTP/1.x */
+    bool h1_requeue;    /* h1_only was just found: requests queued until then must be started anew */
     int64_t curl_timer; /* when curl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT); NEVER: no timer */
     int64_t next_scan;  /* the earliest next_at of an idle Lease */
     int64_t next_sweep; /* when watches are next checked for silence */
@@ -157,16 +158,18 @@ static bool valid_name(const char *s, size_t max, bool dots)
 static struct snap *snap_build(const struct item *it)
 {
     const char *holder = "", *uid = "", *rv = it->rv ? it->rv : "";
-    char epoch[300] = "";
-    if (it->known && it->exists) {
+    size_t holder_len = 0;
+    bool have = it->known && it->exists;
+    if (have) {
         holder = it->rec.holder;
+        holder_len = it->rec.holder_len;
         uid = it->rec.uid;
         if (it->rec.resource_version[0] != '\0')
             rv = it->rec.resource_version;
-        lease_epoch(&it->rec, epoch, sizeof(epoch));
     }
-    size_t ln = strlen(it->ns) + 1, lm = strlen(it->name) + 1, lh = strlen(holder) + 1, lu = strlen(uid) + 1,
-           lr = strlen(rv) + 1, le = strlen(epoch) + 1;
+    /* The epoch is "<uid>/<transitions>": the uid, a slash, at most 10 digits. */
+    size_t ln = strlen(it->ns) + 1, lm = strlen(it->name) + 1, lh = holder_len + 1, lu = strlen(uid) + 1,
+           lr = strlen(rv) + 1, le = have ? lu + 11 : 1;
     struct snap *s = xcalloc(1, sizeof(*s) + ln + lm + lh + lu + lr + le);
     char *p = s->strings;
 #define PUT(field, str, len)                                                                                 \
@@ -181,17 +184,21 @@ static struct snap *snap_build(const struct item *it)
     s->pub.holder_len = lh - 1;
     PUT(uid, uid, lu);
     PUT(resource_version, rv, lr);
-    PUT(epoch, epoch, le);
+    s->pub.epoch = p; /* the area is zeroed: "" unless the Lease exists */
+    if (have)
+        lease_epoch(&it->rec, p, le);
 #undef PUT
     s->pub.known = it->known;
     s->pub.exists = it->known && it->exists;
     s->pub.watching = it->watching;
     s->pub.tracked = it->active;
-    if (it->known && it->exists) {
+    s->pub.holder_len = holder_len;
+    if (have) {
         s->pub.lease_duration_s = it->rec.duration_s;
         s->pub.transitions = it->rec.transitions;
         s->pub.renew_time_us = it->rec.renew_us;
         s->pub.acquire_time_us = it->rec.acquire_us;
+        s->pub.renew_mono_ns = it->renew_mono;
     }
     s->pub.changed_mono_ns = it->changed;
     s->pub.contact_mono_ns = it->contact;
@@ -353,7 +360,7 @@ bool tracker_all_synced(struct tracker *t)
     bool all = true;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n && all; i++)
-        all = t->items[i]->listed || !atomic_load(&t->items[i]->wanted);
+        all = t->items[i]->cur->pub.known || !atomic_load(&t->items[i]->wanted);
     pthread_mutex_unlock(&t->lock);
     return all;
 }
@@ -407,6 +414,41 @@ static void set_rv(struct item *it, const char *rv)
     it->rv = xstrdup(rv);
 }
 
+/*
+ * renewTime (unix microseconds) on the monotonic clock at mono NOW: as long before NOW as the wall clock
+ * says it is before the wall-clock now.  0 when absent; a result of exactly 0 is moved by a nanosecond so
+ * that 0 keeps meaning absent.  The difference is clamped to +-146 years so that nothing overflows.
+ */
+static int64_t renew_on_mono(int64_t renew_us, int64_t now)
+{
+    if (renew_us == 0)
+        return 0;
+    const int64_t max_us = 4600000000000000LL;
+    int64_t ago_us = lease_now_us() - renew_us;
+    if (ago_us > max_us)
+        ago_us = max_us;
+    else if (ago_us < -max_us)
+        ago_us = -max_us;
+    int64_t r = now - ago_us * 1000;
+    return r != 0 ? r : -1;
+}
+
+/* Publishes the Lease as unknown at NOW (what was known of it no longer holds), logging WHY once. */
+static void forget(struct tracker *t, struct item *it, const char *msg, const char *why, int64_t now)
+{
+    char lease[600];
+    snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
+    log_event(LOGL_ERROR, msg, "lease", lease, "error", why, NULL);
+    if (it->known && it->exists)
+        lease_record_release(&it->rec);
+    bool changed = it->known;
+    it->known = false;
+    it->exists = false;
+    if (changed)
+        it->changed = now;
+    publish(t, it, changed);
+}
+
 /* Applies one observed object (NULL: the Lease does not exist) at NOW; publishes. */
 static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now)
 {
@@ -421,26 +463,22 @@ static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now
         struct lease_record rec;
         char err[256];
         if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
-            char lease[600];
-            snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
-            log_event(LOGL_ERROR, "malformed lease, treated as unknown", "lease", lease, "error", err, NULL);
-            if (it->known && it->exists)
-                lease_record_release(&it->rec);
-            changed = it->known;
-            it->known = false;
-            it->exists = false;
-        } else {
-            changed = !it->known || !it->exists || !lease_record_same(&rec, &it->rec) ||
-                      strcmp(rec.uid, it->rec.uid) != 0;
-            if (it->known && it->exists)
-                lease_record_release(&it->rec);
-            it->rec = rec;
-            it->known = true;
-            it->exists = true;
+            it->contact = now;
+            forget(t, it, "malformed lease, treated as unknown", err, now);
+            return;
         }
+        changed = !it->known || !it->exists || !lease_record_same(&rec, &it->rec) ||
+                  strcmp(rec.uid, it->rec.uid) != 0;
+        if (it->known && it->exists)
+            lease_record_release(&it->rec);
+        it->rec = rec;
+        it->known = true;
+        it->exists = true;
     }
-    if (changed)
+    if (changed) {
         it->changed = now;
+        it->renew_mono = it->exists ? renew_on_mono(it->rec.renew_us, now) : 0;
+    }
     it->contact = now;
     publish(t, it, changed);
 }
@@ -503,10 +541,10 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n; /* the Status body of a refused watch; finish_watch reports the code */
     if (kube_watch_feed(&w->it->dec, ptr, n, watch_event, w, err, sizeof(err)) != 0) {
         if (!w->it->watch_gone && !w->it->watch_bad) {
-            char lease[600];
-            snprintf(lease, sizeof(lease), "%s/%s", w->it->ns, w->it->name);
-            log_event(LOGL_WARN, "watch stream broken", "lease", lease, "error", err, NULL);
+            /* Not an ERROR event: an event that cannot be decoded.  The Lease changed into something we
+             * cannot read, so what we knew of it no longer holds: unknown until a list decodes. */
             w->it->watch_bad = true;
+            forget(w->t, w->it, "watch event cannot be decoded, lease treated as unknown", err, mono_ns());
         }
         return 0;
     }
@@ -531,6 +569,7 @@ static size_t watch_header(char *buf, size_t size, size_t nitems, void *userdata
             if (v != CURL_HTTP_VERSION_2_0) {
                 /* No multiplexing: every watch needs its own connection, so lift the cap. */
                 w->t->h1_only = true;
+                w->t->h1_requeue = true;
                 curl_multi_setopt(w->t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
                 log_event(LOGL_WARN, "the API server does not speak HTTP/2: one connection per watched lease",
                           NULL);
@@ -628,7 +667,9 @@ static void start_request(struct tracker *t, struct item *it)
     /* curl's receive buffer, per transfer for its whole life: 16 KiB by default, 16 MB for 1,000 watches.
      * A Lease event is about 1 KB; a larger one is passed on in pieces. */
     curl_easy_setopt(it->easy, CURLOPT_BUFFERSIZE, RECV_BUFFER);
-    curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 1L);
+    /* Over HTTP/2, wait for the connection being set up rather than open one per request; over HTTP/1.1
+     * there is nothing to wait for. */
+    curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, t->h1_only ? 0L : 1L);
     curl_easy_setopt(it->easy, CURLOPT_PRIVATE, it);
     curl_multi_add_handle(t->multi, it->easy);
 }
@@ -652,15 +693,16 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     long code = 0;
     curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
     kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
-    json_t *j = cc == CURLE_OK && it->len > 0 ? json_loadb(it->buf, it->len, 0, NULL) : NULL;
+    json_error_t je;
+    json_t *j = cc == CURLE_OK && it->len > 0 ? json_loadb(it->buf, it->len, JSON_ALLOW_NUL, &je) : NULL;
     end_request(t, it);
     /* The body may have been up to 16 MiB: do not keep that much per Lease between lists. */
     free(it->buf);
     it->buf = NULL;
     it->len = it->cap = 0;
-    if (cc != CURLE_OK || code != 200) {
+    if ((cc != CURLE_OK && !it->overflow) || (cc == CURLE_OK && code != 200)) {
         if (cc != CURLE_OK)
-            snprintf(err, sizeof(err), "%s", it->overflow ? "response too large" : curl_easy_strerror(cc));
+            snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
         else
             kube_status_error((int)code, j, err, sizeof(err));
         log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error", err, NULL);
@@ -668,11 +710,18 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
         schedule_retry(t, it, now);
         return;
     }
+    /* The server answered, but with nothing we can decode: unknown at once, not only once contact is stale.
+     */
     json_t *items = json_object_get(j, "items");
     const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
-    if (!json_is_array(items) || rv == NULL || rv[0] == '\0') {
-        log_event(LOGL_WARN, "cannot list lease", "lease", lease, "error",
-                  "list without items or resourceVersion", NULL);
+    if (it->overflow || !json_is_array(items) || rv == NULL || rv[0] == '\0') {
+        if (it->overflow)
+            snprintf(err, sizeof(err), "response larger than 16 MiB");
+        else if (j == NULL)
+            snprintf(err, sizeof(err), "list is not JSON: %s", it->len > 0 ? je.text : "empty body");
+        else
+            snprintf(err, sizeof(err), "list without items or resourceVersion");
+        forget(t, it, "cannot decode the lease list, lease treated as unknown", err, now);
         json_decref(j);
         schedule_retry(t, it, now);
         return;
@@ -686,11 +735,11 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     }
     set_rv(it, rv);
     it->lists++;
-    pthread_mutex_lock(&t->lock);
-    it->listed = true;
-    if (it->lists > 1)
+    if (it->lists > 1) {
+        pthread_mutex_lock(&t->lock);
         it->stats.relists++;
-    pthread_mutex_unlock(&t->lock);
+        pthread_mutex_unlock(&t->lock);
+    }
     observe(t, it, obj, now);
     json_decref(j);
     it->backoff_ms = 0;
@@ -779,10 +828,10 @@ static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
     if (!wanted && it->phase != IDLE)
         end_request(t, it);
     if (wanted) { /* unknown until listed again: the state kept from before may be long stale */
+        if (it->known && it->exists)
+            lease_record_release(&it->rec);
         it->known = false;
-        pthread_mutex_lock(&t->lock);
-        it->listed = false;
-        pthread_mutex_unlock(&t->lock);
+        it->exists = false;
     }
     it->watching = false;
     free(it->rv);
@@ -838,6 +887,27 @@ static int64_t sweep_interval_ns(const struct tracker *t)
 {
     int64_t ns = (int64_t)t->watch_margin_s * 1000000000LL / 2;
     return ns < SWEEP_MAX_NS ? ns : SWEEP_MAX_NS;
+}
+
+/*
+ * Requests queued (PIPEWAIT) for the first connection to show whether it multiplexes wait, once it turns
+ * out to be HTTP/1.1, until that connection is free again: a whole watch (30-45 s) during which their
+ * Leases are not watched.  They are added again, without PIPEWAIT, so that curl connects for them now.
+ */
+static void requeue_unanswered(struct tracker *t)
+{
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
+        long code = 0;
+        if (it->phase == IDLE || it->easy == NULL)
+            continue;
+        curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code != 0)
+            continue;
+        curl_multi_remove_handle(t->multi, it->easy);
+        curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 0L);
+        curl_multi_add_handle(t->multi, it->easy);
+    }
 }
 
 static void drain_messages(struct tracker *t)
@@ -936,6 +1006,10 @@ static void *tracker_main(void *arg)
             curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         drain_messages(t);
+        if (t->h1_requeue) { /* not from within curl's callbacks: there no handle may be removed */
+            t->h1_requeue = false;
+            requeue_unanswered(t);
+        }
     }
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];

@@ -13,27 +13,39 @@
 struct kube_client;
 struct tracker;
 
-/** What is known of one Lease at one moment.  Immutable once published. */
+/**
+ * What is known of one Lease at one moment.  Immutable once published.
+ *
+ * The holder is the API server's string, which may hold NUL bytes (a Go string; "\u0000" in JSON): compare
+ * and print it with holder_len, never with strlen or strcmp, or "pod-a\0x" would pass for "pod-a".
+ */
 struct lease_snapshot {
-    bool known;                   /* listed at least once, and the last object seen parsed cleanly */
+    bool known;                   /* synced: the last state read was decoded (a list or event whose Lease
+                                     parsed, or the Lease's absence).  False until listed, and at once when
+                                     a list, watch event or Lease cannot be decoded */
     bool exists;                  /* the Lease exists (only meaningful when known) */
     bool watching;                /* a watch on this Lease is connected now */
     bool tracked;                 /* false after tracker_untrack (until tracked again): nothing is read */
     const char *ns, *name;        /* never NULL */
-    const char *holder;           /* spec.holderIdentity, "" when absent or released; never NULL */
-    size_t holder_len;            /* its length in bytes (it may hold NUL) */
+    const char *holder;           /* spec.holderIdentity, "" when absent or released; never NULL; NUL-
+                                     terminated after holder_len bytes, but may hold NUL bytes before */
+    size_t holder_len;            /* bytes of holder */
     int32_t lease_duration_s;     /* spec.leaseDurationSeconds, 0 when absent */
     int32_t transitions;          /* spec.leaseTransitions, 0 when absent */
-    const char *uid;              /* metadata.uid, "" when the Lease does not exist; never NULL */
+    const char *uid;              /* metadata.uid, "" when the Lease does not exist; never NULL (no NUL) */
     const char *resource_version; /* never NULL */
     const char *epoch;            /* "<uid>/<transitions>", "" when the Lease does not exist; never NULL */
     int64_t renew_time_us;        /* spec.renewTime as unix microseconds, 0 when absent */
     int64_t acquire_time_us;      /* spec.acquireTime as unix microseconds, 0 when absent */
     int64_t changed_mono_ns;      /* CLOCK_MONOTONIC when the record was last seen to change */
-    int64_t renew_mono_ns;   /* spec.renewTime mapped onto CLOCK_MONOTONIC when observed; 0 when absent */
-    int64_t contact_mono_ns; /* CLOCK_MONOTONIC when the API server last confirmed this state
-                                (list, watch event, bookmark, the end of a watch); not refreshed
-                                while watching: a connected watch is contact now */
+    int64_t renew_mono_ns;        /* spec.renewTime mapped onto CLOCK_MONOTONIC when the record was last seen
+                                     to change (or first seen): mono_now - (wall_now - renewTime), so a
+                                     renewTime an hour old reads as an hour before changed_mono_ns.  Never
+                                     refreshed while the record stays the same.  Trusts the holder's clock
+                                     (allow for skew); 0 exactly when renew_time_us is 0 */
+    int64_t contact_mono_ns;      /* CLOCK_MONOTONIC when the API server last confirmed this state
+                                     (list, watch event, bookmark, the end of a watch); not refreshed
+                                     while watching: a connected watch is contact now */
 };
 
 /** Counters for metrics; read with tracker_stats(). */
@@ -95,7 +107,10 @@ const struct lease_snapshot *tracker_acquire(struct tracker *t, size_t idx);
 /** Drops a reference taken with tracker_acquire. */
 void tracker_release(struct tracker *t, const struct lease_snapshot *s);
 
-/** True once every tracked Lease has been listed at least once. */
+/**
+ * True when every tracked Lease is synced: its current snapshot is known (the one definition of synced,
+ * also what leasefence_lease_synced shows).  A Lease that is listed but cannot be decoded is not synced.
+ */
 bool tracker_all_synced(struct tracker *t);
 
 /** Counters of Lease IDX. */

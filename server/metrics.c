@@ -369,7 +369,7 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
                 break;
             case 4:
                 putf(o, "} %d\n",
-                     s->known && s->exists && s->holder[0] &&
+                     s->known && s->exists && s->holder_len > 0 &&
                          now > s->changed_mono_ns + (int64_t)s->lease_duration_s * 1000000000LL);
                 break;
             default:

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct lease_record r, r2;
     char err[256], epoch[256];
-    json_t *obj = json_loadb((const char *)data, size, JSON_DECODE_ANY, NULL);
+    json_t *obj = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (obj == NULL)
         return 0;
     if (lease_parse(obj, &r, err, sizeof(err)) == 0) {
@@ -30,12 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r.duration_s >= 1 && r.transitions >= 0 && r.acquire_us >= 0 && r.renew_us >= 0 &&
             r.acquire_us < 253402300800000000LL && r.renew_us < 253402300800000000LL) {
             json_t *copy = json_deep_copy(obj);
-            lease_set_spec(copy, r.holder, r.duration_s, r.acquire_us, r.renew_us, r.transitions);
+            if (lease_set_spec(copy, r.holder, r.holder_len, r.duration_s, r.acquire_us, r.renew_us,
+                               r.transitions) != 0) {
+                fprintf(stderr, "lease_set_spec refused the holder it read\n");
+                abort();
+            }
             if (lease_parse(copy, &r2, err, sizeof(err)) != 0) {
                 fprintf(stderr, "lease does not parse after lease_set_spec: %s\n", err);
                 abort();
             }
-            if (strcmp(r.holder, r2.holder) != 0 || r.duration_s != r2.duration_s ||
+            if (!lease_holder_is(&r2, r.holder, r.holder_len) || r.duration_s != r2.duration_s ||
                 r.transitions != r2.transitions || r.acquire_us != r2.acquire_us ||
                 r.renew_us != r2.renew_us || strcmp(r.uid, r2.uid) != 0 ||
                 strcmp(r.resource_version, r2.resource_version) != 0) {

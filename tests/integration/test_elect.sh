@@ -205,6 +205,37 @@ sim_ctl /faults/reset >/dev/null
 check "after the latency: leads again" wait_for $((6 * TW)) leads e
 stop e
 
+# --- a leader stopped (SIGSTOP) for longer than its lease: after SIGCONT its status never claims to lead,
+# nor reports an epoch (not its old one, which another took over, nor the new holder's), and its term ends
+# at once: the command is stopped before the renew deadline would have ended it ---
+pcmd=$TMP/pause-cmd.out
+cand pause p -- sh -c "echo \$LEASEFENCE_EPOCH > '$pcmd'; trap 'echo term >> \"$pcmd\"; exit 0' TERM; while :; do sleep 0.05; done"
+check "pause: p leads" wait_for $((5 * TW)) is_holder pause p
+check "pause: p's command runs" wait_for $((3 * TW)) test -s "$pcmd"
+pepoch=$(status p | jq -r .epoch)
+expect_eq "pause: p's status epoch is its command's LEASEFENCE_EPOCH" "$(head -1 "$pcmd")" "$pepoch"
+cand pause q
+kill -STOP "${PID[p]}"
+check "pause: q takes over while p is stopped" wait_for $((8 * TW)) is_holder pause q
+qepoch="$(lf pause .metadata.uid)/$(lf pause .spec.leaseTransitions)"
+kill -CONT "${PID[p]}"
+t0=$(now_ms)
+bad=0 n=0
+while [ $(($(now_ms) - t0)) -lt $((RD + RP + 1000)) ]; do
+  st=$(curl -s --max-time 1 "127.0.0.1:${PORT[p]}/")
+  [ -n "$st" ] || continue
+  n=$((n + 1))
+  if [ "$(jq -r '"\(.isLeader) \(.epoch)"' <<<"$st")" != "false " ]; then bad=$((bad + 1)); echo "# after SIGCONT: $st (q holds $qepoch)"; fi
+done
+expect_eq "pause: after SIGCONT, p's status says not leader and no epoch ($n answers)" 0 "$bad"
+expect_eq "pause: q's status says leader with its epoch" "true $qepoch" "$(status q | jq -r '"\(.isLeader) \(.epoch)"')"
+check "pause: p stopped leading" logged p "stopped leading"
+check "pause: p's command was stopped" grep -q term "$pcmd"
+tterm=$(date -r "$pcmd" +%s%3N) # when "term" was written
+check "pause: ... within a retry period of SIGCONT, not at the renew deadline ($((tterm - t0)) ms)" \
+  [ $((tterm - t0)) -lt $((RP + 500 + SLOW)) ]
+stop p; stop q
+
 # --- COMMAND runs only while leading ---
 cmdfile=$TMP/cmd.out
 cand cmd f --grace-period 1s -- sh -c "ls -l /proc/\$\$/fd > '$TMP/cmd.fds'; echo \$LEASEFENCE_EPOCH > '$cmdfile'; trap 'echo term >> \"$cmdfile\"; exit 0' TERM; while :; do sleep 0.1; done"

@@ -61,9 +61,10 @@ int main(int argc, char **argv)
             const struct lease_snapshot *s = tracker_acquire(t, i);
             struct tracker_stats st;
             tracker_stats(t, i, &st);
-            json_t *o = json_pack("{s:s++, s:b, s:b, s:b, s:s, s:i, s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I}",
+            /* the holder whole: it may hold NUL bytes (printed as \u0000) */
+            json_t *o = json_pack("{s:s++, s:b, s:b, s:b, s:s%, s:i, s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I}",
                                   "lease", s->ns, "/", s->name, "known", s->known, "exists", s->exists,
-                                  "watching", s->watching, "holder", s->holder, "duration",
+                                  "watching", s->watching, "holder", s->holder, s->holder_len, "duration",
                                   (int)s->lease_duration_s, "transitions", (int)s->transitions, "uid", s->uid,
                                   "rv", s->resource_version, "epoch", s->epoch, "has_renew",
                                   s->renew_time_us != 0, "relists", (json_int_t)st.relists, "restarts",

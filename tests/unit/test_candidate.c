@@ -31,6 +31,10 @@ struct store {
     int64_t get_latency_ns; /* each get takes this long on the fake clocks */
     bool real_clocks;       /* for candidate_run, whose sleeps are real */
     int release_after;      /* after our write number N, a third party releases the Lease */
+    int take_after;         /* after our write number N, "intruder" takes the Lease (for 30 s) */
+    atomic_bool hold_gets;  /* gets wait while set (a get under way when the process pauses) */
+    atomic_bool in_get;     /* a get is waiting on hold_gets */
+    atomic_llong skew_ns;   /* added to the real monotonic clock: time that passed while paused */
     bool fail_updates;      /* every update answers 503 */
     atomic_int updates;     /* update calls, read by the test while candidate_run runs */
 };
@@ -55,6 +59,11 @@ static int f_get(void *ctx, const char *ns, const char *name, long t, json_t **o
 {
     (void)ns, (void)name, (void)t;
     struct store *s = ctx;
+    while (atomic_load(&s->hold_gets)) {
+        atomic_store(&s->in_get, true);
+        nanosleep(&(struct timespec){0, 1000000L}, NULL);
+    }
+    atomic_store(&s->in_get, false);
     s->mono += s->get_latency_ns;
     s->wall_us += s->get_latency_ns / 1000;
     if (s->fail_next)
@@ -122,6 +131,14 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
         json_object_set_new(spec, "leaseDurationSeconds", json_integer(1));
         bump(s, s->obj);
     }
+    if (s->writes == s->take_after) {
+        json_t *spec = json_object_get(s->obj, "spec");
+        json_object_set_new(spec, "holderIdentity", json_string("intruder"));
+        json_object_set_new(spec, "leaseDurationSeconds", json_integer(30));
+        json_object_set_new(spec, "leaseTransitions",
+                            json_integer(json_integer_value(json_object_get(spec, "leaseTransitions")) + 1));
+        bump(s, s->obj);
+    }
     return 200;
 }
 
@@ -131,7 +148,7 @@ static int64_t f_mono(void *ctx)
     if (s->real_clocks) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+        return (int64_t)ts.tv_sec * S + ts.tv_nsec + atomic_load(&s->skew_ns);
     }
     return s->mono;
 }
@@ -243,9 +260,7 @@ static void test_election(void **state)
     assert_int_equal(r.duration_s, 15);
     assert_int_equal(r.transitions, 0);
     assert_true(r.acquire_us == s.wall_us && r.renew_us == s.wall_us);
-    struct candidate_status st;
-    candidate_status(a, &st);
-    assert_string_equal(st.epoch, "uid-1/0");
+    assert_string_equal(r.uid, "uid-1");
     int64_t acquired = r.acquire_us;
     lease_record_release(&r);
 
@@ -262,8 +277,12 @@ static void test_election(void **state)
     int writes = s.writes;
     assert_false(candidate_try(b));
     assert_int_equal(s.writes, writes);
+    struct candidate_status st;
     candidate_status(b, &st);
     assert_string_equal(st.holder, "a");
+    assert_false(st.leading);
+    assert_string_equal(st.epoch, "");
+    candidate_status_release(&st);
 
     /* a stops renewing; b waits a full duration from ITS observation */
     advance(&s, 14 * S);
@@ -306,8 +325,6 @@ static void test_election(void **state)
     assert_int_equal(r.transitions, 0);
     assert_string_equal(r.uid, "uid-2");
     lease_record_release(&r);
-    candidate_status(a, &st);
-    assert_string_equal(st.epoch, "uid-2/0");
 
     /* API errors: no write believed */
     advance(&s, 1 * S);
@@ -391,7 +408,18 @@ struct run {
     pthread_t th;
     atomic_int started, stopped, new_leaders;
     char last_epoch[64]; /* written by the candidate thread, read after join */
+    /* the status right after the candidate observed "intruder" (read in the new-leader callback) */
+    bool saw_intruder, intruder_leading;
+    char intruder_epoch[320];
+    int64_t intruder_ns, stopped_ns; /* real monotonic times of the observation and of stopped leading */
 };
+
+static int64_t real_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+}
 
 static void r_started(void *ctx, const char *epoch)
 {
@@ -402,13 +430,25 @@ static void r_started(void *ctx, const char *epoch)
 
 static void r_stopped(void *ctx)
 {
-    atomic_fetch_add(&((struct run *)ctx)->stopped, 1);
+    struct run *r = ctx;
+    if (r->stopped_ns == 0)
+        r->stopped_ns = real_now_ns();
+    atomic_fetch_add(&r->stopped, 1);
 }
 
-static void r_new_leader(void *ctx, const char *holder)
+static void r_new_leader(void *ctx, const char *holder, size_t holder_len)
 {
-    (void)holder;
-    atomic_fetch_add(&((struct run *)ctx)->new_leaders, 1);
+    struct run *r = ctx;
+    if (holder_len == 8 && memcmp(holder, "intruder", 8) == 0 && !r->saw_intruder) {
+        struct candidate_status st;
+        candidate_status(r->c, &st);
+        r->saw_intruder = true;
+        r->intruder_ns = real_now_ns();
+        r->intruder_leading = st.leading;
+        snprintf(r->intruder_epoch, sizeof(r->intruder_epoch), "%s", st.epoch);
+        candidate_status_release(&st);
+    }
+    atomic_fetch_add(&r->new_leaders, 1);
 }
 
 static void *run_main(void *arg)
@@ -493,6 +533,151 @@ static void test_released_is_no_new_leader(void **state)
     json_decref(s.obj);
 }
 
+/*
+ * Someone else writes themselves into the Lease while the candidate leads: as soon as the candidate has
+ * observed that record, its status says not leader (client-go's IsLeader: the observed holder is not us)
+ * and reports no epoch (never the new holder's), and the term ends then, not at the renew deadline.
+ */
+static void test_taken_while_leading(void **state)
+{
+    (void)state;
+    struct store s = {.take_after = 2};
+    struct run r = {0};
+    run_start(&r, &s, "a");
+    wait_until(&r.stopped, 1, 5000);
+    run_stop(&r);
+    assert_int_equal(atomic_load(&r.started), 1);
+    assert_string_equal(r.last_epoch, "uid-1/0");
+    assert_true(r.saw_intruder);
+    assert_false(r.intruder_leading);
+    assert_string_equal(r.intruder_epoch, "");
+    assert_true(atomic_load(&r.stopped) >= 1);
+    /* at once: well inside the renew deadline (1.5 s) */
+    if (r.stopped_ns - r.intruder_ns > 300000000LL)
+        fail_msg("stopped leading %lld ms after observing the new holder",
+                 (long long)((r.stopped_ns - r.intruder_ns) / 1000000));
+    struct lease_record rec = rec_of(&s);
+    assert_string_equal(rec.holder, "intruder");
+    assert_int_equal(rec.transitions, 1);
+    lease_record_release(&rec);
+    json_decref(s.obj);
+}
+
+/*
+ * A leader resumed from a pause longer than its lease, before its first request after the pause has
+ * answered: its status no longer claims the Lease (it may have been taken).  Once the Lease turns out to
+ * still be its own and is renewed, the term goes on with the same epoch.
+ */
+static void test_status_after_pause(void **state)
+{
+    (void)state;
+    struct store s = {0};
+    struct run r = {0};
+    run_start(&r, &s, "a");
+    wait_until(&r.started, 1, 5000);
+    wait_until(&s.updates, 2, 5000); /* renewing */
+    struct candidate_status st;
+    candidate_status(r.c, &st);
+    assert_true(st.leading);
+    assert_string_equal(st.epoch, "uid-1/0");
+    candidate_status_release(&st);
+
+    atomic_store(&s.hold_gets, true);
+    /* 3 s "paused", the lease is 2 s (again if a renewal was under way as the clock jumped: it then read
+     * the new time, and its lease is valid from there) */
+    for (int i = 0; i < 500 && !atomic_load(&s.in_get); i++) {
+        if (i % 100 == 0)
+            atomic_fetch_add(&s.skew_ns, 3 * S);
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    }
+    assert_true(atomic_load(&s.in_get)); /* its lease expired on its clock: it reads the Lease again */
+    candidate_status(r.c, &st);
+    assert_false(st.leading);
+    assert_string_equal(st.epoch, "");
+    assert_string_equal(st.holder, "a");
+    candidate_status_release(&st);
+
+    int updates = atomic_load(&s.updates);
+    atomic_store(&s.hold_gets, false);
+    wait_until(&s.updates, updates + 1, 5000);
+    bool leading = false;
+    for (int i = 0; i < 100 && !leading; i++) {
+        candidate_status(r.c, &st);
+        leading = st.leading;
+        if (leading)
+            assert_string_equal(st.epoch, "uid-1/0");
+        candidate_status_release(&st);
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    }
+    assert_true(leading);
+    run_stop(&r);
+    assert_int_equal(atomic_load(&r.started), 1);
+    json_decref(s.obj);
+}
+
+/*
+ * A holder with a NUL byte ("a\u0000x", which kube-apiserver accepts) is not "a": candidate "a" does not
+ * renew it as its own, and takes it over only once it expires, writing back the other fields (an
+ * annotation and a strategy with NUL bytes) as it read them.  Then it renews it.
+ */
+static void test_nul_holder_is_another(void **state)
+{
+    (void)state;
+    struct store s = {.mono = 1000 * S, .wall_us = 1700000000000000LL, .rv = 3};
+    s.obj = json_loads("{\"metadata\":{\"name\":\"ctrl\",\"namespace\":\"demo\",\"uid\":\"u\","
+                       "\"resourceVersion\":\"3\",\"annotations\":{\"n\":\"x\\u0000y\"}},"
+                       "\"spec\":{\"holderIdentity\":\"a\\u0000x\",\"leaseDurationSeconds\":15,"
+                       "\"leaseTransitions\":4,\"strategy\":\"s\\u0000\"}}",
+                       JSON_ALLOW_NUL, NULL);
+    assert_non_null(s.obj);
+    struct candidate *a = cand(&s, "a");
+    assert_false(candidate_try(a));
+    assert_int_equal(s.writes, 0);
+    struct candidate_status st;
+    candidate_status(a, &st);
+    assert_int_equal((int)st.holder_len, 3);
+    assert_memory_equal(st.holder, "a\0x", 3);
+    candidate_status_release(&st);
+    advance(&s, 14 * S);
+    assert_false(candidate_try(a));
+    advance(&s, 2 * S);
+    assert_true(candidate_try(a));
+    struct lease_record r = rec_of(&s);
+    assert_string_equal(r.holder, "a");
+    assert_int_equal((int)r.holder_len, 1);
+    assert_int_equal(r.transitions, 5);
+    assert_int_equal((int)r.strategy_len, 2);
+    assert_memory_equal(r.strategy, "s\0", 2);
+    lease_record_release(&r);
+    json_t *note = json_object_get(json_object_get(json_object_get(s.obj, "metadata"), "annotations"), "n");
+    assert_int_equal((int)json_string_length(note), 3);
+    assert_memory_equal(json_string_value(note), "x\0y", 3);
+    advance(&s, 2 * S);
+    int writes = s.writes;
+    assert_true(candidate_try(a)); /* renewal */
+    assert_int_equal(s.writes, writes + 1);
+    r = rec_of(&s);
+    assert_int_equal(r.transitions, 5);
+    lease_record_release(&r);
+    candidate_free(a);
+    json_decref(s.obj);
+}
+
+static void test_validate_identity_utf8(void **state)
+{
+    (void)state;
+    struct candidate_config cfg;
+    char err[256];
+    candidate_config_init(&cfg);
+    cfg.ns = "d";
+    cfg.name = "n";
+    cfg.identity = "pod-\xff";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "identity is not valid UTF-8");
+    cfg.identity = "pod-\xc3\xa9";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
+}
+
 static void test_malformed_not_touched(void **state)
 {
     (void)state;
@@ -520,6 +705,10 @@ int main(void)
         cmocka_unit_test(test_slow_get_observed_late),
         cmocka_unit_test(test_epoch_moves_while_renewing),
         cmocka_unit_test(test_released_is_no_new_leader),
+        cmocka_unit_test(test_taken_while_leading),
+        cmocka_unit_test(test_status_after_pause),
+        cmocka_unit_test(test_nul_holder_is_another),
+        cmocka_unit_test(test_validate_identity_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

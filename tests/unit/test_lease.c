@@ -92,7 +92,7 @@ static void test_parse_client_go(void **state)
     assert_string_equal(epoch, "7c1e/3");
 
     /* Update in place: unknown fields, labels, annotations and strategy survive. */
-    lease_set_spec(obj, "pod-b", 10, r.acquire_us, want + 1, 4);
+    assert_int_equal(lease_set_spec(obj, "pod-b", 5, 10, r.acquire_us, want + 1, 4), 0);
     json_t *spec = json_object_get(obj, "spec");
     assert_string_equal(json_string_value(json_object_get(spec, "holderIdentity")), "pod-b");
     assert_int_equal(json_integer_value(json_object_get(spec, "leaseDurationSeconds")), 10);
@@ -184,7 +184,7 @@ static void test_new_object(void **state)
 {
     (void)state;
     json_t *obj = lease_new_object("demo", "ctrl");
-    lease_set_spec(obj, "me", 15, 1000000, 2000000, 0);
+    assert_int_equal(lease_set_spec(obj, "me", 2, 15, 1000000, 2000000, 0), 0);
     char *s = json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT);
     assert_string_equal(
         s, "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":"
@@ -195,12 +195,84 @@ static void test_new_object(void **state)
     json_decref(obj);
 }
 
+/*
+ * kube-apiserver stores Go strings, which may hold NUL bytes ("\u0000"): such a Lease is decoded, its
+ * holder keeps its real length (never equal to the shorter C string), and an update keeps the NUL bytes
+ * of the fields it does not set.
+ */
+static const char *nul_lease =
+    "{\"kind\":\"Lease\",\"metadata\":{\"name\":\"ctrl\",\"namespace\":\"demo\",\"uid\":\"u1\","
+    "\"resourceVersion\":\"4\",\"annotations\":{\"note\":\"a\\u0000b\"}},"
+    "\"spec\":{\"holderIdentity\":\"replica-a\\u0000x\",\"leaseDurationSeconds\":15,"
+    "\"strategy\":\"s\\u0000t\",\"preferredHolder\":\"\\u0000\",\"leaseTransitions\":2}}";
+
+static void test_parse_nul(void **state)
+{
+    (void)state;
+    json_t *obj = json_loads(nul_lease, JSON_ALLOW_NUL, NULL);
+    assert_non_null(obj);
+    struct lease_record r;
+    char err[256];
+    assert_int_equal(lease_parse(obj, &r, err, sizeof(err)), 0);
+    assert_int_equal((int)r.holder_len, 11);
+    assert_memory_equal(r.holder, "replica-a\0x", 12);
+    assert_false(lease_holder_is(&r, "replica-a", 9));
+    assert_true(lease_holder_is(&r, "replica-a\0x", 11));
+    assert_int_equal((int)r.strategy_len, 3);
+    assert_int_equal((int)r.preferred_holder_len, 1);
+
+    /* a change after the NUL byte is a change of the record */
+    json_t *other = json_deep_copy(obj);
+    json_object_set_new(json_object_get(other, "spec"), "holderIdentity", json_stringn("replica-a\0y", 11));
+    struct lease_record r2;
+    assert_int_equal(lease_parse(other, &r2, err, sizeof(err)), 0);
+    assert_false(lease_record_same(&r, &r2));
+    lease_record_release(&r2);
+    json_decref(other);
+
+    /* taken over: the holder is replaced, the NUL bytes elsewhere are written back as read */
+    assert_int_equal(lease_set_spec(obj, "replica-b", 9, 15, 1000000, 2000000, 3), 0);
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_non_null(strstr(text, "\"annotations\":{\"note\":\"a\\u0000b\"}"));
+    assert_non_null(strstr(text, "\"strategy\":\"s\\u0000t\""));
+    assert_non_null(strstr(text, "\"holderIdentity\":\"replica-b\""));
+    free(text);
+    assert_int_equal(lease_parse(obj, &r2, err, sizeof(err)), 0);
+    assert_true(lease_holder_is(&r2, "replica-b", 9));
+    assert_int_equal((int)r2.strategy_len, 3);
+    lease_record_release(&r2);
+    lease_record_release(&r);
+
+    /* a holder that is not UTF-8 is not written (and the one in the object stays) */
+    assert_int_equal(lease_set_spec(obj, "\xff", 1, 15, 1000000, 2000000, 3), -1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(obj, "spec"), "holderIdentity")),
+                        "replica-b");
+    json_decref(obj);
+
+    /* the server never puts NUL into these: a Lease that has one is malformed, and so is a MicroTime with
+     * text after a NUL byte */
+    const char *bad[] = {
+        "{\"metadata\":{\"name\":\"x\",\"uid\":\"u\\u0000v\"},\"spec\":{}}",
+        "{\"metadata\":{\"name\":\"x\\u0000\"},\"spec\":{}}",
+        "{\"kind\":\"Lease\\u0000x\",\"metadata\":{\"name\":\"x\"},\"spec\":{}}",
+        "{\"metadata\":{\"name\":\"x\"},\"spec\":{\"renewTime\":\"2026-11-24T06:12:00.123456Z\\u0000junk\"}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        obj = json_loads(bad[i], JSON_ALLOW_NUL, NULL);
+        assert_non_null(obj);
+        if (lease_parse(obj, &r, err, sizeof(err)) == 0)
+            fail_msg("accepted %s", bad[i]);
+        json_decref(obj);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_microtime_roundtrip), cmocka_unit_test(test_microtime_strict),
         cmocka_unit_test(test_parse_client_go),     cmocka_unit_test(test_parse_empty_spec),
         cmocka_unit_test(test_parse_malformed),     cmocka_unit_test(test_new_object),
+        cmocka_unit_test(test_parse_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,8 +100,43 @@ static void test_long_values_are_cut(void **state)
     if (o == NULL)
         fail_msg("not JSON: %s", e.text);
     const char *v = json_string_value(json_object_get(o, "big"));
-    assert_int_equal(strlen(v), 1024 + 3);
-    assert_string_equal(v + 1024, "...");
+    /* the cut is visible and says how much was left out */
+    assert_int_equal(strlen(v), 1024 + strlen("\xe2\x80\xa6(+3976 bytes)"));
+    assert_string_equal(v + 1024, "\xe2\x80\xa6(+3976 bytes)");
+    json_decref(o);
+    free(out);
+}
+
+/* A long holder with a NUL byte and two-byte characters: escaped, cut between characters, marked. */
+static void write_long_holder(void)
+{
+    char big[1501];
+    big[0] = '\0';
+    for (size_t i = 1; i + 1 < sizeof(big); i += 2) {
+        big[i] = (char)0xc3; /* é */
+        big[i + 1] = (char)0xa9;
+    }
+    struct log_field f[] = {{"holder", big, sizeof(big)}};
+    log_fields(LOGL_ERROR, "long holder", f, 1);
+}
+
+static void test_long_values_cut_between_characters(void **state)
+{
+    (void)state;
+    char *out = capture(write_long_holder);
+    assert_non_null(strstr(out, "\"holder\":\"\\u0000\xc3\xa9"));
+    json_error_t e;
+    json_t *o = json_loads(out, JSON_ALLOW_NUL, &e);
+    if (o == NULL)
+        fail_msg("not JSON: %s", e.text);
+    json_t *v = json_object_get(o, "holder");
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    /* byte 1024 is inside an é: the NUL and 511 whole é (1023 bytes) are kept, then the mark */
+    const char *mark = "\xe2\x80\xa6(+478 bytes)";
+    assert_int_equal((int)n, 1023 + (int)strlen(mark));
+    assert_memory_equal(s + 1023, mark, strlen(mark));
+    assert_null(strstr(s + 1, "\xef\xbf\xbd")); /* no replacement character from a split é */
     json_decref(o);
     free(out);
 }
@@ -276,6 +311,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_are_json),
         cmocka_unit_test(test_long_values_are_cut),
+        cmocka_unit_test(test_long_values_cut_between_characters),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_batching_keeps_every_line_in_order),
         cmocka_unit_test(test_batches_never_interleave_on_a_pipe),

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "kube.h"
+#include "lease.h"
 #include "tracker.h"
 
 static struct kube_client *unreachable_client(void)
@@ -112,11 +113,15 @@ struct fake_api {
     int fd, port;
     atomic_int stop;
     atomic_int lists, watches;
-    bool short_watches; /* every watch answers 200 and ends at once */
-    bool gone_watches;  /* every watch answers an ERROR 410 event at once */
-    bool recreate;      /* the first watch: the Lease, the same record under a new uid, then DELETED */
-    bool silent;        /* every watch answers 200, then nothing until the client hangs up */
-    atomic_int hangups; /* silent watches the client hung up on */
+    bool short_watches;      /* every watch answers 200 and ends at once */
+    bool gone_watches;       /* every watch answers an ERROR 410 event at once */
+    bool recreate;           /* the first watch: the Lease, the same record under a new uid, then DELETED */
+    bool silent;             /* every watch answers 200, then nothing until the client hangs up */
+    atomic_int hangups;      /* silent watches the client hung up on */
+    const char *list_body;   /* instead of the list with a malformed Lease */
+    const char *watch_body;  /* instead of the MODIFIED event of the default watch (lines, each with \n) */
+    bool fail_relists;       /* lists after the first answer 500 */
+    const char *relist_body; /* lists after the first answer this */
 };
 
 static void sleep_ms(int ms)
@@ -161,13 +166,28 @@ static void *fake_api_main(void *arg)
             if (strstr(buf, "\r\n\r\n") != NULL)
                 break;
         }
-        if (strstr(buf, "watch=1") == NULL) {
+        if (strstr(buf, "watch=1") == NULL && fa->relist_body != NULL && fa->lists > 0) {
+            fa->lists++;
+            char head[256];
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     strlen(fa->relist_body));
+            send_str(c, head);
+            send_str(c, fa->relist_body);
+        } else if (strstr(buf, "watch=1") == NULL && fa->fail_relists && fa->lists > 0) {
+            fa->lists++;
+            send_str(c,
+                     "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        } else if (strstr(buf, "watch=1") == NULL) {
             fa->lists++;
             const char *body =
-                "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{"
-                "\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\",\"namespace\":"
-                "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"x\","
-                "\"leaseDurationSeconds\":15,\"renewTime\":\"garbage\"}}]}";
+                fa->list_body != NULL
+                    ? fa->list_body
+                    : "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{"
+                      "\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\",\"namespace\":"
+                      "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"x\","
+                      "\"leaseDurationSeconds\":15,\"renewTime\":\"garbage\"}}]}";
             char head[256];
             snprintf(head, sizeof(head),
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
@@ -208,11 +228,13 @@ static void *fake_api_main(void *arg)
             fa->watches++;
             send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
             sleep_ms(300);
-            send_str(
-                c, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
-                   "\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":\"good\","
-                   "\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
-                   "\"renewTime\":\"2026-11-24T06:12:00.123456Z\"}}}\n");
+            send_str(c,
+                     fa->watch_body != NULL
+                         ? fa->watch_body
+                         : "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":"
+                           "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":"
+                           "\"good\",\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
+                           "\"renewTime\":\"2026-11-24T06:12:00.123456Z\"}}}\n");
             for (int i = 0; i < 20 && !fa->stop; i++)
                 sleep_ms(100);
         }
@@ -254,6 +276,20 @@ static void fake_api_stop(struct fake_api *fa, pthread_t th)
     shutdown(fa->fd, SHUT_RDWR);
     close(fa->fd);
     pthread_join(th, NULL);
+}
+
+/* A LeaseList body holding the Lease demo/bad with SPEC (the inside of "spec"). */
+static char *list_of(const char *spec)
+{
+    char *b = NULL;
+    if (asprintf(&b,
+                 "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{"
+                 "\"resourceVersion\":\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\",\"namespace\":"
+                 "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"9\",\"annotations\":{\"n\":\"a\\u0000b\"}},"
+                 "\"spec\":{%s}}]}",
+                 spec) < 0)
+        fail_msg("asprintf");
+    return b;
 }
 
 /* A server that ends every watch at once is retried with backoff, not in a busy loop. */
@@ -351,7 +387,8 @@ static void test_silent_watch_abandoned(void **state)
 static void test_untrack_and_track_again(void **state)
 {
     (void)state;
-    struct fake_api fa = {.silent = true}; /* watches stay up until the client hangs up */
+    char *list = list_of("\"holderIdentity\":\"h\",\"leaseDurationSeconds\":15");
+    struct fake_api fa = {.silent = true, .list_body = list}; /* watches stay up until the client hangs up */
     pthread_t th;
     struct kube_client *c = fake_api_start(&fa, &th);
     struct tracker *t = tracker_new(c);
@@ -381,6 +418,7 @@ static void test_untrack_and_track_again(void **state)
     tracker_free(t);
     fake_api_stop(&fa, th);
     kube_client_free(c);
+    free(list);
 }
 
 /* Polls Lease 0 until its epoch is EPOCH (exists) or, with EPOCH NULL, until it does not exist. */
@@ -461,14 +499,21 @@ static void test_malformed_then_fixed(void **state)
     assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
     assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
 
-    /* listed, but the object is malformed: synced, known false, never a crash */
-    for (int i = 0; i < 100 && !tracker_all_synced(t); i++)
+    /* listed, but the object is malformed: known false, so not synced; never a crash */
+    const struct lease_snapshot *s = NULL;
+    for (int i = 0; i < 100; i++) { /* the list's answer was applied once the API server was heard from */
+        s = tracker_acquire(t, 0);
+        if (s->contact_mono_ns != 0)
+            break;
+        tracker_release(t, s);
+        s = NULL;
         sleep_ms(10);
-    assert_true(tracker_all_synced(t));
-    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    }
+    assert_non_null(s);
     assert_false(s->known);
     assert_false(s->exists);
     tracker_release(t, s);
+    assert_false(tracker_all_synced(t));
 
     /* the watch delivers a good object: known, with its fields */
     bool known = false;
@@ -491,6 +536,7 @@ static void test_malformed_then_fixed(void **state)
             sleep_ms(10);
     }
     assert_true(known);
+    assert_true(tracker_all_synced(t)); /* synced once the last state read is known */
     assert_int_equal(fa.lists, 1);
     assert_true(fa.watches >= 1);
     fa.stop = 1;
@@ -501,13 +547,187 @@ static void test_malformed_then_fixed(void **state)
     pthread_join(th, NULL);
 }
 
+/* Polls Lease 0 until WANT(snapshot) holds; the snapshot is returned held, or the test fails after 3 s. */
+static const struct lease_snapshot *wait_for(struct tracker *t, bool (*want)(const struct lease_snapshot *),
+                                             const char *what)
+{
+    for (int i = 0; i < 300; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        if (want(s))
+            return s;
+        tracker_release(t, s);
+        sleep_ms(10);
+    }
+    fail_msg("lease never %s", what);
+    return NULL;
+}
+
+static bool is_known(const struct lease_snapshot *s)
+{
+    return s->known;
+}
+
+static bool is_unknown(const struct lease_snapshot *s)
+{
+    return !s->known;
+}
+
+static bool is_good(const struct lease_snapshot *s)
+{
+    return s->known && s->holder_len == 4 && memcmp(s->holder, "good", 4) == 0;
+}
+
+/*
+ * kube-apiserver accepts "\u0000" in any string of a Lease.  Such a Lease is decoded (known, synced), and
+ * its holder "replica-a\0x" keeps its length: no NUL-truncating reader can take it for "replica-a".
+ */
+static void test_nul_in_strings(void **state)
+{
+    (void)state;
+    char *list = list_of("\"holderIdentity\":\"replica-a\\u0000x\",\"leaseDurationSeconds\":15,"
+                         "\"leaseTransitions\":1,\"strategy\":\"\\u0000\"");
+    struct fake_api fa = {.silent = true, .list_body = list};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = wait_for(t, is_known, "known");
+    assert_true(s->exists);
+    assert_int_equal((int)s->holder_len, 11);
+    assert_memory_equal(s->holder, "replica-a\0x", 12);
+    assert_string_equal(s->epoch, "u1/1");
+    tracker_release(t, s);
+    assert_true(tracker_all_synced(t));
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
+/*
+ * A Lease that truly cannot be decoded is unknown at once, whatever cannot be decoded: a field of the
+ * wrong type, an event that is not JSON, a list that is not JSON.  Not synced either, for readiness.  The
+ * Lease is known first (a good list); then the watch brings WATCH_BODY and relists answer RELIST_BODY, or
+ * fail with 500 (so that what was known before cannot come back by itself).
+ */
+static void undecodable(const char *watch_body, const char *relist_body)
+{
+    char *good = list_of("\"holderIdentity\":\"good\",\"leaseDurationSeconds\":15");
+    struct fake_api fa = {
+        .list_body = good, .watch_body = watch_body, .fail_relists = true, .relist_body = relist_body};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = wait_for(t, is_good, "known with holder \"good\"");
+    tracker_release(t, s);
+    assert_true(tracker_all_synced(t));
+    s = wait_for(t, is_unknown, "unknown");
+    assert_false(s->exists);
+    assert_int_equal((int)s->holder_len, 0);
+    tracker_release(t, s);
+    assert_false(tracker_all_synced(t));
+    sleep_ms(300); /* and it stays so: nothing readable came since */
+    s = tracker_acquire(t, 0);
+    assert_false(s->known);
+    tracker_release(t, s);
+    assert_false(tracker_all_synced(t));
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+    free(good);
+}
+
+static void test_undecodable_field_is_unknown(void **state)
+{
+    (void)state;
+    undecodable("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
+                "\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":\"good\","
+                "\"leaseDurationSeconds\":\"15\"}}}\n",
+                NULL);
+}
+
+static void test_undecodable_event_is_unknown(void **state)
+{
+    (void)state;
+    undecodable("{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\"},\"spec\":{\"holder\n",
+                NULL);
+}
+
+static void test_undecodable_list_is_unknown(void **state)
+{
+    (void)state;
+    /* the watch expires (410): the relist's answer is not JSON */
+    undecodable("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\"}}\n",
+                "{\"kind\":\"LeaseList\",\"items\":[{\"metadata\":");
+}
+
+/*
+ * First sight: renewTime is mapped onto the monotonic clock when the record is first seen or changes.  A
+ * Lease listed with a renewTime an hour old gets renew_mono_ns an hour before it was seen; the fresh
+ * renewal the watch then brings gets renew_mono_ns about when it was seen.
+ */
+static void test_renew_time_on_the_monotonic_clock(void **state)
+{
+    (void)state;
+    char old[48], fresh[48], spec[256], *event = NULL;
+    int64_t wall = lease_now_us();
+    lease_format_microtime(wall - 3600LL * 1000000, old, sizeof(old));
+    lease_format_microtime(wall, fresh, sizeof(fresh));
+    snprintf(spec, sizeof(spec), "\"holderIdentity\":\"h\",\"leaseDurationSeconds\":15,\"renewTime\":\"%s\"",
+             old);
+    char *list = list_of(spec);
+    if (asprintf(&event,
+                 "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
+                 "\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":\"good\","
+                 "\"leaseDurationSeconds\":15,\"renewTime\":\"%s\"}}}\n",
+                 fresh) < 0)
+        fail_msg("asprintf");
+    struct fake_api fa = {.list_body = list, .watch_body = event};
+    pthread_t th;
+    struct kube_client *c = fake_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = wait_for(t, is_known, "known");
+    int64_t ago = s->changed_mono_ns - s->renew_mono_ns;
+    if (ago < 3598 * 1000000000LL || ago > 3602 * 1000000000LL)
+        fail_msg("renewTime an hour old mapped to %.3f s before it was seen", (double)ago / 1e9);
+    assert_true(s->renew_time_us == wall - 3600LL * 1000000);
+    tracker_release(t, s);
+    s = wait_for(t, is_good, "renewed by the watch");
+    ago = s->changed_mono_ns - s->renew_mono_ns;
+    if (ago < -2 * 1000000000LL || ago > 2 * 1000000000LL)
+        fail_msg("a fresh renewTime mapped to %.3f s before it was seen", (double)ago / 1e9);
+    tracker_release(t, s);
+    tracker_free(t);
+    fake_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+    free(event);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_track_and_find),         cmocka_unit_test(test_unreachable_stays_unknown),
-        cmocka_unit_test(test_malformed_then_fixed),   cmocka_unit_test(test_short_watches_back_off),
-        cmocka_unit_test(test_gone_watches_back_off),  cmocka_unit_test(test_recreated_lease_is_a_change),
-        cmocka_unit_test(test_silent_watch_abandoned), cmocka_unit_test(test_untrack_and_track_again),
+        cmocka_unit_test(test_track_and_find),
+        cmocka_unit_test(test_unreachable_stays_unknown),
+        cmocka_unit_test(test_malformed_then_fixed),
+        cmocka_unit_test(test_short_watches_back_off),
+        cmocka_unit_test(test_gone_watches_back_off),
+        cmocka_unit_test(test_recreated_lease_is_a_change),
+        cmocka_unit_test(test_silent_watch_abandoned),
+        cmocka_unit_test(test_untrack_and_track_again),
+        cmocka_unit_test(test_nul_in_strings),
+        cmocka_unit_test(test_undecodable_field_is_unknown),
+        cmocka_unit_test(test_undecodable_event_is_unknown),
+        cmocka_unit_test(test_undecodable_list_is_unknown),
+        cmocka_unit_test(test_renew_time_on_the_monotonic_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
