@@ -2,6 +2,7 @@
 #include "decide.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,28 +50,49 @@ static void merge(int *out, size_t *count, const int *idx, size_t n)
 
 size_t decide_fences(const struct review *r, const struct fence_table *t, int *out, size_t cap)
 {
-    const int *uidx = NULL;
-    size_t nu = 0, total, count = 0;
+    /* Each name is looked up once: the lists found are kept here (and looked up again only for a writer
+       in more groups than this holds). */
+    enum { KEEP = 16 };
+    const int *lists[KEEP];
+    size_t lens[KEEP], nlists = 0, total = 0, count = 0;
+    const int *idx;
+    size_t n;
 
     if (decide_exempt(r, t))
         return 0;
-    if (r->username.ptr != NULL)
-        nu = config_find_user(t, r->username.ptr, r->username.len, &uidx);
-    total = nu;
+    if (r->username.ptr != NULL && (n = config_find_user(t, r->username.ptr, r->username.len, &idx)) > 0) {
+        lists[nlists] = idx;
+        lens[nlists++] = n;
+        total += n;
+    }
     for (size_t i = 0; i < r->ngroups; i++) {
-        const int *gidx;
-        if (r->groups[i].ptr != NULL)
-            total += config_find_group(t, r->groups[i].ptr, r->groups[i].len, &gidx);
+        if (r->groups[i].ptr == NULL ||
+            (n = config_find_group(t, r->groups[i].ptr, r->groups[i].len, &idx)) == 0)
+            continue;
+        if (nlists < KEEP) {
+            lists[nlists] = idx;
+            lens[nlists] = n;
+        }
+        nlists++;
+        total += n;
     }
     if (total > cap)
         return total;
-    merge(out, &count, uidx, nu);
-    for (size_t i = 0; i < r->ngroups && count < total; i++) {
-        const int *gidx;
-        size_t ng =
-            r->groups[i].ptr != NULL ? config_find_group(t, r->groups[i].ptr, r->groups[i].len, &gidx) : 0;
-        merge(out, &count, gidx, ng);
+    if (nlists == 1) { /* the common case: one list, already sorted and distinct */
+        memcpy(out, lists[0], lens[0] * sizeof(*out));
+        return lens[0];
     }
+    if (nlists <= KEEP) {
+        for (size_t l = 0; l < nlists; l++)
+            merge(out, &count, lists[l], lens[l]);
+        return count;
+    }
+    if (r->username.ptr != NULL && (n = config_find_user(t, r->username.ptr, r->username.len, &idx)) > 0)
+        merge(out, &count, idx, n);
+    for (size_t i = 0; i < r->ngroups; i++)
+        if (r->groups[i].ptr != NULL &&
+            (n = config_find_group(t, r->groups[i].ptr, r->groups[i].len, &idx)) > 0)
+            merge(out, &count, idx, n);
     return count;
 }
 
@@ -214,7 +236,8 @@ static size_t deciding(const struct fence_table *t, const struct fence_check *ch
 void decide(const struct review *r, const struct fence_table *t, const struct fence_check *checks,
             const struct lease_snapshot *const *snaps, size_t n, struct decision *out)
 {
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, offsetof(struct decision, message)); /* not the message: 768 bytes on every request */
+    out->message[0] = '\0';
     out->fence = -1;
     out->check = -1;
     out->allowed = true;
