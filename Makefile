@@ -3,6 +3,7 @@
 #
 #   make            build/leasefence and build/libleasefence-elector.a (no cmocka, no Go)
 #   make test       install Debian packages the tests need, then build and run every test
+#   make image      the container image leasefence:$(VERSION), with podman
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -78,8 +79,10 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 INSTALL    ?= install
 
+IMAGE ?= leasefence:$(VERSION)
+
 .PHONY: all test-build fuzz-build test unit integration demo lint deps clean sanitize valgrind fuzz bench soak \
-        install help FORCE
+        install image image-test help FORCE
 all: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 
 # What the tests run: the product, the local API server (Go) and the unit tests (cmocka).
@@ -121,6 +124,19 @@ install: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 	$(INSTALL) -m 0755 $(BUILD)/leasefence $(DESTDIR)$(BINDIR)/leasefence
 	$(INSTALL) -m 0644 $(BUILD)/libleasefence-elector.a $(DESTDIR)$(LIBDIR)/libleasefence-elector.a
 	$(INSTALL) -m 0644 $(ELECTOR_HEADERS) $(DESTDIR)$(INCLUDEDIR)/leasefence/
+
+# ---- the container image ----------------------------------------------------------
+# Installs podman, runc and mmdebstrap when missing, makes the local base image
+# when missing (image/bases.sh), then builds; nothing is left running.
+image:
+	@image/deps.sh
+	@image/bases.sh
+	@start=$$(date +%s); image/podman.sh build --pull=never --network host --force-rm --layers --jobs 2 \
+	  --build-arg LEASEFENCE_COMMIT=$(LEASEFENCE_COMMIT) -t $(IMAGE) . && \
+	  echo "image: $(IMAGE) built in $$(( $$(date +%s) - start )) s, $$(podman image inspect --format '{{.Size}}' $(IMAGE)) bytes"
+
+image-test: image
+	tests/run.sh image
 
 # ---- tests --------------------------------------------------------------------------
 # Unit tests link against the archives, so each pulls in only the objects it uses.
@@ -229,6 +245,8 @@ help:
 	@echo 'leasefence $(VERSION)$(if $(LEASEFENCE_COMMIT), ($(LEASEFENCE_COMMIT))) — make targets:'
 	@echo '  make               build/leasefence and build/libleasefence-elector.a (hardened; no cmocka, no Go)'
 	@echo '  make install       the binary, the elector library and its headers under PREFIX ($(PREFIX)), staged under DESTDIR'
+	@echo '  make image         the container image $(IMAGE) with podman (installs podman, makes the base when missing)'
+	@echo '  make image-test    make image, then tests/e2e/test_image.sh (the image against the local API server)'
 	@echo '  make test          install test packages (apt-get), build with -Werror, lint, run every suite'
 	@echo '  make unit | integration   one suite'
 	@echo '  make sanitize      unit + integration suites under ASan + UBSan (clang, build/san)'
@@ -240,7 +258,7 @@ help:
 	@echo '  make lint          clang-format, banned functions, gofmt, go vet'
 	@echo '  make clean         remove build/'
 	@echo 'Variables: CC CFLAGS (-O2 -g) CPPFLAGS LDFLAGS DEVELOPER=1 (-Werror) HARDEN_CPPFLAGS HARDEN_CFLAGS'
-	@echo '           HARDEN_LDFLAGS PREFIX DESTDIR BINDIR LIBDIR INCLUDEDIR'
+	@echo '           HARDEN_LDFLAGS PREFIX DESTDIR BINDIR LIBDIR INCLUDEDIR IMAGE ($(IMAGE))'
 
 FORCE:
 

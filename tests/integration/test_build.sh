@@ -126,7 +126,7 @@ check "a program builds against the installed header and library" \
 check "  and runs" "$TMP/embed"
 help=$(make -C "$T" --no-print-directory help)
 check "make help names plain make" grep -q "^  make  " <<<"$help"
-for t in "make install" "make test" "make sanitize" "make valgrind" "make fuzz" "make bench" "make soak" "make demo"; do
+for t in "make install" "make image" "make test" "make sanitize" "make valgrind" "make fuzz" "make bench" "make soak" "make demo"; do
   check "make help names '$t'" grep -q "^  $t" <<<"$help"
 done
 
