@@ -25,7 +25,7 @@ ifeq ($(origin LEASEFENCE_COMMIT),undefined)
 LEASEFENCE_COMMIT := $(shell [ -e .git ] && c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
                        { git diff --quiet HEAD -- 2>/dev/null && echo "$$c" || echo "$$c-dirty"; })
 endif
-ifneq ($(shell printf '%s' '$(LEASEFENCE_COMMIT)' | LC_ALL=C grep -Ecx '[0-9A-Za-z.+~-]*'),1)
+ifneq ($(shell printf '%s\n' '$(LEASEFENCE_COMMIT)' | LC_ALL=C grep -Ecx '[0-9A-Za-z.+~-]*'),1)
 $(error LEASEFENCE_COMMIT must be letters, digits and . + ~ - only)
 endif
 

@@ -111,6 +111,17 @@ check "CFLAGS='-O0 -g' DEVELOPER=1 builds" mk CFLAGS="-O0 -g" DEVELOPER=1
 check "  without _FORTIFY_SOURCE" bash -c "! grep -q _FORTIFY_SOURCE '$T/build/BUILD-FLAGS'"
 check "  and the default flags have it" bash -c "make -C '$T' -n -B build/obj/server/decide.o | grep -q -- '-D_FORTIFY_SOURCE=3'"
 
+# No commit: a build outside a git checkout (the Dockerfile's, when no commit is given).
+mk CFLAGS="-O0 -g" DEVELOPER=1 LEASEFENCE_COMMIT=
+expect_eq "LEASEFENCE_COMMIT empty: only the objects that use version.h are rebuilt" \
+  "elector/kube server/main server/metrics server/serve" "$(compiled)"
+expect_eq "  and --version names no commit" "leasefence 9.9.9" "$("$T/build/leasefence" --version)"
+mkdir -p "$TMP/nogit" && cp -r "$T/Makefile" "$T/VERSION" "$T/elector" "$T/server" "$TMP/nogit/"
+check "outside a git checkout the version header is made" make -C "$TMP/nogit" -s build/gen/version.h
+check "  with no commit" grep -qx '#define LEASEFENCE_COMMIT ""' "$TMP/nogit/build/gen/version.h"
+check "a commit that is not a commit is refused" bash -c "! make -C '$T' -n \"LEASEFENCE_COMMIT=a'b\" >/dev/null 2>&1"
+mk CFLAGS="-O0 -g" DEVELOPER=1
+
 # ---- install, help ------------------------------------------------------------------------
 S=$TMP/stage
 check "make install PREFIX=/usr DESTDIR=…" mk CFLAGS="-O0 -g" DEVELOPER=1 install PREFIX=/usr DESTDIR="$S"
