@@ -63,7 +63,7 @@ cid=$("$PODMAN" create --pull=never --name "$NAME-files" "$IMAGE") && CONTAINERS
 podman export "$cid" | tar -t | sed 's|^\./||' | sort >"$TMP/files"
 podman cp "$cid:/usr/local/bin/leasefence" "$TMP/leasefence" || fail "podman cp the binary out of the image"
 podman rm -f "$cid" >/dev/null
-echo "# $(wc -l <"$TMP/files") paths; packages: $(sed -n 's|^var/lib/dpkg/status.d/||p' "$TMP/files" | paste -sd' ' -)"
+echo "# $(wc -l <"$TMP/files") paths; packages: $(sed -n 's|^var/lib/dpkg/status.d/\(.\)|\1|p' "$TMP/files" | paste -sd' ' -)"
 expect_eq "no program but leasefence (bin, sbin, usr/bin, usr/sbin, usr/local/bin)" "usr/local/bin/leasefence" \
   "$(grep -E '^(usr/)?(local/)?s?bin/.' "$TMP/files" | paste -sd' ' -)"
 expect_eq "no shell, apt, dpkg or perl anywhere" "" \
