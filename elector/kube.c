@@ -5,6 +5,7 @@
  */
 #include "kube.h"
 #include "xmem.h"
+#include "version.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "serve.h"
+#include "version.h"
 
 static const char usage_main[] =
     "usage: leasefence COMMAND [OPTIONS]\n"
@@ -225,7 +226,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "elect") == 0)
         return cmd_elect(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("leasefence %s\n", LEASEFENCE_VERSION);
+        /* The commit is empty when the build had none (no git checkout, none given). */
+        printf("leasefence %s%s%s%s\n", LEASEFENCE_VERSION, LEASEFENCE_COMMIT[0] ? " (" : "",
+               LEASEFENCE_COMMIT, LEASEFENCE_COMMIT[0] ? ")" : "");
         return 0;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

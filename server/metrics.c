@@ -14,6 +14,7 @@
 
 #include "kube.h"
 #include "tracker.h"
+#include "version.h"
 
 #define MODES 3
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -459,7 +460,8 @@ void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_
          "notAfter of the serving certificate in use, in unix seconds.");
     putf(&o, "leasefence_certificate_expiry_timestamp_seconds %lld\n", (long long)LOAD(cert_expiry));
     head(&o, "leasefence_build_info", "gauge", "Build information; always 1.");
-    putf(&o, "leasefence_build_info{version=\"%s\"} 1\n", LEASEFENCE_VERSION);
+    putf(&o, "leasefence_build_info{version=\"%s\",commit=\"%s\"} 1\n", LEASEFENCE_VERSION,
+         LEASEFENCE_COMMIT);
     render_process(&o);
     if (o.buf == NULL)
         put(&o, "", 0);

@@ -26,6 +26,7 @@
 #include "review.h"
 #include "tls.h"
 #include "tracker.h"
+#include "version.h"
 
 #define MAX_REQUEST_BYTES    (7 * 1024 * 1024)
 #define REQUEST_TIMEOUT_MS   10000

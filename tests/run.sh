@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one closing line: "N passed, N failed".
-#   tests/run.sh [unit|go|integration|e2e|fuzz ...]   (default: all of them)
+#   tests/run.sh [unit|go|integration|e2e|fuzz|image ...]   (default: all but image)
 # Unit tests are cmocka binaries in build/tests/; integration and e2e tests are
 # scripts that print "ok - NAME" / "not ok - NAME" per check (tests/lib.sh).
+# `image` is tests/e2e/test_image.sh alone, which needs `make image` first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 suites=("$@")
@@ -41,9 +42,13 @@ for suite in "${suites[@]}"; do
         timeout 600 go test -count=1 -v ./... ) >"$log" 2>&1; rc=$?
       count "go/kube-sim" "$log" $rc '^\s*--- PASS' '^\s*--- FAIL|^FAIL|^panic:'
     fi ;;
-  integration|e2e)
-    for t in tests/$suite/test_*.sh; do
+  integration|e2e|image)
+    for t in tests/${suite/image/e2e}/test_*.sh; do
       [ -f "$t" ] || continue
+      case $suite in
+      e2e) [ "$t" != tests/e2e/test_image.sh ] || continue ;;
+      image) [ "$t" = tests/e2e/test_image.sh ] || continue ;;
+      esac
       n=$(basename "$t" .sh); log=$log_dir/$suite-$n.log
       timeout 600 bash "$t" >"$log" 2>&1; rc=$?
       count "$suite/$n" "$log" $rc '^ok - ' '^not ok - '

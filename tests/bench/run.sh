@@ -80,7 +80,7 @@ has() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 for t in h2load curl jq; do command -v $t >/dev/null || die "missing $t (tests/deps.sh installs it)"; done
 [ -x "$BUILD/bench/floor" ] || die "missing build/bench/floor (make build/bench/floor)"
 if has leasefence || has lf-1000; then
-  for b in leasefence kube-sim; do [ -x "$BUILD/$b" ] || die "missing build/$b (make)"; done
+  for b in leasefence kube-sim; do [ -x "$BUILD/$b" ] || die "missing build/$b (make test-build)"; done
 fi
 
 echo "# leasefence bench: $NCPU cores, ${CONNS} connections, HTTP/1.1 over TLS, ${SECS}s per case after ${WARM}s warm-up, $ROUNDS round(s)"

@@ -2,7 +2,7 @@
 # kube-sim as a process: port 0 and DIR/addr, the control-port contract
 # (faults, log, services) over curl, watches over HTTP/1.1 and HTTP/2.
 . "$(dirname "$0")/../lib.sh"
-[ -x "$BUILD/kube-sim" ] || { fail "build/kube-sim missing: run make"; done_testing; exit 1; }
+[ -x "$BUILD/kube-sim" ] || { fail "build/kube-sim missing: run make test-build"; done_testing; exit 1; }
 
 D=$TMP/sim0; mkdir -p "$D"
 echo '[{"token":"tok-a","username":"system:serviceaccount:demo:controller","extra":{"authentication.kubernetes.io/pod-name":["pod-a"]}}]' >"$D/users.json"

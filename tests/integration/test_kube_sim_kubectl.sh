@@ -7,7 +7,7 @@
 
 KUBECTL=${KUBECTL:-kubectl}
 command -v "$KUBECTL" >/dev/null || { fail "kubectl not found (tests/deps.sh installs kubernetes-client)"; done_testing; exit 1; }
-[ -x "$BUILD/kube-sim" ] || { fail "build/kube-sim missing: run make"; done_testing; exit 1; }
+[ -x "$BUILD/kube-sim" ] || { fail "build/kube-sim missing: run make test-build"; done_testing; exit 1; }
 
 mkdir -p "$TMP/sim"
 cat >"$TMP/sim/users.json" <<'JSON'

@@ -11,13 +11,13 @@
 # certificate renewal and a configuration change through kubelet-style
 # volumes, the demo's elect sidecar with its rendered flags, and failurePolicy
 # Fail once leasefence is gone.
-# Needs build/kube-sim and build/leasefence (make all).  kube-sim does not
+# Needs build/kube-sim and build/leasefence (make test-build).  kube-sim does not
 # evaluate CEL matchConditions; test_manifests.sh checks those.
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
 for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make all)"; done_testing; exit 1; fi
+  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
 done
 
 # ---- render the install with OpenSSL certificates and the demo fence --------

@@ -297,7 +297,9 @@ third_later = c.recv(4096).startswith(b"HTTP/1.1 200")
 print(ok, third_waited, third_later)
 PY
 expect_eq "--max-connections 2: two served, the third waits, then is served" "True True True" "$(/usr/bin/python3 "$TMP/conns.py" "$P3")"
-expect_eq "version" "leasefence $(cat "$ROOT/VERSION")" "$("$BUILD/leasefence" version)"
+commit=$(sed -n 's/^#define LEASEFENCE_COMMIT "\(.*\)"$/\1/p' "$BUILD/gen/version.h")
+expect_eq "version: VERSION, and the commit when the build had one" \
+  "leasefence $(cat "$ROOT/VERSION")${commit:+ ($commit)}" "$("$BUILD/leasefence" version)"
 check "--help lists the commands" bash -c "'$BUILD/leasefence' --help | grep -q 'serve' && '$BUILD/leasefence' serve --help | grep -q -- '--shutdown-grace'"
 "$BUILD/leasefence" serve --config "$TMP/fences.json" --threads zero >/dev/null 2>"$TMP/usage.err"
 expect_eq "bad flag value: exit 2 with a message" "2 leasefence: --threads: 'zero' is not a number from 1 to 256" "$? $(cat "$TMP/usage.err")"

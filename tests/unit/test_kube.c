@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "kube.h"
+#include "version.h"
 
 static char dir[256];
 

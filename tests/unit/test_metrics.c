@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "metrics.h"
+#include "version.h"
 
 static void *heap(void *ctx, size_t size)
 {
@@ -92,7 +93,8 @@ static void test_counters_are_summed_over_threads(void **state)
     assert_true(value(t, "leasefence_config_reloads_total{result=\"failed\"}") == 2);
     assert_true(value(t, "leasefence_certificate_reloads_total{result=\"ok\"}") == 1);
     assert_true(value(t, "leasefence_certificate_expiry_timestamp_seconds") == 1827142867);
-    assert_true(value(t, "leasefence_build_info{version=\"" LEASEFENCE_VERSION "\"}") == 1);
+    assert_true(value(t, "leasefence_build_info{version=\"" LEASEFENCE_VERSION
+                         "\",commit=\"" LEASEFENCE_COMMIT "\"}") == 1);
     assert_true(value(t, "process_resident_memory_bytes") > 0);
     assert_true(value(t, "process_open_fds") > 0);
     assert_true(value(t, "process_max_fds") > 0);
