@@ -12,7 +12,7 @@
 # ordinary `docker build` doesn't have (mounts, or a chroot-less dpkg run), and
 # runs maintainer scripts that need a shell.  Instead, the `rootfs` stage
 # extracts the runtime libraries and their dependency closure with dpkg-deb
-# (image/rootfs.sh) and the last stage copies that root into an empty image.
+# (tests/image/rootfs.sh) and the last stage copies that root into an empty image.
 
 # --- build -----------------------------------------------------------------
 FROM debian:bookworm AS build
@@ -35,7 +35,7 @@ RUN make LEASEFENCE_COMMIT="$LEASEFENCE_COMMIT" build/leasefence && strip build/
 # The shared libraries the binary links (the runtime packages of the -dev
 # packages above) with their dependencies, and the CA bundle.
 FROM debian:bookworm AS rootfs
-COPY image/rootfs.sh /usr/local/sbin/rootfs.sh
+COPY tests/image/rootfs.sh /usr/local/sbin/rootfs.sh
 RUN rootfs.sh /rootfs libh2o-evloop0.13 libjansson4 libcurl4 libssl3 libyaml-0-2 \
  && rm -rf /var/lib/apt/lists/*
 

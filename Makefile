@@ -127,11 +127,11 @@ install: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 
 # ---- the container image ----------------------------------------------------------
 # Installs podman, runc and mmdebstrap when missing, makes the local base image
-# when missing (image/bases.sh), then builds; nothing is left running.
+# when missing (tests/image/bases.sh), then builds; nothing is left running.
 image:
-	@image/deps.sh
-	@image/bases.sh
-	@start=$$(date +%s); image/podman.sh build --pull=never --network host --force-rm --layers --jobs 2 \
+	@tests/image/deps.sh
+	@tests/image/bases.sh
+	@start=$$(date +%s); tests/image/podman.sh build --pull=never --network host --force-rm --layers --jobs 2 \
 	  --build-arg LEASEFENCE_COMMIT=$(LEASEFENCE_COMMIT) -t $(IMAGE) . && \
 	  echo "image: $(IMAGE) built in $$(( $$(date +%s) - start )) s, $$(podman image inspect --format '{{.Size}}' $(IMAGE)) bytes"
 

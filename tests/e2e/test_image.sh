@@ -39,7 +39,7 @@ ip link set lo up || { fail "loopback up in the test's network namespace"; done_
 VERSION=$(cat VERSION)
 IMAGE=${LEASEFENCE_IMAGE:-leasefence:$VERSION}
 NAME=leasefence-test-image-$$
-PODMAN="$ROOT/image/podman.sh"
+PODMAN="$ROOT/tests/image/podman.sh"
 CONTAINERS=()
 cleanup_containers() {
   local c

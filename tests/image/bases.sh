@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the base image the Dockerfile starts from, localhost/debian:bookworm,
 # from the machine's own Debian archive when no registry can be reached:
-#   image/bases.sh
+#   tests/image/bases.sh
 # It is made only when `podman image exists` says it is missing, so a second
 # run costs nothing.  It is what debian:bookworm is (mmdebstrap minbase,
 # merged /usr) with the usual container apt settings, and it carries this
