@@ -164,6 +164,15 @@ static int64_t duration_ns(const struct lease_snapshot *snap)
     return (int64_t)s * 1000000000LL;
 }
 
+int64_t decide_valid_until(const struct lease_snapshot *snap, int64_t max_skew_ns)
+{
+    int64_t dur = (int64_t)snap->lease_duration_s * 1000000000LL;
+    int64_t until = snap->changed_mono_ns + dur;
+    if (snap->renew_mono_ns != 0 && snap->renew_mono_ns + dur + max_skew_ns < until)
+        until = snap->renew_mono_ns + dur + max_skew_ns; /* first seen long after its renewTime */
+    return until;
+}
+
 void decide_check(const struct review *r, const struct fence_table *t, int fence,
                   const struct lease_snapshot *snap, int64_t now_mono_ns, int64_t max_skew_ns,
                   struct fence_check *out)
@@ -200,10 +209,7 @@ void decide_check(const struct review *r, const struct fence_table *t, int fence
         out->reason = REASON_NO_HOLDER;
         return;
     }
-    dur = (int64_t)snap->lease_duration_s * 1000000000LL;
-    int64_t until = snap->changed_mono_ns + dur;
-    if (snap->renew_mono_ns != 0 && snap->renew_mono_ns + dur + max_skew_ns < until)
-        until = snap->renew_mono_ns + dur + max_skew_ns; /* first seen long after its renewTime */
+    int64_t until = decide_valid_until(snap, max_skew_ns);
     if (now_mono_ns > until) {
         out->reason = REASON_EXPIRED;
         out->late_ns = now_mono_ns - until;

@@ -71,6 +71,15 @@ bool decide_exempt(const struct review *r, const struct fence_table *t);
 size_t decide_fences(const struct review *r, const struct fence_table *t, int *out, size_t cap);
 
 /**
+ * CLOCK_MONOTONIC after which the holder of SNAP (known, existing, held) is
+ * expired: leaseDurationSeconds after the record was seen to change
+ * (client-go's rule), and no later than renewTime + leaseDurationSeconds +
+ * MAX_SKEW_NS when renewTime is set (a record first seen long after it was
+ * written).
+ */
+int64_t decide_valid_until(const struct lease_snapshot *snap, int64_t max_skew_ns);
+
+/**
  * Weighs R against fence FENCE of T whose Lease snapshot is SNAP (NULL when
  * not tracked).  NOW_MONO_NS is CLOCK_MONOTONIC; MAX_SKEW_NS the clock-skew
  * allowance by which a record's renewTime may lag our clock (first-sight

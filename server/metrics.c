@@ -43,6 +43,7 @@ static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_thread *threads;
 static uint64_t config_reloads[2], cert_reloads[2]; /* [ok] */
 static int64_t cert_expiry;
+static int64_t max_skew_ns = 30 * 1000000000LL; /* serve's --max-clock-skew */
 static double start_time;
 
 #define LOAD(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -129,6 +130,11 @@ void metrics_config_reload(bool ok)
 void metrics_certificate_reload(bool ok)
 {
     __atomic_fetch_add(&cert_reloads[ok], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_set_max_clock_skew(int64_t ns)
+{
+    __atomic_store_n(&max_skew_ns, ns, __ATOMIC_RELAXED);
 }
 
 void metrics_set_certificate_expiry(int64_t unix_s)
@@ -371,7 +377,7 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
             case 4:
                 putf(o, "} %d\n",
                      s->known && s->exists && s->holder_len > 0 &&
-                         now > s->changed_mono_ns + (int64_t)s->lease_duration_s * 1000000000LL);
+                         now > decide_valid_until(s, LOAD(max_skew_ns)));
                 break;
             default:
                 tracker_stats(t, i, &st);

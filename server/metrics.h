@@ -49,6 +49,10 @@ void metrics_in_flight(struct metrics_thread *m, int delta);
 void metrics_config_reload(bool ok);
 void metrics_certificate_reload(bool ok);
 
+/** Sets the clock-skew allowance leasefence_lease_expired applies, as the decision does (decide_valid_until).
+ */
+void metrics_set_max_clock_skew(int64_t ns);
+
 /** Sets the serving certificate's notAfter (unix seconds). */
 void metrics_set_certificate_expiry(int64_t unix_s);
 

@@ -867,6 +867,7 @@ int serve_run(const struct serve_options *opts)
 
     srv.opts = opts;
     metrics_init();
+    metrics_set_max_clock_skew(opts->max_skew_ms * 1000000LL);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);

@@ -34,7 +34,8 @@ cat >"$TMP/fences.json" <<'JSON'
   {"lease": "demo/by-group", "writers": {"groups": ["fenced-group"]}, "identity": "username"},
   {"lease": "demo/team-audit", "writers": {"groups": ["team"]}, "mode": "audit"},
   {"lease": "demo/team-enforce", "writers": {"groups": ["team"]}},
-  {"lease": "demo/team-warn", "writers": {"groups": ["team"]}, "mode": "warn"}
+  {"lease": "demo/team-warn", "writers": {"groups": ["team"]}, "mode": "warn"},
+  {"lease": "demo/long-dead", "writers": {"users": ["late"]}}
 ]}
 JSON
 
@@ -179,6 +180,15 @@ expect_eq "holder of the enforce fence: allowed, the warn fence warns" \
   "$(jq -c -r '"\(.response.allowed) \(.response.auditAnnotations.reason) \(.response.auditAnnotations.lease) \(.response.warnings)"' <<<"$resp")"
 check "each failing fence logs its own line" \
   wait_for 5 grep -q '"msg":"write would be denied".*"identity":"pod-b".*"lease":"demo/team-audit".*"reason":"not-holder","mode":"audit"' "$TMP/serve.log"
+
+# A holder that stopped renewing an hour before this replica first saw its Lease (issue 12): not a
+# whole lease duration of validity from first sight, but expired at once (renewTime + duration + skew).
+api "$API/apis/coordination.k8s.io/v1/namespaces/demo/leases" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+  "metadata":{"name":"long-dead"},"spec":{"holderIdentity":"pod-a","leaseDurationSeconds":3600,
+  "renewTime":"'"$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000000Z)"'","leaseTransitions":0}}' >/dev/null
+check "first seen two hours after its renewTime, a 1 h Lease is expired at once" \
+  wait_decide 5 "false expired" v1 late pod-a
+check "leasefence_lease_expired agrees" bash -c "curl -s http://127.0.0.1:$PROBE/metrics | grep -qx 'leasefence_lease_expired{lease=\"demo/long-dead\"} 1'"
 
 # metrics on both ports, promtool clean
 curl -sf "http://127.0.0.1:$PROBE/metrics" >"$TMP/metrics" && curl -sf --cacert "$CA" "$URL/metrics" >"$TMP/metrics.tls"
