@@ -1095,7 +1095,8 @@ static void test_want_unlisted_key_aborts(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(3);
         review_annotation(&r, false, "b");
         _exit(0);
     }
