@@ -222,9 +222,38 @@ static void put_requests(struct out *o, const char *fence, int mode, int allowed
     putf(o, "\",mode=\"%s\"} %llu\n", mode_label(mode), (unsigned long long)v);
 }
 
+/* The counters of Lease I summed over the threads; false when no thread counted any. */
+static bool lease_sum(struct metrics_thread *list, size_t i, struct lease_counters *sum)
+{
+    bool any = false;
+    memset(sum, 0, sizeof(*sum));
+    for (struct metrics_thread *m = list; m; m = m->next) {
+        struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
+        if (lc == NULL)
+            continue;
+        any = true;
+        for (int mode = 0; mode < MODES; mode++)
+            for (int r = 0; r < REASON_COUNT; r++) {
+                sum->c[mode][0][r] += LOAD(lc->c[mode][0][r]);
+                sum->c[mode][1][r] += LOAD(lc->c[mode][1][r]);
+                sum->checks[mode][r] += LOAD(lc->checks[mode][r]);
+            }
+    }
+    return any;
+}
+
+/* The fence label of tracker Lease I: "NS/NAME". */
+static void fence_label(struct tracker *t, size_t i, char *buf, size_t len)
+{
+    const struct lease_snapshot *s = tracker_acquire(t, i);
+    snprintf(buf, len, "%s/%s", s->ns, s->name);
+    tracker_release(t, s);
+}
+
 static void render_requests(struct out *o, struct metrics_thread *list, struct tracker *t)
 {
     size_t nleases = t ? tracker_count(t) : 0;
+    struct lease_counters sum;
     head(o, "leasefence_admission_requests_total", "counter",
          "AdmissionReview requests decided, by decision, reason, fence (Lease) and fence mode.");
     for (int a = 0; a < 2; a++) {
@@ -238,50 +267,38 @@ static void render_requests(struct out *o, struct metrics_thread *list, struct t
         }
     }
     for (size_t i = 0; i < nleases && i < METRICS_MAX_LEASES; i++) {
-        const struct lease_snapshot *s = tracker_acquire(t, i);
         char fence[512];
-        snprintf(fence, sizeof(fence), "%s/%s", s->ns, s->name);
-        tracker_release(t, s);
+        if (!lease_sum(list, i, &sum))
+            continue;
+        fence_label(t, i, fence, sizeof(fence));
         for (int mode = 0; mode < MODES; mode++)
             for (int a = 0; a < 2; a++)
-                for (int r = 0; r < REASON_COUNT; r++) {
-                    uint64_t v = 0;
-                    for (struct metrics_thread *m = list; m; m = m->next) {
-                        struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
-                        if (lc)
-                            v += LOAD(lc->c[mode][a][r]);
-                    }
-                    if (v)
-                        put_requests(o, fence, mode, a, r, v);
-                }
+                for (int r = 0; r < REASON_COUNT; r++)
+                    if (sum.c[mode][a][r])
+                        put_requests(o, fence, mode, a, r, sum.c[mode][a][r]);
     }
 }
 
 static void render_checks(struct out *o, struct metrics_thread *list, struct tracker *t)
 {
     size_t nleases = t ? tracker_count(t) : 0;
+    struct lease_counters sum;
     head(o, "leasefence_fence_checks_total", "counter",
          "Fences weighed against requests (every fence naming the writer is), by fence (Lease), fence mode "
          "and the fence's own reason.");
     for (size_t i = 0; i < nleases && i < METRICS_MAX_LEASES; i++) {
-        const struct lease_snapshot *s = tracker_acquire(t, i);
         char fence[512];
-        snprintf(fence, sizeof(fence), "%s/%s", s->ns, s->name);
-        tracker_release(t, s);
+        if (!lease_sum(list, i, &sum))
+            continue;
+        fence_label(t, i, fence, sizeof(fence));
         for (int mode = 0; mode < MODES; mode++)
             for (int r = 0; r < REASON_COUNT; r++) {
-                uint64_t v = 0;
-                for (struct metrics_thread *m = list; m; m = m->next) {
-                    struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
-                    if (lc)
-                        v += LOAD(lc->checks[mode][r]);
-                }
-                if (v == 0)
+                if (sum.checks[mode][r] == 0)
                     continue;
                 putf(o, "leasefence_fence_checks_total{fence=\"");
                 put_label(o, fence);
                 putf(o, "\",mode=\"%s\",reason=\"%s\"} %llu\n", mode_label(mode),
-                     decide_reason_name((enum decide_reason)r), (unsigned long long)v);
+                     decide_reason_name((enum decide_reason)r), (unsigned long long)sum.checks[mode][r]);
             }
     }
 }

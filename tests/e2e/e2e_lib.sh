@@ -20,6 +20,8 @@ LEASE_DURATION=${LEASE_DURATION:-2s}
 RENEW_DEADLINE=${RENEW_DEADLINE:-1.5s}
 RETRY_PERIOD=${RETRY_PERIOD:-0.3s}
 declare -A CAND_PID=() CAND_STATUS=() CAND_LOG=() CAND_KC=() WRITER_PID=() CAND_RUN=()
+# CAND_ID[POD]: the identity POD's candidate elects with (default: the pod name itself).
+declare -A CAND_ID=()
 
 e2e_py() { "$PY" "$E2E_DIR/e2e.py" "$@"; }
 
@@ -67,7 +69,7 @@ start_candidate() {
   CAND_RUN[$pod]=$(( ${CAND_RUN[$pod]:-0} + 1 ))
   CAND_LOG[$pod]=$TMP/elect-$pod.${CAND_RUN[$pod]}.log
   CAND_STATUS[$pod]=http://127.0.0.1:$port/
-  bg "${CAND_LOG[$pod]}" "$LEASEFENCE" elect --lease "$LEASE_REF" --identity "$pod" \
+  bg "${CAND_LOG[$pod]}" "$LEASEFENCE" elect --lease "$LEASE_REF" --identity "${CAND_ID[$pod]:-$pod}" \
      --kubeconfig "${CAND_KC[$pod]}" --lease-duration "$LEASE_DURATION" --renew-deadline "$RENEW_DEADLINE" \
      --retry-period "$RETRY_PERIOD" --status-listen "127.0.0.1:$port" "$@"
   CAND_PID[$pod]=$LAST_PID
@@ -87,14 +89,15 @@ start_writer() {
 lease_holder() { e2e_py lease | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("holder",""))'; }
 lease_field() { e2e_py lease | "$PY" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
-# wait_leader SECONDS POD...: waits until one of PODs holds the Lease and its elector says so; prints it.
+# wait_leader SECONDS POD...: waits until one of PODs holds the Lease (as ${CAND_ID[POD]:-POD}) and its
+# elector says so; prints the pod.
 wait_leader() {
   local secs=$1; shift
   local end=$((SECONDS + secs)) h p
   while [ $SECONDS -lt $end ]; do
     h=$(lease_holder 2>/dev/null)
     for p in "$@"; do
-      if [ "$h" = "$p" ] && curl -sf -m 1 "${CAND_STATUS[$p]}" 2>/dev/null | grep -q '"isLeader": *true'; then
+      if [ "$h" = "${CAND_ID[$p]:-$p}" ] && curl -sf -m 1 "${CAND_STATUS[$p]}" 2>/dev/null | grep -q '"isLeader": *true'; then
         echo "$p"; return 0
       fi
     done
