@@ -325,10 +325,59 @@ def check_install(path, demo):
             if img.rsplit("/", 1)[-1].split(":")[0] == "leasefence":
                 expect("%s/%s runs leasefence %s" % (o["metadata"]["name"], ct["name"], version), img.endswith(":" + version), img)
 
+    check_crd(objs)
+
     # RBAC: nothing cluster-wide for leasefence.
     sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
     crbs = [b for b in find(objs, "ClusterRoleBinding") if sa in b.get("subjects", [])]
     expect("no ClusterRoleBinding for the leasefence service account", not crbs)
+
+# --- the LeaseFence CRD ---------------------------------------------------------
+# The spec fields leasefence reads (server/fencesrc.c): a --config fence's fields, with the Lease in the
+# object's namespace, serviceAccounts beside users and groups, and the annotation identity split in two.
+LEASEFENCE_SPEC = {"lease", "writers", "identity", "identityAnnotation", "holderMatch", "mode", "epochAnnotation",
+                   "consistency"}
+
+def check_crd(objs):
+    crd = one(objs, "CustomResourceDefinition", "leasefences.leasefence.io")
+    if not crd: return
+    spec = crd["spec"]
+    expect("CRD: group leasefence.io, kind LeaseFence, plural leasefences, namespaced",
+           (spec.get("group"), spec["names"].get("kind"), spec["names"].get("plural"), spec.get("scope")) ==
+           ("leasefence.io", "LeaseFence", "leasefences", "Namespaced"))
+    vs = [v for v in spec.get("versions", []) if v.get("name") == "v1alpha1"]
+    expect("CRD: version v1alpha1, served and stored", len(vs) == 1 and vs[0].get("served") and vs[0].get("storage"))
+    if len(vs) != 1: return
+    v = vs[0]
+    expect("CRD: status subresource", v.get("subresources", {}).get("status") == {})
+    cols = [c["name"].upper() for c in v.get("additionalPrinterColumns", []) if not c.get("priority")]
+    expect("CRD: printer columns LEASE HOLDER MODE READY AGE", cols == ["LEASE", "HOLDER", "MODE", "READY", "AGE"], str(cols))
+    paths = {c["name"].upper(): c["jsonPath"] for c in v.get("additionalPrinterColumns", [])}
+    expect("CRD: READY is the Ready condition's status",
+           paths.get("READY") == '.status.conditions[?(@.type=="Ready")].status', paths.get("READY"))
+    expect("CRD: HOLDER is .status.holder", paths.get("HOLDER") == ".status.holder")
+    root = v.get("schema", {}).get("openAPIV3Schema", {})
+    sp = root.get("properties", {}).get("spec", {})
+    props = sp.get("properties", {})
+    expect("CRD: spec is required", "spec" in root.get("required", []))
+    expect("CRD: spec.lease and spec.writers are required", {"lease", "writers"} <= set(sp.get("required", [])))
+    expect("CRD: the spec fields are those leasefence reads", set(props) == LEASEFENCE_SPEC, str(sorted(set(props) ^ LEASEFENCE_SPEC)))
+    expect("CRD: writers are users, groups and serviceAccounts",
+           set(props.get("writers", {}).get("properties", {})) == {"users", "groups", "serviceAccounts"})
+    for f, want in (("mode", ["enforce", "warn", "audit"]), ("holderMatch", ["hostname", "exact"]),
+                    ("identity", ["podName", "username", "annotation"]), ("consistency", ["watch", "strict"])):
+        expect("CRD: spec.%s enum %s" % (f, want), sorted(props.get(f, {}).get("enum", [])) == sorted(want),
+               str(props.get(f, {}).get("enum")))
+    expect("CRD: mode defaults to enforce, identity to podName",
+           props.get("mode", {}).get("default") == "enforce" and props.get("identity", {}).get("default") == "podName")
+    expect("CRD: no default for holderMatch (it depends on identity) or consistency (the server's)",
+           "default" not in props.get("holderMatch", {}) and "default" not in props.get("consistency", {}))
+    st = root.get("properties", {}).get("status", {}).get("properties", {})
+    expect("CRD: status holder, epoch, observedGeneration, conditions, allowed, denied",
+           {"holder", "epoch", "observedGeneration", "conditions", "allowed", "denied"} <= set(st), str(sorted(st)))
+    conds = st.get("conditions", {})
+    expect("CRD: conditions are a map list keyed by type",
+           conds.get("x-kubernetes-list-type") == "map" and conds.get("x-kubernetes-list-map-keys") == ["type"])
 
 def check_fences(objs, cfg, vwc, demo):
     fences = cfg.get("fences")
@@ -514,6 +563,9 @@ mutant "every Lease excluded" "s/== ''leases'' && (/== ''leases'' || (/" "send a
 mutant "root user" 's|runAsUser: 65532|runAsUser: 0|' "runAsUser"
 mutant "preStop exec of /bin/sleep" 's|^\( *\)sleep:$|\1exec:|; s|^\( *\)seconds: 10$|\1command: ["/bin/sleep", "10"]|' "sleep action, not an exec"
 mutant "preStop 1 s" 's|^\( *\)seconds: 10$|\1seconds: 1|' "preStop delay"
+mutant "CRD without the HOLDER column" 's|name: Holder$|name: Holdr|' "printer columns"
+mutant "CRD mode enum without audit" '/^ *- audit$/d' "spec.mode enum"
+mutant "CRD without the status subresource" 's|^      status: {}$|      scale: {}|' "status subresource"
 
 # ---- monitoring ---------------------------------------------------------------
 run_checks monitoring $PY "$CHECK" monitoring "$TMP/monitoring.yaml" "$TMP/rules.yaml" "$TMP/rules-no-annotations.yaml" "$TMP/install.yaml"
