@@ -813,8 +813,9 @@ void kube_status_error(int code, json_t *body, char *err, size_t errlen)
         snprintf(err, errlen, "%d %s", code, reason);
 }
 
-int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body, long timeout_ms,
-                 json_t **resp, char *err, size_t errlen)
+/* kube_request, with the Content-Type CTYPE instead of kube_headers' application/json when not NULL. */
+static int request(struct kube_client *c, const char *method, const char *path, const char *ctype,
+                   json_t *body, long timeout_ms, json_t **resp, char *err, size_t errlen)
 {
     struct curl_slist *hl = NULL;
     struct body_buf b = {0};
@@ -825,7 +826,16 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
     if (timeout_ms <= 0)
         timeout_ms = KUBE_DEFAULT_TIMEOUT_MS;
 
-    hl = kube_headers(c, method);
+    if (ctype != NULL) {
+        char line[128];
+        snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+        hl = kube_headers(c, "GET"); /* no Content-Type */
+        hl = curl_slist_append(hl, line);
+        if (hl == NULL)
+            abort();
+    } else {
+        hl = kube_headers(c, method);
+    }
     CURL *h = kube_easy_new(c, method, path, timeout_ms, hl);
     curl_easy_setopt(h, CURLOPT_SHARE, c->share);
     if (body != NULL) {
@@ -865,6 +875,18 @@ out:
     free(payload);
     free(b.data);
     return code;
+}
+
+int kube_request(struct kube_client *c, const char *method, const char *path, json_t *body, long timeout_ms,
+                 json_t **resp, char *err, size_t errlen)
+{
+    return request(c, method, path, NULL, body, timeout_ms, resp, err, errlen);
+}
+
+int kube_patch(struct kube_client *c, const char *path, const char *patch_type, json_t *patch,
+               long timeout_ms, json_t **resp, char *err, size_t errlen)
+{
+    return request(c, "PATCH", path, patch_type, patch, timeout_ms, resp, err, errlen);
 }
 
 /* ---- Leases ---- */

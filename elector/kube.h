@@ -54,6 +54,15 @@ int kube_request(struct kube_client *c, const char *method, const char *path, js
                  json_t **resp, char *err, size_t errlen);
 
 /**
+ * A PATCH of PATH with PATCH (borrowed) sent as PATCH_TYPE
+ * ("application/json-patch+json", "application/merge-patch+json"); otherwise
+ * as kube_request.  kube_request sends application/json, which the API server
+ * refuses for PATCH (415).
+ */
+int kube_patch(struct kube_client *c, const char *path, const char *patch_type, json_t *patch,
+               long timeout_ms, json_t **resp, char *err, size_t errlen);
+
+/**
  * Lease operations on /apis/coordination.k8s.io/v1.  Each returns the HTTP
  * status (0: no response) and, on 2xx, a new reference in *OUT to the object
  * the server returned.  Errors read "cannot update lease 'demo/x': 409

@@ -595,30 +595,40 @@ int config_parse_duration_ms(const char *s, int64_t *out_ms)
     return 0;
 }
 
-struct fence_table *config_load(const char *path, char *err, size_t errlen)
+char *config_read(const char *path, size_t *len, char *err, size_t errlen)
 {
-    struct fence_table *t = NULL;
-    char *buf = NULL;
-    size_t len = 0;
+    char *buf = NULL, *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
         snprintf(err, errlen, "config '%s': cannot open: %s", path, strerror(errno));
         goto out;
     }
     buf = xmalloc(CONFIG_MAX_BYTES + 1);
-    len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
+    *len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
     if (ferror(fp)) {
         snprintf(err, errlen, "config '%s': cannot read: %s", path, strerror(errno));
         goto out;
     }
-    if (len > CONFIG_MAX_BYTES) {
+    if (*len > CONFIG_MAX_BYTES) {
         snprintf(err, errlen, "config '%s': larger than %d bytes", path, CONFIG_MAX_BYTES);
         goto out;
     }
-    t = config_parse(buf, len, path, err, errlen);
+    out = buf;
+    buf = NULL;
 out:
     if (fp != NULL)
         fclose(fp);
+    free(buf);
+    return out;
+}
+
+struct fence_table *config_load(const char *path, char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *buf = config_read(path, &len, err, errlen);
+    if (buf == NULL)
+        return NULL;
+    struct fence_table *t = config_parse(buf, len, path, err, errlen);
     free(buf);
     return t;
 }

@@ -62,6 +62,12 @@ struct fence_table {
  */
 struct fence_table *config_parse(const char *text, size_t len, const char *name, char *err, size_t errlen);
 
+/**
+ * Reads the configuration file PATH (at most 4 MiB) into a new buffer (you own it; *LEN bytes), or NULL
+ * with ERR filled: "config 'PATH': cannot open: No such file or directory".
+ */
+char *config_read(const char *path, size_t *len, char *err, size_t errlen);
+
 /** Reads PATH and parses it with config_parse. */
 struct fence_table *config_load(const char *path, char *err, size_t errlen);
 

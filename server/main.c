@@ -22,9 +22,13 @@ static const char usage_main[] =
     "  version   print the version\n";
 
 static const char usage_serve[] =
-    "usage: leasefence serve --config FILE --tls-cert FILE --tls-key FILE [options]\n"
+    "usage: leasefence serve --tls-cert FILE --tls-key FILE [--config FILE] [options]\n"
     "\n"
-    "  --config FILE          fence configuration (JSON); reloaded when it changes\n"
+    "Fences come from LeaseFence objects (leasefence.io/v1alpha1, every namespace) and --config.\n"
+    "\n"
+    "  --config FILE          more fences (JSON), merged with the LeaseFences; reloaded when it changes\n"
+    "  --leasefence-writers W namespace (default): a LeaseFence fences only its namespace's service\n"
+    "                         accounts; any: any user and group it names\n"
     "  --tls-cert FILE        serving certificate chain (PEM); reloaded when it changes\n"
     "  --tls-key FILE         its private key (PEM)\n"
     "  --kubeconfig FILE      Kubernetes access (default: $KUBECONFIG, then in-cluster)\n"
@@ -81,6 +85,7 @@ static int cmd_serve(int argc, char **argv)
         O_SKEW,
         O_LOGLEVEL,
         O_CHECK,
+        O_WRITERS,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -98,6 +103,7 @@ static int cmd_serve(int argc, char **argv)
         {"max-clock-skew", required_argument, NULL, O_SKEW},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"check-config", no_argument, NULL, O_CHECK},
+        {"leasefence-writers", required_argument, NULL, O_WRITERS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -175,6 +181,14 @@ static int cmd_serve(int argc, char **argv)
         case O_CHECK:
             check = true;
             break;
+        case O_WRITERS:
+            if (strcmp(optarg, "namespace") != 0 && strcmp(optarg, "any") != 0) {
+                fprintf(stderr, "leasefence: --leasefence-writers: '%s' is not one of namespace, any\n",
+                        optarg);
+                return 2;
+            }
+            o.any_writer = strcmp(optarg, "any") == 0;
+            break;
         case O_HELP:
             fputs(usage_serve, stdout);
             return 0;
@@ -187,8 +201,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "leasefence serve: unexpected argument '%s'\n%s", argv[optind], usage_serve);
         return 2;
     }
-    if (o.config_path == NULL) {
-        fprintf(stderr, "leasefence serve: --config is required\n%s", usage_serve);
+    if (check && o.config_path == NULL) {
+        fprintf(stderr, "leasefence serve: --check-config needs --config\n%s", usage_serve);
         return 2;
     }
     if (check) {

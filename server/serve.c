@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "fencesrc.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -64,6 +65,7 @@ static struct server {
     h2o_globalconf_t globalconf;
     struct kube_client *kube;
     struct tracker *tracker;
+    struct fencesrc *fences;
     int fd_tls, fd_plain;
     struct loop_thread *threads;
     int nthreads;
@@ -143,6 +145,33 @@ static void publish_config(struct fence_table *t)
     srv.config = c;
     __atomic_add_fetch(&srv.config_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&srv.lock);
+}
+
+/* The fence source's publisher: a new table of the --config file and the LeaseFences, in force at once. */
+static void on_fences(void *ctx, struct fence_table *t, struct fencesrc_view *v)
+{
+    char err[1024];
+    (void)ctx;
+    if (bind_leases(t, err, sizeof(err)) < 0) {
+        log_event(LOGL_ERROR, "fences not applied, keeping the previous ones", "error", err, NULL);
+        config_free(t);
+        fencesrc_view_release(v);
+        return;
+    }
+    for (size_t i = 0; i < v->nobjects; i++)
+        if (v->objects[i].fence >= 0)
+            v->objects[i].lease_idx = t->fences[v->objects[i].fence].lease_idx;
+    publish_config(t);
+    untrack_unfenced(t);
+    fencesrc_view_release(v);
+}
+
+static size_t fences_in_force(void)
+{
+    pthread_mutex_lock(&srv.lock);
+    size_t n = srv.config != NULL ? srv.config->table->nfences : 0;
+    pthread_mutex_unlock(&srv.lock);
+    return n;
 }
 
 /* The thread's configuration, switched to the newest one when a reload published it.  The
@@ -481,6 +510,12 @@ static void handle_readyz(h2o_req_t *req)
         respond_text(req, 503, "Service Unavailable", "shutting down");
         return;
     }
+    if (!fencesrc_synced(srv.fences)) { /* until then, a fenced writer would be answered unfenced */
+        char msg[600];
+        fencesrc_why_not_synced(srv.fences, msg, sizeof(msg));
+        respond_text(req, 503, "Service Unavailable", msg);
+        return;
+    }
     if (!tracker_all_synced(srv.tracker)) {
         char msg[1024];
         size_t n = tracker_count(srv.tracker), len;
@@ -790,31 +825,22 @@ static bool file_id_eq(const struct file_id *a, const struct file_id *b)
 
 static struct file_id config_id, cert_id, key_id;
 
-static void log_config_warnings(const struct fence_table *t)
-{
-    for (size_t i = 0; i < t->nwarnings; i++)
-        log_event(LOGL_WARN, "configuration warning", "warning", t->warnings[i], NULL);
-}
-
 static void reload_config(void)
 {
     char err[1024] = "";
+    if (srv.opts->config_path == NULL)
+        return;
     struct file_id id = file_id_of(srv.opts->config_path);
     if (file_id_eq(&id, &config_id))
         return;
     config_id = id;
-    struct fence_table *t = config_load(srv.opts->config_path, err, sizeof(err));
-    if (t == NULL || bind_leases(t, err, sizeof(err)) < 0) {
-        config_free(t);
+    if (fencesrc_load_file(srv.fences, srv.opts->config_path, err, sizeof(err)) < 0) {
         metrics_config_reload(false);
         log_event(LOGL_ERROR, "configuration not reloaded, keeping the previous one", "error", err, NULL);
         return;
     }
     char n[32];
-    snprintf(n, sizeof(n), "%zu", t->nfences);
-    log_config_warnings(t);
-    publish_config(t);
-    untrack_unfenced(t);
+    snprintf(n, sizeof(n), "%zu", fences_in_force());
     metrics_config_reload(true);
     log_event(LOGL_INFO, "configuration reloaded", "path", srv.opts->config_path, "fences", n, NULL);
 }
@@ -874,25 +900,22 @@ int serve_run(const struct serve_options *opts)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits it; the main thread waits for them */
 
-    config_id = file_id_of(opts->config_path);
-    struct fence_table *t = config_load(opts->config_path, err, sizeof(err));
-    if (t == NULL)
-        goto fail;
-    log_config_warnings(t);
+    if (opts->config_path != NULL) { /* a broken file fails the start before anything else is tried */
+        struct fence_table *t = config_load(opts->config_path, err, sizeof(err));
+        if (t == NULL)
+            goto fail;
+        config_free(t);
+    }
     cert_id = file_id_of(opts->cert_path);
     key_id = file_id_of(opts->key_path);
     SSL_CTX *ssl = tls_load(opts->cert_path, opts->key_path, opts->http2, &not_after, err, sizeof(err));
-    if (ssl == NULL) {
-        config_free(t);
+    if (ssl == NULL)
         goto fail;
-    }
     publish_ssl(ssl);
     metrics_set_certificate_expiry(not_after);
     srv.kube = kube_client_new(opts->kubeconfig, err, sizeof(err));
-    if (srv.kube == NULL) {
-        config_free(t);
+    if (srv.kube == NULL)
         goto fail;
-    }
     {
         /* The token file is re-read every minute, as client-go does; tests that rotate it ask for less. */
         const char *rr = getenv("LEASEFENCE_TOKEN_REREAD_S");
@@ -902,12 +925,16 @@ int serve_run(const struct serve_options *opts)
             kube_client_set_token_reread(srv.kube, (int)s);
     }
     srv.tracker = tracker_new(srv.kube);
-    if (bind_leases(t, err, sizeof(err)) < 0) {
-        config_free(t);
+    struct fencesrc_options fo = {.kube = srv.kube, .any_writer = opts->any_writer, .publish = on_fences};
+    srv.fences = fencesrc_new(&fo);
+    if (opts->config_path != NULL) {
+        config_id = file_id_of(opts->config_path);
+        if (fencesrc_load_file(srv.fences, opts->config_path, err, sizeof(err)) < 0)
+            goto fail;
+    } else if (fencesrc_publish(srv.fences, err, sizeof(err)) < 0) {
         goto fail;
     }
-    publish_config(t);
-    if (tracker_start(srv.tracker, err, sizeof(err)) < 0)
+    if (tracker_start(srv.tracker, err, sizeof(err)) < 0 || fencesrc_start(srv.fences, err, sizeof(err)) < 0)
         goto fail;
     if ((srv.fd_tls = open_listener(opts->listen, err, sizeof(err))) < 0)
         goto fail;
@@ -934,7 +961,7 @@ int serve_run(const struct serve_options *opts)
     {
         char threads[16], nf[16];
         snprintf(threads, sizeof(threads), "%d", srv.nthreads);
-        snprintf(nf, sizeof(nf), "%zu", t->nfences);
+        snprintf(nf, sizeof(nf), "%zu", fences_in_force());
         log_event(LOGL_INFO, "serving", "listen", opts->listen, "probeListen", opts->probe_listen, "threads",
                   threads, "fences", nf, "http2", opts->http2 ? "on" : "off", "version", LEASEFENCE_VERSION,
                   NULL);
@@ -961,6 +988,7 @@ int serve_run(const struct serve_options *opts)
     while (srv.loops_done < srv.nthreads)
         pthread_cond_wait(&srv.loops_done_cond, &srv.lock);
     pthread_mutex_unlock(&srv.lock);
+    fencesrc_stop(srv.fences);
     tracker_stop(srv.tracker);
     log_event(LOGL_INFO, "stopped", NULL);
     return 0;

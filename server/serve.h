@@ -3,14 +3,17 @@
 /*
  * `leasefence serve`: the h2o webhook server.  POST /validate over TLS on
  * --listen; /healthz, /readyz and /metrics on both --listen and the plain
- * --probe-listen.  Event loops on their own threads, the tracker on its own;
- * configuration and certificates reloaded when their files change.
+ * --probe-listen.  Event loops on their own threads, the tracker and the
+ * LeaseFence watch on their own; fences from LeaseFence objects and the
+ * optional --config file (reloaded when it changes), certificates reloaded
+ * when their files change.
  */
 #include <stdbool.h>
 #include <stdint.h>
 
 struct serve_options {
-    const char *config_path, *cert_path, *key_path;
+    const char *config_path; /* NULL: fences from LeaseFence objects alone */
+    const char *cert_path, *key_path;
     const char *kubeconfig;   /* NULL: $KUBECONFIG, then in-cluster */
     const char *listen;       /* "ADDR:PORT", ":PORT", "[V6]:PORT" */
     const char *probe_listen; /* same; "" or NULL: none */
@@ -21,6 +24,7 @@ struct serve_options {
     int64_t request_timeout_ms; /* TLS handshake, and reading one request (headers and body) */
     int64_t max_skew_ms;        /* clock-skew allowance for first-sight validity (decide_check) */
     int64_t reload_interval_ms;
+    bool any_writer; /* a LeaseFence may name any user and group, not only its namespace's service accounts */
 };
 
 /** Runs the server until SIGTERM or SIGINT; returns the process exit status (0 after a clean shutdown). */

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Fences as Kubernetes objects, with the real kubectl against kube-sim: the
+# LeaseFence CRD from the rendered manifests (`kubectl apply`), then
+# `leasefence serve` started with no --config, registered with the rendered
+# webhook configuration.  A LeaseFence in namespace demo fences its writer
+# within 2 s (the Lease holder's write is let through kube-sim's admission
+# chain, another replica's is denied), deleting it unfences the writer within
+# 2 s, a spec the schema refuses (`mode: bogus`) is a 422 naming the field, and
+# one that only leasefence refuses (a writer outside the namespace) is not
+# applied.  Then --config and LeaseFences together: merged, and a LeaseFence on
+# a Lease the file fences too is reported as a conflict, both fences weighed.
+# Needs build/kube-sim, build/leasefence and kubectl.
+. "$(dirname "$0")/../lib.sh"
+cd "$ROOT" || exit 1
+PY=/usr/bin/python3
+for b in kube-sim leasefence; do
+  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make all)"; done_testing; exit 1; fi
+done
+
+# ---- render the install (OpenSSL certificates, no fence) -----------------------
+D=$TMP/install
+bash certs/generate.sh "$D" >/dev/null && bash certs/overlay.sh "$D" >/dev/null
+if kubectl kustomize "$D" >"$TMP/rendered.yaml" 2>"$TMP/render.err"; then ok "render the install"
+else fail "render: $(cat "$TMP/render.err")"; done_testing; exit 1; fi
+$PY - "$TMP/rendered.yaml" "$TMP" <<'PY' || fail "extract objects from the render"
+import json, sys, yaml
+out = sys.argv[2]
+for o in yaml.safe_load_all(open(sys.argv[1])):
+    if not o: continue
+    k = o["kind"]
+    if k == "CustomResourceDefinition": yaml.safe_dump(o, open(out + "/crd.yaml", "w"))
+    if k == "ValidatingWebhookConfiguration": json.dump(o, open(out + "/vwc.json", "w"))
+    if k == "Deployment" and o["metadata"]["name"] == "leasefence":
+        open(out + "/args", "w").write("\n".join(o["spec"]["template"]["spec"]["containers"][0]["args"]) + "\n")
+PY
+for f in crd.yaml vwc.json args; do check "rendered $f" test -s "$TMP/$f"; done
+
+# ---- kube-sim with two replicas of the demo controller and another writer --------
+mkdir -p "$TMP/sim"
+cat >"$TMP/sim/users.json" <<'JSON'
+[
+ {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
+ {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}},
+ {"token": "tok-ops-1", "username": "ops-bot", "uid": "u-o", "groups": ["system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["ops-1"]}}
+]
+JSON
+start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
+API=https://127.0.0.1:$SIM_PORT
+k() { timeout 30 kubectl --cache-dir "$TMP/kube-cache" "$@"; }
+
+out=$(k apply -f "$TMP/crd.yaml" 2>&1)
+expect_eq "kubectl apply of the rendered CRD" "customresourcedefinition.apiextensions.k8s.io/leasefences.leasefence.io created" "$out"
+check "kubectl creates namespace demo" k create namespace demo
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+k create -f - >/dev/null <<JSON || fail "create the Lease demo/controller-leader"
+{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "controller-leader", "namespace": "demo"},
+ "spec": {"holderIdentity": "controller-0", "leaseDurationSeconds": 3600, "leaseTransitions": 0,
+          "acquireTime": "$now", "renewTime": "$now"}}
+JSON
+
+# ---- leasefence serve with the rendered flags, no --config -----------------------
+# start_serve LOG [EXTRA ARGS...]: sets SERVE_PID, WPORT, PPORT
+start_serve() {
+  local log=$1 a; shift
+  WPORT=$(free_port); PPORT=$(free_port)
+  local run=()
+  while IFS= read -r a; do
+    case $a in
+      --config=*) ;;
+      --tls-cert=*) run+=("--tls-cert=$D/tls.crt") ;;
+      --tls-key=*) run+=("--tls-key=$D/tls.key") ;;
+      --listen=*) run+=("--listen=127.0.0.1:$WPORT") ;;
+      --probe-listen=*) run+=("--probe-listen=127.0.0.1:$PPORT") ;;
+      *) run+=("$a") ;;
+    esac
+  done <"$TMP/args"
+  echo "# $LEASEFENCE ${run[*]} --kubeconfig=$SIM_DIR/kubeconfig $*"
+  bg "$log" $LEASEFENCE "${run[@]}" "--kubeconfig=$SIM_DIR/kubeconfig" "$@"
+  SERVE_PID=$LAST_PID
+}
+start_serve "$TMP/serve.log"
+if wait_for 20 curl -sf "http://127.0.0.1:$PPORT/readyz"; then ok "leasefence serve without --config is ready"
+else fail "leasefence serve without --config is ready: $(tail -c 1500 "$TMP/serve.log")"; done_testing; exit 1; fi
+check "kube-sim maps leasefence-system/leasefence to the server" \
+  sim_ctl "/services?ns=leasefence-system&name=leasefence&addr=127.0.0.1:$WPORT" -o /dev/null
+check "kubectl creates the rendered ValidatingWebhookConfiguration" k create -f "$TMP/vwc.json"
+
+# write TOKEN: a dry-run ConfigMap create in demo as the token's user through
+# kube-sim's admission chain; prints the HTTP code (body in $TMP/last.json).
+write() {
+  curl -s -o "$TMP/last.json" -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $1" \
+    -H 'Content-Type: application/json' -X POST "$API/api/v1/namespaces/demo/configmaps?dryRun=All" \
+    -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"state"},"data":{"k":"v"}}'
+}
+# until_code SECONDS TOKEN CODE: polls write TOKEN until it answers CODE; prints the milliseconds it took.
+until_code() {
+  local end=$(( $(date +%s%N) + $1 * 1000000000 )) t0; t0=$(date +%s%N)
+  while [ "$(write "$2")" != "$3" ]; do
+    [ "$(date +%s%N)" -lt $end ] || { echo "timeout"; return 1; }
+    sleep 0.02
+  done
+  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+}
+expect_eq "no LeaseFence: controller-1 writes (unfenced)" 201 "$(write tok-controller-1)"
+
+cat >"$TMP/lf.yaml" <<'YAML'
+apiVersion: leasefence.io/v1alpha1
+kind: LeaseFence
+metadata:
+  name: controller
+  namespace: demo
+spec:
+  lease: controller-leader
+  writers:
+    serviceAccounts: ["controller"]
+YAML
+out=$(k apply -f "$TMP/lf.yaml" 2>&1)
+expect_eq "kubectl apply of a LeaseFence in demo" "leasefence.leasefence.io/controller created" "$out"
+if ms=$(until_code 2 tok-controller-1 403); then ok "the LeaseFence fences controller-1 within 2 s (${ms} ms)"
+else fail "the LeaseFence fences controller-1 within 2 s: $(cat "$TMP/last.json"); $(tail -c 1500 "$TMP/serve.log")"; fi
+msg=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get("message",""))' "$TMP/last.json" 2>/dev/null)
+echo "# denial: $msg"
+check "the denial comes from fence.leasefence.io and names the holder" \
+  grep -q 'admission webhook "fence.leasefence.io" denied the request: .*controller-0' <<<"$msg"
+expect_eq "the holder (controller-0) writes" 201 "$(write tok-controller-0)"
+expect_eq "the readiness probe still passes (the fenced Lease is synced)" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PPORT/readyz")"
+check "the log says the LeaseFence is in force" grep -q '"msg":"LeaseFence in force","leasefence":"demo/controller"' "$TMP/serve.log"
+
+# A change applies live: mode warn lets controller-1 through (with a warning).
+sed 's/^spec:$/spec:\n  mode: warn/' "$TMP/lf.yaml" >"$TMP/lf-warn.yaml"
+out=$(k apply -f "$TMP/lf-warn.yaml" 2>&1)
+expect_eq "kubectl apply of mode warn" "leasefence.leasefence.io/controller configured" "$out"
+if ms=$(until_code 2 tok-controller-1 201); then ok "mode warn applies within 2 s (${ms} ms)"
+else fail "mode warn applies within 2 s"; fi
+k apply -f "$TMP/lf.yaml" >/dev/null
+if ms=$(until_code 2 tok-controller-1 403); then ok "back to enforce within 2 s (${ms} ms)"
+else fail "back to enforce within 2 s"; fi
+
+# Deleting the LeaseFence unfences the writer.
+out=$(k delete -f "$TMP/lf.yaml" 2>&1)
+expect_eq "kubectl delete of the LeaseFence" 'leasefence.leasefence.io "controller" deleted' "$out"
+if ms=$(until_code 2 tok-controller-1 201); then ok "deleting the LeaseFence unfences controller-1 within 2 s (${ms} ms)"
+else fail "deleting the LeaseFence unfences controller-1 within 2 s"; fi
+check "the log says the LeaseFence is gone" grep -q '"msg":"LeaseFence gone","leasefence":"demo/controller"' "$TMP/serve.log"
+expect_eq "metrics: the Lease is no longer read" "" \
+  "$(curl -sf "http://127.0.0.1:$PPORT/metrics" | grep '^leasefence_lease_synced{lease="demo/controller-leader"}')"
+
+# The API server refuses what the schema can say, naming the field.
+sed 's/^spec:$/spec:\n  mode: bogus/' "$TMP/lf.yaml" >"$TMP/lf-bogus.yaml"
+out=$(k apply -f "$TMP/lf-bogus.yaml" 2>&1); rc=$?
+echo "# $out"
+check "mode bogus: kubectl apply fails" test "$rc" -ne 0
+check "mode bogus: the API server's message names spec.mode" \
+  grep -q 'spec.mode: Unsupported value: "bogus": supported values: "enforce", "warn", "audit"' <<<"$out"
+code=$(curl -s -o "$TMP/bogus.json" -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $(cat "$SIM_DIR/token")" \
+  -H 'Content-Type: application/json' -X POST "$API/apis/leasefence.io/v1alpha1/namespaces/demo/leasefences" \
+  -d '{"apiVersion":"leasefence.io/v1alpha1","kind":"LeaseFence","metadata":{"name":"bogus"},"spec":{"lease":"l","writers":{"serviceAccounts":["controller"]},"mode":"bogus"}}')
+expect_eq "mode bogus: 422" 422 "$code"
+expect_eq "mode bogus: reason Invalid" Invalid "$(jq -r .reason "$TMP/bogus.json")"
+
+# What the schema cannot say, leasefence refuses itself: a writer outside the namespace is not fenced.
+cat >"$TMP/lf-foreign.yaml" <<'YAML'
+apiVersion: leasefence.io/v1alpha1
+kind: LeaseFence
+metadata:
+  name: foreign
+  namespace: demo
+spec:
+  lease: controller-leader
+  writers:
+    users: ["ops-bot"]
+YAML
+check "kubectl apply of a LeaseFence naming a user outside the namespace" k apply -f "$TMP/lf-foreign.yaml"
+check "the server refuses it, naming the field" wait_for 2 grep -q '"msg":"LeaseFence refused","leasefence":"demo/foreign","state":"forbidden","error":"spec.writers.users\[0\]: '"'"'ops-bot'"'"' is not of namespace demo' "$TMP/serve.log"
+expect_eq "ops-bot is not fenced by it" 201 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer tok-ops-1" \
+  -H 'Content-Type: application/json' -X POST "$API/api/v1/namespaces/demo/configmaps?dryRun=All" \
+  -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ops"}}')"
+k delete -f "$TMP/lf-foreign.yaml" >/dev/null
+
+# ---- --config and LeaseFences together ------------------------------------------
+kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
+cat >"$TMP/fences.json" <<'JSON'
+{"fences": [{"lease": "demo/controller-leader", "writers": {"users": ["ops-bot"]}, "identity": "podName"}]}
+JSON
+start_serve "$TMP/serve2.log" "--config=$TMP/fences.json"
+check "leasefence serve with --config and LeaseFences is ready" wait_for 20 curl -sf "http://127.0.0.1:$PPORT/readyz"
+sim_ctl "/services?ns=leasefence-system&name=leasefence&addr=127.0.0.1:$WPORT" -o /dev/null
+ops() {
+  curl -s -o "$TMP/last.json" -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer tok-ops-1" \
+    -H 'Content-Type: application/json' -X POST "$API/api/v1/namespaces/demo/configmaps?dryRun=All" \
+    -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ops"}}'
+}
+expect_eq "the file's fence denies ops-bot (ops-1 does not hold the Lease)" 403 "$(ops)"
+expect_eq "controller-1 is not fenced by the file" 201 "$(write tok-controller-1)"
+k apply -f "$TMP/lf.yaml" >/dev/null
+if ms=$(until_code 2 tok-controller-1 403); then ok "with --config, a LeaseFence still fences within 2 s (${ms} ms)"
+else fail "with --config, a LeaseFence still fences within 2 s"; fi
+expect_eq "and the file's fence stays in force" 403 "$(ops)"
+check "the conflict is reported: both fence demo/controller-leader" \
+  grep -q '"msg":"LeaseFence conflicts with the configuration file","leasefence":"demo/controller","state":"conflict","error":"the configuration file '"'$TMP/fences.json'"' fences Lease demo/controller-leader too (fences\[0\])' "$TMP/serve2.log"
+k delete -f "$TMP/lf.yaml" >/dev/null
+if ms=$(until_code 2 tok-controller-1 201); then ok "deleting it leaves the file's fence alone (${ms} ms)"
+else fail "deleting it leaves the file's fence alone"; fi
+expect_eq "the file's fence still denies ops-bot" 403 "$(ops)"
+
+# Without the CRD (an install that never applied it) serve runs on --config alone.
+out=$(k delete crd leasefences.leasefence.io 2>&1)
+check "kubectl delete of the CRD" grep -q deleted <<<"$out"
+sleep 0.5
+expect_eq "no CRD: still ready" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PPORT/readyz")"
+expect_eq "no CRD: the file's fence still denies ops-bot" 403 "$(ops)"
+
+done_testing
