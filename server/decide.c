@@ -173,12 +173,33 @@ int64_t decide_valid_until(const struct lease_snapshot *snap, int64_t max_skew_n
     return until;
 }
 
+enum decide_reason decide_lease(const struct lease_snapshot *snap, int64_t now_mono_ns, int64_t max_skew_ns,
+                                int64_t *late_ns)
+{
+    *late_ns = 0;
+    if (snap == NULL || !snap->known)
+        return REASON_UNKNOWN;
+    if (!snap->watching && now_mono_ns - snap->contact_mono_ns > duration_ns(snap)) {
+        *late_ns = now_mono_ns - snap->contact_mono_ns;
+        return REASON_UNKNOWN;
+    }
+    if (!snap->exists)
+        return REASON_NO_LEASE;
+    if (SNAP_HOLDER_LEN(snap) == 0)
+        return REASON_NO_HOLDER;
+    int64_t until = decide_valid_until(snap, max_skew_ns);
+    if (now_mono_ns > until) {
+        *late_ns = now_mono_ns - until;
+        return REASON_EXPIRED;
+    }
+    return REASON_HOLDER;
+}
+
 void decide_check(const struct review *r, const struct fence_table *t, int fence,
                   const struct lease_snapshot *snap, int64_t now_mono_ns, int64_t max_skew_ns,
                   struct fence_check *out)
 {
     const struct fence *f = &t->fences[fence];
-    int64_t dur;
 
     memset(out, 0, sizeof(*out));
     out->fence = fence;
@@ -191,30 +212,9 @@ void decide_check(const struct review *r, const struct fence_table *t, int fence
         out->reason = REASON_UNTAGGED;
         return;
     }
-    if (snap == NULL || !snap->known) {
-        out->reason = REASON_UNKNOWN;
+    out->reason = decide_lease(snap, now_mono_ns, max_skew_ns, &out->late_ns);
+    if (out->reason != REASON_HOLDER)
         return;
-    }
-    dur = duration_ns(snap);
-    if (!snap->watching && now_mono_ns - snap->contact_mono_ns > dur) {
-        out->reason = REASON_UNKNOWN;
-        out->late_ns = now_mono_ns - snap->contact_mono_ns;
-        return;
-    }
-    if (!snap->exists) {
-        out->reason = REASON_NO_LEASE;
-        return;
-    }
-    if (SNAP_HOLDER_LEN(snap) == 0) {
-        out->reason = REASON_NO_HOLDER;
-        return;
-    }
-    int64_t until = decide_valid_until(snap, max_skew_ns);
-    if (now_mono_ns > until) {
-        out->reason = REASON_EXPIRED;
-        out->late_ns = now_mono_ns - until;
-        return;
-    }
     if (!holds(f, out->identity, snap->holder, SNAP_HOLDER_LEN(snap))) {
         out->reason = REASON_NOT_HOLDER;
         return;

@@ -80,6 +80,14 @@ size_t decide_fences(const struct review *r, const struct fence_table *t, int *o
 int64_t decide_valid_until(const struct lease_snapshot *snap, int64_t max_skew_ns);
 
 /**
+ * The Lease's own rows of the decision for SNAP (NULL when not tracked) at NOW_MONO_NS: unknown,
+ * no-lease, no-holder or expired (*LATE_NS as fence_check's late_ns), else holder (its holder is valid and
+ * only the writer's identity remains to be compared).  MAX_SKEW_NS as for decide_check.
+ */
+enum decide_reason decide_lease(const struct lease_snapshot *snap, int64_t now_mono_ns, int64_t max_skew_ns,
+                                int64_t *late_ns);
+
+/**
  * Weighs R against fence FENCE of T whose Lease snapshot is SNAP (NULL when
  * not tracked).  NOW_MONO_NS is CLOCK_MONOTONIC; MAX_SKEW_NS the clock-skew
  * allowance by which a record's renewTime may lag our clock (first-sight

@@ -316,6 +316,7 @@ struct fence_table *fencesrc_build(json_t *file_fences, const char *file_name, j
         size_t nusers;
         object_init(o, objs[i]);
         f = to_fence(spec, o->ns, &nusers);
+        o->config = json_incref(f);
         if (check_object(o, spec, f, nusers, any_writer, file_leases, file_name ? file_name : "")) {
             o->fence = (int)json_array_size(merged);
             json_array_append(merged, f);
@@ -381,6 +382,7 @@ void fencesrc_view_release(struct fencesrc_view *v)
         free(o->lease);
         free(o->message);
         json_decref(o->status);
+        json_decref(o->config);
     }
     free(v->objects);
     free_strs(v->users, v->nusers);

@@ -37,6 +37,7 @@ struct fencesrc_object {
     char *lease; /* "NS/LEASE" ("NS/" when the spec has none) */
     int64_t generation;
     json_t *status; /* the object's .status as last read (a reference of the view), NULL when none */
+    json_t *config; /* its --config fence ({"lease", "writers": {"users", "groups"}, ...}; the view's) */
     enum fencesrc_state state;
     char *message; /* why, for every state but FENCING: "spec.mode: must be one of enforce, warn, audit" */
     int fence;     /* its index in the table, -1 when not in it */

@@ -32,6 +32,15 @@ static const char usage_serve[] =
     "  --tls-cert FILE        serving certificate chain (PEM); reloaded when it changes\n"
     "  --tls-key FILE         its private key (PEM)\n"
     "  --kubeconfig FILE      Kubernetes access (default: $KUBECONFIG, then in-cluster)\n"
+    "  --webhook-configuration NAME  the ValidatingWebhookConfiguration whose matchConditions\n"
+    "                         fenced-writers and not-elections the elected replica keeps in step\n"
+    "                         with the fences, default leasefence (\"\" to leave it alone)\n"
+    "  --namespace NS         leasefence's namespace, for its election Lease (default: $POD_NAMESPACE,\n"
+    "                         then the in-cluster namespace, then leasefence-system)\n"
+    "  --leader-elect-resource-name NAME  the election Lease, default leasefence; the identity is\n"
+    "                         $POD_NAME, else the hostname\n"
+    "  --leader-elect-lease-duration D, --leader-elect-renew-deadline D, --leader-elect-retry-period D\n"
+    "                         the election's timing, default 15s, 10s, 2s\n"
     "  --listen ADDR:PORT     webhook (TLS) address, default :8443\n"
     "  --probe-listen ADDR:PORT  plain HTTP /healthz /readyz /metrics, default :8080 (\"\" to disable)\n"
     "  --threads N            event loop threads, default: number of CPUs\n"
@@ -86,6 +95,12 @@ static int cmd_serve(int argc, char **argv)
         O_LOGLEVEL,
         O_CHECK,
         O_WRITERS,
+        O_VWC,
+        O_NAMESPACE,
+        O_LE_NAME,
+        O_LE_DURATION,
+        O_LE_DEADLINE,
+        O_LE_RETRY,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -104,6 +119,12 @@ static int cmd_serve(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"check-config", no_argument, NULL, O_CHECK},
         {"leasefence-writers", required_argument, NULL, O_WRITERS},
+        {"webhook-configuration", required_argument, NULL, O_VWC},
+        {"namespace", required_argument, NULL, O_NAMESPACE},
+        {"leader-elect-resource-name", required_argument, NULL, O_LE_NAME},
+        {"leader-elect-lease-duration", required_argument, NULL, O_LE_DURATION},
+        {"leader-elect-renew-deadline", required_argument, NULL, O_LE_DEADLINE},
+        {"leader-elect-retry-period", required_argument, NULL, O_LE_RETRY},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -116,6 +137,11 @@ static int cmd_serve(int argc, char **argv)
         .request_timeout_ms = 10000,
         .max_skew_ms = 30000,
         .reload_interval_ms = 1000,
+        .webhook_configuration = "leasefence",
+        .election_lease = "leasefence",
+        .election_lease_duration_ms = 15000,
+        .election_renew_deadline_ms = 10000,
+        .election_retry_period_ms = 2000,
     };
     bool check = false;
     long n;
@@ -188,6 +214,27 @@ static int cmd_serve(int argc, char **argv)
                 return 2;
             }
             o.any_writer = strcmp(optarg, "any") == 0;
+            break;
+        case O_VWC:
+            o.webhook_configuration = optarg;
+            break;
+        case O_NAMESPACE:
+            o.ns = optarg;
+            break;
+        case O_LE_NAME:
+            o.election_lease = optarg;
+            break;
+        case O_LE_DURATION:
+            if (parse_duration_ms("--leader-elect-lease-duration", optarg, &o.election_lease_duration_ms) < 0)
+                return 2;
+            break;
+        case O_LE_DEADLINE:
+            if (parse_duration_ms("--leader-elect-renew-deadline", optarg, &o.election_renew_deadline_ms) < 0)
+                return 2;
+            break;
+        case O_LE_RETRY:
+            if (parse_duration_ms("--leader-elect-retry-period", optarg, &o.election_retry_period_ms) < 0)
+                return 2;
             break;
         case O_HELP:
             fputs(usage_serve, stdout);

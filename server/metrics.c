@@ -35,6 +35,7 @@ struct metrics_thread {
     uint64_t bucket[NBUCKETS + 1];
     uint64_t count, sum_ns;
     uint64_t bad[NBAD];
+    uint64_t unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the last change of the fences */
     int64_t in_flight;
     struct metrics_thread *next;
 } __attribute__((aligned(64)));
@@ -42,6 +43,10 @@ struct metrics_thread {
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct metrics_thread *threads;
 static uint64_t config_reloads[2], cert_reloads[2]; /* [ok] */
+static uint64_t vwc_patches[2], status_writes[2];   /* [ok] */
+static int leader, vwc_in_step = -1;                /* -1: not known yet */
+static int64_t fences_changed_ns;
+static uint64_t leasefences[4];
 static int64_t cert_expiry;
 static int64_t max_skew_ns = 30 * 1000000000LL; /* serve's --max-clock-skew */
 static double start_time;
@@ -103,6 +108,13 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
     } else {
         BUMP(m->none[allowed][reason], 1);
     }
+    if (reason == REASON_UNFENCED) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        if (now - __atomic_load_n(&fences_changed_ns, __ATOMIC_RELAXED) > METRICS_SETTLE_S * 1000000000LL)
+            BUMP(m->unexpected_unfenced, 1);
+    }
     while (b < NBUCKETS && (double)duration_ns / 1e9 > buckets[b])
         b++;
     BUMP(m->bucket[b], 1);
@@ -135,6 +147,39 @@ void metrics_certificate_reload(bool ok)
 void metrics_set_max_clock_skew(int64_t ns)
 {
     __atomic_store_n(&max_skew_ns, ns, __ATOMIC_RELAXED);
+}
+
+void metrics_fences_changed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    __atomic_store_n(&fences_changed_ns, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, __ATOMIC_RELAXED);
+}
+
+void metrics_set_leader(bool leading)
+{
+    __atomic_store_n(&leader, leading ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+void metrics_set_webhook_configuration(bool in_step)
+{
+    __atomic_store_n(&vwc_in_step, in_step ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+void metrics_count_webhook_configuration_patch(bool ok)
+{
+    __atomic_fetch_add(&vwc_patches[ok], 1, __ATOMIC_RELAXED);
+}
+
+void metrics_set_leasefences(const uint64_t counts[4])
+{
+    for (int i = 0; i < 4; i++)
+        __atomic_store_n(&leasefences[i], counts[i], __ATOMIC_RELAXED);
+}
+
+void metrics_count_status_write(bool ok)
+{
+    __atomic_fetch_add(&status_writes[ok], 1, __ATOMIC_RELAXED);
 }
 
 void metrics_set_certificate_expiry(int64_t unix_s)
@@ -240,6 +285,22 @@ static bool lease_sum(struct metrics_thread *list, size_t i, struct lease_counte
             }
     }
     return any;
+}
+
+void metrics_fence_checks(int lease_idx, uint64_t *passed, uint64_t *failed)
+{
+    struct lease_counters sum;
+    *passed = *failed = 0;
+    if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES ||
+        !lease_sum(__atomic_load_n(&threads, __ATOMIC_ACQUIRE), (size_t)lease_idx, &sum))
+        return;
+    for (int mode = 0; mode < MODES; mode++)
+        for (int r = 0; r < REASON_COUNT; r++) {
+            if (r == REASON_HOLDER)
+                *passed += sum.checks[mode][r];
+            else
+                *failed += sum.checks[mode][r];
+        }
 }
 
 /* The fence label of tracker Lease I: "NS/NAME". */
@@ -482,6 +543,44 @@ void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_
     head(&o, "leasefence_certificate_expiry_timestamp_seconds", "gauge",
          "notAfter of the serving certificate in use, in unix seconds.");
     putf(&o, "leasefence_certificate_expiry_timestamp_seconds %lld\n", (long long)LOAD(cert_expiry));
+    {
+        uint64_t v = 0;
+        for (struct metrics_thread *m = list; m; m = m->next)
+            v += LOAD(m->unexpected_unfenced);
+        head(&o, "leasefence_unexpected_unfenced_total", "counter",
+             "Reviews answered unfenced while the fences had not changed for 10 s: the webhook configuration "
+             "sent a writer that no fence names.");
+        putf(&o, "leasefence_unexpected_unfenced_total %llu\n", (unsigned long long)v);
+    }
+    head(&o, "leasefence_leader", "gauge",
+         "1 on the elected replica, which keeps the webhook configuration and writes LeaseFence status.");
+    putf(&o, "leasefence_leader %d\n", LOAD(leader));
+    if (LOAD(vwc_in_step) >= 0) {
+        head(
+            &o, "leasefence_webhook_configuration_in_step", "gauge",
+            "1 when the webhook configuration's fenced-writers and not-elections name what the fences want.");
+        putf(&o, "leasefence_webhook_configuration_in_step %d\n", LOAD(vwc_in_step));
+    }
+    head(&o, "leasefence_webhook_configuration_patches_total", "counter",
+         "Patches of the webhook configuration by this replica, by result.");
+    putf(&o, "leasefence_webhook_configuration_patches_total{result=\"ok\"} %llu\n",
+         (unsigned long long)LOAD(vwc_patches[1]));
+    putf(&o, "leasefence_webhook_configuration_patches_total{result=\"failed\"} %llu\n",
+         (unsigned long long)LOAD(vwc_patches[0]));
+    head(&o, "leasefence_leasefences", "gauge",
+         "LeaseFence objects by state: fencing, invalid (refused by the validator), forbidden (a writer "
+         "outside "
+         "the namespace), conflict (the --config file fences the same Lease).");
+    static const char *const lf_states[] = {"fencing", "invalid", "forbidden", "conflict"};
+    for (int i = 0; i < 4; i++)
+        putf(&o, "leasefence_leasefences{state=\"%s\"} %llu\n", lf_states[i],
+             (unsigned long long)LOAD(leasefences[i]));
+    head(&o, "leasefence_leasefence_status_writes_total", "counter",
+         "Writes of LeaseFence status by this replica, by result.");
+    putf(&o, "leasefence_leasefence_status_writes_total{result=\"ok\"} %llu\n",
+         (unsigned long long)LOAD(status_writes[1]));
+    putf(&o, "leasefence_leasefence_status_writes_total{result=\"failed\"} %llu\n",
+         (unsigned long long)LOAD(status_writes[0]));
     head(&o, "leasefence_build_info", "gauge", "Build information; always 1.");
     putf(&o, "leasefence_build_info{version=\"%s\",commit=\"%s\"} 1\n", LEASEFENCE_VERSION,
          LEASEFENCE_COMMIT);

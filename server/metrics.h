@@ -39,6 +39,12 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
 void metrics_count_check(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
                          enum decide_reason reason);
 
+/**
+ * How often the fences of Lease LEASE_IDX were weighed since the start, summed over the threads: *PASSED
+ * with reason holder, *FAILED with any other (denied, or let through by warn and audit).
+ */
+void metrics_fence_checks(int lease_idx, uint64_t *passed, uint64_t *failed);
+
 /** Counts a request answered with a 4xx HTTP status CODE. */
 void metrics_count_bad_request(struct metrics_thread *m, int code);
 
@@ -52,6 +58,29 @@ void metrics_certificate_reload(bool ok);
 /** Sets the clock-skew allowance leasefence_lease_expired applies, as the decision does (decide_valid_until).
  */
 void metrics_set_max_clock_skew(int64_t ns);
+
+/**
+ * The fences in force changed now.  A review answered unfenced more than METRICS_SETTLE_S after the last
+ * change is counted in leasefence_unexpected_unfenced_total: the webhook configuration's fenced-writers
+ * sent a writer that no fence names (drift), not a call that crossed a change.
+ */
+#define METRICS_SETTLE_S 10
+void metrics_fences_changed(void);
+
+/** 1 while this replica is the elected one (it writes the webhook configuration and the status). */
+void metrics_set_leader(bool leading);
+
+/** Whether the webhook configuration's owned matchConditions name what the fences want. */
+void metrics_set_webhook_configuration(bool in_step);
+
+/** Counts one patch of the webhook configuration. */
+void metrics_count_webhook_configuration_patch(bool ok);
+
+/** The LeaseFences by what became of them: fencing, invalid, forbidden, conflict (fencesrc_state order). */
+void metrics_set_leasefences(const uint64_t counts[4]);
+
+/** Counts one write of a LeaseFence's status. */
+void metrics_count_status_write(bool ok);
 
 /** Sets the serving certificate's notAfter (unix seconds). */
 void metrics_set_certificate_expiry(int64_t unix_s);

@@ -22,6 +22,7 @@
 #include "decide.h"
 #include "fencesrc.h"
 #include "kube.h"
+#include "leader.h"
 #include "log.h"
 #include "metrics.h"
 #include "review.h"
@@ -66,6 +67,7 @@ static struct server {
     struct kube_client *kube;
     struct tracker *tracker;
     struct fencesrc *fences;
+    struct leader *leader;
     int fd_tls, fd_plain;
     struct loop_thread *threads;
     int nthreads;
@@ -162,7 +164,10 @@ static void on_fences(void *ctx, struct fence_table *t, struct fencesrc_view *v)
         if (v->objects[i].fence >= 0)
             v->objects[i].lease_idx = t->fences[v->objects[i].fence].lease_idx;
     publish_config(t);
+    metrics_fences_changed();
     untrack_unfenced(t);
+    if (srv.leader != NULL)
+        leader_update(srv.leader, v);
     fencesrc_view_release(v);
 }
 
@@ -925,6 +930,27 @@ int serve_run(const struct serve_options *opts)
             kube_client_set_token_reread(srv.kube, (int)s);
     }
     srv.tracker = tracker_new(srv.kube);
+    {
+        char ns[256], id[256];
+        leader_namespace(opts->ns, ns, sizeof(ns));
+        leader_identity(id, sizeof(id));
+        struct leader_options lo = {.kube = srv.kube,
+                                    .tracker = srv.tracker,
+                                    .ns = ns,
+                                    .lease = opts->election_lease,
+                                    .identity = id,
+                                    .lease_duration_ns = opts->election_lease_duration_ms * 1000000LL,
+                                    .renew_deadline_ns = opts->election_renew_deadline_ms * 1000000LL,
+                                    .retry_period_ns = opts->election_retry_period_ms * 1000000LL,
+                                    .webhook_configuration = opts->webhook_configuration,
+                                    .max_skew_ns = opts->max_skew_ms * 1000000LL};
+        if ((srv.leader = leader_new(&lo, err, sizeof(err))) == NULL)
+            goto fail;
+        char lease[600];
+        snprintf(lease, sizeof(lease), "%s/%s", ns, opts->election_lease);
+        log_event(LOGL_INFO, "standing for election", "lease", lease, "identity", id, "webhookConfiguration",
+                  opts->webhook_configuration, NULL);
+    }
     struct fencesrc_options fo = {.kube = srv.kube, .any_writer = opts->any_writer, .publish = on_fences};
     srv.fences = fencesrc_new(&fo);
     if (opts->config_path != NULL) {
@@ -934,7 +960,8 @@ int serve_run(const struct serve_options *opts)
     } else if (fencesrc_publish(srv.fences, err, sizeof(err)) < 0) {
         goto fail;
     }
-    if (tracker_start(srv.tracker, err, sizeof(err)) < 0 || fencesrc_start(srv.fences, err, sizeof(err)) < 0)
+    if (tracker_start(srv.tracker, err, sizeof(err)) < 0 ||
+        fencesrc_start(srv.fences, err, sizeof(err)) < 0 || leader_start(srv.leader, err, sizeof(err)) < 0)
         goto fail;
     if ((srv.fd_tls = open_listener(opts->listen, err, sizeof(err))) < 0)
         goto fail;
@@ -988,6 +1015,7 @@ int serve_run(const struct serve_options *opts)
     while (srv.loops_done < srv.nthreads)
         pthread_cond_wait(&srv.loops_done_cond, &srv.lock);
     pthread_mutex_unlock(&srv.lock);
+    leader_stop(srv.leader); /* releases the election Lease: the next replica takes over at once */
     fencesrc_stop(srv.fences);
     tracker_stop(srv.tracker);
     log_event(LOGL_INFO, "stopped", NULL);

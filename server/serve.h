@@ -25,6 +25,11 @@ struct serve_options {
     int64_t max_skew_ms;        /* clock-skew allowance for first-sight validity (decide_check) */
     int64_t reload_interval_ms;
     bool any_writer; /* a LeaseFence may name any user and group, not only its namespace's service accounts */
+    /* the elected replica keeps this webhook configuration in step and writes LeaseFence status */
+    const char *webhook_configuration; /* NULL or "": not kept */
+    const char *ns;                    /* leasefence's namespace, for the election Lease (leader_namespace) */
+    const char *election_lease;        /* the election Lease's name */
+    int64_t election_lease_duration_ms, election_renew_deadline_ms, election_retry_period_ms;
 };
 
 /** Runs the server until SIGTERM or SIGINT; returns the process exit status (0 after a clean shutdown). */

@@ -75,6 +75,8 @@ METRICS = {
     "leasefence_lease_last_change_age_seconds", "leasefence_lease_synced", "leasefence_lease_expired",
     "leasefence_watch_restarts_total", "leasefence_kube_api_requests_total", "leasefence_config_reloads_total",
     "leasefence_certificate_reloads_total", "leasefence_certificate_expiry_timestamp_seconds", "leasefence_build_info",
+    "leasefence_leader", "leasefence_webhook_configuration_in_step", "leasefence_webhook_configuration_patches_total",
+    "leasefence_leasefences", "leasefence_leasefence_status_writes_total", "leasefence_unexpected_unfenced_total",
 }
 
 def load(path):
@@ -478,7 +480,9 @@ def check_monitoring(path, rules_out, noannot_out):
         alerts = {r["alert"] for g in spec["groups"] for r in g["rules"] if "alert" in r}
         for a in ("LeasefenceNoReadyReplica", "LeasefenceDenialsSpiking", "LeasefenceLeaseWithoutHolder",
                   "LeasefenceLeaseNotRenewed", "LeasefenceCertificateExpiringSoon", "LeasefenceConfigReloadFailing",
-                  "LeasefenceLatencyHigh"):
+                  "LeasefenceLatencyHigh", "LeasefenceWebhookConfigurationNotInStep",
+                  "LeasefenceWebhookConfigurationPatchFailing", "LeasefenceNoSingleLeader",
+                  "LeasefenceUnfencedWriterSent", "LeasefenceLeaseFenceRefused"):
             expect("alert " + a, a in alerts)
         for g in spec["groups"]:
             for r in g["rules"]:
