@@ -56,6 +56,7 @@ k() { timeout 30 kubectl --cache-dir "$TMP/kube-cache" "$@"; }
 out=$(k apply -f "$TMP/crd.yaml" 2>&1)
 expect_eq "kubectl apply of the rendered CRD" "customresourcedefinition.apiextensions.k8s.io/leasefences.leasefence.io created" "$out"
 check "kubectl creates namespace demo" k create namespace demo
+check "kubectl creates namespace leasefence-system (the election Lease's)" k create namespace leasefence-system
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
 k create -f - >/dev/null <<JSON || fail "create the Lease demo/controller-leader"
 {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "controller-leader", "namespace": "demo"},
@@ -132,12 +133,54 @@ expect_eq "the readiness probe still passes (the fenced Lease is synced)" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PPORT/readyz")"
 check "the log says the LeaseFence is in force" grep -q '"msg":"LeaseFence in force","leasefence":"demo/controller"' "$TMP/serve.log"
 
+# ---- status, as kubectl shows it -------------------------------------------------
+row_is() {  # row_is REGEX: `kubectl get leasefences -n demo --no-headers` matches it
+  k get leasefences -n demo --no-headers 2>/dev/null | grep -Eq "$1"
+}
+if wait_for 2 row_is '^controller +controller-leader +controller-0 +enforce +True +[0-9]+s$'; then
+  ok "kubectl get leasefences -n demo shows the holder, the mode and Ready True within 2 s"
+else fail "kubectl get leasefences -n demo shows the holder: $(k get leasefences -n demo 2>&1)"; fi
+out=$(k get leasefences -A 2>&1)
+echo "$out" | sed 's/^/# /'
+check "kubectl get leasefences -A: NAMESPACE NAME LEASE HOLDER MODE READY AGE" grep -Eq '^NAMESPACE +NAME +LEASE +HOLDER +MODE +READY +AGE$' <<<"$(head -1 <<<"$out")"
+out=$(k get leasefences -n demo -o wide --no-headers 2>&1)
+check "-o wide adds the reason and the counts" grep -Eq '^controller +controller-leader +controller-0 +enforce +True +Fencing +[0-9]+ +[0-9]+ +[0-9]+s$' <<<"$out"
+jp() { k get leasefence -n demo controller -o "jsonpath=$1"; }
+expect_eq "status: epoch and observedGeneration" "$(k get lease -n demo controller-leader -o jsonpath='{.metadata.uid}/{.spec.leaseTransitions}') 1"   "$(jp '{.status.epoch} {.status.observedGeneration}')"
+out=$(k describe leasefence -n demo controller 2>&1)
+check "kubectl describe shows the Ready condition and its reason" grep -Eq '^ +Reason: +Fencing$' <<<"$out"
+status_commits() {
+  curl -sf "http://127.0.0.1:$SIM_CTL/log" | jq -s '[.[] | select(.type == "commit" and .resource == "leasefences" and .subresource == "status")] | length'
+}
+n0=$(status_commits); sleep 3; n1=$(status_commits)
+expect_eq "status: written once, never in a loop (no status write in 3 quiet seconds)" "$n0" "$n1"
+# A holder change reaches the status; so do the counts (controller-0 was let through, controller-1 denied).
+k patch lease -n demo controller-leader --type=merge -p '{"spec":{"holderIdentity":"controller-1","leaseTransitions":1}}' >/dev/null
+if wait_for 3 row_is '^controller +controller-leader +controller-1 +enforce +True'; then ok "a new holder shows within 3 s"
+else fail "a new holder shows within 3 s: $(k get leasefences -n demo 2>&1)"; fi
+counts=$(jp '{.status.allowed} {.status.denied}')
+echo "# status counts (allowed denied): $counts"
+check "status: recent counts of allowed and failed writes" test "${counts% *}" -ge 1 -a "${counts#* }" -ge 1
+expect_eq "controller-1, the holder now, writes" 201 "$(write tok-controller-1)"
+k patch lease -n demo controller-leader --type=merge -p '{"spec":{"holderIdentity":"controller-0","leaseTransitions":2}}' >/dev/null
+# Without its Lease the fence is not ready, and says why.
+lease_json=$(k get lease -n demo controller-leader -o json)
+k delete lease -n demo controller-leader >/dev/null
+cond_is() { [ "$(jp '{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}')" = "$1" ]; }
+check "the Lease deleted: Ready False, reason LeaseNotFound" wait_for 3 cond_is False/LeaseNotFound
+echo "# message: $(jp '{.status.conditions[?(@.type=="Ready")].message}')"
+$PY -c 'import json,sys; o=json.loads(sys.argv[1]); m=o["metadata"]; [m.pop(k, None) for k in ("uid","resourceVersion","creationTimestamp","managedFields")]; print(json.dumps(o))' "$lease_json" | k create -f - >/dev/null
+check "the Lease back: Ready True" wait_for 3 cond_is True/Fencing
+
 # A change applies live: mode warn lets controller-1 through (with a warning).
 sed 's/^spec:$/spec:\n  mode: warn/' "$TMP/lf.yaml" >"$TMP/lf-warn.yaml"
 out=$(k apply -f "$TMP/lf-warn.yaml" 2>&1)
 expect_eq "kubectl apply of mode warn" "leasefence.leasefence.io/controller configured" "$out"
 if ms=$(until_code 2 tok-controller-1 201); then ok "mode warn applies within 2 s (${ms} ms)"
 else fail "mode warn applies within 2 s"; fi
+check "the MODE column follows" wait_for 3 row_is '^controller +controller-leader +controller-0 +warn +True'
+generation_is() { [ "$(jp '{.status.observedGeneration}/{.status.conditions[0].observedGeneration}')" = "$1" ]; }
+check "status: observedGeneration follows the spec (2)" wait_for 3 generation_is 2/2
 k apply -f "$TMP/lf.yaml" >/dev/null
 if ms=$(until_code 2 tok-controller-1 403); then ok "back to enforce within 2 s (${ms} ms)"
 else fail "back to enforce within 2 s"; fi
@@ -181,6 +224,9 @@ check "the server refuses it, naming the field" wait_for 2 grep -q '"msg":"Lease
 expect_eq "ops-bot is not fenced by it" 201 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer tok-ops-1" \
   -H 'Content-Type: application/json' -X POST "$API/api/v1/namespaces/demo/configmaps?dryRun=All" \
   -d '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ops"}}')"
+ready_of() { k get leasefence -n demo "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}'; }
+ready_is() { [ "$(ready_of "$1")" = "$2" ]; }
+check "its status: Ready False, reason WriterNotAllowed" wait_for 3 ready_is foreign False/WriterNotAllowed
 k delete -f "$TMP/lf-foreign.yaml" >/dev/null
 
 # ---- --config and LeaseFences together ------------------------------------------
@@ -204,6 +250,7 @@ else fail "with --config, a LeaseFence still fences within 2 s"; fi
 expect_eq "and the file's fence stays in force" 403 "$(ops)"
 check "the conflict is reported: both fence demo/controller-leader" \
   grep -q '"msg":"LeaseFence conflicts with the configuration file","leasefence":"demo/controller","state":"conflict","error":"the configuration file '"'$TMP/fences.json'"' fences Lease demo/controller-leader too (fences\[0\])' "$TMP/serve2.log"
+check "its status: Ready False, reason ConflictsWithConfig" wait_for 3 ready_is controller False/ConflictsWithConfig
 k delete -f "$TMP/lf.yaml" >/dev/null
 if ms=$(until_code 2 tok-controller-1 201); then ok "deleting it leaves the file's fence alone (${ms} ms)"
 else fail "deleting it leaves the file's fence alone"; fi
