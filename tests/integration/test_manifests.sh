@@ -234,15 +234,31 @@ def check_install(path, demo):
             if path.startswith(mp.rstrip("/") + "/"): return vols.get(m["name"]), path[len(mp.rstrip("/")) + 1:]
         return None, None
     cfg_path = flag_value(args, "--config")
+    cfg = {"fences": []}
     v, key = volume_for(cfg_path or "")
     if v and "configMap" in v:
         cms = find(objs, "ConfigMap", v["configMap"]["name"], "leasefence-system")
         expect("--config names a key of the mounted ConfigMap", len(cms) == 1 and key in cms[0].get("data", {}),
                "%s in %s" % (key, v["configMap"]["name"]))
         if len(cms) == 1 and key in cms[0].get("data", {}):
-            check_fences(objs, json.loads(cms[0]["data"][key]), vwc, demo)
-    else:
+            cfg = json.loads(cms[0]["data"][key])
+    elif cfg_path is not None:
         bad("--config is on a ConfigMap volume", str(cfg_path))
+    # The fences: the --config file's and the LeaseFence objects'.  leasefence fills the lists of the
+    # webhook's fenced-writers and not-elections with theirs (server/vwc.c): check the configuration as
+    # it will be, with the base's expressions around those lists.
+    fences = list(cfg.get("fences", [])) if isinstance(cfg.get("fences"), list) else []
+    expect("fence configuration has a fences list", isinstance(cfg.get("fences"), list))
+    fences += [leasefence_as_config(o) for o in find(objs, "LeaseFence")]
+    kept_name = flag_value(args, "--webhook-configuration")
+    kept_name = "leasefence" if kept_name is None else kept_name
+    expect("leasefence keeps the webhook configuration (--webhook-configuration names it)",
+           kept_name == vwc["metadata"]["name"], "%s, %s" % (kept_name, vwc["metadata"]["name"]))
+    if kept_name == vwc["metadata"]["name"]:
+        vwc = kept_by_leasefence(vwc, fences)
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
+    expect("POD_NAME and POD_NAMESPACE from the downward API (the election's identity and namespace)",
+           env.get("POD_NAME") == "metadata.name" and env.get("POD_NAMESPACE") == "metadata.namespace", str(env))
     for flag, want in (("--tls-cert", "tls.crt"), ("--tls-key", "tls.key")):
         v, key = volume_for(flag_value(args, flag) or "")
         expect("%s is %s of the Secret leasefence-tls" % (flag, want),
@@ -328,11 +344,8 @@ def check_install(path, demo):
                 expect("%s/%s runs leasefence %s" % (o["metadata"]["name"], ct["name"], version), img.endswith(":" + version), img)
 
     check_crd(objs)
-
-    # RBAC: nothing cluster-wide for leasefence.
-    sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
-    crbs = [b for b in find(objs, "ClusterRoleBinding") if sa in b.get("subjects", [])]
-    expect("no ClusterRoleBinding for the leasefence service account", not crbs)
+    check_rbac(objs, args, vwc)
+    check_fences(objs, fences, vwc, demo)
 
 # --- the LeaseFence CRD ---------------------------------------------------------
 # The spec fields leasefence reads (server/fencesrc.c): a --config fence's fields, with the Lease in the
@@ -381,12 +394,98 @@ def check_crd(objs):
     expect("CRD: conditions are a map list keyed by type",
            conds.get("x-kubernetes-list-type") == "map" and conds.get("x-kubernetes-list-map-keys") == ["type"])
 
-def check_fences(objs, cfg, vwc, demo):
-    fences = cfg.get("fences")
-    expect("fence configuration has a fences list", isinstance(fences, list))
-    if not isinstance(fences, list): return
+def leasefence_as_config(o):
+    """A LeaseFence as the --config fence leasefence makes of it (server/fencesrc.c)."""
+    ns, spec = o["metadata"].get("namespace", ""), o.get("spec", {})
+    w = spec.get("writers", {})
+    f = {k: v for k, v in spec.items() if k not in ("lease", "writers", "identity", "identityAnnotation")}
+    f["lease"] = ns + "/" + spec.get("lease", "")
+    f["writers"] = {"users": list(w.get("users", [])) + ["system:serviceaccount:%s:%s" % (ns, a) for a in w.get("serviceAccounts", [])],
+                    "groups": list(w.get("groups", []))}
+    ident = spec.get("identity", "podName")
+    f["identity"] = {"annotation": spec.get("identityAnnotation")} if ident == "annotation" else ident
+    f["source"] = "LeaseFence %s/%s" % (ns, o["metadata"]["name"])
+    return f
+
+def cel_list(items):
+    return "[" + ", ".join("'" + i.replace("\\", "\\\\").replace("'", "\\'") + "'" for i in items) + "]"
+
+def kept_by_leasefence(vwc, fences):
+    """VWC with the lists of fenced-writers and not-elections as leasefence fills them."""
+    import copy
+    users = sorted({u for f in fences for u in f.get("writers", {}).get("users", [])})
+    groups = sorted({g for f in fences for g in f.get("writers", {}).get("groups", [])})
+    leases = sorted({f["lease"] for f in fences if isinstance(f.get("lease"), str)})
+    v = copy.deepcopy(vwc)
+    for h in v.get("webhooks", []):
+        for c in h.get("matchConditions", []):
+            lists = {"fenced-writers": [users, groups], "not-elections": [leases]}.get(c.get("name"))
+            if lists:
+                it = iter(lists)
+                c["expression"] = re.sub(r"in \[[^\]]*\]", lambda m: "in " + cel_list(next(it)), c["expression"])
+    return v
+
+def check_rbac(objs, args, vwc):
+    """What the leasefence service account may do, and what namespace admins may do with LeaseFences."""
+    sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
+    rules = []  # cluster-wide rules of the service account
+    for b in find(objs, "ClusterRoleBinding"):
+        if sa in b.get("subjects", []) and b["roleRef"]["kind"] == "ClusterRole":
+            for role in find(objs, "ClusterRole", b["roleRef"]["name"]):
+                rules += role.get("rules", [])
+    def grants(group, resource, verbs, name=None):
+        for r in rules:
+            if group in r.get("apiGroups", []) and resource in r.get("resources", []) and set(verbs) <= set(r.get("verbs", [])) \
+               and (not r.get("resourceNames") or (name is not None and name in r["resourceNames"])):
+                return True
+        return False
+    expect("RBAC: leasefence reads LeaseFences cluster-wide", grants("leasefence.io", "leasefences", ["get", "list", "watch"]))
+    expect("RBAC: leasefence writes LeaseFence status", grants("leasefence.io", "leasefences/status", ["get", "patch"]))
+    name = vwc["metadata"]["name"]
+    expect("RBAC: leasefence gets, watches and patches its webhook configuration %s" % name,
+           grants("admissionregistration.k8s.io", "validatingwebhookconfigurations", ["get", "list", "watch", "patch"], name))
+    expect("RBAC: ... by resourceNames only", not grants("admissionregistration.k8s.io", "validatingwebhookconfigurations", ["get"], "someone-elses"))
+    expect("RBAC: leasefence reads Leases", grants("coordination.k8s.io", "leases", ["get", "list", "watch"]))
+    writes = [(g, res, v) for r in rules for g in r.get("apiGroups", []) for res in r.get("resources", []) for v in r.get("verbs", [])
+              if v not in ("get", "list", "watch")]
+    expect("RBAC: cluster-wide, leasefence writes only LeaseFence status and its webhook configuration",
+           all((g, res) in (("leasefence.io", "leasefences/status"), ("admissionregistration.k8s.io", "validatingwebhookconfigurations"))
+               for g, res, v in writes), str(writes))
+    expect("RBAC: no wildcard and no Secrets", not any("*" in r.get("resources", []) + r.get("verbs", []) + r.get("apiGroups", [])
+                                                     or "secrets" in r.get("resources", []) for r in rules))
+    lease = flag_value(args, "--leader-elect-resource-name") or "leasefence"
+    verbs = set(); create = False
+    for rb in find(objs, "RoleBinding", ns="leasefence-system"):
+        if sa not in rb.get("subjects", []): continue
+        for role in find(objs, rb["roleRef"]["kind"], rb["roleRef"]["name"]):
+            for r in role.get("rules", []):
+                if "leases" in r.get("resources", []):
+                    if lease in r.get("resourceNames", []): verbs |= set(r["verbs"])
+                    if not r.get("resourceNames") and "create" in r["verbs"]: create = True
+    expect("RBAC: the election: get and update on the Lease %s by name, and create" % lease, {"get", "update"} <= verbs and create, str(verbs))
+    agg = {}
+    for role in find(objs, "ClusterRole"):
+        for label, val in role["metadata"].get("labels", {}).items():
+            if label.startswith("rbac.authorization.k8s.io/aggregate-to-") and val == "true":
+                agg.setdefault(label.rsplit("-", 1)[1], []).extend(role.get("rules", []))
+    def agg_grants(kind, verbs):
+        return any("leasefence.io" in r.get("apiGroups", []) and "leasefences" in r.get("resources", []) and set(verbs) <= set(r.get("verbs", []))
+                   for r in agg.get(kind, []))
+    crud = ["get", "list", "watch", "create", "update", "patch", "delete"]
+    expect("RBAC: namespace admins manage LeaseFences (aggregate-to-admin)", agg_grants("admin", crud))
+    expect("RBAC: editors manage LeaseFences (aggregate-to-edit)", agg_grants("edit", crud))
+    expect("RBAC: viewers read LeaseFences (aggregate-to-view)", agg_grants("view", ["get", "list", "watch"]) and not agg_grants("view", ["create"]))
+    expect("RBAC: nobody but leasefence is given status writes",
+           not any("leasefences/status" in r.get("resources", []) and set(r.get("verbs", [])) - {"get", "list", "watch"}
+                   for rs in agg.values() for r in rs))
+
+def check_fences(objs, fences, vwc, demo):
     if demo: expect("demo fence configured", any(f.get("lease") == "demo/controller-leader" for f in fences))
     sa = {"kind": "ServiceAccount", "name": "leasefence", "namespace": "leasefence-system"}
+    cluster_reader = any(sa in b.get("subjects", []) and any(
+        "coordination.k8s.io" in r.get("apiGroups", []) and "leases" in r.get("resources", []) and not r.get("resourceNames")
+        and {"get", "list", "watch"} <= set(r.get("verbs", [])) for role in find(objs, "ClusterRole", b["roleRef"]["name"])
+        for r in role.get("rules", [])) for b in find(objs, "ClusterRoleBinding"))
     hook = (vwc.get("webhooks") or [{}])[0]
     for f in fences:
         lease = f.get("lease", ""); name = "fence " + lease
@@ -398,8 +497,8 @@ def check_fences(objs, cfg, vwc, demo):
         expect(name + " names writers", bool(w.get("users") or w.get("groups")))
         if "/" not in lease: continue
         lns, lname = lease.split("/", 1)
-        # A Role in the Lease's namespace, narrowed to it by name, bound to leasefence.
-        granted = False
+        # Read access: cluster-wide, or a Role in the Lease's namespace, narrowed to it by name.
+        granted = cluster_reader
         for rb in find(objs, "RoleBinding", ns=lns):
             if sa not in rb.get("subjects", []) or rb["roleRef"]["kind"] != "Role": continue
             for role in find(objs, "Role", rb["roleRef"]["name"], lns):
@@ -407,11 +506,11 @@ def check_fences(objs, cfg, vwc, demo):
                     if "coordination.k8s.io" in r.get("apiGroups", []) and "leases" in r.get("resources", []) \
                        and lname in r.get("resourceNames", []) and {"get", "list", "watch"} <= set(r.get("verbs", [])):
                         granted = True
-        expect(name + ": leasefence may get/list/watch it (Role narrowed by resourceNames)", granted)
+        expect(name + ": leasefence may get/list/watch it (cluster-wide, or a Role narrowed by resourceNames)", granted)
         broad = [r for role in find(objs, "Role", ns=lns) for r in role.get("rules", [])
                  if any(rb["roleRef"]["name"] == role["metadata"]["name"] and sa in rb.get("subjects", []) for rb in find(objs, "RoleBinding", ns=lns))
                  and "leases" in r.get("resources", []) and not r.get("resourceNames")]
-        expect(name + ": leasefence's Role has no unnarrowed lease rule", not broad)
+        expect(name + ": leasefence's Role has no unnarrowed lease rule", cluster_reader or not broad)
         # The webhook sends this fence's writers.
         try:
             for u in w.get("users", []):
@@ -429,6 +528,8 @@ def check_fences(objs, cfg, vwc, demo):
     if demo: check_demo(objs, fences)
 
 def check_demo(objs, fences):
+    expect("demo: the fence is a LeaseFence in namespace demo",
+           any(f.get("source") == "LeaseFence demo/controller" and f["lease"] == "demo/controller-leader" for f in fences))
     dep = one(objs, "Deployment", "controller", "demo")
     if not dep: return
     pod = dep["spec"]["template"]["spec"]
@@ -567,6 +668,9 @@ mutant "every Lease excluded" "s/== ''leases'' && (/== ''leases'' || (/" "send a
 mutant "root user" 's|runAsUser: 65532|runAsUser: 0|' "runAsUser"
 mutant "preStop exec of /bin/sleep" 's|^\( *\)sleep:$|\1exec:|; s|^\( *\)seconds: 10$|\1command: ["/bin/sleep", "10"]|' "sleep action, not an exec"
 mutant "preStop 1 s" 's|^\( *\)seconds: 10$|\1seconds: 1|' "preStop delay"
+mutant "RBAC without patch on the webhook configuration" 's|verbs: \["get", "list", "watch", "patch"\]|verbs: ["get", "list", "watch"]|; s|^  - patch$||' "patches its webhook configuration"
+mutant "no aggregate-to-admin" 's|rbac.authorization.k8s.io/aggregate-to-admin: "true"|rbac.authorization.k8s.io/aggregate-to-admin: "false"|' "aggregate-to-admin"
+mutant "the demo LeaseFence names another service account" 's|^    - controller$|    - other|' "service account is the fenced writer"
 mutant "CRD without the HOLDER column" 's|name: Holder$|name: Holdr|' "printer columns"
 mutant "CRD mode enum without audit" '/^ *- audit$/d' "spec.mode enum"
 mutant "CRD without the status subresource" 's|^      status: {}$|      scale: {}|' "status subresource"

@@ -9,8 +9,9 @@
 # through and denies another replica's, as a client sees them.  Also: the
 # namespaceSelector exclusion, the metrics the alerts and dashboard use,
 # certificate renewal and a configuration change through kubelet-style
-# volumes, the demo's elect sidecar with its rendered flags, and failurePolicy
-# Fail once leasefence is gone.
+# volumes, the demo's LeaseFence (from the rendered CRD) applied with kubectl,
+# the demo's elect sidecar with its rendered flags, and failurePolicy Fail
+# once leasefence is gone.
 # Needs build/kube-sim and build/leasefence (make test-build).  kube-sim does not
 # evaluate CEL matchConditions; test_manifests.sh checks those.
 . "$(dirname "$0")/../lib.sh"
@@ -43,6 +44,8 @@ for o in objs:
     if k == "ValidatingWebhookConfiguration": json.dump(o, open(out + "/vwc.json", "w"))
     if k == "Namespace" and n == "demo": json.dump(o, open(out + "/ns-demo.json", "w"))
     if k == "ConfigMap" and n.startswith("leasefence-config"): open(out + "/config.json", "w").write(o["data"]["config.json"])
+    if k == "CustomResourceDefinition": json.dump(o, open(out + "/crd.json", "w"))
+    if k == "LeaseFence": json.dump(o, open(out + "/leasefence.json", "w"))
     if k == "Deployment" and n == "leasefence":
         c = o["spec"]["template"]["spec"]["containers"][0]
         open(out + "/args", "w").write("\n".join(c["args"]) + "\n")
@@ -51,7 +54,7 @@ for o in objs:
             if c.get("args", [])[:1] == ["elect"]: open(out + "/elect-args", "w").write("\n".join(c["args"]) + "\n")
             if c["name"] == "app": open(out + "/app.sh", "w").write(c["args"][0])
 PY
-for f in vwc.json ns-demo.json config.json args elect-args app.sh; do check "rendered $f" test -s "$TMP/$f"; done
+for f in vwc.json ns-demo.json config.json crd.json leasefence.json args elect-args app.sh; do check "rendered $f" test -s "$TMP/$f"; done
 
 # ---- kube-sim, with tokens for two replicas of the demo controller -----------
 mkdir -p "$TMP/sim"
@@ -72,6 +75,9 @@ ok "kube-sim starts"
 API=https://127.0.0.1:$SIM_PORT
 
 check "kubectl creates the rendered demo Namespace" kubectl create -f "$TMP/ns-demo.json"
+check "kubectl applies the rendered CRD" kubectl apply -f "$TMP/crd.json"
+check "kubectl creates the namespace leasefence-system (the election Lease's)" kubectl create namespace leasefence-system
+check "kubectl applies the demo's LeaseFence" kubectl apply -f "$TMP/leasefence.json"
 now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
 cat >"$TMP/lease.json" <<JSON
 {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
@@ -217,19 +223,23 @@ curl -sf "http://127.0.0.1:$PPORT/metrics" >"$TMP/metrics2.txt"
 check "metrics: a certificate reload counted ok" sh -c "grep -qE '^leasefence_certificate_reloads_total\{result=\"ok\"\} [1-9]' '$TMP/metrics2.txt'"
 expect_eq "the API server still reaches leasefence after the renewal (the caBundle is unchanged)" 201 "$(write tok-controller-0 after-renewal)"
 
-# A fence configuration change through the ConfigMap volume: mode warn lets
-# controller-1 through, with a warning.
-$PY -c 'import json,sys; c=json.load(open(sys.argv[1])); c["fences"][0]["mode"]="warn"; json.dump(c, open(sys.argv[2], "w"))' \
-  "$TMP/config.json" "$TMP/config-warn.json"
-mkdir -p "$TMP/warn" && cp "$TMP/config-warn.json" "$TMP/warn/config.json"
+# A fence configuration change through the ConfigMap volume: a fence of the
+# file's own for system:serviceaccount:demo:other (by username: never the holder).
+$PY -c 'import json,sys; c=json.load(open(sys.argv[1])); c["fences"].append({"lease": "demo/other-leader", "writers": {"users": ["system:serviceaccount:demo:other"]}, "identity": "username"}); json.dump(c, open(sys.argv[2], "w"))' \
+  "$TMP/config.json" "$TMP/config-other.json"
+mkdir -p "$TMP/other" && cp "$TMP/config-other.json" "$TMP/other/config.json"
 t0=$(date +%s%N)
-volume "$TMP/vol-config" "$TMP/warn/config.json"
+volume "$TMP/vol-config" "$TMP/other/config.json"
 if wait_for 30 sh -c "curl -sf http://127.0.0.1:$PPORT/metrics | grep -Eq '^leasefence_config_reloads_total\{result=\"ok\"\} [1-9]'"; then
   ok "leasefence reloads the configuration from the ConfigMap volume"
   echo "# configuration reload: counted $(( ($(date +%s%N) - t0) / 1000000 )) ms after the volume swap"
 else
   fail "leasefence reloads the configuration from the ConfigMap volume: $(tail -c 800 "$TMP/leasefence.log")"
 fi
+check "the file's fence denies system:serviceaccount:demo:other" wait_for 5 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$SIM_DIR/ca.crt' -H 'Authorization: Bearer tok-other' -H 'Content-Type: application/json' -X POST '$API/api/v1/namespaces/demo/configmaps?dryRun=All' -d '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"o\"}}')\" = 403 ]"
+# The LeaseFence changed to mode warn with kubectl: controller-1 is let through, with a warning.
+check "kubectl patch of the LeaseFence: mode warn" kubectl -n demo patch leasefence controller --type=merge -p '{"spec":{"mode":"warn"}}'
+check "mode warn is in force within 2 s" wait_for 2 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --cacert '$SIM_DIR/ca.crt' -H 'Authorization: Bearer tok-controller-1' -H 'Content-Type: application/json' -X POST '$API/api/v1/namespaces/demo/configmaps?dryRun=All' -d '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"w\"}}')\" = 201 ]"
 hdr=$TMP/headers.txt
 code=$(curl -s -D "$hdr" -o "$TMP/last.json" -w '%{http_code}' --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer tok-controller-1" \
   -H 'Content-Type: application/json' -X POST "$API/api/v1/namespaces/demo/configmaps" \
