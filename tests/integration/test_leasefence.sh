@@ -14,7 +14,7 @@
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
 for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make all)"; done_testing; exit 1; fi
+  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
 done
 
 # ---- render the install (OpenSSL certificates, no fence) -----------------------

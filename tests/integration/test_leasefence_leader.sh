@@ -15,7 +15,7 @@
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
 for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make all)"; done_testing; exit 1; fi
+  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
 done
 # The election: a 2 s Lease, renewed every 0.4 s.
 LD=2 RD=1.5 RP=0.4
