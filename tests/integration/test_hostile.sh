@@ -116,9 +116,9 @@ def main():
         # which lets queued ones in).
         n, secs, pid = int(args[0]), float(args[1]), args[2]
         def fds():
-            # The server's accepted connections on this port: its socket descriptors whose local port is
-            # the port and that are not the listener (the API server connections, the tracker's and the
-            # elector's, come and go on their own and are not counted).
+            # The server's open connections on this port: its sockets whose local port is the port, in
+            # state ESTABLISHED (not the listener, and not one it has already shut down and is tearing
+            # down); its API server connections, the tracker's and the elector's, are not counted.
             inodes = set()
             for f in os.listdir("/proc/%s/fd" % pid):
                 try:
@@ -132,7 +132,7 @@ def main():
                 with open(table) as t:
                     for line in t.readlines()[1:]:
                         f = line.split()
-                        if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] != "0A" and f[9] in inodes:
+                        if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01" and f[9] in inodes:
                             count += 1
             return count
         base = fds()
