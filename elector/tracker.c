@@ -375,9 +375,9 @@ void tracker_set_refresh_timeout(struct tracker *t, long ms)
 }
 
 /* Answers RF: with a new reference to S (NULL: the read failed, with CODE and the message FMT). */
-static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, int64_t sent,
-                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, int64_t sent,
+static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, bool timed_out, int64_t sent,
+                           const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, bool timed_out, int64_t sent,
                            const char *fmt, ...)
 {
     va_list ap;
@@ -391,6 +391,7 @@ static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code,
         atomic_fetch_add(&s->refs, 1);
     rf->snap = s != NULL ? &s->pub : NULL;
     rf->code = code;
+    rf->timed_out = timed_out;
     rf->sent_mono_ns = sent;
     rf->done(rf); /* RF is the caller's again */
 }
@@ -409,7 +410,7 @@ void tracker_refresh(struct tracker *t, size_t idx, struct tracker_refresh *rf)
     }
     pthread_mutex_unlock(&t->lock);
     if (!open)
-        refresh_answer(rf, NULL, 0, 0, "%s",
+        refresh_answer(rf, NULL, 0, false, 0, "%s",
                        idx < tracker_count(t) ? "the tracker is not running" : "unknown lease");
 }
 
@@ -981,12 +982,12 @@ static void end_get(struct tracker *t, struct item *it)
 
 /* Answers every refresh of LIST with S (a reference is added for each) or the failure CODE/ERR; counts. */
 static void answer_all(struct tracker *t, struct item *it, struct tracker_refresh *list, struct snap *s,
-                       int code, const char *err, int64_t sent)
+                       bool timed_out, int code, const char *err, int64_t sent)
 {
     uint64_t n = 0;
     while (list != NULL) {
         struct tracker_refresh *next = list->next; /* LIST is its caller's once answered */
-        refresh_answer(list, s, code, sent, err != NULL ? "%s" : NULL, err);
+        refresh_answer(list, s, code, timed_out, sent, err != NULL ? "%s" : NULL, err);
         list = next;
         n++;
     }
@@ -1100,7 +1101,7 @@ static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t 
     pthread_mutex_unlock(&t->lock);
     struct tracker_refresh *batch = it->answering;
     it->answering = NULL;
-    answer_all(t, it, batch, res, (int)code, res == NULL ? err : NULL, sent);
+    answer_all(t, it, batch, res, cc == CURLE_OPERATION_TIMEDOUT, (int)code, res == NULL ? err : NULL, sent);
     snap_unref(res);
     if (it->queued != NULL) { /* asked for while this GET was in flight: a new GET, sent now, answers them */
         it->answering = it->queued;
@@ -1150,12 +1151,12 @@ static void fail_refreshes(struct tracker *t)
     t->asked = NULL;
     t->refresh_open = false;
     pthread_mutex_unlock(&t->lock);
-    answer_all(t, NULL, list, NULL, 0, "the tracker stopped", 0);
+    answer_all(t, NULL, list, NULL, false, 0, "the tracker stopped", 0);
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];
         end_get(t, it);
-        answer_all(t, it, it->answering, NULL, 0, "the tracker stopped", 0);
-        answer_all(t, it, it->queued, NULL, 0, "the tracker stopped", 0);
+        answer_all(t, it, it->answering, NULL, false, 0, "the tracker stopped", 0);
+        answer_all(t, it, it->queued, NULL, false, 0, "the tracker stopped", 0);
         it->answering = it->queued = NULL;
     }
 }
@@ -1455,7 +1456,7 @@ int tracker_start(struct tracker *t, char *err, size_t errlen)
         struct tracker_refresh *asked = t->asked;
         t->asked = NULL;
         pthread_mutex_unlock(&t->lock);
-        answer_all(t, NULL, asked, NULL, 0, "the tracker is not running", 0);
+        answer_all(t, NULL, asked, NULL, false, 0, "the tracker is not running", 0);
         curl_multi_cleanup(t->multi);
         t->multi = NULL;
         close_fds(t);

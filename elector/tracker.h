@@ -72,6 +72,7 @@ struct tracker_refresh {
     const struct lease_snapshot
         *snap;            /* a new reference (tracker_release it), or NULL when the read failed */
     int code;             /* HTTP status of the GET, 0 when none came */
+    bool timed_out;       /* the read failed because the GET got no answer within the budget */
     char err[192];        /* why the read failed ("no answer within 1000 ms", "500 ...") */
     int64_t sent_mono_ns; /* when the GET that answered was started (CLOCK_MONOTONIC) */
     /* the tracker's: */

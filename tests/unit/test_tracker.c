@@ -1190,6 +1190,7 @@ static void test_refresh_failures(void **state)
     assert_null(w.rf.snap);
     assert_int_equal(w.rf.code, 500);
     assert_non_null(strstr(w.rf.err, "etcd is down"));
+    assert_false(w.rf.timed_out);
 
     ask(t, &w);
     wait_done(&w, 3000);
@@ -1206,6 +1207,7 @@ static void test_refresh_failures(void **state)
     wait_done(&w, 3000);
     assert_null(w.rf.snap);
     assert_string_equal(w.rf.err, "no answer within 200 ms");
+    assert_true(w.rf.timed_out);
     if (w.done_at - w.asked < 190000000LL || w.done_at - w.asked > 700000000LL)
         fail_msg("the budget of 200 ms failed the read after %lld ms",
                  (long long)((w.done_at - w.asked) / 1000000));
