@@ -6,7 +6,7 @@
 # epoch, and TokenReviews tagged with an older epoch of its own), while the fence is
 # hit by: GC pauses (SIGSTOP longer than the lease, then SIGCONT), kills and
 # restarts, graceful stops, forced transitions (to a ghost and to another replica),
-# Lease deletions, API latency, API errors, kube-sim stalls, dropped watches and
+# Lease deletions, API latency, watch events held back, API errors, kube-sim stalls, dropped watches and
 # 410 Gone.  Then tests/e2e/oracle.py judges kube-sim's ordered log: no write
 # admitted outside the propagation window, no stale epoch admitted.  With
 # --consistency strict (the fence reads the Lease afresh before it admits), also:
@@ -83,9 +83,12 @@ while [ $SECONDS -lt $END ] && [ $n -lt "$DURATION" ]; do
     v=$(pick "${PODS[@]}"); act force "holder -> $v"; e2e_py force "$v" >/dev/null
   elif [ $r -lt 60 ]; then
     act delete "Lease deleted"; e2e_py delete-lease
-  elif [ $r -lt 68 ]; then
+  elif [ $r -lt 64 ]; then
     ms=$((50 + RANDOM % 350)); act latency "${ms} ms on every API request for ~2 s"
     sim_ctl "/faults/latency?ms=$ms" >/dev/null; sleep 1.$((RANDOM % 10)); sim_ctl "/faults/latency?ms=0" >/dev/null
+  elif [ $r -lt 68 ]; then      # a lagging watch cache: watch events late, every other request at once
+    ms=$((200 + RANDOM % 1300)); act watch-delay "watch events delivered ${ms} ms late for ~2 s"
+    sim_ctl "/faults/watch-delay?ms=$ms" >/dev/null; sleep 1.$((RANDOM % 10)); sim_ctl "/faults/watch-delay?ms=0" >/dev/null
   elif [ $r -lt 76 ]; then
     code=$(pick 500 503 429 504); path=$(pick "" /apis/coordination.k8s.io); cnt=$((3 + RANDOM % 8))
     act fail "$cnt x $code on ${path:-every path}"
