@@ -504,9 +504,9 @@ static void strict_done(void *ctx, h2o_req_t *req, const struct strict_read *rea
     }
     decide(&sr->r, t, w->checks, w->snaps, w->n, &d);
     metrics_count_strict_wait(sr->lt->metrics,
-                              timed_out ? STRICT_TIMEOUT
-                              : failed  ? STRICT_FAILED
-                                        : STRICT_FRESH,
+                              late     ? STRICT_TIMEOUT
+                              : failed ? STRICT_FAILED
+                                       : STRICT_FRESH,
                               waited_ns, overturned);
     conclude(sr->lt, req, &sr->r, t, &d, w, sr->start);
 }
