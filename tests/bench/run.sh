@@ -235,16 +235,17 @@ start_go() {
 }
 
 # --- strict fences: latency added and API-server reads at fixed write rates ------
-declare -A S_P50 S_P99 S_RPS S_GETS S_WAITS S_TIMEOUTS S_CPU
+declare -A S_P50 S_P99 S_RPS S_GETS S_WAITS S_TIMEOUTS S_CPU   # medians over the rounds of RS_*
+declare -A RS_P50 RS_P99 RS_RPS RS_GETS RS_WAITS RS_TIMEOUTS RS_CPU
 metric_sum() {  # metric_sum PROBE NAME_PREFIX: the sum of the samples whose name starts with it
   curl -sf "http://127.0.0.1:$1/metrics" | awk -v k="$2" 'index($1, k) == 1 {s += $2} END {printf "%d", s}'
 }
-# strict_measure PID PROBE URL KEY BODY RATE SECS: h2load at RATE writes/s; latency, GETs/s, waits
+# strict_measure PID PROBE URL KEY BODY RATE SECS [CONNS]: h2load at RATE writes/s; latency, GETs/s, waits
 strict_measure() {
-  local pid=$1 probe=$2 url=$3 key=$4 body=$5 rate=$6 secs=$7
-  local per=$(( (rate + STRICT_CONNS - 1) / STRICT_CONNS )) f=${4//\//-}
+  local pid=$1 probe=$2 url=$3 key=$4 body=$5 rate=$6 secs=$7 conns=${8:-$STRICT_CONNS}
+  local per=$(( (rate + conns - 1) / conns )) f=${4//\//-}
   local out=$TMP/h2load-strict-$f.txt log=$TMP/h2load-strict-$f.log
-  local args=(--h1 -c "$STRICT_CONNS" -t 1 -m 1 --rps "$per" -d "$body" -H 'content-type: application/json')
+  local args=(--h1 -c "$conns" -t 1 -m 1 --rps "$per" -d "$body" -H 'content-type: application/json')
   "${ON_LOAD[@]}" h2load "${args[@]}" -D "$WARM" "$url" >/dev/null 2>&1
   local g0 w0 o0 g1 w1 o1 t0 t1 ndone ok2xx
   g0=$(metric_sum "$probe" leasefence_strict_reads_total) w0=$(metric_sum "$probe" leasefence_strict_waits_total)
@@ -260,12 +261,14 @@ strict_measure() {
     echo "bench: strict $key: $ndone requests done, ${ok2xx:-?} answered 2xx:" >&2; sed 's/^/    /' "$out" >&2
     BROKEN=1; return
   fi
-  read -r S_P50[$key] S_P99[$key] < <(cut -f3 "$log" | sort -n |
+  local p50 p99
+  read -r p50 p99 < <(cut -f3 "$log" | sort -n |
     awk '{v[NR] = $1} END {i = int((NR * 50 + 99) / 100); j = int((NR * 99 + 99) / 100); print v[i], v[j]}')
-  S_RPS[$key]=$(awk -v n="$ndone" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
-  S_GETS[$key]=$(awk -v g=$((g1 - g0)) -v s="$secs" 'BEGIN {printf "%.0f", g / s}')
-  S_WAITS[$key]=$((w1 - w0)) S_TIMEOUTS[$key]=$((o1 - o0))
-  S_CPU[$key]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$ndone" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')
+  RS_P50[$key]+=" $p50" RS_P99[$key]+=" $p99"
+  RS_RPS[$key]+=" $(awk -v n="$ndone" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')"
+  RS_GETS[$key]+=" $(awk -v g=$((g1 - g0)) -v s="$secs" 'BEGIN {printf "%.0f", g / s}')"
+  RS_WAITS[$key]+=" $((w1 - w0))" RS_TIMEOUTS[$key]+=" $((o1 - o0))"
+  RS_CPU[$key]+=" $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$ndone" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
   rm -f "$log"
 }
 
@@ -291,11 +294,15 @@ bench_strict() {
     strict_measure "$pid" "$probe" "$url" "watch/$rate" "$TMP/reviews/configmap-create-holder.json" "$rate" "$SECS"
     strict_measure "$pid" "$probe" "$url" "strict/$rate" "$TMP/reviews-strict/configmap-create-holder.json" "$rate" "$SECS"
   done
-  local ms rate1=${STRICT_RATES%% *}
+  local ms rate1=${STRICT_RATES%% *} lconns
   for ms in $STRICT_LATENCIES; do
+    # A review waits up to two reads (the one in flight, then its own): enough connections for the rate, as
+    # kube-apiserver would open, up to 200.
+    lconns=$(( rate1 * (2 * ms + 5) * 3 / 2000 )); [ "$lconns" -lt "$STRICT_CONNS" ] && lconns=$STRICT_CONNS
+    [ "$lconns" -gt 200 ] && lconns=200
     curl -sf -X POST "http://127.0.0.1:$SIM_CTL/faults/latency?ms=$ms" >/dev/null
     strict_measure "$pid" "$probe" "$url" "strict/$rate1/+${ms}ms" "$TMP/reviews-strict/configmap-create-holder.json" \
-      "$rate1" "$SECS"
+      "$rate1" "$SECS" "$lconns"
   done
   curl -sf -X POST "http://127.0.0.1:$SIM_CTL/faults/reset" >/dev/null
   stop "$pid"
@@ -318,7 +325,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     leasefence) start_leasefence leasefence "$TMP/fences-1.json" ;;
     lf-1000) start_leasefence lf-1000 "$TMP/fences-many.json" ;;
     go) start_go ;;
-    strict) [ "$round" -eq 1 ] && bench_strict ;;   # fixed rates: one round tells
+    strict) bench_strict ;;
     *) die "unknown server '$s' in BENCH_SERVERS" ;;
     esac
   done
@@ -328,6 +335,11 @@ median() { printf '%s\n' $1 | sort -g | awk '{v[NR] = $1} END {if (NR) print v[i
 for k in "${!R_RPS[@]}"; do
   RPS[$k]=$(median "${R_RPS[$k]}") P50[$k]=$(median "${R_P50[$k]}")
   P99[$k]=$(median "${R_P99[$k]}") CPU[$k]=$(median "${R_CPU[$k]}")
+done
+for k in "${!RS_P50[@]}"; do
+  S_P50[$k]=$(median "${RS_P50[$k]}") S_P99[$k]=$(median "${RS_P99[$k]}") S_RPS[$k]=$(median "${RS_RPS[$k]}")
+  S_GETS[$k]=$(median "${RS_GETS[$k]}") S_WAITS[$k]=$(median "${RS_WAITS[$k]}")
+  S_TIMEOUTS[$k]=$(median "${RS_TIMEOUTS[$k]}") S_CPU[$k]=$(median "${RS_CPU[$k]}")
 done
 
 # --- report -------------------------------------------------------------------
@@ -403,7 +415,8 @@ done
 if has strict && [ -n "${S_P50[watch/${STRICT_RATES%% *}]:-}" ]; then
   echo
   echo "strict fences (issue 16): the same Lease, one writer on a watch fence and one on a strict fence; h2load"
-  echo "at a fixed rate over $STRICT_CONNS connections, ${SECS}s each; GETs/s from leasefence_strict_reads_total"
+  echo "at a fixed rate over $STRICT_CONNS connections (with API latency: enough for the rate, up to 200), ${SECS}s"
+  echo "each; GETs/s from leasefence_strict_reads_total; writes/GET: reviews that waited per read"
   printf '  %-30s %8s %8s %8s %16s %8s %10s %8s %8s\n' case "writes/s" "p50 µs" "p99 µs" "added p50/p99 µs" "GETs/s" "writes/GET" timeouts "CPU µs/w"
   for k in $(for r in $STRICT_RATES; do echo "watch/$r strict/$r"; done) \
            $(for ms in $STRICT_LATENCIES; do echo "strict/${STRICT_RATES%% *}/+${ms}ms"; done); do
