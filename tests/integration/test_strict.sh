@@ -3,7 +3,8 @@
 # admits the old holder right after the holder changed, a strict fence denies it from the first review
 # (and its fresh read updates the watched state); fail closed when the fresh read fails or exceeds
 # --strict-timeout; denials answered at once; reads coalesced; a client that goes away while its review
-# waits (HTTP/2 stream reset) leaves nothing behind; metrics promtool clean.
+# waits (HTTP/2 stream reset) leaves nothing behind; metrics promtool clean; "consistency" in LeaseFence
+# objects as in the file.
 . "$(dirname "$0")/../lib.sh"
 # Times (ms): the strict budget, API latency past it, the watch delay, "at once".  Under a wrapper (make
 # valgrind) the server is ~20x slower: every one is stretched so that the order of events stays the same.
@@ -19,13 +20,13 @@ API=https://127.0.0.1:$SIM_PORT
 api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}' >/dev/null
 LEASES=$API/apis/coordination.k8s.io/v1/namespaces/demo/leases
-# put_lease HOLDER: create or replace demo/lead
+# put_lease HOLDER [NAME]: create or replace demo/NAME (default lead)
 put_lease() {
-  local now cur rv
-  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z); cur=$(api "$LEASES/lead"); rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
-  local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"lead","namespace":"demo"'${rv:+,\"resourceVersion\":\"$rv\"}'},
+  local now cur rv name=${2:-lead}
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z); cur=$(api "$LEASES/$name"); rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
+  local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"'$name'","namespace":"demo"'${rv:+,\"resourceVersion\":\"$rv\"}'},
     "spec":{"holderIdentity":"'$1'","leaseDurationSeconds":15,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}'
-  if [ -n "$rv" ]; then api -X PUT "$LEASES/lead" -d "$body"; else api -X POST "$LEASES" -d "$body"; fi
+  if [ -n "$rv" ]; then api -X PUT "$LEASES/$name" -d "$body"; else api -X POST "$LEASES" -d "$body"; fi
 }
 
 cat >"$TMP/fences.json" <<'JSON'
@@ -165,6 +166,26 @@ after=$(metric 'leasefence_strict_reads_total{result="read"}')
 expect_eq "40 concurrent reviews of the holder: all admitted" 40 "$allowed"
 check "... on a few coalesced reads ($((after - before)) GETs for 40 reviews)" test $((after - before)) -le 4
 sim_ctl /faults/reset >/dev/null
+
+# --- the same from LeaseFence objects: consistency is a spec field ---
+/usr/bin/python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
+  "$ROOT/manifests/base/crd.yaml" >"$TMP/crd.json"
+api "$API/apis/apiextensions.k8s.io/v1/customresourcedefinitions" -d @"$TMP/crd.json" >/dev/null
+LF=$API/apis/leasefence.io/v1alpha1/namespaces/demo/leasefences
+lf() { printf '{"apiVersion":"leasefence.io/v1alpha1","kind":"LeaseFence","metadata":{"name":"%s","namespace":"demo"},"spec":{"lease":"lead2","writers":{"serviceAccounts":["%s"]}%s}}' "$@"; }
+expect_eq "a LeaseFence with consistency strict is stored" strict \
+  "$(api "$LF" -d "$(lf lf-strict strict-sa ',"consistency":"strict"')" | jq -r .spec.consistency)"
+expect_eq "a LeaseFence without it is stored" null "$(api "$LF" -d "$(lf lf-watch watch-sa '')" | jq -r .spec.consistency)"
+put_lease pod-a lead2 >/dev/null
+check "LeaseFences: both fences admit the holder" bash -c "$(declare -f review validate decide wait_decide); CA='$CA' URL='$URL'
+  wait_decide 10 'true holder' system:serviceaccount:demo:strict-sa pod-a && wait_decide 5 'true holder' system:serviceaccount:demo:watch-sa pod-a"
+sim_ctl "/faults/watch-delay?ms=$DELAY" >/dev/null
+put_lease pod-b lead2 >/dev/null
+w_old=$(decide system:serviceaccount:demo:watch-sa pod-a)
+s_old=$(decide system:serviceaccount:demo:strict-sa pod-a)
+sim_ctl /faults/reset >/dev/null
+expect_eq "LeaseFence, watch delay: the watch fence still admits the old holder" "true holder" "$w_old"
+expect_eq "LeaseFence, watch delay: the strict fence denies it from its first review" "false not-holder" "$s_old"
 
 # --- metrics ---
 curl -sf "http://127.0.0.1:$PROBE/metrics" >"$TMP/metrics"
