@@ -25,7 +25,7 @@ put_lease() {
   local now cur rv name=${2:-lead}
   now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z); cur=$(api "$LEASES/$name"); rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
   local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"'$name'","namespace":"demo"'${rv:+,\"resourceVersion\":\"$rv\"}'},
-    "spec":{"holderIdentity":"'$1'","leaseDurationSeconds":15,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}'
+    "spec":{"holderIdentity":"'$1'","leaseDurationSeconds":120,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}'
   if [ -n "$rv" ]; then api -X PUT "$LEASES/$name" -d "$body"; else api -X POST "$LEASES" -d "$body"; fi
 }
 
