@@ -186,11 +186,12 @@ bench: deps
 	$(MAKE) $(DEV) test-build $(BENCH_BINS)
 	tests/bench/run.sh
 
-# The chaos soak with its oracle (a short one runs in make test).
+# The chaos soak with its oracle, with a watch fence and then with a strict one (short ones run in make test).
 SOAK_SECONDS ?= 300
+SOAK_CONSISTENCY ?= watch strict
 soak: deps
 	$(MAKE) $(DEV) test-build
-	tests/e2e/soak.sh --duration $(SOAK_SECONDS)
+	set -e; for c in $(SOAK_CONSISTENCY); do tests/e2e/soak.sh --duration $(SOAK_SECONDS) --consistency $$c; done
 
 deps:
 	@tests/deps.sh

@@ -18,7 +18,9 @@
 #include "lease.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 #define MAX_CONNECTIONS        16    /* per API server, at least; lifted when it speaks only HTTP/1.1 */
 #define STREAMS_PER_CONNECTION 100   /* kube-apiserver's limit since CVE-2023-44487 */
 #define RECV_BUFFER            2048L /* bytes; curl's minimum is 1024 */
+#define REFRESH_TIMEOUT_MS     1000  /* a fresh read (tracker_refresh) fails after this, by default */
 #define NEVER                  INT64_MAX
 
 struct snap {
@@ -97,6 +100,22 @@ struct item {
     struct lease_record rec; /* valid when known && exists */
     int64_t changed, contact;
     int64_t renew_mono; /* rec.renew_us on the monotonic clock, as of the last change; 0 when absent */
+    /* The revision through which the state is complete: the list's, the last event's or bookmark's, or
+     * that of a fresh read that replaced it (0: unknown).  An event at or below it is not applied, so a
+     * fresh read newer than the watch is not undone by the events the watch delivers after it. */
+    uint64_t state_rv;
+    int64_t fresh_applied; /* when a fresh read last replaced the state (0: never) */
+
+    /* fresh reads (tracker_refresh); tracker thread only */
+    CURL *get;                       /* the GET in flight, NULL when none */
+    struct shared_headers *get_hdrs; /* its header list */
+    char *get_buf;                   /* its body */
+    size_t get_len, get_cap;
+    bool get_overflow;
+    int64_t get_sent;                  /* when it was started */
+    struct tracker_refresh *answering; /* asked for before it started: it answers them */
+    struct tracker_refresh *queued;    /* asked for while it was in flight: the next GET answers them */
+    struct item *start_next;           /* take_refreshes' list of Leases to start a GET for */
 };
 
 struct tracker {
@@ -112,6 +131,9 @@ struct tracker {
     atomic_bool rescan; /* a Lease was tracked: look for requests to start */
     int watch_timeout_s, watch_margin_s;
     unsigned rand_state;
+    struct tracker_refresh *asked; /* under lock: refreshes the thread has not taken yet */
+    bool refresh_open;             /* under lock: the thread will take what is asked (running, not stopped) */
+    long refresh_timeout_ms;
 
     /* tracker thread only */
     struct item **mine; /* items[0..nmine), copied under the lock when Leases are added: read without it */
@@ -155,17 +177,25 @@ static bool valid_name(const char *s, size_t max, bool dots)
 
 /* ---- snapshots ---- */
 
-static struct snap *snap_build(const struct item *it)
+/* What a snapshot says: the item's watched state, or a record read afresh. */
+struct snap_state {
+    bool known, exists, watching, tracked;
+    const struct lease_record *rec; /* when known && exists */
+    const char *rv;                 /* when there is no record, or it has no resourceVersion */
+    int64_t changed, contact, renew_mono;
+};
+
+static struct snap *snap_make(const struct item *it, const struct snap_state *st)
 {
-    const char *holder = "", *uid = "", *rv = it->rv ? it->rv : "";
+    const char *holder = "", *uid = "", *rv = st->rv ? st->rv : "";
     size_t holder_len = 0;
-    bool have = it->known && it->exists;
+    bool have = st->known && st->exists;
     if (have) {
-        holder = it->rec.holder;
-        holder_len = it->rec.holder_len;
-        uid = it->rec.uid;
-        if (it->rec.resource_version[0] != '\0')
-            rv = it->rec.resource_version;
+        holder = st->rec->holder;
+        holder_len = st->rec->holder_len;
+        uid = st->rec->uid;
+        if (st->rec->resource_version[0] != '\0')
+            rv = st->rec->resource_version;
     }
     /* The epoch is "<uid>/<transitions>": the uid, a slash, at most 10 digits. */
     size_t ln = strlen(it->ns) + 1, lm = strlen(it->name) + 1, lh = holder_len + 1, lu = strlen(uid) + 1,
@@ -186,24 +216,40 @@ static struct snap *snap_build(const struct item *it)
     PUT(resource_version, rv, lr);
     s->pub.epoch = p; /* the area is zeroed: "" unless the Lease exists */
     if (have)
-        lease_epoch(&it->rec, p, le);
+        lease_epoch(st->rec, p, le);
 #undef PUT
-    s->pub.known = it->known;
-    s->pub.exists = it->known && it->exists;
-    s->pub.watching = it->watching;
-    s->pub.tracked = it->active;
+    s->pub.known = st->known;
+    s->pub.exists = have;
+    s->pub.watching = st->watching;
+    s->pub.tracked = st->tracked;
     s->pub.holder_len = holder_len;
     if (have) {
-        s->pub.lease_duration_s = it->rec.duration_s;
-        s->pub.transitions = it->rec.transitions;
-        s->pub.renew_time_us = it->rec.renew_us;
-        s->pub.acquire_time_us = it->rec.acquire_us;
-        s->pub.renew_mono_ns = it->renew_mono;
+        s->pub.lease_duration_s = st->rec->duration_s;
+        s->pub.transitions = st->rec->transitions;
+        s->pub.renew_time_us = st->rec->renew_us;
+        s->pub.acquire_time_us = st->rec->acquire_us;
+        s->pub.renew_mono_ns = st->renew_mono;
     }
-    s->pub.changed_mono_ns = it->changed;
-    s->pub.contact_mono_ns = it->contact;
+    s->pub.changed_mono_ns = st->changed;
+    s->pub.contact_mono_ns = st->contact;
     atomic_init(&s->refs, 1);
     return s;
+}
+
+static struct snap *snap_build(const struct item *it)
+{
+    struct snap_state st = {
+        .known = it->known,
+        .exists = it->exists,
+        .watching = it->watching,
+        .tracked = it->active,
+        .rec = &it->rec,
+        .rv = it->rv,
+        .changed = it->changed,
+        .contact = it->contact,
+        .renew_mono = it->renew_mono,
+    };
+    return snap_make(it, &st);
 }
 
 static void snap_unref(struct snap *s)
@@ -246,6 +292,7 @@ struct tracker *tracker_new(struct kube_client *client)
     t->epfd = t->wakefd = -1;
     t->watch_timeout_s = WATCH_TIMEOUT_S;
     t->watch_margin_s = WATCH_SILENCE_MARGIN_S;
+    t->refresh_timeout_ms = REFRESH_TIMEOUT_MS;
     t->rand_state = (unsigned)mono_ns() ^ (unsigned)(uintptr_t)t;
     return t;
 }
@@ -320,6 +367,51 @@ void tracker_untrack(struct tracker *t, size_t idx)
         }
     }
     pthread_mutex_unlock(&t->lock);
+}
+
+void tracker_set_refresh_timeout(struct tracker *t, long ms)
+{
+    t->refresh_timeout_ms = ms > 0 ? ms : REFRESH_TIMEOUT_MS;
+}
+
+/* Answers RF: with a new reference to S (NULL: the read failed, with CODE and the message FMT). */
+static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, bool timed_out, int64_t sent,
+                           const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refresh_answer(struct tracker_refresh *rf, struct snap *s, int code, bool timed_out, int64_t sent,
+                           const char *fmt, ...)
+{
+    va_list ap;
+    rf->err[0] = '\0';
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(rf->err, sizeof(rf->err), fmt, ap);
+        va_end(ap);
+    }
+    if (s != NULL)
+        atomic_fetch_add(&s->refs, 1);
+    rf->snap = s != NULL ? &s->pub : NULL;
+    rf->code = code;
+    rf->timed_out = timed_out;
+    rf->sent_mono_ns = sent;
+    rf->done(rf); /* RF is the caller's again */
+}
+
+void tracker_refresh(struct tracker *t, size_t idx, struct tracker_refresh *rf)
+{
+    rf->idx = idx;
+    pthread_mutex_lock(&t->lock);
+    bool open = t->refresh_open && idx < t->n;
+    if (open) {
+        bool was_empty = t->asked == NULL;
+        rf->next = t->asked;
+        t->asked = rf;
+        if (was_empty) /* otherwise the thread has been woken for the first one and takes them all */
+            wake(t);
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (!open)
+        refresh_answer(rf, NULL, 0, false, 0, "%s",
+                       idx < tracker_count(t) ? "the tracker is not running" : "unknown lease");
 }
 
 void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s)
@@ -449,29 +541,27 @@ static void forget(struct tracker *t, struct item *it, const char *msg, const ch
     publish(t, it, changed);
 }
 
-/* Applies one observed object (NULL: the Lease does not exist) at NOW; publishes. */
-static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now)
+/* True when the item's state holds REC: the same election record of the same Lease. */
+static bool holds_record(const struct item *it, const struct lease_record *rec)
+{
+    return it->known && it->exists && lease_record_same(rec, &it->rec) && strcmp(rec->uid, it->rec.uid) == 0;
+}
+
+/* Applies one observed record (NULL: the Lease does not exist; taken over) at NOW; publishes. */
+static void observe_record(struct tracker *t, struct item *it, struct lease_record *rec, int64_t now)
 {
     bool changed = false;
-    if (obj == NULL) {
+    if (rec == NULL) {
         changed = !it->known || it->exists;
         if (it->known && it->exists)
             lease_record_release(&it->rec);
         it->exists = false;
         it->known = true;
     } else {
-        struct lease_record rec;
-        char err[256];
-        if (lease_parse(obj, &rec, err, sizeof(err)) != 0) {
-            it->contact = now;
-            forget(t, it, "malformed lease, treated as unknown", err, now);
-            return;
-        }
-        changed = !it->known || !it->exists || !lease_record_same(&rec, &it->rec) ||
-                  strcmp(rec.uid, it->rec.uid) != 0;
+        changed = !holds_record(it, rec);
         if (it->known && it->exists)
             lease_record_release(&it->rec);
-        it->rec = rec;
+        it->rec = *rec;
         it->known = true;
         it->exists = true;
     }
@@ -481,6 +571,33 @@ static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now
     }
     it->contact = now;
     publish(t, it, changed);
+}
+
+/* Applies one observed object (NULL: the Lease does not exist) at NOW; publishes. */
+static void observe(struct tracker *t, struct item *it, json_t *obj, int64_t now)
+{
+    struct lease_record rec;
+    char err[256];
+    if (obj != NULL && lease_parse(obj, &rec, err, sizeof(err)) != 0) {
+        it->contact = now;
+        forget(t, it, "malformed lease, treated as unknown", err, now);
+        return;
+    }
+    observe_record(t, it, obj != NULL ? &rec : NULL, now);
+}
+
+/* A resourceVersion as a number, for ordering; 0 when it is not one (kube-apiserver's are etcd revisions). */
+static uint64_t rv_number(const char *rv)
+{
+    uint64_t v = 0;
+    if (rv == NULL || *rv < '1' || *rv > '9')
+        return 0;
+    for (; *rv >= '0' && *rv <= '9'; rv++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*rv - '0');
+    }
+    return *rv == '\0' ? v : 0;
 }
 
 static int watch_event(void *ctx, const char *type, json_t *object)
@@ -497,14 +614,21 @@ static int watch_event(void *ctx, const char *type, json_t *object)
         set_rv(it, rv); /* a server that ignored the field selector: not this Lease */
         return 0;
     }
-    if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
+    bool change = strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 || strcmp(type, "DELETED") == 0;
+    uint64_t n = rv_number(rv);
+    if (change && n != 0 && n <= it->state_rv) {
+        /* A fresh read already gave a state at least this new (tracker_refresh): not back to this one. */
         set_rv(it, rv);
-        observe(w->t, it, object, now);
-    } else if (strcmp(type, "DELETED") == 0) {
+        it->contact = now;
+        publish(w->t, it, false);
+    } else if (change) {
         set_rv(it, rv);
-        observe(w->t, it, NULL, now);
+        it->state_rv = n;
+        observe(w->t, it, strcmp(type, "DELETED") == 0 ? NULL : object, now);
     } else if (strcmp(type, "BOOKMARK") == 0) {
         set_rv(it, rv);
+        if (n > it->state_rv)
+            it->state_rv = n;
         it->contact = now;
         publish(w->t, it, false);
     } else if (strcmp(type, "ERROR") == 0) {
@@ -740,7 +864,16 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
         it->stats.relists++;
         pthread_mutex_unlock(&t->lock);
     }
-    observe(t, it, obj, now);
+    uint64_t n = rv_number(rv);
+    if (n != 0 && n < it->state_rv && it->started < it->fresh_applied) {
+        /* Older than a fresh read that was answered after this list was sent: keep that.  (A list sent
+         * later is the truth, even below state_rv: an API server with another history.) */
+        it->contact = now;
+        publish(t, it, false);
+    } else {
+        it->state_rv = n;
+        observe(t, it, obj, now);
+    }
     json_decref(j);
     it->backoff_ms = 0;
     it->next_at = now; /* watch right away */
@@ -797,6 +930,237 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
     schedule_retry(t, it, now);
 }
 
+/* ---- fresh reads (tracker_refresh) ---- */
+
+static void take_new_items(struct tracker *t);
+
+static size_t get_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct item *it = userdata;
+    size_t n = size * nmemb;
+    if (it->get_len + n > MAX_EVENT) {
+        it->get_overflow = true;
+        return 0;
+    }
+    xgrow(&it->get_buf, &it->get_cap, it->get_len + n + 1);
+    memcpy(it->get_buf + it->get_len, ptr, n);
+    it->get_len += n;
+    return n;
+}
+
+/* Starts the GET that answers it->answering. */
+static void start_get(struct tracker *t, struct item *it)
+{
+    char *path = kube_lease_path(it->ns, it->name, NULL);
+    it->get_hdrs = headers_get(t);
+    it->get = kube_easy_new(t->client, "GET", path, t->refresh_timeout_ms, it->get_hdrs->list);
+    free(path);
+    it->get_len = 0;
+    it->get_overflow = false;
+    curl_easy_setopt(it->get, CURLOPT_WRITEFUNCTION, get_write);
+    curl_easy_setopt(it->get, CURLOPT_WRITEDATA, it);
+    curl_easy_setopt(it->get, CURLOPT_BUFFERSIZE, RECV_BUFFER);
+    curl_easy_setopt(it->get, CURLOPT_PIPEWAIT, t->h1_only ? 0L : 1L);
+    curl_easy_setopt(it->get, CURLOPT_PRIVATE, it);
+    it->get_sent = mono_ns();
+    curl_multi_add_handle(t->multi, it->get);
+}
+
+static void end_get(struct tracker *t, struct item *it)
+{
+    if (it->get != NULL) {
+        curl_multi_remove_handle(t->multi, it->get);
+        curl_easy_cleanup(it->get);
+        it->get = NULL;
+    }
+    headers_put(it->get_hdrs);
+    it->get_hdrs = NULL;
+    free(it->get_buf); /* up to 2 MiB: not kept per Lease between reads */
+    it->get_buf = NULL;
+    it->get_len = it->get_cap = 0;
+}
+
+/* Answers every refresh of LIST with S (a reference is added for each) or the failure CODE/ERR; counts. */
+static void answer_all(struct tracker *t, struct item *it, struct tracker_refresh *list, struct snap *s,
+                       bool timed_out, int code, const char *err, int64_t sent)
+{
+    uint64_t n = 0;
+    while (list != NULL) {
+        struct tracker_refresh *next = list->next; /* LIST is its caller's once answered */
+        refresh_answer(list, s, code, timed_out, sent, err != NULL ? "%s" : NULL, err);
+        list = next;
+        n++;
+    }
+    if (it != NULL) {
+        pthread_mutex_lock(&t->lock);
+        it->stats.fresh_refreshes += n;
+        pthread_mutex_unlock(&t->lock);
+    }
+}
+
+/*
+ * What a GET that read REC (NULL: 404) at NOW means for the refreshes it answers, and for the watched state.
+ * Returns a new reference.  REC is taken over.
+ */
+static struct snap *read_result(struct tracker *t, struct item *it, struct lease_record *rec, int64_t now)
+{
+    bool live = it->active && it->known;
+    if (rec == NULL) {
+        /* No revision comes with a 404, so it cannot be ordered against the watch: it decides, but only the
+         * watch's DELETED event changes the watched state. */
+        if (live && !it->exists) {
+            it->contact = now;
+            publish(t, it, false);
+            return snap_build(it);
+        }
+        struct snap_state st = {
+            .known = true, .watching = it->watching, .tracked = it->active, .contact = now};
+        return snap_make(it, &st);
+    }
+    uint64_t n = rv_number(rec->resource_version);
+    if (live && holds_record(it, rec)) { /* what the watch has: its changed time stands */
+        lease_record_release(rec);
+        it->contact = now;
+        publish(t, it, false);
+        return snap_build(it);
+    }
+    if (live && n != 0 && n > it->state_rv) { /* newer than anything the watch delivered */
+        it->state_rv = n;
+        it->fresh_applied = now;
+        observe_record(t, it, rec, now);
+        pthread_mutex_lock(&t->lock);
+        it->stats.fresh_applied++;
+        pthread_mutex_unlock(&t->lock);
+        return snap_build(it);
+    }
+    if (live && it->exists && n != 0 && strcmp(rec->uid, it->rec.uid) == 0 &&
+        rv_number(it->rec.resource_version) > n) {
+        lease_record_release(rec); /* the watch already has a later change of the same Lease */
+        return snap_build(it);
+    }
+    /* Another Lease under the same name, or no order to go by: the record read decides, seen now. */
+    struct snap_state st = {.known = true,
+                            .exists = true,
+                            .watching = it->watching,
+                            .tracked = it->active,
+                            .rec = rec,
+                            .changed = now,
+                            .contact = now,
+                            .renew_mono = renew_on_mono(rec->renew_us, now)};
+    struct snap *s = snap_make(it, &st);
+    lease_record_release(rec);
+    return s;
+}
+
+static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t now)
+{
+    char err[256] = "";
+    long code = 0;
+    struct snap *res = NULL;
+    curl_easy_getinfo(it->get, CURLINFO_RESPONSE_CODE, &code);
+    kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
+    json_error_t je;
+    json_t *j =
+        cc == CURLE_OK && it->get_len > 0 ? json_loadb(it->get_buf, it->get_len, JSON_ALLOW_NUL, &je) : NULL;
+    int64_t sent = it->get_sent;
+    end_get(t, it);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(err, sizeof(err), "no answer within %ld ms", t->refresh_timeout_ms);
+    } else if (it->get_overflow) {
+        snprintf(err, sizeof(err), "response larger than %u bytes", MAX_EVENT);
+    } else if (cc != CURLE_OK) {
+        snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
+    } else if (code == 404) {
+        res = read_result(t, it, NULL, now);
+    } else if (code != 200) {
+        kube_status_error((int)code, j, err, sizeof(err));
+    } else {
+        struct lease_record rec;
+        char perr[160];
+        const char *name = json_string_value(json_object_get(json_object_get(j, "metadata"), "name"));
+        if (j == NULL)
+            snprintf(err, sizeof(err), "the lease read is not JSON: %s",
+                     it->get_len > 0 ? je.text : "empty body");
+        else if (lease_parse(j, &rec, perr, sizeof(perr)) != 0)
+            snprintf(err, sizeof(err), "the lease read cannot be decoded: %s", perr);
+        else if (name != NULL && strcmp(name, it->name) == 0)
+            res = read_result(t, it, &rec, now);
+        else {
+            snprintf(err, sizeof(err), "the API server answered with another object");
+            lease_record_release(&rec);
+        }
+    }
+    json_decref(j);
+    if (res == NULL) {
+        char lease[600];
+        snprintf(lease, sizeof(lease), "%s/%s", it->ns, it->name);
+        log_event(LOGL_WARN, "cannot read lease afresh", "lease", lease, "error", err, NULL);
+    }
+    pthread_mutex_lock(&t->lock);
+    it->stats.fresh_reads[res != NULL]++;
+    pthread_mutex_unlock(&t->lock);
+    struct tracker_refresh *batch = it->answering;
+    it->answering = NULL;
+    answer_all(t, it, batch, res, cc == CURLE_OPERATION_TIMEDOUT, (int)code, res == NULL ? err : NULL, sent);
+    snap_unref(res);
+    if (it->queued != NULL) { /* asked for while this GET was in flight: a new GET, sent now, answers them */
+        it->answering = it->queued;
+        it->queued = NULL;
+        start_get(t, it);
+    }
+}
+
+/* Takes the refreshes asked for since the last call: each Lease's join the GET about to start, or, when one
+ * is in flight, wait for the next. */
+static void take_refreshes(struct tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    struct tracker_refresh *list = t->asked;
+    t->asked = NULL;
+    pthread_mutex_unlock(&t->lock);
+    if (list == NULL)
+        return;
+    struct item *start = NULL;
+    while (list != NULL) {
+        struct tracker_refresh *rf = list;
+        list = rf->next;
+        if (rf->idx >= t->nmine)
+            take_new_items(t); /* tracked since the thread last looked */
+        struct item *it = t->mine[rf->idx];
+        if (it->get != NULL) {
+            rf->next = it->queued;
+            it->queued = rf;
+            continue;
+        }
+        if (it->answering == NULL) {
+            it->start_next = start;
+            start = it;
+        }
+        rf->next = it->answering;
+        it->answering = rf;
+    }
+    for (struct item *it = start; it != NULL; it = it->start_next)
+        start_get(t, it);
+}
+
+/* The tracker stops: every refresh not answered yet fails. */
+static void fail_refreshes(struct tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    struct tracker_refresh *list = t->asked;
+    t->asked = NULL;
+    t->refresh_open = false;
+    pthread_mutex_unlock(&t->lock);
+    answer_all(t, NULL, list, NULL, false, 0, "the tracker stopped", 0);
+    for (size_t i = 0; i < t->nmine; i++) {
+        struct item *it = t->mine[i];
+        end_get(t, it);
+        answer_all(t, it, it->answering, NULL, false, 0, "the tracker stopped", 0);
+        answer_all(t, it, it->queued, NULL, false, 0, "the tracker stopped", 0);
+        it->answering = it->queued = NULL;
+    }
+}
+
 /* Copies the Leases tracked since the last call into mine[] (items[] may be reallocated by tracker_track,
  * the items themselves never move). */
 static void take_new_items(struct tracker *t)
@@ -834,6 +1198,8 @@ static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
         it->exists = false;
     }
     it->watching = false;
+    it->state_rv = 0;
+    it->fresh_applied = 0;
     free(it->rv);
     it->rv = NULL; /* list first when tracked again: what happened meanwhile was not seen */
     it->next_at = now;
@@ -898,15 +1264,18 @@ static void requeue_unanswered(struct tracker *t)
 {
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];
-        long code = 0;
-        if (it->phase == IDLE || it->easy == NULL)
-            continue;
-        curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 0)
-            continue;
-        curl_multi_remove_handle(t->multi, it->easy);
-        curl_easy_setopt(it->easy, CURLOPT_PIPEWAIT, 0L);
-        curl_multi_add_handle(t->multi, it->easy);
+        CURL *handles[2] = {it->phase != IDLE ? it->easy : NULL, it->get};
+        for (int k = 0; k < 2; k++) {
+            long code = 0;
+            if (handles[k] == NULL)
+                continue;
+            curl_easy_getinfo(handles[k], CURLINFO_RESPONSE_CODE, &code);
+            if (code != 0)
+                continue;
+            curl_multi_remove_handle(t->multi, handles[k]);
+            curl_easy_setopt(handles[k], CURLOPT_PIPEWAIT, 0L);
+            curl_multi_add_handle(t->multi, handles[k]);
+        }
     }
 }
 
@@ -919,7 +1288,10 @@ static void drain_messages(struct tracker *t)
             continue;
         struct item *it = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&it);
-        finish(t, it, msg->data.result, mono_ns());
+        if (msg->easy_handle == it->get)
+            finish_get(t, it, msg->data.result, mono_ns());
+        else
+            finish(t, it, msg->data.result, mono_ns());
     }
 }
 
@@ -1006,11 +1378,13 @@ static void *tracker_main(void *arg)
             curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         drain_messages(t);
+        take_refreshes(t);
         if (t->h1_requeue) { /* not from within curl's callbacks: there no handle may be removed */
             t->h1_requeue = false;
             requeue_unanswered(t);
         }
     }
+    fail_refreshes(t);
     for (size_t i = 0; i < t->nmine; i++) {
         struct item *it = t->mine[i];
         if (it->phase != IDLE)
@@ -1071,13 +1445,18 @@ int tracker_start(struct tracker *t, char *err, size_t errlen)
      * the wakeup until the thread reads it), so none can be missed. */
     pthread_mutex_lock(&t->lock);
     t->running = true;
+    t->refresh_open = true;
     pthread_mutex_unlock(&t->lock);
     int r = pthread_create(&t->thread, NULL, tracker_main, t);
     if (r != 0) {
         snprintf(err, errlen, "cannot start the tracker thread: %s", strerror(r));
         pthread_mutex_lock(&t->lock);
         t->running = false;
+        t->refresh_open = false;
+        struct tracker_refresh *asked = t->asked;
+        t->asked = NULL;
         pthread_mutex_unlock(&t->lock);
+        answer_all(t, NULL, asked, NULL, false, 0, "the tracker is not running", 0);
         curl_multi_cleanup(t->multi);
         t->multi = NULL;
         close_fds(t);

@@ -53,6 +53,31 @@ struct tracker_stats {
     uint64_t watch_restarts; /* watches re-established after the first */
     uint64_t relists;        /* lists after the first (410 Gone, errors) */
     uint64_t changes;        /* snapshots published because the record changed */
+    uint64_t
+        fresh_reads[2]; /* GETs for tracker_refresh: [0] failed (error, timeout, undecodable), [1] read */
+    uint64_t fresh_refreshes; /* tracker_refresh calls answered (coalesced: several per GET) */
+    uint64_t fresh_applied;   /* GETs whose record was newer than the watched one and replaced it */
+};
+
+/**
+ * One fresh read of a Lease, for a caller that must not decide on the watched state alone (strict fences).
+ * The caller owns it and sets DONE (and CTX); the tracker sets the rest and calls DONE once, on the
+ * tracker's thread, where it must not block (post to your own thread and return).  After DONE the
+ * tracker no longer touches it.
+ */
+struct tracker_refresh {
+    void (*done)(struct tracker_refresh *rf);
+    void *ctx;
+    /* set by the tracker, valid in DONE: */
+    const struct lease_snapshot
+        *snap;            /* a new reference (tracker_release it), or NULL when the read failed */
+    int code;             /* HTTP status of the GET, 0 when none came */
+    bool timed_out;       /* the read failed because the GET got no answer within the budget */
+    char err[192];        /* why the read failed ("no answer within 1000 ms", "500 ...") */
+    int64_t sent_mono_ns; /* when the GET that answered was started (CLOCK_MONOTONIC) */
+    /* the tracker's: */
+    size_t idx;
+    struct tracker_refresh *next;
 };
 
 /** Creates a tracker on a borrowed client (must outlive the tracker); nothing runs until tracker_start. */
@@ -115,5 +140,24 @@ bool tracker_all_synced(struct tracker *t);
 
 /** Counters of Lease IDX. */
 void tracker_stats(struct tracker *t, size_t idx, struct tracker_stats *out);
+
+/**
+ * Reads Lease IDX afresh: a GET of the Lease with resourceVersion unset (a quorum read), started after this
+ * call, then RF->done.  Callable from any thread; never blocks on I/O.  Coalesced: one GET per Lease is in
+ * flight at a time; the refreshes asked for while one is in flight are answered together by the next, which
+ * starts when it ends.  So no refresh is answered by a GET sent before it was asked for.
+ *
+ * A read that is newer than the watched state (the Lease's resourceVersion is above every revision the
+ * watch delivered) also replaces the watched state and is published; an older one never moves it back.
+ * RF->snap is the watched snapshot when it holds the record read or a later modification of the same
+ * Lease, else a snapshot of the record read (seen now); a Lease that is not found gives exists = false.
+ * The GET fails after tracker_set_refresh_timeout's budget; a failed read, or one asked for of a tracker
+ * not running (or an unknown IDX), gives RF->snap NULL with RF->err set (then DONE may run on the caller's
+ * thread, before tracker_refresh returns).
+ */
+void tracker_refresh(struct tracker *t, size_t idx, struct tracker_refresh *rf);
+
+/** How long a fresh read may take before it fails (default 1000 ms).  Call before tracker_start. */
+void tracker_set_refresh_timeout(struct tracker *t, long ms);
 
 #endif

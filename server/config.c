@@ -33,6 +33,11 @@ const char *config_mode_name(enum fence_mode m)
     return "enforce";
 }
 
+const char *config_consistency_name(enum fence_consistency c)
+{
+    return c == CONSISTENCY_STRICT ? "strict" : "watch";
+}
+
 const char *config_holder_match_name(enum fence_holder_match m)
 {
     return m == HOLDER_MATCH_EXACT ? "exact" : "hostname";
@@ -405,6 +410,18 @@ static int parse_holder_match(struct ctx *c, const char *path, json_t *v, struct
     return 0;
 }
 
+static int parse_consistency(struct ctx *c, const char *path, json_t *v, struct fence *f)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(s, "watch") == 0)
+        f->consistency = CONSISTENCY_WATCH;
+    else if (strcmp(s, "strict") == 0)
+        f->consistency = CONSISTENCY_STRICT;
+    else
+        return fail(c, path, "must be one of watch, strict");
+    return 0;
+}
+
 /* Adds KEY to the table's annotation keys unless it is there already. */
 static void want_annotation(struct fence_table *t, const char *key)
 {
@@ -423,8 +440,8 @@ static size_t array_len(json_t *v)
 
 static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table *t)
 {
-    static const char *const keys[] = {"lease", "writers",         "identity", "holderMatch",
-                                       "mode",  "epochAnnotation", NULL};
+    static const char *const keys[] = {"lease", "writers",         "identity",    "holderMatch",
+                                       "mode",  "epochAnnotation", "consistency", NULL};
     static const char *const wkeys[] = {"users", "groups", NULL};
     struct fence *f = &t->fences[idx];
     char path[64], p[96];
@@ -480,6 +497,9 @@ static int parse_fence(struct ctx *c, size_t idx, json_t *v, struct fence_table 
             return fail(c, p, "must be an annotation key ([PREFIX/]NAME)");
         f->epoch_annotation = xstrdup(json_string_value(x));
     }
+    snprintf(p, sizeof(p), "%s.consistency", path);
+    if ((x = json_object_get(v, "consistency")) != NULL && parse_consistency(c, p, x, f) < 0)
+        return -1;
     if (f->identity_annotation != NULL)
         want_annotation(t, f->identity_annotation);
     if (f->epoch_annotation != NULL)

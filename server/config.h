@@ -9,10 +9,12 @@
  *                "identity": "podName" | "username" | {"annotation": "KEY"},
  *                "holderMatch": "hostname" | "exact",
  *                "mode": "enforce" | "warn" | "audit",
- *                "epochAnnotation": "KEY"}]}
+ *                "epochAnnotation": "KEY",
+ *                "consistency": "watch" | "strict"}]}
  *
  * identity defaults to "podName", mode to "enforce", holderMatch to
- * "hostname" for podName and "exact" otherwise; epochAnnotation is optional.
+ * "hostname" for podName and "exact" otherwise, consistency to "watch";
+ * epochAnnotation is optional.
  * A user or group may be a writer of several fences: every fence naming a
  * writer is weighed (config_parse lists such overlaps as warnings).  Loaded
  * tables are immutable: a reload builds a new one.
@@ -28,6 +30,9 @@ enum fence_identity { IDENTITY_POD_NAME, IDENTITY_USERNAME, IDENTITY_ANNOTATION 
 /* How the writer's identity is compared with spec.holderIdentity: EXACT equal; HOSTNAME equal, or the
  * holder is the identity + '_' + anything (client-go's default identity "<hostname>_<uuid>"). */
 enum fence_holder_match { HOLDER_MATCH_EXACT, HOLDER_MATCH_HOSTNAME };
+/* Which Lease record allows a write: WATCH the tracker's watched snapshot; STRICT also a record read from the
+ * API server after the review arrived (a check that passes on the watched snapshot is made again on it). */
+enum fence_consistency { CONSISTENCY_WATCH, CONSISTENCY_STRICT };
 
 struct fence {
     char *lease; /* "NS/NAME" */
@@ -37,7 +42,8 @@ struct fence {
     enum fence_holder_match holder_match;
     enum fence_mode mode;
     char *epoch_annotation; /* NULL when the fence has no epoch tag */
-    int lease_idx;          /* the tracker's index of the Lease; -1 until the server binds it */
+    enum fence_consistency consistency;
+    int lease_idx; /* the tracker's index of the Lease; -1 until the server binds it */
 };
 
 struct fence_table {
@@ -100,5 +106,8 @@ const char *config_holder_match_name(enum fence_holder_match m);
 
 /** "enforce", "warn" or "audit". */
 const char *config_mode_name(enum fence_mode m);
+
+/** "watch" or "strict". */
+const char *config_consistency_name(enum fence_consistency c);
 
 #endif

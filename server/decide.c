@@ -227,6 +227,26 @@ void decide_check(const struct review *r, const struct fence_table *t, int fence
     out->failed = false;
 }
 
+size_t decide_strict_pending(const struct fence_table *t, const struct fence_check *checks, size_t n,
+                             const struct decision *d, size_t *out)
+{
+    size_t k = 0;
+    if (!d->allowed)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!checks[i].failed && t->fences[checks[i].fence].consistency == CONSISTENCY_STRICT)
+            out[k++] = i;
+    return k;
+}
+
+void decide_check_unread(const struct review *r, const struct fence_table *t, int fence, const char *why,
+                         struct fence_check *out)
+{
+    decide_check(r, t, fence, NULL, 0, 0, out);
+    if (out->reason == REASON_UNKNOWN)
+        out->unread = why;
+}
+
 /* The check that decides: the first failing enforce fence, else the first failing warn fence (its
  * warning is the answer's), else the first failing audit fence, else the first fence. */
 static size_t deciding(const struct fence_table *t, const struct fence_check *checks, size_t n)
@@ -357,7 +377,12 @@ void decide_message(const struct review *r, const struct fence_table *t, const s
         untagged_message(r, f, user, buf, len);
         break;
     case REASON_UNKNOWN:
-        if (snap == NULL || !snap->known)
+        if (c->unread != NULL)
+            say(buf, len, f,
+                "the state of lease %s could not be read from the API server before deciding (strict "
+                "consistency: %s); replica \"%s\"",
+                f->lease, c->unread, id);
+        else if (snap == NULL || !snap->known)
             say(buf, len, f,
                 "the state of lease %s is not known (not synced with the API server, or not decodable); "
                 "replica \"%s\"",

@@ -42,6 +42,7 @@ struct fence_check {
     struct review_str identity; /* the replica identity this write carries for the fence (ptr NULL: none) */
     struct review_str epoch;    /* the epoch tag this write set (ptr NULL: none) */
     int64_t late_ns;            /* expired: how long ago validity ended; unknown: how long without contact */
+    const char *unread; /* unknown because a strict fence's fresh read failed: why (borrowed); else NULL */
 };
 
 struct decision {
@@ -104,6 +105,23 @@ void decide_check(const struct review *r, const struct fence_table *t, int fence
  */
 void decide(const struct review *r, const struct fence_table *t, const struct fence_check *checks,
             const struct lease_snapshot *const *snaps, size_t n, struct decision *out);
+
+/**
+ * Strict fences (consistency "strict"): the checks of CHECKS[0..N) that D, decided on the watched
+ * snapshots, must not be answered on before each is made again (decide_check) on a record read afresh.
+ * Writes their indexes in CHECKS to OUT (room for N) and returns how many: every check of a strict fence
+ * that passed, unless D denies (a denial on the watched state stands: fresh records could only add
+ * failures).  0: answer D now.
+ */
+size_t decide_strict_pending(const struct fence_table *t, const struct fence_check *checks, size_t n,
+                             const struct decision *d, size_t *out);
+
+/**
+ * The check of strict fence FENCE when the fresh read of its Lease failed or came too late: fails with
+ * reason unknown (fail closed), WHY (borrowed: it must outlive OUT) naming the failure in the message.
+ */
+void decide_check_unread(const struct review *r, const struct fence_table *t, int fence, const char *why,
+                         struct fence_check *out);
 
 /**
  * Formats the message of a failed CHECK into BUF[LEN]: "leasefence: replica

@@ -50,6 +50,9 @@ static const char usage_serve[] =
     "  --request-timeout D    TLS handshake and reading one request (slow clients), default 10s\n"
     "  --max-clock-skew D     how far a holder's clock may lag ours: a Lease first seen long after its\n"
     "                         renewTime is valid until renewTime + leaseDuration + D, default 30s\n"
+    "  --strict-timeout D     strict fences: how long a write may wait for the Lease to be read afresh\n"
+    "                         before it is denied (reason unknown); keep it well under the webhook's\n"
+    "                         timeoutSeconds; default 1s\n"
     "  --log-level L          debug, info, warn or error; default info\n"
     "  --check-config         validate --config, print \"configuration OK\" or the error, and exit\n";
 
@@ -92,6 +95,7 @@ static int cmd_serve(int argc, char **argv)
         O_GRACE,
         O_REQTIMEOUT,
         O_SKEW,
+        O_STRICT_TIMEOUT,
         O_LOGLEVEL,
         O_CHECK,
         O_WRITERS,
@@ -116,6 +120,7 @@ static int cmd_serve(int argc, char **argv)
         {"shutdown-grace", required_argument, NULL, O_GRACE},
         {"request-timeout", required_argument, NULL, O_REQTIMEOUT},
         {"max-clock-skew", required_argument, NULL, O_SKEW},
+        {"strict-timeout", required_argument, NULL, O_STRICT_TIMEOUT},
         {"log-level", required_argument, NULL, O_LOGLEVEL},
         {"check-config", no_argument, NULL, O_CHECK},
         {"leasefence-writers", required_argument, NULL, O_WRITERS},
@@ -136,6 +141,7 @@ static int cmd_serve(int argc, char **argv)
         .shutdown_grace_ms = 10000,
         .request_timeout_ms = 10000,
         .max_skew_ms = 30000,
+        .strict_timeout_ms = 1000,
         .reload_interval_ms = 1000,
         .webhook_configuration = "leasefence",
         .election_lease = "leasefence",
@@ -196,6 +202,16 @@ static int cmd_serve(int argc, char **argv)
         case O_SKEW:
             if (parse_duration_ms("--max-clock-skew", optarg, &o.max_skew_ms) < 0)
                 return 2;
+            break;
+        case O_STRICT_TIMEOUT:
+            if (parse_duration_ms("--strict-timeout", optarg, &o.strict_timeout_ms) < 0)
+                return 2;
+            /* kube-apiserver's webhook timeoutSeconds is 1-30 s: a budget it cannot wait for is a mistake */
+            if (o.strict_timeout_ms < 10 || o.strict_timeout_ms > 29000) {
+                fprintf(stderr, "leasefence: --strict-timeout: from 10ms to 29s, well under the webhook's "
+                                "timeoutSeconds\n");
+                return 2;
+            }
             break;
         case O_LOGLEVEL:
             if (log_set_level(optarg) < 0) {

@@ -20,6 +20,11 @@
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* The wait for a fresh read: from a loopback round trip to past any sane --strict-timeout. */
+static const double strict_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                        0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+#define NSTRICT_BUCKETS (sizeof(strict_buckets) / sizeof(strict_buckets[0]))
+static const char *const strict_results[STRICT_RESULTS] = {"fresh", "failed", "timeout", "gone"};
 /* 413 is answered by h2o itself before any handler runs, so it is not counted here. */
 static const int bad_codes[] = {400, 404, 405, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
@@ -36,6 +41,8 @@ struct metrics_thread {
     uint64_t count, sum_ns;
     uint64_t bad[NBAD];
     uint64_t unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the last change of the fences */
+    uint64_t strict_waits[STRICT_RESULTS], strict_bucket[NSTRICT_BUCKETS + 1], strict_sum_ns,
+        strict_overturned;
     int64_t in_flight;
     struct metrics_thread *next;
 } __attribute__((aligned(64)));
@@ -120,6 +127,20 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
     BUMP(m->bucket[b], 1);
     BUMP(m->count, 1);
     BUMP(m->sum_ns, duration_ns);
+}
+
+void metrics_count_strict_wait(struct metrics_thread *m, enum metrics_strict_result result, uint64_t wait_ns,
+                               unsigned overturned)
+{
+    size_t b = 0;
+    if ((unsigned)result >= STRICT_RESULTS)
+        return;
+    while (b < NSTRICT_BUCKETS && (double)wait_ns / 1e9 > strict_buckets[b])
+        b++;
+    BUMP(m->strict_waits[result], 1);
+    BUMP(m->strict_bucket[b], 1);
+    BUMP(m->strict_sum_ns, wait_ns);
+    BUMP(m->strict_overturned, overturned);
 }
 
 void metrics_count_bad_request(struct metrics_thread *m, int code)
@@ -400,6 +421,58 @@ static void render_latency(struct out *o, struct metrics_thread *list)
     }
 }
 
+static void render_strict(struct out *o, struct metrics_thread *list, struct tracker *t)
+{
+    uint64_t reads[2] = {0, 0}, cum = 0, count = 0, sum_ns = 0, overturned = 0;
+    size_t n = t ? tracker_count(t) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct tracker_stats st;
+        tracker_stats(t, i, &st);
+        reads[0] += st.fresh_reads[0];
+        reads[1] += st.fresh_reads[1];
+    }
+    head(
+        o, "leasefence_strict_reads_total", "counter",
+        "Leases read afresh from the API server for strict fences (one read answers every review that waited "
+        "for it), by result: read, or failed (error, timeout, undecodable).");
+    putf(o, "leasefence_strict_reads_total{result=\"read\"} %llu\n", (unsigned long long)reads[1]);
+    putf(o, "leasefence_strict_reads_total{result=\"failed\"} %llu\n", (unsigned long long)reads[0]);
+    head(o, "leasefence_strict_waits_total", "counter",
+         "Reviews that waited for fresh reads (strict fences), by how the wait ended: fresh (decided on the "
+         "records read), failed or timeout (denied unknown), gone (the client went away).");
+    for (int r = 0; r < STRICT_RESULTS; r++) {
+        uint64_t v = 0;
+        for (struct metrics_thread *m = list; m; m = m->next)
+            v += LOAD(m->strict_waits[r]);
+        count += v;
+        putf(o, "leasefence_strict_waits_total{result=\"%s\"} %llu\n", strict_results[r],
+             (unsigned long long)v);
+    }
+    head(o, "leasefence_strict_wait_duration_seconds", "histogram",
+         "Time a review waited for fresh reads of its strict fences' Leases, in seconds.");
+    for (size_t b = 0; b <= NSTRICT_BUCKETS; b++) {
+        for (struct metrics_thread *m = list; m; m = m->next)
+            cum += LOAD(m->strict_bucket[b]);
+        if (b < NSTRICT_BUCKETS)
+            putf(o, "leasefence_strict_wait_duration_seconds_bucket{le=\"%g\"} %llu\n", strict_buckets[b],
+                 (unsigned long long)cum);
+        else
+            putf(o, "leasefence_strict_wait_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                 (unsigned long long)cum);
+    }
+    for (struct metrics_thread *m = list; m; m = m->next) {
+        sum_ns += LOAD(m->strict_sum_ns);
+        overturned += LOAD(m->strict_overturned);
+    }
+    putf(o, "leasefence_strict_wait_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
+    putf(o, "leasefence_strict_wait_duration_seconds_count %llu\n", (unsigned long long)count);
+    head(o, "leasefence_strict_overturned_total", "counter",
+         "Checks of strict fences that passed on the watched Lease state and failed on the record read "
+         "afresh: "
+         "writes the watch alone would have let through.");
+    putf(o, "leasefence_strict_overturned_total %llu\n", (unsigned long long)overturned);
+}
+
 static void lease_label(struct out *o, const char *name, const struct lease_snapshot *s)
 {
     putf(o, "%s{lease=\"", name);
@@ -519,6 +592,7 @@ void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_
     render_requests(&o, list, t);
     render_checks(&o, list, t);
     render_latency(&o, list);
+    render_strict(&o, list, t);
     render_leases(&o, t, now_mono_ns);
 
     head(&o, "leasefence_kube_api_requests_total", "counter",

@@ -45,6 +45,22 @@ void metrics_count_check(struct metrics_thread *m, int lease_idx, enum fence_mod
  */
 void metrics_fence_checks(int lease_idx, uint64_t *passed, uint64_t *failed);
 
+/** How a review that waited for fresh reads (strict fences) ended. */
+enum metrics_strict_result {
+    STRICT_FRESH,   /* decided on the records read */
+    STRICT_FAILED,  /* a read failed: unknown */
+    STRICT_TIMEOUT, /* a read did not come within --strict-timeout: unknown */
+    STRICT_GONE,    /* the client went away while it waited */
+    STRICT_RESULTS
+};
+
+/**
+ * Counts one review that waited WAIT_NS for fresh reads and ended as RESULT; OVERTURNED is how many of its
+ * checks passed on the watched state and failed on the fresh record.  Only the owning thread may call it.
+ */
+void metrics_count_strict_wait(struct metrics_thread *m, enum metrics_strict_result result, uint64_t wait_ns,
+                               unsigned overturned);
+
 /** Counts a request answered with a 4xx HTTP status CODE. */
 void metrics_count_bad_request(struct metrics_thread *m, int code);
 

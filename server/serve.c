@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "review.h"
+#include "strict.h"
 #include "tls.h"
 #include "tracker.h"
 #include "version.h"
@@ -54,7 +55,8 @@ struct loop_thread {
     bool paused, closed;
     int conns, max_conns;
     struct metrics_thread *metrics;
-    struct config_ref *config; /* this thread's reference */
+    struct strict_loop *strict; /* reviews waiting for fresh Lease reads (strict fences) */
+    struct config_ref *config;  /* this thread's reference */
     uint64_t config_gen, ssl_gen;
     int64_t heartbeat_ns; /* atomic */
     int64_t last_request_ns;
@@ -441,6 +443,139 @@ static void weigh(h2o_req_t *req, const struct review *r, const struct fence_tab
     }
 }
 
+/* Answers R as D says, then logs every failed check and counts. */
+static void conclude(struct loop_thread *lt, h2o_req_t *req, const struct review *r,
+                     const struct fence_table *t, const struct decision *d, const struct weighing *w,
+                     int64_t start)
+{
+    answer(req, r, t, d, w);
+    for (size_t i = 0; i < w->n; i++) {
+        const struct fence *f = &t->fences[w->fences[i]];
+        if (w->checks[i].failed)
+            log_check(r, t, &w->checks[i], w->snaps[i], f->mode != FENCE_ENFORCE);
+        metrics_count_check(lt->metrics, f->lease_idx, f->mode, w->checks[i].reason);
+    }
+    metrics_in_flight(lt->metrics, -1);
+    metrics_count_request(lt->metrics, d->fenced ? t->fences[d->fence].lease_idx : -1,
+                          d->fenced ? t->fences[d->fence].mode : FENCE_ENFORCE, d->reason, d->allowed,
+                          (uint64_t)(now_ns() - start));
+}
+
+/* ---- strict fences: a passing check is made again on a record read afresh ---- */
+
+/* A review waiting for fresh reads.  Its weighing is copied out of the request's pool (the request may go
+ * away first), holding the watched snapshots and the configuration until the wait is freed. */
+struct strict_review {
+    struct loop_thread *lt;
+    struct review r; /* points into the request: read only in done */
+    struct config_ref *config;
+    struct weighing w;
+    const struct lease_snapshot **watched; /* w.snaps as weighed: the references to release */
+    size_t *pending, npending;             /* the checks made again: indexes into w */
+    size_t *read_of;                       /* per pending check, its Lease's index in the reads */
+    int64_t start;
+};
+
+static void strict_done(void *ctx, h2o_req_t *req, const struct strict_read *reads, size_t n, bool timed_out,
+                        uint64_t waited_ns)
+{
+    struct strict_review *sr = ctx;
+    const struct fence_table *t = sr->config->table;
+    struct weighing *w = &sr->w;
+    struct decision d;
+    int64_t now = now_ns();
+    unsigned overturned = 0;
+    bool failed = false, late = timed_out;
+    (void)n;
+    for (size_t k = 0; k < sr->npending; k++) {
+        size_t i = sr->pending[k];
+        const struct strict_read *rd = &reads[sr->read_of[k]];
+        if (rd->snap != NULL) {
+            w->snaps[i] = rd->snap;
+            decide_check(&sr->r, t, w->fences[i], rd->snap, now, srv.opts->max_skew_ms * 1000000LL,
+                         &w->checks[i]);
+            overturned += w->checks[i].failed;
+        } else {
+            w->snaps[i] = NULL;
+            decide_check_unread(&sr->r, t, w->fences[i], rd->why, &w->checks[i]);
+            failed = true;
+            late = late || rd->late;
+        }
+    }
+    decide(&sr->r, t, w->checks, w->snaps, w->n, &d);
+    metrics_count_strict_wait(sr->lt->metrics,
+                              late     ? STRICT_TIMEOUT
+                              : failed ? STRICT_FAILED
+                                       : STRICT_FRESH,
+                              waited_ns, overturned);
+    conclude(sr->lt, req, &sr->r, t, &d, w, sr->start);
+}
+
+static void strict_gone(void *ctx, uint64_t waited_ns)
+{
+    struct strict_review *sr = ctx;
+    metrics_count_strict_wait(sr->lt->metrics, STRICT_GONE, waited_ns, 0);
+    metrics_in_flight(sr->lt->metrics, -1);
+}
+
+static void strict_cleanup(void *ctx)
+{
+    struct strict_review *sr = ctx;
+    for (size_t i = 0; i < sr->w.n; i++)
+        tracker_release(srv.tracker, sr->watched[i]);
+    pthread_mutex_lock(&srv.lock);
+    config_unref_locked(sr->config);
+    pthread_mutex_unlock(&srv.lock);
+    free(sr->w.fences);
+    free(sr->w.snaps);
+    free(sr->w.checks);
+    free(sr->watched);
+    free(sr->pending);
+    free(sr->read_of);
+}
+
+static const struct strict_ops strict_ops = {strict_done, strict_gone, strict_cleanup};
+
+static void *copy_of(const void *p, size_t size)
+{
+    void *q = xmalloc(size);
+    memcpy(q, p, size);
+    return q;
+}
+
+/* Parks the review until the Leases of its PENDING[0..NP) checks are read afresh; the wait answers it. */
+static void strict_begin(struct loop_thread *lt, h2o_req_t *req, const struct review *r,
+                         const struct weighing *w, const size_t *pending, size_t np, int64_t start)
+{
+    const struct fence_table *t = lt->config->table;
+    size_t *leases = xcalloc(np, sizeof(*leases)), *read_of = xcalloc(np, sizeof(*read_of)), nleases = 0;
+    for (size_t k = 0; k < np; k++) { /* one read per Lease, whatever number of its fences wait for it */
+        size_t li = (size_t)t->fences[w->fences[pending[k]]].lease_idx, j = 0;
+        while (j < nleases && leases[j] != li)
+            j++;
+        if (j == nleases)
+            leases[nleases++] = li;
+        read_of[k] = j;
+    }
+    struct strict_review *sr = strict_wait(lt->strict, req, leases, nleases, sizeof(*sr), &strict_ops);
+    free(leases);
+    sr->lt = lt;
+    sr->r = *r;
+    sr->start = start;
+    pthread_mutex_lock(&srv.lock);
+    sr->config = lt->config;
+    sr->config->refs++;
+    pthread_mutex_unlock(&srv.lock);
+    sr->w.n = w->n;
+    sr->w.fences = copy_of(w->fences, w->n * sizeof(*w->fences));
+    sr->w.snaps = copy_of(w->snaps, w->n * sizeof(*w->snaps));
+    sr->w.checks = copy_of(w->checks, w->n * sizeof(*w->checks));
+    sr->watched = copy_of(w->snaps, w->n * sizeof(*w->snaps));
+    sr->pending = copy_of(pending, np * sizeof(*pending));
+    sr->npending = np;
+    sr->read_of = read_of;
+}
+
 static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
 {
     struct review r;
@@ -476,19 +611,15 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
     metrics_in_flight(lt->metrics, 1);
     weigh(req, &r, t, &w);
     decide(&r, t, w.checks, w.snaps, w.n, &d);
-    answer(req, &r, t, &d, &w);
-    for (size_t i = 0; i < w.n; i++) {
-        const struct fence *f = &t->fences[w.fences[i]];
-        if (w.checks[i].failed)
-            log_check(&r, t, &w.checks[i], w.snaps[i], f->mode != FENCE_ENFORCE);
-        metrics_count_check(lt->metrics, f->lease_idx, f->mode, w.checks[i].reason);
-        if (w.snaps[i] != NULL)
-            tracker_release(srv.tracker, w.snaps[i]);
+    size_t *pending = w.n > 0 ? h2o_mem_alloc_pool(&req->pool, w.n * sizeof(*pending)) : NULL;
+    size_t np = w.n > 0 ? decide_strict_pending(t, w.checks, w.n, &d, pending) : 0;
+    if (np > 0) { /* not on the watched state alone: answered once the Leases are read afresh */
+        strict_begin(lt, req, &r, &w, pending, np, start);
+        return;
     }
-    metrics_in_flight(lt->metrics, -1);
-    metrics_count_request(lt->metrics, d.fenced ? t->fences[d.fence].lease_idx : -1,
-                          d.fenced ? t->fences[d.fence].mode : FENCE_ENFORCE, d.reason, d.allowed,
-                          (uint64_t)(now_ns() - start));
+    conclude(lt, req, &r, t, &d, &w, start);
+    for (size_t i = 0; i < w.n; i++)
+        tracker_release(srv.tracker, w.snaps[i]);
 }
 
 /* ---- probes and metrics ---- */
@@ -701,6 +832,7 @@ static void *loop_main(void *arg)
     lt->accept_tls.hosts = srv.globalconf.hosts;
     lt->accept_plain = lt->accept_tls;
     lt->accept_plain.ssl_ctx = NULL;
+    lt->strict = strict_loop_new(&lt->ctx, srv.tracker, (uint64_t)srv.opts->strict_timeout_ms);
     thread_ssl(lt);
     thread_config(lt);
     lt->listen_tls = listen_on(lt, srv.fd_tls, on_accept_tls);
@@ -722,7 +854,9 @@ static void *loop_main(void *arg)
             h2o_context_request_shutdown(&lt->ctx);
             lt->last_request_ns = now;
         }
-        if (lt->conns <= 0 || now >= srv.stop_deadline_ns || now - lt->last_request_ns >= SHUTDOWN_QUIET_NS)
+        /* (a review waiting for a fresh read is answered within --strict-timeout: quiet does not cut it) */
+        if (lt->conns <= 0 || now >= srv.stop_deadline_ns ||
+            (now - lt->last_request_ns >= SHUTDOWN_QUIET_NS && strict_loop_waiting(lt->strict) == 0))
             break;
     }
     log_batch_end();
@@ -930,6 +1064,7 @@ int serve_run(const struct serve_options *opts)
             kube_client_set_token_reread(srv.kube, (int)s);
     }
     srv.tracker = tracker_new(srv.kube);
+    tracker_set_refresh_timeout(srv.tracker, (long)opts->strict_timeout_ms);
     {
         char ns[256], id[256];
         leader_namespace(opts->ns, ns, sizeof(ns));

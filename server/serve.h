@@ -23,6 +23,7 @@ struct serve_options {
     int64_t shutdown_grace_ms;
     int64_t request_timeout_ms; /* TLS handshake, and reading one request (headers and body) */
     int64_t max_skew_ms;        /* clock-skew allowance for first-sight validity (decide_check) */
+    int64_t strict_timeout_ms;  /* strict fences: how long a review may wait for a fresh Lease read */
     int64_t reload_interval_ms;
     bool any_writer; /* a LeaseFence may name any user and group, not only its namespace's service accounts */
     /* the elected replica keeps this webhook configuration in step and writes LeaseFence status */

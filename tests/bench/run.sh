@@ -6,6 +6,12 @@
 #   leasefence  build/leasefence serve with 1 fence
 #   lf-1000     build/leasefence serve with 1,000 fences (1,000 Leases; ours is the last)
 #   go          tests/bench/gowebhook: Go net/http + encoding/json making the same decision
+#   strict      build/leasefence serve with a watch fence and a strict fence on the same Lease
+#               (strict: every allowed write waits for a fresh read of the Lease): at a fixed rate
+#               of 1,000 and 10,000 writes/s of the Lease holder (h2load --rps), the latency each
+#               fence adds, the API-server GETs per second (leasefence_strict_reads_total: the
+#               coalescing ratio), and the strict fence under API latency injected with kube-sim's
+#               fault port (5 ms, 50 ms, and 1.5 s: past --strict-timeout, so failed closed)
 # drives h2load over TLS with HTTP/1.1 keep-alive (what kube-apiserver speaks),
 # 16 connections, one request in flight on each, for three bodies:
 #   create-2k-allow   ~2 KB ConfigMap CREATE from the Lease holder   (allowed)
@@ -25,7 +31,8 @@
 # BENCH_ROUNDS (1; with more, servers take turns round by round and the median is shown),
 # BENCH_CONNS (16), BENCH_THREADS (event-loop threads of floor and leasefence, nproc),
 # BENCH_FENCES (1000; the lf-1000 run, whatever the number),
-# BENCH_SERVERS ("floor leasefence lf-1000 go"), BENCH_STRICT (0), KEEP_TMP,
+# BENCH_SERVERS ("floor leasefence lf-1000 go strict"), BENCH_STRICT (0), KEEP_TMP,
+# BENCH_STRICT_RATES ("1000 10000" writes/s), BENCH_STRICT_CONNS (40), BENCH_STRICT_LATENCIES ("5 50 1500" ms),
 # FLOOR_ARGS (--shared-listener; set it empty for one SO_REUSEPORT socket per thread),
 # BENCH_PERF=1 (sample each non-floor server with perf during its measured runs; the
 # profiles stay in build/bench/perf-SERVER-CASE.data and the top symbols are printed).
@@ -59,12 +66,16 @@ THREADS=${BENCH_THREADS:-$([ "$PIN" = 1 ] && echo $((NCPU - 1)) || echo "$NCPU")
 ON_LOAD=() ON_SERVER=()
 [ "$PIN" = 1 ] && ON_LOAD=(taskset -c "$LOADCPU") ON_SERVER=(taskset -c "$SERVERCPU")
 MANY=${BENCH_FENCES:-1000}
-SERVERS=${BENCH_SERVERS:-floor leasefence lf-1000 go}
+SERVERS=${BENCH_SERVERS:-floor leasefence lf-1000 go strict}
+STRICT_RATES=${BENCH_STRICT_RATES:-1000 10000}
+STRICT_CONNS=${BENCH_STRICT_CONNS:-40}
+STRICT_LATENCIES=${BENCH_STRICT_LATENCIES:-5 50 1500}
 STRICT=${BENCH_STRICT:-0}
 PY=/usr/bin/python3
 CLK_TCK=$(getconf CLK_TCK)
 NS=bench LEASE=controller-leader
 WRITER=system:serviceaccount:bench:controller
+STRICT_WRITER=system:serviceaccount:bench:strict-controller
 HOLDER=controller-6d8f9c7b5-holdr OTHER=controller-6d8f9c7b5-other
 CASES=(create-2k-allow create-2k-deny update-25k)
 declare -A BODY=([create-2k-allow]=configmap-create-holder.json [create-2k-deny]=configmap-create-other.json
@@ -79,7 +90,7 @@ has() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 for t in h2load curl jq; do command -v $t >/dev/null || die "missing $t (tests/deps.sh installs it)"; done
 [ -x "$BUILD/bench/floor" ] || die "missing build/bench/floor (make build/bench/floor)"
-if has leasefence || has lf-1000; then
+if has leasefence || has lf-1000 || has strict; then
   for b in leasefence kube-sim; do [ -x "$BUILD/$b" ] || die "missing build/$b (make test-build)"; done
 fi
 
@@ -94,6 +105,8 @@ echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (numbers are onl
 # --- inputs: bodies, certificates, fence configurations -----------------------
 $PY tests/bench/make-reviews.py "$TMP/reviews" --namespace $NS --user $WRITER --holder $HOLDER --other $OTHER \
   | sed 's/^/# body /' || die "cannot write review bodies"
+$PY tests/bench/make-reviews.py "$TMP/reviews-strict" --namespace $NS --user "$STRICT_WRITER" --holder $HOLDER \
+  --other $OTHER >/dev/null || die "cannot write review bodies"
 certs/generate.sh "$TMP/certs" >/dev/null || die "cannot make certificates"
 CERT=$TMP/certs/tls.crt KEY=$TMP/certs/tls.key CA=$TMP/certs/ca.crt
 
@@ -109,6 +122,10 @@ fence_json() {  # fence_json LEASE USER
   fence_json "$NS/$LEASE" "$WRITER"; printf ']}\n'   # ours last: the worst place for a linear search
 } >"$TMP/fences-many.json"
 printf '{"%s/%s":"%s"}\n' $NS $LEASE $HOLDER >"$TMP/holders.json"
+{ # the same Lease fences two writers: one on the watched state, one strict
+  printf '{"fences":['; fence_json "$NS/$LEASE" "$WRITER"; printf ','
+  fence_json "$NS/$LEASE" "$STRICT_WRITER" | sed 's/}$/,"consistency":"strict"}/'; printf ']}\n'
+} >"$TMP/fences-strict.json"
 
 # --- measuring ----------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -217,7 +234,81 @@ start_go() {
   stop "$pid"
 }
 
-if has leasefence || has lf-1000; then
+# --- strict fences: latency added and API-server reads at fixed write rates ------
+declare -A S_P50 S_P99 S_RPS S_GETS S_WAITS S_TIMEOUTS S_CPU   # medians over the rounds of RS_*
+declare -A RS_P50 RS_P99 RS_RPS RS_GETS RS_WAITS RS_TIMEOUTS RS_CPU
+metric_sum() {  # metric_sum PROBE NAME_PREFIX: the sum of the samples whose name starts with it
+  curl -sf "http://127.0.0.1:$1/metrics" | awk -v k="$2" 'index($1, k) == 1 {s += $2} END {printf "%d", s}'
+}
+# strict_measure PID PROBE URL KEY BODY RATE SECS [CONNS]: h2load at RATE writes/s; latency, GETs/s, waits
+strict_measure() {
+  local pid=$1 probe=$2 url=$3 key=$4 body=$5 rate=$6 secs=$7 conns=${8:-$STRICT_CONNS}
+  local per=$(( (rate + conns - 1) / conns )) f=${4//\//-}
+  local out=$TMP/h2load-strict-$f.txt log=$TMP/h2load-strict-$f.log
+  local args=(--h1 -c "$conns" -t 1 -m 1 --rps "$per" -d "$body" -H 'content-type: application/json')
+  "${ON_LOAD[@]}" h2load "${args[@]}" -D "$WARM" "$url" >/dev/null 2>&1
+  local g0 w0 o0 g1 w1 o1 t0 t1 ndone ok2xx
+  g0=$(metric_sum "$probe" leasefence_strict_reads_total) w0=$(metric_sum "$probe" leasefence_strict_waits_total)
+  o0=$(metric_sum "$probe" 'leasefence_strict_waits_total{result="timeout"}')
+  t0=$(cpu_ticks "$pid")
+  "${ON_LOAD[@]}" h2load "${args[@]}" -D "$secs" --log-file="$log" "$url" >"$out" 2>&1
+  t1=$(cpu_ticks "$pid")
+  g1=$(metric_sum "$probe" leasefence_strict_reads_total) w1=$(metric_sum "$probe" leasefence_strict_waits_total)
+  o1=$(metric_sum "$probe" 'leasefence_strict_waits_total{result="timeout"}')
+  ndone=$(sed -n 's/^requests: .* \([0-9]*\) done, .*/\1/p' "$out")
+  ok2xx=$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' "$out")
+  if [ -z "$ndone" ] || [ "$ndone" -eq 0 ] || [ "$ok2xx" != "$ndone" ]; then
+    echo "bench: strict $key: $ndone requests done, ${ok2xx:-?} answered 2xx:" >&2; sed 's/^/    /' "$out" >&2
+    BROKEN=1; return
+  fi
+  local p50 p99
+  read -r p50 p99 < <(cut -f3 "$log" | sort -n |
+    awk '{v[NR] = $1} END {i = int((NR * 50 + 99) / 100); j = int((NR * 99 + 99) / 100); print v[i], v[j]}')
+  RS_P50[$key]+=" $p50" RS_P99[$key]+=" $p99"
+  RS_RPS[$key]+=" $(awk -v n="$ndone" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')"
+  RS_GETS[$key]+=" $(awk -v g=$((g1 - g0)) -v s="$secs" 'BEGIN {printf "%.0f", g / s}')"
+  RS_WAITS[$key]+=" $((w1 - w0))" RS_TIMEOUTS[$key]+=" $((o1 - o0))"
+  RS_CPU[$key]+=" $(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$ndone" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+  rm -f "$log"
+}
+
+bench_strict() {
+  local port probe pid
+  port=$(free_port); probe=$(free_port)
+  bg "$TMP/strict.log" "${ON_SERVER[@]}" "$BUILD/leasefence" serve --config "$TMP/fences-strict.json" --tls-cert "$CERT" \
+    --tls-key "$KEY" --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" \
+    --threads "$THREADS"
+  pid=$LAST_PID
+  if ! wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
+    echo "bench: strict not ready after 60s:" >&2; tail -20 "$TMP/strict.log" >&2; BROKEN=1; stop "$pid"; return
+  fi
+  local c w got
+  for c in configmap-create-holder.json:true configmap-create-other.json:false; do
+    for w in reviews reviews-strict; do
+      got=$(answer "$port" "$TMP/$w/${c%%:*}")
+      [ "$got" = "${c##*:}" ] || { echo "bench: strict server answered allowed=$got to $w/${c%%:*}" >&2; BROKEN=1; stop "$pid"; return; }
+    done
+  done
+  local url=https://127.0.0.1:$port/validate rate
+  for rate in $STRICT_RATES; do
+    strict_measure "$pid" "$probe" "$url" "watch/$rate" "$TMP/reviews/configmap-create-holder.json" "$rate" "$SECS"
+    strict_measure "$pid" "$probe" "$url" "strict/$rate" "$TMP/reviews-strict/configmap-create-holder.json" "$rate" "$SECS"
+  done
+  local ms rate1=${STRICT_RATES%% *} lconns
+  for ms in $STRICT_LATENCIES; do
+    # A review waits up to two reads (the one in flight, then its own): enough connections for the rate, as
+    # kube-apiserver would open, up to 200.
+    lconns=$(( rate1 * (2 * ms + 5) * 3 / 2000 )); [ "$lconns" -lt "$STRICT_CONNS" ] && lconns=$STRICT_CONNS
+    [ "$lconns" -gt 200 ] && lconns=200
+    curl -sf -X POST "http://127.0.0.1:$SIM_CTL/faults/latency?ms=$ms" >/dev/null
+    strict_measure "$pid" "$probe" "$url" "strict/$rate1/+${ms}ms" "$TMP/reviews-strict/configmap-create-holder.json" \
+      "$rate1" "$SECS" "$lconns"
+  done
+  curl -sf -X POST "http://127.0.0.1:$SIM_CTL/faults/reset" >/dev/null
+  stop "$pid"
+}
+
+if has leasefence || has lf-1000 || has strict; then
   start_kube_sim || die "kube-sim did not start"
   # The API server is the load's side of the machine: keep it off the server's CPUs.
   [ "$PIN" = 1 ] && { taskset -a -p -c "$LOADCPU" "$SIM_PID" >/dev/null || die "cannot pin kube-sim"; }
@@ -234,6 +325,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     leasefence) start_leasefence leasefence "$TMP/fences-1.json" ;;
     lf-1000) start_leasefence lf-1000 "$TMP/fences-many.json" ;;
     go) start_go ;;
+    strict) bench_strict ;;
     *) die "unknown server '$s' in BENCH_SERVERS" ;;
     esac
   done
@@ -243,6 +335,11 @@ median() { printf '%s\n' $1 | sort -g | awk '{v[NR] = $1} END {if (NR) print v[i
 for k in "${!R_RPS[@]}"; do
   RPS[$k]=$(median "${R_RPS[$k]}") P50[$k]=$(median "${R_P50[$k]}")
   P99[$k]=$(median "${R_P99[$k]}") CPU[$k]=$(median "${R_CPU[$k]}")
+done
+for k in "${!RS_P50[@]}"; do
+  S_P50[$k]=$(median "${RS_P50[$k]}") S_P99[$k]=$(median "${RS_P99[$k]}") S_RPS[$k]=$(median "${RS_RPS[$k]}")
+  S_GETS[$k]=$(median "${RS_GETS[$k]}") S_WAITS[$k]=$(median "${RS_WAITS[$k]}")
+  S_TIMEOUTS[$k]=$(median "${RS_TIMEOUTS[$k]}") S_CPU[$k]=$(median "${RS_CPU[$k]}")
 done
 
 # --- report -------------------------------------------------------------------
@@ -314,6 +411,32 @@ for c in "${CASES[@]}"; do
   r=$(ratio "${CPU[lf-1000/$c]:-}" "${CPU[leasefence/$c]:-}")
   verdict "$c: CPU/req with $MANY fences <= 1.2x with 1" "$r" "<=" 1.2 "${r}x"
 done
+
+if has strict && [ -n "${S_P50[watch/${STRICT_RATES%% *}]:-}" ]; then
+  echo
+  echo "strict fences (issue 16): the same Lease, one writer on a watch fence and one on a strict fence; h2load"
+  echo "at a fixed rate over $STRICT_CONNS connections (with API latency: enough for the rate, up to 200), ${SECS}s"
+  echo "each; GETs/s from leasefence_strict_reads_total; writes/GET: reviews that waited per read"
+  printf '  %-30s %8s %8s %8s %16s %8s %10s %8s %8s\n' case "writes/s" "p50 µs" "p99 µs" "added p50/p99 µs" "GETs/s" "writes/GET" timeouts "CPU µs/w"
+  for k in $(for r in $STRICT_RATES; do echo "watch/$r strict/$r"; done) \
+           $(for ms in $STRICT_LATENCIES; do echo "strict/${STRICT_RATES%% *}/+${ms}ms"; done); do
+    [ -n "${S_P50[$k]:-}" ] || continue
+    rate=${k#*/}; rate=${rate%%/*}; added=-
+    case $k in strict/*) added="$((S_P50[$k] - S_P50[watch/$rate]))/$((S_P99[$k] - S_P99[watch/$rate]))" ;; esac
+    per="-"; [ "${S_GETS[$k]}" -gt 0 ] && per=$(awk -v w="${S_WAITS[$k]}" -v g="${S_GETS[$k]}" -v s="$SECS" 'BEGIN {printf "%.1f", w / (g * s)}')
+    label=$k; case $k in */+*) label="$k API latency" ;; esac
+    printf '  %-30s %8s %8s %8s %16s %8s %10s %8s %8s\n' "$label" "${S_RPS[$k]}" "${S_P50[$k]}" "${S_P99[$k]}" "$added" \
+      "${S_GETS[$k]}" "$per" "${S_TIMEOUTS[$k]}" "${S_CPU[$k]}"
+  done
+  r2=${STRICT_RATES##* }
+  [ -n "${S_GETS[strict/$r2]:-}" ] && verdict "strict/$r2: GETs/s <= writes/s / 2 (coalesced)" "${S_GETS[strict/$r2]}" "<=" \
+    "$(( ${S_RPS[strict/$r2]} / 2 ))" "${S_GETS[strict/$r2]} GETs/s for ${S_RPS[strict/$r2]} writes/s"
+  for k in "${!S_P99[@]}"; do  # past the budget: failed closed within it, never near the webhook's 3 s
+    case $k in */+*ms) ms=${k##*+}; ms=${ms%ms} ;; *) continue ;; esac
+    [ "$ms" -ge 1000 ] && verdict "$k API latency: every write failed closed by 1.1 s" \
+      "$(( S_TIMEOUTS[$k] == S_WAITS[$k] ? S_P99[$k] : 9999999 ))" "<=" 1100000 "p99 $((S_P99[$k] / 1000)) ms, ${S_TIMEOUTS[$k]} of ${S_WAITS[$k]} timed out"
+  done
+fi
 
 # --- deterministic cost -------------------------------------------------------
 echo

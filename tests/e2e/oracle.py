@@ -33,6 +33,11 @@ neighbours in the log may have been decided in the other order).
     window.  Counted, with its lag after the commit that made it stale.
   violation: an admitted write that no record in [LB, latest] allows: the fence
     had provably observed a newer record.  Must be 0.
+  admitted after sent (strict fences' rule): an admitted write that no record from
+    the one committed when its admission call was sent (kube-sim's sent_mono_ns)
+    to the latest allows: the change that made it stale was committed before the
+    call started.  A strict fence reads the Lease after the review arrives, so
+    must have 0; a watch fence has them inside its propagation window.
   window of a holder change: from its commit to the first decision that proves
     the fence observed it (an upper bound of the propagation delay).
   fence gap: from a commit that took the Lease away from replica X (another
@@ -161,7 +166,8 @@ def analyze(entries, ns, name, slack_ms, elector_logs, metrics=None):
             tag = k.object_tag(e.get("object"))
             if tag is not None and e.get("verb") != "create" and stored_tag.get(obj_key) == tag:
                 tag = None  # the stored object's tag, left as it was: not this write's
-            decisions.append({"seq": e["seq"], "mono": e["mono_ns"], "time": k.parse_time(e["time"]),
+            decisions.append({"seq": e["seq"], "mono": e["mono_ns"], "sent": e.get("sent_mono_ns"),
+                              "time": k.parse_time(e["time"]),
                               "pod": e.get("podName") or "", "tag": tag,
                               "kind": kind, "allowed": allowed, "cur": len(states) - 1,
                               "resource": e.get("resource"), "verb": e.get("verb")})
@@ -209,6 +215,24 @@ def analyze(entries, ns, name, slack_ms, elector_logs, metrics=None):
                 s = states[cur]
                 if s.duration and d["mono"] > s.mono + s.duration * 1e9:
                     expired_by_clock.append(dict(d, excess_ms=(d["mono"] - s.mono - s.duration * 1e9) / 1e6))
+
+    # Admitted although the record committed when the call was sent (or any later one) says otherwise.
+    after_sent, sent_known = [], 0
+    si = 0
+    for d in decisions:
+        if not d["allowed"] or d["sent"] is None:
+            continue
+        sent_known += 1
+        while si + 1 < len(states) and states[si + 1].mono <= d["sent"]:
+            si += 1
+        j = si
+        while j > 0 and states[j].mono > d["sent"]:  # decisions are in log order, not in sent order
+            j -= 1
+        if any(consistent(d, states[i]) for i in range(j, d["cur"] + 1)):
+            continue
+        newest = max((i for i in range(0, j) if consistent(d, states[i])), default=None)
+        change = states[newest + 1] if newest is not None else states[j]
+        after_sent.append(dict(d, lag_ms=(d["sent"] - change.mono) / 1e6, change_seq=change.seq))
 
     # Holder changes: states whose (exists, holder, epoch) differ from the previous one.
     changes = []
@@ -334,6 +358,10 @@ def analyze(entries, ns, name, slack_ms, elector_logs, metrics=None):
         "stale_by_tag": sum(1 for s in stale if s["why"] == "tag"),
         "stale_lag_ms": dist([s["lag_ms"] for s in stale]),
         "violations": len(violations),
+        "admitted_after_sent": len(after_sent),
+        "admitted_after_sent_lag_ms": dist([a["lag_ms"] for a in after_sent]),
+        "admitted_with_sent_time": sent_known,
+        "admitted_after_sent_samples": after_sent[:10],
         "violations_tagged": sum(1 for v in violations if v["tag"]),
         "unexplained_denials": len(unexplained),
         "window_ms": dist(windows),
@@ -405,6 +433,9 @@ def report(s):
     if s["client_regained_ms"]["n"]:
         p("    (X won the Lease back before its elector noticed the loss: %s)" % fmt_dist(s["client_regained_ms"]))
     p("  admitted outside the window (violations): %d (tagged %d)" % (s["violations"], s["violations_tagged"]))
+    p("  admitted although the change was committed before the admission call was sent (strict fences: 0): %d "
+      "of %d admissions with a send time, the call sent after the change by %s"
+      % (s["admitted_after_sent"], s["admitted_with_sent_time"], fmt_dist(s["admitted_after_sent_lag_ms"])))
     p("  tagged writes: %d, admitted %d; stale tags from a re-elected former leader: %d tried, %d admitted"
       % (s["tagged"], s["tagged_admitted"], s["reelected_stale_tag_attempts"], s["reelected_stale_tag_admitted"]))
     p("  admitted after expiry by kube-sim's clock (fence observes later; informational): %d, excess %s"

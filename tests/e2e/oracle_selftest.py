@@ -31,13 +31,14 @@ class Log:
         self.add(ms, type="commit", verb=verb, group="coordination.k8s.io", resource="leases", namespace=k.NS,
                  name=k.LEASE, podName=by, object=None if verb == "delete" else obj)
 
-    def write(self, ms, pod, allowed, reason="", tag=None):
+    def write(self, ms, pod, allowed, reason="", tag=None, sent=None):
         obj = {"metadata": {"name": "cm-" + pod}}
         if tag:
             obj["metadata"]["annotations"] = {k.EPOCH_ANNOTATION: tag}
+        extra = {"sent_mono_ns": int(sent * 1e6)} if sent is not None else {}
         self.add(ms, type="admission", verb="update", group="", resource="configmaps", namespace=k.NS,
                  name="cm-" + pod, user=k.WRITER_USER, podName=pod, allowed=allowed, object=obj,
-                 message="" if allowed else 'admission webhook "x" denied the request: (%s)' % reason)
+                 message="" if allowed else 'admission webhook "x" denied the request: (%s)' % reason, **extra)
 
     def commit_cm(self, ms, pod, tag):
         obj = {"metadata": {"name": "cm-" + pod, "annotations": {k.EPOCH_ANNOTATION: tag}}}
@@ -173,6 +174,29 @@ g.commit_cm(211, "a", "u1/2")
 g.write(300, "a", True, tag="u1/0")            # a stale tag set by this write, admitted
 s = g.run()
 expect("a stale tag the write set, admitted: violation", (s["violations"], s["violations_tagged"]), (1, 1))
+
+# 11. strict fences' rule: an admission whose call was sent after the change was committed
+g = Log()
+g.lease(0, "a", verb="create")
+g.write(10, "a", True, sent=8)
+g.lease(100, "b", trans=1)
+g.write(106, "a", True, sent=103)              # sent 3 ms after the takeover, admitted: stale after sent
+g.write(107, "a", True, sent=99)               # sent before it: the old record may answer it
+s = g.run()
+expect("admitted, its call sent 3 ms after the takeover: counted", s["admitted_after_sent"], 1)
+expect("... its lag is 3 ms", round(s["admitted_after_sent_lag_ms"]["max"]), 3)
+expect("... inside the watch window all the same", (s["violations"], s["stale_admissions"]), (0, 2))
+expect("admissions with a send time", s["admitted_with_sent_time"], 3)
+g = Log()
+g.lease(0, "a", verb="create")
+g.write(10, "a", True, sent=5)
+g.lease(100, "b", trans=1)
+g.lease(102, "a", trans=2)                     # a holds it again before the write was decided
+g.write(110, "a", True, sent=101)              # sent while b held it: a later record allows it
+g.lease(200, "a", verb="delete")
+g.write(210, "a", True, sent=199)              # sent before the deletion: not after
+s = g.run()
+expect("a later record allows it, or the call predates the change: not counted", s["admitted_after_sent"], 0)
 
 print("# oracle self-test: %d failed" % failed)
 sys.exit(1 if failed else 0)

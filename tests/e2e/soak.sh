@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
-# tests/e2e/soak.sh [--duration SECONDS] [--candidates N] [--seed N]
+# tests/e2e/soak.sh [--duration SECONDS] [--candidates N] [--seed N] [--consistency watch|strict]
 #
 # Chaos soak: N `leasefence elect` candidates, each with a work loop that keeps
 # writing with its own token (TokenReviews, ConfigMaps, ConfigMaps tagged with its
 # epoch, and TokenReviews tagged with an older epoch of its own), while the fence is
 # hit by: GC pauses (SIGSTOP longer than the lease, then SIGCONT), kills and
 # restarts, graceful stops, forced transitions (to a ghost and to another replica),
-# Lease deletions, API latency, API errors, kube-sim stalls, dropped watches and
+# Lease deletions, API latency, watch events held back, API errors, kube-sim stalls, dropped watches and
 # 410 Gone.  Then tests/e2e/oracle.py judges kube-sim's ordered log: no write
-# admitted outside the propagation window, no stale epoch admitted.
+# admitted outside the propagation window, no stale epoch admitted.  With
+# --consistency strict (the fence reads the Lease afresh before it admits), also:
+# no write admitted whose admission call was sent after the change that made it
+# stale was committed.  With watch (the default) that count is the window, reported.
 # Bounded: at most DURATION seconds of chaos and DURATION actions.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/e2e_lib.sh"
 
-DURATION=300 NCAND=4 SEED=$((RANDOM * 32768 + RANDOM))
+DURATION=300 NCAND=4 SEED=$((RANDOM * 32768 + RANDOM)) CONSISTENCY=watch
 while [ $# -gt 0 ]; do
   case $1 in
   --duration) DURATION=$2; shift 2 ;;
   --candidates) NCAND=$2; shift 2 ;;
   --seed) SEED=$2; shift 2 ;;
-  *) echo "usage: $0 [--duration SECONDS] [--candidates N] [--seed N]" >&2; exit 2 ;;
+  --consistency) CONSISTENCY=$2; shift 2 ;;
+  *) echo "usage: $0 [--duration SECONDS] [--candidates N] [--seed N] [--consistency watch|strict]" >&2; exit 2 ;;
   esac
 done
 RANDOM=$SEED
 PODS=(); for _ in $(seq "$NCAND"); do PODS+=("$(random_pod)"); done
-echo "# soak: seed $SEED, ${DURATION}s, $NCAND candidates: ${PODS[*]}"
+case $CONSISTENCY in watch | strict) ;; *) echo "soak: --consistency is watch or strict" >&2; exit 2 ;; esac
+echo "# soak: seed $SEED, ${DURATION}s, $NCAND candidates, $CONSISTENCY fence: ${PODS[*]}"
+E2E_FENCE_JSON='{"fences":[{"lease":"'$LEASE_REF'",
+  "writers":{"users":["system:serviceaccount:demo:controller"],"groups":[]},
+  "identity":"podName","mode":"enforce","epochAnnotation":"leasefence.io/epoch","consistency":"'$CONSISTENCY'"}]}'
 
 e2e_world "${PODS[@]}" || { fail "world starts"; done_testing; exit 1; }
 ok "world starts: kube-sim, leasefence serve registered as a webhook"
@@ -75,9 +83,12 @@ while [ $SECONDS -lt $END ] && [ $n -lt "$DURATION" ]; do
     v=$(pick "${PODS[@]}"); act force "holder -> $v"; e2e_py force "$v" >/dev/null
   elif [ $r -lt 60 ]; then
     act delete "Lease deleted"; e2e_py delete-lease
-  elif [ $r -lt 68 ]; then
+  elif [ $r -lt 64 ]; then
     ms=$((50 + RANDOM % 350)); act latency "${ms} ms on every API request for ~2 s"
     sim_ctl "/faults/latency?ms=$ms" >/dev/null; sleep 1.$((RANDOM % 10)); sim_ctl "/faults/latency?ms=0" >/dev/null
+  elif [ $r -lt 68 ]; then      # a lagging watch cache: watch events late, every other request at once
+    ms=$((200 + RANDOM % 1300)); act watch-delay "watch events delivered ${ms} ms late for ~2 s"
+    sim_ctl "/faults/watch-delay?ms=$ms" >/dev/null; sleep 1.$((RANDOM % 10)); sim_ctl "/faults/watch-delay?ms=0" >/dev/null
   elif [ $r -lt 76 ]; then
     code=$(pick 500 503 429 504); path=$(pick "" /apis/coordination.k8s.io); cnt=$((3 + RANDOM % 8))
     act fail "$cnt x $code on ${path:-every path}"
@@ -123,6 +134,14 @@ expect_eq "stale epochs admitted after the fence saw a newer one" 0 "$(j 's["vio
 expect_eq "writes admitted after the fence had observed the change (its /metrics clock)" 0 "$(j 's["admitted_after_fence_observed"]')"
 check "the fence's observation of holder changes was measured ($(j 's["holder_changes_observed"]'))" test "$(j 's["holder_changes_observed"]')" -gt 0
 check "writes with a stale epoch were tried and denied ($STALE_EPOCH)" test "$STALE_EPOCH" -gt 0
+AFTER_SENT=$(j 's["admitted_after_sent"]')
+check "admissions carry kube-sim's send time ($(j 's["admitted_with_sent_time"]') of $ADMITTED)" \
+  test "$(j 's["admitted_with_sent_time"]')" -eq "$ADMITTED"
+if [ "$CONSISTENCY" = strict ]; then
+  expect_eq "strict fence: writes admitted whose call was sent after the change was committed" 0 "$AFTER_SENT"
+  check "strict fence: writes were admitted on fresh reads ($(j 's["admitted"]'))" test "$ADMITTED" -gt 0
+fi
+echo "# $CONSISTENCY fence: admitted after the change that made them stale was committed, call sent after it: $AFTER_SENT, by $(j 's["admitted_after_sent_lag_ms"]')"
 echo "# stale admissions inside the window: $(j 's["stale_admissions"]'), lag $(j 's["stale_lag_ms"]'); window $(j 's["window_ms"]')"
 echo "# stale tags from a re-elected former leader: $(j 's["reelected_stale_tag_attempts"]') tried, $(j 's["reelected_stale_tag_admitted"]') admitted (an admission counts as a violation above unless inside the window)"
 echo "# soak: seed $SEED"

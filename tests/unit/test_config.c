@@ -100,7 +100,35 @@ static void test_all_fields_and_defaults(void **state)
     assert_int_equal(user_fence(t, "u2", 2), 2);
     assert_int_equal(user_fence(t, "u3", 2), -1);
     assert_string_equal(config_mode_name(FENCE_AUDIT), "audit");
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(t->fences[i].consistency, CONSISTENCY_WATCH); /* the default */
     config_free(t);
+}
+
+/* "consistency": "watch" (the default) or "strict", per fence; anything else is refused by name. */
+static void test_consistency(void **state)
+{
+    (void)state;
+    struct fence_table *t =
+        parse(F("{\"lease\": \"a/b\", \"writers\": {\"users\": [\"u1\"]}, \"consistency\": \"strict\"},"
+                "{\"lease\": \"a/b\", \"writers\": {\"users\": [\"u2\"]}, \"consistency\": \"watch\"},"
+                "{\"lease\": \"a/c\", \"writers\": {\"users\": [\"u3\"]}, \"mode\": \"audit\", "
+                "\"consistency\": \"strict\"}"));
+    assert_non_null(t);
+    assert_int_equal(t->fences[0].consistency, CONSISTENCY_STRICT);
+    assert_int_equal(t->fences[1].consistency, CONSISTENCY_WATCH);
+    assert_int_equal(t->fences[2].consistency, CONSISTENCY_STRICT);
+    assert_int_equal(t->fences[2].mode, FENCE_AUDIT);
+    assert_string_equal(config_consistency_name(CONSISTENCY_STRICT), "strict");
+    assert_string_equal(config_consistency_name(CONSISTENCY_WATCH), "watch");
+    config_free(t);
+    const char *p =
+        "config '/etc/leasefence/fences.json': fences[0].consistency: must be one of watch, strict";
+    expect_error(F("{\"lease\": \"a/b\", \"writers\": {\"users\": [\"u\"]}, \"consistency\": \"quorum\"}"),
+                 p);
+    expect_error(F("{\"lease\": \"a/b\", \"writers\": {\"users\": [\"u\"]}, \"consistency\": true}"), p);
+    expect_error(F("{\"lease\": \"a/b\", \"writers\": {\"users\": [\"u\"]}, \"consistency\": \"Strict\"}"),
+                 p);
 }
 
 static void test_empty_fence_list(void **state)
@@ -361,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_duration),
         cmocka_unit_test(test_overlapping_fences),
         cmocka_unit_test(test_holder_match_and_election_leases),
+        cmocka_unit_test(test_consistency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -970,6 +970,93 @@ static void test_reason_names(void **state)
         assert_string_equal(decide_reason_name((enum decide_reason)i), want[i]);
 }
 
+/*
+ * Strict fences: which checks must be made again on a fresh record before the answer (the passing checks
+ * of strict fences, unless the watched state already denies), and the unknown check of a failed read.
+ */
+static void test_strict_pending(void **state)
+{
+    (void)state;
+    static const char cfg[] =
+        "{\"fences\": ["
+        " {\"lease\": \"demo/a\", \"writers\": {\"users\": [\"w\"]}, \"consistency\": \"strict\"},"
+        " {\"lease\": \"demo/b\", \"writers\": {\"users\": [\"w\"]}},"
+        " {\"lease\": \"demo/c\", \"writers\": {\"groups\": [\"g\"]}, \"mode\": \"audit\", \"consistency\": "
+        "\"strict\"},"
+        " {\"lease\": \"demo/d\", \"writers\": {\"groups\": [\"g\"]}, \"mode\": \"warn\", \"consistency\": "
+        "\"strict\"}"
+        "]}";
+    char err[256], msg[768];
+    struct fence_table *t = config_parse(cfg, strlen(cfg), "test", err, sizeof(err));
+    assert_non_null(t);
+    struct review r = write_by("w", "pod-a");
+    struct review_str groups[1] = {S("g")};
+    r.groups = groups;
+    r.ngroups = 1;
+    struct lease_snapshot mine = held_by("pod-a"), other = held_by("pod-b");
+    const struct lease_snapshot *snaps[4];
+    struct fence_check c[4];
+    struct decision d;
+    int idx[4];
+    size_t pending[4];
+    assert_int_equal((int)decide_fences(&r, t, idx, 4), 4);
+
+    /* every fence passes on the watched state: the strict ones are made again, the watch fence is not */
+    for (size_t i = 0; i < 4; i++) {
+        snaps[i] = &mine;
+        decide_check(&r, t, idx[i], snaps[i], NOW, SKEW, &c[i]);
+    }
+    decide(&r, t, c, snaps, 4, &d);
+    assert_true(d.allowed);
+    assert_int_equal((int)decide_strict_pending(t, c, 4, &d, pending), 3);
+    assert_int_equal((int)pending[0], 0);
+    assert_int_equal((int)pending[1], 2);
+    assert_int_equal((int)pending[2], 3);
+
+    /* the audit fence fails on the watched state: allowed, and its check stands; the others are made again */
+    snaps[2] = &other;
+    decide_check(&r, t, idx[2], snaps[2], NOW, SKEW, &c[2]);
+    decide(&r, t, c, snaps, 4, &d);
+    assert_true(d.allowed);
+    assert_int_equal((int)decide_strict_pending(t, c, 4, &d, pending), 2);
+    assert_int_equal((int)pending[0], 0);
+    assert_int_equal((int)pending[1], 3);
+
+    /* the watch fence denies on the watched state: answered at once, no fresh read */
+    snaps[1] = &other;
+    decide_check(&r, t, idx[1], snaps[1], NOW, SKEW, &c[1]);
+    decide(&r, t, c, snaps, 4, &d);
+    assert_false(d.allowed);
+    assert_int_equal(d.reason, REASON_NOT_HOLDER);
+    assert_int_equal((int)decide_strict_pending(t, c, 4, &d, pending), 0);
+
+    /* a strict fence whose read failed: unknown, denied, and the message says why */
+    snaps[1] = &mine;
+    decide_check(&r, t, idx[1], snaps[1], NOW, SKEW, &c[1]);
+    decide_check_unread(&r, t, idx[0], "no answer within 1000 ms", &c[0]);
+    snaps[0] = NULL;
+    decide(&r, t, c, snaps, 4, &d);
+    assert_false(d.allowed);
+    assert_int_equal(d.reason, REASON_UNKNOWN);
+    assert_int_equal(d.fence, 0);
+    assert_string_equal(d.message,
+                        "leasefence: the state of lease demo/a could not be read from the API server "
+                        "before deciding (strict consistency: no answer within 1000 ms); replica "
+                        "\"pod-a\"; write denied");
+
+    /* made again on a fresh record held by another: not-holder, with the fresh holder in the message */
+    snaps[0] = &other;
+    decide_check(&r, t, idx[0], snaps[0], NOW, SKEW, &c[0]);
+    decide(&r, t, c, snaps, 4, &d);
+    assert_false(d.allowed);
+    assert_int_equal(d.reason, REASON_NOT_HOLDER);
+    decide_message(&r, t, &c[0], snaps[0], msg, sizeof(msg));
+    assert_string_equal(
+        msg, "leasefence: replica \"pod-a\" is not the holder of lease demo/a (held by \"pod-b\"); "
+             "write denied");
+    config_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1005,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_first_sight_bounded_by_renew_time),
         cmocka_unit_test(test_every_fence_naming_the_writer_is_weighed),
         cmocka_unit_test(test_reason_names),
+        cmocka_unit_test(test_strict_pending),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -111,6 +111,10 @@ static void test_every_family_has_help_and_type(void **state)
         "leasefence_admission_request_duration_seconds histogram",
         "leasefence_admission_in_flight_requests gauge",
         "leasefence_bad_requests_total counter",
+        "leasefence_strict_reads_total counter",
+        "leasefence_strict_waits_total counter",
+        "leasefence_strict_wait_duration_seconds histogram",
+        "leasefence_strict_overturned_total counter",
         "leasefence_lease_holder_info gauge",
         "leasefence_lease_transitions gauge",
         "leasefence_lease_last_change_age_seconds gauge",
@@ -142,12 +146,39 @@ static void test_every_family_has_help_and_type(void **state)
     free(t);
 }
 
+/* Strict waits: counted by result over threads, their duration in a histogram, overturned checks summed. */
+static void test_strict_waits(void **state)
+{
+    (void)state;
+    struct metrics_thread *a = metrics_thread_new(), *b = metrics_thread_new();
+    metrics_count_strict_wait(a, STRICT_FRESH, 300000, 0);       /* 0.3 ms */
+    metrics_count_strict_wait(b, STRICT_FRESH, 2000000, 1);      /* 2 ms, one check overturned */
+    metrics_count_strict_wait(b, STRICT_TIMEOUT, 1000500000, 0); /* past the 1 s budget */
+    metrics_count_strict_wait(a, STRICT_GONE, 50000000, 0);
+    metrics_count_strict_wait(a, STRICT_RESULTS, 1, 5); /* not a result: ignored */
+    char *t = render();
+    assert_true(value(t, "leasefence_strict_waits_total{result=\"fresh\"}") == 2);
+    assert_true(value(t, "leasefence_strict_waits_total{result=\"failed\"}") == 0);
+    assert_true(value(t, "leasefence_strict_waits_total{result=\"timeout\"}") == 1);
+    assert_true(value(t, "leasefence_strict_waits_total{result=\"gone\"}") == 1);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"0.0005\"}") == 1);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"0.0025\"}") == 2);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"1\"}") == 3);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"2.5\"}") == 4);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"+Inf\"}") == 4);
+    assert_true(value(t, "leasefence_strict_wait_duration_seconds_count") == 4);
+    assert_true(value(t, "leasefence_strict_overturned_total") == 1);
+    assert_true(value(t, "leasefence_strict_reads_total{result=\"read\"}") == 0); /* no tracker */
+    free(t);
+}
+
 int main(void)
 {
     metrics_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_are_summed_over_threads),
         cmocka_unit_test(test_every_family_has_help_and_type),
+        cmocka_unit_test(test_strict_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -712,6 +712,575 @@ static void test_renew_time_on_the_monotonic_clock(void **state)
     free(event);
 }
 
+/*
+ * Fresh reads (tracker_refresh) against a fake API server that serves each connection on its own thread:
+ * the list, a watch that sends EVENTS (each after its delay) and then stays open, and GETs of demo/bad
+ * answered by GET_ANSWER, numbered from 1, each after its delay.
+ */
+struct fresh_event {
+    int delay_ms;
+    const char *line; /* with its \n; NULL ends the list */
+};
+
+struct fresh_api {
+    int fd, port;
+    atomic_int stop, gets, lists, watches, threads;
+    const char *list_body;
+    const struct fresh_event *events;
+    /* GET number N (from 1): sets *DELAY_MS and returns the whole HTTP response */
+    const char *(*get_answer)(int n, int *delay_ms);
+    int64_t get_at[16]; /* CLOCK_MONOTONIC ns at which GET number N+1 came */
+};
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct fresh_conn {
+    struct fresh_api *fa;
+    int c;
+};
+
+/* Sleeps MS unless the fake is stopped first. */
+static void fresh_sleep(struct fresh_api *fa, int ms)
+{
+    for (int i = 0; i < ms / 10 && !fa->stop; i++)
+        sleep_ms(10);
+}
+
+static void *fresh_conn_main(void *arg)
+{
+    struct fresh_conn *fc = arg;
+    struct fresh_api *fa = fc->fa;
+    int c = fc->c;
+    free(fc);
+    char buf[4096];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n") != NULL)
+            break;
+    }
+    buf[len] = '\0';
+    if (strstr(buf, "watch=1") != NULL) {
+        fa->watches++;
+        send_str(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n");
+        for (const struct fresh_event *e = fa->events; e != NULL && e->line != NULL && !fa->stop; e++) {
+            fresh_sleep(fa, e->delay_ms);
+            send_str(c, e->line);
+        }
+        while (!fa->stop) { /* then quiet until the client hangs up */
+            struct pollfd p = {.fd = c, .events = POLLIN};
+            if (poll(&p, 1, 50) > 0 && read(c, buf, sizeof(buf)) <= 0)
+                break;
+        }
+    } else if (strstr(buf, "fieldSelector") != NULL) {
+        fa->lists++;
+        char head[256];
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n",
+                 strlen(fa->list_body));
+        send_str(c, head);
+        send_str(c, fa->list_body);
+    } else if (strncmp(buf, "GET /apis/coordination.k8s.io/v1/namespaces/demo/leases/bad ", 60) == 0) {
+        int k = ++fa->gets, delay = 0;
+        if (k <= 16)
+            fa->get_at[k - 1] = mono_now();
+        const char *resp = fa->get_answer(k, &delay);
+        fresh_sleep(fa, delay);
+        send_str(c, resp);
+    } else {
+        send_str(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+    close(c);
+    fa->threads--;
+    return NULL;
+}
+
+static void *fresh_api_main(void *arg)
+{
+    struct fresh_api *fa = arg;
+    while (!fa->stop) {
+        int c = accept(fa->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        struct fresh_conn *fc = malloc(sizeof(*fc));
+        assert_non_null(fc);
+        fc->fa = fa;
+        fc->c = c;
+        pthread_t th;
+        fa->threads++;
+        pthread_create(&th, NULL, fresh_conn_main, fc);
+        pthread_detach(th);
+    }
+    return NULL;
+}
+
+static struct kube_client *fresh_api_start(struct fresh_api *fa, pthread_t *th)
+{
+    fa->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fa->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fa->fd, (struct sockaddr *)&sa, &sl);
+    fa->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(fa->fd, 64), 0);
+    pthread_create(th, NULL, fresh_api_main, fa);
+    char path[] = "/tmp/test_tracker.XXXXXX";
+    int fd = mkstemp(path);
+    char kc[512];
+    int kl = snprintf(kc, sizeof(kc),
+                      "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                      "clusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
+                      "users:\n- name: u\n  user: {token: t}\n",
+                      fa->port);
+    assert_true(write(fd, kc, (size_t)kl) == kl);
+    close(fd);
+    char err[256];
+    struct kube_client *c = kube_client_new(path, err, sizeof(err));
+    unlink(path);
+    assert_non_null(c);
+    return c;
+}
+
+static void fresh_api_stop(struct fresh_api *fa, pthread_t th)
+{
+    fa->stop = 1;
+    shutdown(fa->fd, SHUT_RDWR);
+    close(fa->fd);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 300 && fa->threads > 0; i++) /* the connection threads see stop within 50 ms */
+        sleep_ms(10);
+}
+
+/* An HTTP response carrying Lease demo/bad (uid UID, resourceVersion RV) held by HOLDER; static storage. */
+static const char *lease_response(int slot, const char *uid, int rv, const char *holder)
+{
+    static char bufs[8][1024];
+    char body[512];
+    int n = snprintf(
+        body, sizeof(body),
+        "{\"kind\":\"Lease\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{\"name\":\"bad\","
+        "\"namespace\":\"demo\",\"uid\":\"%s\",\"resourceVersion\":\"%d\"},\"spec\":{\"holderIdentity\":"
+        "\"%s\",\"leaseDurationSeconds\":15,\"leaseTransitions\":1}}",
+        uid, rv, holder);
+    snprintf(bufs[slot], sizeof(bufs[slot]),
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: "
+             "close\r\n\r\n%s",
+             n, body);
+    return bufs[slot];
+}
+
+/* A LeaseList at revision LIST_RV holding demo/bad (uid u1, resourceVersion RV) held by HOLDER. */
+static char *fresh_list(int list_rv, int rv, const char *holder)
+{
+    char *b = NULL;
+    if (asprintf(
+            &b,
+            "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{"
+            "\"resourceVersion\":\"%d\"},\"items\":[{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\","
+            "\"uid\":\"u1\",\"resourceVersion\":\"%d\"},\"spec\":{\"holderIdentity\":\"%s\","
+            "\"leaseDurationSeconds\":15,\"leaseTransitions\":1}}]}",
+            list_rv, rv, holder) < 0)
+        fail_msg("asprintf");
+    return b;
+}
+
+/* One refresh as a test waits for it. */
+struct waiter {
+    struct tracker_refresh rf;
+    atomic_int done;
+    int64_t asked; /* CLOCK_MONOTONIC ns just before tracker_refresh */
+    int64_t done_at;
+};
+
+static void waiter_done(struct tracker_refresh *rf)
+{
+    struct waiter *w = rf->ctx;
+    w->done_at = mono_now();
+    atomic_store(&w->done, 1);
+}
+
+static void ask(struct tracker *t, struct waiter *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->rf.done = waiter_done;
+    w->rf.ctx = w;
+    w->asked = mono_now();
+    tracker_refresh(t, 0, &w->rf);
+}
+
+static void wait_done(struct waiter *w, int ms)
+{
+    for (int i = 0; i < ms / 5 && !atomic_load(&w->done); i++)
+        sleep_ms(5);
+    if (!atomic_load(&w->done))
+        fail_msg("refresh not answered within %d ms", ms);
+}
+
+static bool holder_is(const struct lease_snapshot *s, const char *h)
+{
+    return s != NULL && s->known && s->exists && s->holder_len == strlen(h) &&
+           memcmp(s->holder, h, s->holder_len) == 0;
+}
+
+/* Polls Lease 0 until its holder is H; fails after 3 s. */
+static void wait_holder(struct tracker *t, const char *h)
+{
+    for (int i = 0; i < 300; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        bool ok = holder_is(s, h);
+        tracker_release(t, s);
+        if (ok)
+            return;
+        sleep_ms(10);
+    }
+    fail_msg("lease never held by %s", h);
+}
+
+/* GET N answers after 300 ms with holder "hN" at resourceVersion 100 + N. */
+static const char *numbered_gets(int n, int *delay_ms)
+{
+    char h[16];
+    snprintf(h, sizeof(h), "h%d", n);
+    *delay_ms = 300;
+    return lease_response(n % 8, "u1", 100 + n, h);
+}
+
+/*
+ * The coalescing rule: one GET in flight per Lease, and a refresh asked for while it is in flight is not
+ * answered by it (that GET may have read the Lease before the refresh was asked for) but by the next,
+ * which is sent after it was asked for; the refreshes asked for meanwhile share that next GET.
+ */
+static void test_refresh_coalesced(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "h0");
+    struct fresh_api fa = {.list_body = list, .get_answer = numbered_gets};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_holder(t, "h0");
+    wait_state(t, true, true);
+
+    struct waiter w1, w2, w3, w4;
+    ask(t, &w1);
+    sleep_ms(100); /* GET 1 is in flight (answered at ~300 ms) */
+    ask(t, &w2);
+    sleep_ms(50);
+    ask(t, &w3);
+    wait_done(&w1, 3000);
+    wait_done(&w2, 3000);
+    wait_done(&w3, 3000);
+    assert_int_equal((int)fa.gets, 2);
+    assert_true(holder_is(w1.rf.snap, "h1"));
+    if (!holder_is(w2.rf.snap, "h2") || !holder_is(w3.rf.snap, "h2"))
+        fail_msg("refreshes asked for while GET 1 was in flight were answered by it: %.*s, %.*s",
+                 (int)w2.rf.snap->holder_len, w2.rf.snap->holder, (int)w3.rf.snap->holder_len,
+                 w3.rf.snap->holder);
+    /* each answered by a GET that came after it was asked for */
+    assert_true(fa.get_at[0] > w1.asked && w1.rf.sent_mono_ns > w1.asked);
+    assert_true(fa.get_at[1] > w3.asked && w2.rf.sent_mono_ns > w3.asked);
+    assert_true(w2.rf.sent_mono_ns >= w1.done_at - 5000000); /* the second GET starts when the first ends */
+    assert_int_equal(w1.rf.code, 200);
+    assert_string_equal(w1.rf.err, "");
+
+    /* the reads were newer than the watch (resourceVersion 101, 102 > 10): the watched state follows */
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_true(holder_is(s, "h2"));
+    assert_string_equal(s->resource_version, "102");
+    tracker_release(t, s);
+
+    /* nothing in flight: the next refresh gets a GET of its own at once */
+    ask(t, &w4);
+    wait_done(&w4, 3000);
+    assert_int_equal((int)fa.gets, 3);
+    assert_true(holder_is(w4.rf.snap, "h3"));
+    assert_true(w4.done_at - w4.asked < 600000000LL);
+
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.fresh_reads[1], 3);
+    assert_int_equal((int)st.fresh_reads[0], 0);
+    assert_int_equal((int)st.fresh_refreshes, 4);
+    assert_int_equal((int)st.fresh_applied, 3);
+    struct waiter *ws[] = {&w1, &w2, &w3, &w4};
+    for (size_t i = 0; i < 4; i++)
+        tracker_release(t, ws[i]->rf.snap);
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
+/* The GET answers at once: holder "new" at resourceVersion 20. */
+static const char *read_new(int n, int *delay_ms)
+{
+    (void)n;
+    *delay_ms = 0;
+    return lease_response(0, "u1", 20, "new");
+}
+
+#define EVENT(rv, holder)                                                                                    \
+    "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\",\"uid\":"      \
+    "\"u1\","                                                                                                \
+    "\"resourceVersion\":\"" #rv "\"},\"spec\":{\"holderIdentity\":\"" holder                                \
+    "\",\"leaseDurationSeconds\":15,"                                                                        \
+    "\"leaseTransitions\":1}}}\n"
+
+/*
+ * A fresh read newer than the watch replaces the watched state at once, and the watch's later delivery of
+ * older events (a lagging watch cache) does not move it back; events past it apply as usual.
+ */
+static void test_refresh_never_backwards(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "old");
+    static const struct fresh_event events[] = {{600, EVENT(15, "mid")}, {300, EVENT(25, "last")}, {0, NULL}};
+    struct fresh_api fa = {.list_body = list, .events = events, .get_answer = read_new};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_holder(t, "old");
+    struct waiter w;
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_true(holder_is(w.rf.snap, "new"));
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_true(holder_is(s, "new")); /* published for everyone */
+    int64_t changed = s->changed_mono_ns;
+    tracker_release(t, s);
+    while (mono_now() - w.done_at < 750000000LL) { /* "mid" (15) comes meanwhile and is not applied */
+        s = tracker_acquire(t, 0);
+        bool ok = holder_is(s, "new") && s->changed_mono_ns == changed;
+        tracker_release(t, s);
+        if (!ok)
+            fail_msg("the watch's older event moved the state back");
+        sleep_ms(10);
+    }
+    wait_holder(t, "last"); /* 25: newer than the read */
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.fresh_applied, 1);
+    tracker_release(t, w.rf.snap);
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
+/* GET 1: the same Lease at an older resourceVersion (20) than the watch's (30); GET 2: a Lease of another uid
+ * at resourceVersion 20 (deleted and re-created, the watch not caught up). */
+static const char *read_older(int n, int *delay_ms)
+{
+    *delay_ms = 0;
+    return n == 1 ? lease_response(1, "u1", 20, "older") : lease_response(2, "u9", 20, "other-lease");
+}
+
+/*
+ * A read older than the watch: the watch's later change of the same Lease answers (it is as fresh); the
+ * watched state is not moved back.  A read of another Lease under the name (another uid) decides on its own
+ * record, seen now, and leaves the watched state alone.
+ */
+static void test_refresh_older_read(void **state)
+{
+    (void)state;
+    char *list = fresh_list(30, 30, "cur");
+    struct fresh_api fa = {.list_body = list, .get_answer = read_older};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_holder(t, "cur");
+    struct waiter w1, w2;
+    ask(t, &w1);
+    wait_done(&w1, 3000);
+    assert_true(holder_is(w1.rf.snap, "cur"));
+    ask(t, &w2);
+    wait_done(&w2, 3000);
+    assert_true(holder_is(w2.rf.snap, "other-lease"));
+    assert_string_equal(w2.rf.snap->uid, "u9");
+    assert_string_equal(w2.rf.snap->epoch, "u9/1");
+    int64_t now = mono_now();
+    assert_true(w2.rf.snap->changed_mono_ns <= now && now - w2.rf.snap->changed_mono_ns < 1000000000LL);
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_true(holder_is(s, "cur"));
+    assert_string_equal(s->uid, "u1");
+    tracker_release(t, s);
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.fresh_applied, 0);
+    assert_int_equal((int)st.fresh_reads[1], 2);
+    tracker_release(t, w1.rf.snap);
+    tracker_release(t, w2.rf.snap);
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
+/* An HTTP response with STATUS ("500 Internal Server Error") and BODY; static storage, one per SLOT. */
+static const char *http_response(int slot, const char *status, const char *body)
+{
+    static char bufs[4][1024];
+    snprintf(
+        bufs[slot], sizeof(bufs[slot]),
+        "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+        status, strlen(body), body);
+    return bufs[slot];
+}
+
+/* GET 1: 500; 2: 404; 3: held past the budget; 4: not JSON; 5: a Lease that cannot be decoded. */
+static const char *read_failures(int n, int *delay_ms)
+{
+    *delay_ms = n == 3 ? 1500 : 0;
+    switch (n) {
+    case 1:
+        return http_response(0, "500 Internal Server Error",
+                             "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"etcd is down\","
+                             "\"reason\":\"InternalError\",\"code\":500}");
+    case 2:
+        return http_response(
+            1, "404 Not Found",
+            "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}");
+    case 4:
+        return http_response(2, "200 OK", "{\"kin");
+    case 5:
+        return http_response(3, "200 OK",
+                             "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\",\"uid\":\"u1\","
+                             "\"resourceVersion\":\"40\"},\"spec\":{\"leaseDurationSeconds\":\"15\"}}");
+    default:
+        return lease_response(3, "u1", 9, "h0");
+    }
+}
+
+/* A read that fails (error status, no answer within the budget, a body that cannot be decoded) gives no
+ * snapshot and says why; a 404 says the Lease does not exist (the watched state waits for the watch). */
+static void test_refresh_failures(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "h0");
+    struct fresh_api fa = {.list_body = list, .get_answer = read_failures};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    tracker_set_refresh_timeout(t, 200);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_holder(t, "h0");
+    struct waiter w;
+
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_null(w.rf.snap);
+    assert_int_equal(w.rf.code, 500);
+    assert_non_null(strstr(w.rf.err, "etcd is down"));
+    assert_false(w.rf.timed_out);
+
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_non_null(w.rf.snap);
+    assert_true(w.rf.snap->known);
+    assert_false(w.rf.snap->exists);
+    assert_int_equal(w.rf.code, 404);
+    tracker_release(t, w.rf.snap);
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_true(holder_is(s, "h0")); /* a 404 has no revision to order it by: the watch decides */
+    tracker_release(t, s);
+
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_null(w.rf.snap);
+    assert_string_equal(w.rf.err, "no answer within 200 ms");
+    assert_true(w.rf.timed_out);
+    if (w.done_at - w.asked < 190000000LL || w.done_at - w.asked > 700000000LL)
+        fail_msg("the budget of 200 ms failed the read after %lld ms",
+                 (long long)((w.done_at - w.asked) / 1000000));
+
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_null(w.rf.snap);
+    assert_non_null(strstr(w.rf.err, "not JSON"));
+
+    ask(t, &w);
+    wait_done(&w, 3000);
+    assert_null(w.rf.snap);
+    assert_non_null(strstr(w.rf.err, "cannot be decoded"));
+
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.fresh_reads[0], 4);
+    assert_int_equal((int)st.fresh_reads[1], 1);
+    s = tracker_acquire(t, 0);
+    assert_true(holder_is(s, "h0")); /* failed reads leave the watched state alone */
+    tracker_release(t, s);
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
+/* GET answered after 2 s. */
+static const char *read_slow(int n, int *delay_ms)
+{
+    (void)n;
+    *delay_ms = 2000;
+    return lease_response(4, "u1", 9, "h0");
+}
+
+/* A tracker that is not running answers at once, failed; stopping it fails the refreshes under way. */
+static void test_refresh_not_running(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "h0");
+    struct fresh_api fa = {.list_body = list, .get_answer = read_slow};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    tracker_set_refresh_timeout(t, 5000);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    struct waiter w1, w2, w3;
+    ask(t, &w1);
+    assert_true(atomic_load(&w1.done)); /* answered before tracker_refresh returned */
+    assert_null(w1.rf.snap);
+    assert_string_equal(w1.rf.err, "the tracker is not running");
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_holder(t, "h0");
+    ask(t, &w2);
+    sleep_ms(100);
+    ask(t, &w3); /* queued behind the GET in flight */
+    sleep_ms(100);
+    tracker_stop(t);
+    assert_true(atomic_load(&w2.done) && atomic_load(&w3.done));
+    assert_null(w2.rf.snap);
+    assert_null(w3.rf.snap);
+    assert_string_equal(w2.rf.err, "the tracker stopped");
+    assert_string_equal(w3.rf.err, "the tracker stopped");
+    ask(t, &w1);
+    assert_true(atomic_load(&w1.done));
+    assert_string_equal(w1.rf.err, "the tracker is not running");
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+    free(list);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -728,6 +1297,11 @@ int main(void)
         cmocka_unit_test(test_undecodable_event_is_unknown),
         cmocka_unit_test(test_undecodable_list_is_unknown),
         cmocka_unit_test(test_renew_time_on_the_monotonic_clock),
+        cmocka_unit_test(test_refresh_coalesced),
+        cmocka_unit_test(test_refresh_never_backwards),
+        cmocka_unit_test(test_refresh_older_read),
+        cmocka_unit_test(test_refresh_failures),
+        cmocka_unit_test(test_refresh_not_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
