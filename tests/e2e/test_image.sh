@@ -9,8 +9,8 @@
 #     runAsUser/runAsGroup/fsGroup, the read-only root, no privilege
 #     escalation and capabilities dropped; a change on either side that breaks
 #     the other fails here;
-#   - the base fences nothing, so the ConfigMap's content is the demo
-#     overlay's (manifests/examples), which fences demo/controller-leader;
+#   - the base fences nothing; the fence is the demo overlay's LeaseFence
+#     (manifests/examples), applied to kube-sim with the CRD from the render;
 #   - Kubernetes access as in a cluster: the kubelet's service-account volume
 #     (token, ca.crt, namespace) and KUBERNETES_SERVICE_HOST/PORT, with
 #     kube-sim's CA and a token kube-sim knows as the leasefence service
@@ -164,6 +164,23 @@ api "$API/apis/coordination.k8s.io/v1/namespaces/demo/leases" -d '{"apiVersion":
   "metadata":{"name":"controller-leader","namespace":"demo"},
   "spec":{"holderIdentity":"pod-a","leaseDurationSeconds":3600,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}' >/dev/null
 
+# The fence is the demo's LeaseFence object (the demo overlay fences with it, not with config.json):
+# the CRD from the rendered base, then the LeaseFence, applied with the real kubectl.
+$PY - "$TMP/examples.yaml" "$TMP/crd.yaml" "$TMP/leasefence.yaml" <<'PY' || fail "find the CRD and the demo LeaseFence in the render"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+crd = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+lf = [d for d in docs if d["kind"] == "LeaseFence"]
+assert len(crd) == 1 and len(lf) == 1, (len(crd), len(lf))
+yaml.safe_dump(crd[0], open(sys.argv[2], "w"))
+yaml.safe_dump(lf[0], open(sys.argv[3], "w"))
+PY
+KC=(kubectl --kubeconfig "$SIM_DIR/kubeconfig" --cache-dir "$TMP/kube-cache")
+check "kubectl apply the LeaseFence CRD" "${KC[@]}" apply -f "$TMP/crd.yaml"
+check "kubectl apply the demo LeaseFence (once the CRD is established)" wait_for 20 "${KC[@]}" apply -f "$TMP/leasefence.yaml"
+LF_NS=$($PY -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["metadata"]["namespace"])' "$TMP/leasefence.yaml")
+WRITER=system:serviceaccount:$LF_NS:$($PY -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["spec"]["writers"]["serviceAccounts"][0])' "$TMP/leasefence.yaml")
+
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null 2>&1 || fail "serving certificate (certs/generate.sh)"
 RUN=(--pull=never --network host --user "$UID_:$GID_")
 [ "$FSGROUP" = null ] || RUN+=(--group-add "$FSGROUP")
@@ -235,7 +252,8 @@ review() {
 }
 decide() { review "$@" | "${CURL[@]}" -H 'Content-Type: application/json' --data-binary @- "$URL$WEBHOOK_PATH" |
   jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason // "-")"'; }
-WRITER=$(pod '.mounts[] | select(.kind == "configMap") | .files["config.json"]' | jq -r '.fences[] | select(.lease == "demo/controller-leader") | .writers.users[0]')
+# The LeaseFence is watched, not read at start: give it up to 10 s to reach the decisions.
+for _ in $(seq 100); do [ "$(decide "$WRITER" pod-a)" = "true holder" ] && break; sleep 0.1; done
 expect_eq "the Lease holder's write is allowed" "true holder" "$(decide "$WRITER" pod-a)"
 expect_eq "another replica's write is denied" "false not-holder" "$(decide "$WRITER" pod-b)"
 
