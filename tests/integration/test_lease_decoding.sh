@@ -110,7 +110,8 @@ C_PID=$LAST_PID
 # (the answer that names the holder is the one read: under valgrind the status server is slow)
 st=""; end=$((SECONDS + 5 * TW))
 while [ $SECONDS -lt $end ]; do
-  out=$(curl -s "127.0.0.1:$CPORT/"); jq -e '.name != ""' >/dev/null 2>&1 <<<"$out" && { st=$out; break; }; sleep 0.1
+  # (jq -e exits 0 on empty input: before the status server listens, curl prints nothing)
+  out=$(curl -s "127.0.0.1:$CPORT/"); [ -n "$out" ] && jq -e '.name != ""' >/dev/null 2>&1 <<<"$out" && { st=$out; break; }; sleep 0.1
 done
 check "elect: status names the holder" test -n "$st"
 expect_eq "elect: status name is the holder whole, escaped" '"replica-a\u0000x"' "$(jq -c .name <<<"$st")"
