@@ -5,6 +5,11 @@
  */
 #include "kube.h"
 #include "xmem.h"
+
+#include "lf_buf.h"
+#include "lf_clock.h"
+#include "lf_fatal.h"
+#include "lf_file.h"
 #include "version.h"
 
 #include <errno.h>
@@ -73,39 +78,14 @@ static void blob_release(struct blob *b)
 
 /* ---- files and base64 ---- */
 
-static int read_file(const char *path, size_t cap, struct blob *out, char *err, size_t errlen)
+/* PATH whole into OUT (lf_file_read: at most CAP bytes, errors named after WHAT). */
+static int read_file(const char *what, const char *path, size_t cap, struct blob *out, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
+    size_t len = 0;
+    char *data = lf_file_read(what, path, cap, &len, err, errlen);
+    if (data == NULL)
         return -1;
-    }
-    size_t len = 0, sz = 4096;
-    unsigned char *buf = xcalloc(1, sz + 1);
-    for (;;) {
-        size_t n = fread(buf + len, 1, sz - len, f);
-        len += n;
-        if (len < sz)
-            break;
-        if (sz >= cap) {
-            fclose(f);
-            free(buf);
-            snprintf(err, errlen, "cannot read '%s': larger than %zu bytes", path, cap);
-            return -1;
-        }
-        sz *= 2;
-        unsigned char *nb = xrealloc(buf, sz + 1);
-        buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        snprintf(err, errlen, "cannot read '%s': read error", path);
-        return -1;
-    }
-    buf[len] = '\0';
-    out->data = buf;
+    out->data = (unsigned char *)data;
     out->len = len;
     return 0;
 }
@@ -155,7 +135,7 @@ static int use_tls_server_name(struct kube_client *c, char *err, size_t errlen)
     char *host = NULL, *port = NULL, *url = NULL;
     CURLU *u = curl_url();
     if (u == NULL)
-        abort();
+        lf_fatal_oom("curl_url", 0);
     if (strncmp(c->server, "https://", 8) != 0) {
         rc = 0; /* plain HTTP: no certificate to verify */
         goto out;
@@ -181,7 +161,7 @@ static int use_tls_server_name(struct kube_client *c, char *err, size_t errlen)
     c->connect_to = curl_slist_append(NULL, entry);
     free(entry);
     if (c->connect_to == NULL)
-        abort();
+        lf_fatal_oom("curl_slist_append", m);
     rc = 0;
 out:
     curl_free(host);
@@ -191,17 +171,10 @@ out:
     return rc;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char *read_token(const char *path, char *err, size_t errlen)
 {
     struct blob b = {0};
-    if (read_file(path, 1 << 20, &b, err, errlen) != 0)
+    if (read_file("token file", path, 1 << 20, &b, err, errlen) != 0)
         return NULL;
     size_t n = strnlen((char *)b.data, b.len);
     while (n > 0 &&
@@ -285,12 +258,10 @@ static int load_kubeconfig(struct kube_client *c, const char *path, char *err, s
     bool have_parser = false, have_doc = false;
     char *dir = NULL;
 
-    if (read_file(path, 4u << 20, &raw, e2, sizeof(e2)) != 0) {
-        snprintf(err, errlen, "kubeconfig: %s", e2);
+    if (read_file("kubeconfig", path, 4u << 20, &raw, err, errlen) != 0)
         goto out;
-    }
     if (!yaml_parser_initialize(&parser))
-        abort();
+        lf_fatal_oom("yaml_parser_initialize", 0);
     have_parser = true;
     yaml_parser_set_input_string(&parser, raw.data, raw.len);
     if (!yaml_parser_load(&parser, &doc)) {
@@ -398,7 +369,7 @@ static int load_kubeconfig(struct kube_client *c, const char *path, char *err, s
                 snprintf(err, errlen, "kubeconfig '%s': user '%s': %s", path, user_name, e2);
                 goto out;
             }
-            c->token_read_ns = mono_ns();
+            c->token_read_ns = lf_clock_mono_ns();
         }
         const char *ccd = ymap_str(&doc, user, "client-certificate-data");
         const char *ccf = ymap_str(&doc, user, "client-certificate");
@@ -468,7 +439,7 @@ static int load_in_cluster(struct kube_client *c, char *err, size_t errlen)
         snprintf(err, errlen, "in-cluster: %s", e2);
         return -1;
     }
-    c->token_read_ns = mono_ns();
+    c->token_read_ns = lf_clock_mono_ns();
     snprintf(p, sizeof(p), "%s/ca.crt", dir);
     c->ca_file = xstrdup(p);
     return 0;
@@ -544,7 +515,7 @@ struct kube_client *kube_client_new(const char *kubeconfig_path, char *err, size
     }
     c->share = curl_share_init();
     if (c->share == NULL)
-        abort();
+        lf_fatal_oom("curl_share_init", 0);
     curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
@@ -624,12 +595,12 @@ static char *auth_header(struct kube_client *c)
 {
     char *h = NULL;
     pthread_mutex_lock(&c->token_lock);
-    int64_t since = mono_ns() - c->token_read_ns;
+    int64_t since = lf_clock_mono_ns() - c->token_read_ns;
     if (c->token_file != NULL && (since >= (int64_t)c->token_reread_s * 1000000000 ||
                                   (c->token_rejected && since >= TOKEN_REJECTED_REREAD_NS))) {
         char e2[256];
         char *t = read_token(c->token_file, e2, sizeof(e2));
-        c->token_read_ns = mono_ns();
+        c->token_read_ns = lf_clock_mono_ns();
         c->token_rejected = false;
         if (t != NULL) {
             wipe_free(c->token);
@@ -668,7 +639,7 @@ struct curl_slist *kube_headers(struct kube_client *c, const char *method)
         wipe_free(auth);
     }
     if (hl == NULL)
-        abort();
+        lf_fatal_oom("curl_slist_append", 0);
     return hl;
 }
 
@@ -692,7 +663,7 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
 {
     CURL *h = curl_easy_init();
     if (h == NULL)
-        abort();
+        lf_fatal_oom("curl_easy_init", 0);
     const char *base = c->url_base != NULL ? c->url_base : c->server;
     size_t n = strlen(base) + strlen(path) + 1;
     char *url = xcalloc(1, n);
@@ -742,27 +713,6 @@ CURL *kube_easy_new(struct kube_client *c, const char *method, const char *path,
 }
 
 /* ---- requests ---- */
-
-struct body_buf {
-    char *data;
-    size_t len, cap;
-    bool overflow;
-};
-
-static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct body_buf *b = userdata;
-    size_t n = size * nmemb;
-    if (b->len + n > MAX_BODY) {
-        b->overflow = true;
-        return 0;
-    }
-    xgrow(&b->data, &b->cap, b->len + n + 1);
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
 
 static const char *reason_phrase(int code)
 {
@@ -818,13 +768,14 @@ static int request(struct kube_client *c, const char *method, const char *path, 
                    json_t *body, long timeout_ms, json_t **resp, char *err, size_t errlen)
 {
     struct curl_slist *hl = NULL;
-    struct body_buf b = {0};
+    struct lf_buf b;
     char *payload = NULL;
     int code = 0;
     if (resp != NULL)
         *resp = NULL;
     if (timeout_ms <= 0)
         timeout_ms = KUBE_DEFAULT_TIMEOUT_MS;
+    lf_buf_init(&b, MAX_BODY);
 
     if (ctype != NULL) {
         char line[128];
@@ -832,7 +783,7 @@ static int request(struct kube_client *c, const char *method, const char *path, 
         hl = kube_headers(c, "GET"); /* no Content-Type */
         hl = curl_slist_append(hl, line);
         if (hl == NULL)
-            abort();
+            lf_fatal_oom("curl_slist_append", sizeof(line));
     } else {
         hl = kube_headers(c, method);
     }
@@ -841,11 +792,11 @@ static int request(struct kube_client *c, const char *method, const char *path, 
     if (body != NULL) {
         payload = json_dumps(body, JSON_COMPACT);
         if (payload == NULL)
-            abort();
+            lf_fatal_oom("json_dumps", 0);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, lf_buf_curl_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
@@ -873,7 +824,7 @@ out:
     curl_easy_cleanup(h);
     kube_headers_free(hl);
     free(payload);
-    free(b.data);
+    lf_buf_release(&b);
     return code;
 }
 

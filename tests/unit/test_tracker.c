@@ -19,6 +19,8 @@
 
 #include "kube.h"
 #include "lease.h"
+#include "lf_clock.h"
+#include "testing.h"
 #include "tracker.h"
 
 static struct kube_client *unreachable_client(void)
@@ -675,7 +677,7 @@ static void test_renew_time_on_the_monotonic_clock(void **state)
 {
     (void)state;
     char old[48], fresh[48], spec[256], *event = NULL;
-    int64_t wall = lease_now_us();
+    int64_t wall = lf_clock_real_us();
     lease_format_microtime(wall - 3600LL * 1000000, old, sizeof(old));
     lease_format_microtime(wall, fresh, sizeof(fresh));
     snprintf(spec, sizeof(spec), "\"holderIdentity\":\"h\",\"leaseDurationSeconds\":15,\"renewTime\":\"%s\"",
