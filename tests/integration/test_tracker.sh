@@ -8,7 +8,7 @@ TW=1; [ -z "${LEASEFENCE_WRAPPER:-}" ] || TW=4   # make valgrind: the candidate 
 
 PROBE=$TMP/tracker_probe
 build_probe() {
-  local cc_args=(-std=c11 -D_GNU_SOURCE -I"$ROOT/elector" -pthread -o "$PROBE" "$ROOT/tests/integration/tracker_probe.c"
+  local cc_args=(-std=c11 -D_GNU_SOURCE -I"$ROOT/elector/include" -pthread -o "$PROBE" "$ROOT/tests/integration/tracker_probe.c"
     "$BUILD/libleasefence-elector.a" -lcurl -ljansson -lyaml -lssl -lcrypto -lm)
   # make sanitize builds the archive with clang and ASan/UBSan: link the probe the same way then.
   cc "${cc_args[@]}" 2>/dev/null || clang -fsanitize=address,undefined "${cc_args[@]}" 2>/dev/null ||
