@@ -144,8 +144,8 @@ struct candidate *candidate_new(struct kube_client *client, const struct candida
     return candidate_new_ops(cfg, &ops, err, errlen);
 }
 
-struct candidate *candidate_new_ops(const struct candidate_config *cfg, const struct candidate_ops *ops, char *err,
-                                    size_t errlen)
+struct candidate *candidate_new_ops(const struct candidate_config *cfg, const struct candidate_ops *ops,
+                                    char *err, size_t errlen)
 {
     if (candidate_config_validate(cfg, err, errlen) != 0)
         return NULL;

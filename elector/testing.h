@@ -26,8 +26,8 @@ struct candidate_ops {
 };
 
 /** A candidate whose Lease I/O and clocks are OPS (copied); otherwise as candidate_new. */
-struct candidate *candidate_new_ops(const struct candidate_config *cfg, const struct candidate_ops *ops, char *err,
-                                    size_t errlen);
+struct candidate *candidate_new_ops(const struct candidate_config *cfg, const struct candidate_ops *ops,
+                                    char *err, size_t errlen);
 
 /**
  * One tryAcquireOrRenew step at the ops' current time (what candidate_run

@@ -40,7 +40,7 @@
 #define WATCH_TIMEOUT_S        30           /* plus up to half of it again, as jitter */
 #define WATCH_SILENCE_MARGIN_S 10           /* a watch silent for its timeoutSeconds plus this is abandoned */
 #define SWEEP_MAX_NS           5000000000LL /* how often watches are checked for silence, at most */
-#define MAX_LIST               (16u << 20) /* a list of one Lease; what kube_request allows a body */
+#define MAX_LIST               (16u << 20)  /* a list of one Lease; what kube_request allows a body */
 #define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
 #define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
 #define MAX_CONNECTIONS        16    /* per API server, at least; lifted when it speaks only HTTP/1.1 */
@@ -84,7 +84,7 @@ struct item {
     enum phase phase;
     CURL *easy;
     struct shared_headers *hdrs; /* those of the current request */
-    struct lf_buf list_body; /* capped at MAX_LIST */
+    struct lf_buf list_body;     /* capped at MAX_LIST */
     struct kube_watch_decoder dec;
     bool watch_ok;      /* the watch answered 200 */
     bool watch_gone;    /* an ERROR 410 event came */
@@ -110,9 +110,9 @@ struct item {
     int64_t fresh_applied; /* when a fresh read last replaced the state (0: never) */
 
     /* fresh reads (tracker_refresh); tracker thread only */
-    CURL *get;                       /* the GET in flight, NULL when none */
-    struct shared_headers *get_hdrs; /* its header list */
-    struct lf_buf get_body;          /* its body, capped at MAX_EVENT */
+    CURL *get;                         /* the GET in flight, NULL when none */
+    struct shared_headers *get_hdrs;   /* its header list */
+    struct lf_buf get_body;            /* its body, capped at MAX_EVENT */
     int64_t get_sent;                  /* when it was started */
     struct tracker_refresh *answering; /* asked for before it started: it answers them */
     struct tracker_refresh *queued;    /* asked for while it was in flight: the next GET answers them */
@@ -1006,8 +1006,9 @@ static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t 
     curl_easy_getinfo(it->get, CURLINFO_RESPONSE_CODE, &code);
     kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
     json_error_t je;
-    json_t *j =
-        cc == CURLE_OK && it->get_body.len > 0 ? json_loadb(it->get_body.data, it->get_body.len, JSON_ALLOW_NUL, &je) : NULL;
+    json_t *j = cc == CURLE_OK && it->get_body.len > 0
+                    ? json_loadb(it->get_body.data, it->get_body.len, JSON_ALLOW_NUL, &je)
+                    : NULL;
     int64_t sent = it->get_sent;
     end_get(t, it);
     if (cc == CURLE_OPERATION_TIMEDOUT) {

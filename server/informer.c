@@ -115,8 +115,8 @@ struct stream {
     struct informer *in;
     CURL *h;
     struct kube_watch_decoder dec;
-    bool gone;  /* 410: list again */
-    bool bad;   /* an event that cannot be decoded: list again */
+    bool gone;          /* 410: list again */
+    bool bad;           /* an event that cannot be decoded: list again */
     struct lf_buf body; /* a non-200 answer's body, its first MAX_ERROR_BODY bytes */
     char err[512];
 };
@@ -274,7 +274,8 @@ static void *run(void *arg)
         } else if (r < 0) {
             log_once(in, LOGL_WARN, "cannot watch, retrying", err);
         }
-        if (r < 0 || lf_clock_mono_ns() - start < SHORT_WATCH_NS) { /* a server that ends every watch at once */
+        if (r < 0 ||
+            lf_clock_mono_ns() - start < SHORT_WATCH_NS) { /* a server that ends every watch at once */
             nap(in, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         } else {

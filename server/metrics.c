@@ -43,7 +43,8 @@ struct metrics_thread {
     _Atomic uint64_t bucket[NBUCKETS + 1];
     _Atomic uint64_t count, sum_ns;
     _Atomic uint64_t bad[NBAD];
-    _Atomic uint64_t unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the fences last changed */
+    _Atomic uint64_t
+        unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the fences last changed */
     _Atomic uint64_t strict_waits[STRICT_RESULTS], strict_bucket[NSTRICT_BUCKETS + 1], strict_sum_ns,
         strict_overturned;
     _Atomic int64_t in_flight;
@@ -62,10 +63,10 @@ static _Atomic int64_t max_skew_ns = 30 * 1000000000LL; /* serve's --max-clock-s
 static double start_time;
 
 /* Relaxed: each counter has one writer (its thread), so a load and a store make the increment. */
-#define LOAD(x)      atomic_load_explicit(&(x), memory_order_relaxed)
-#define STORE(x, v)  atomic_store_explicit(&(x), (v), memory_order_relaxed)
-#define BUMP(x, n)   STORE(x, LOAD(x) + (n))
-#define ADD(x, n)    atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
+#define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+#define BUMP(x, n)  STORE(x, LOAD(x) + (n))
+#define ADD(x, n)   atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
 
 void metrics_init(void)
 {

@@ -77,9 +77,10 @@ char *vwc_not_elections(char *const *leases, size_t nleases)
 {
     struct lf_buf b;
     lf_buf_init(&b, EXPR_MAX);
-    lf_buf_append_str(&b, "!(request.resource.group == 'coordination.k8s.io' && (request.resource.resource == "
-              "'leasecandidates' || (request.resource.resource == 'leases' && (request.namespace + '/' + "
-              "request.name) in ");
+    lf_buf_append_str(
+        &b, "!(request.resource.group == 'coordination.k8s.io' && (request.resource.resource == "
+            "'leasecandidates' || (request.resource.resource == 'leases' && (request.namespace + '/' + "
+            "request.name) in ");
     put_list(&b, leases, nleases);
     lf_buf_append_str(&b, ")))");
     return b.data;

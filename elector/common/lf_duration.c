@@ -7,9 +7,11 @@
 static const struct {
     const char *name;
     uint64_t ns;
-} units[] = {{"ns", 1ULL},          {"us", 1000ULL},       {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
-             {"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */ {"ms", 1000000ULL},     {"s", 1000000000ULL},
-             {"m", 60000000000ULL},  {"h", 3600000000000ULL}};
+} units[] = {{"ns", 1ULL},           {"us", 1000ULL},
+             {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+             {"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */ {"ms", 1000000ULL},
+             {"s", 1000000000ULL},   {"m", 60000000000ULL},
+             {"h", 3600000000000ULL}};
 
 #define DURATION_MAX ((uint64_t)INT64_MAX)
 

@@ -3,8 +3,8 @@
 /*
  * The one duration grammar, Go's time.ParseDuration (shared runtime tier, elector/common/README), for every
  * duration flag and configuration field: a sequence of decimal numbers, each with an optional fraction and
- * a unit, ns us µs ms s m h ("300ms", "1.5s", "1m30s", ".5h"), an optional leading '+', or a bare "0".  A bare
- * number other than 0 is refused ("missing unit"); so are negative durations (no flag wants one).
+ * a unit, ns us µs ms s m h ("300ms", "1.5s", "1m30s", ".5h"), an optional leading '+', or a bare "0".  A
+ * bare number other than 0 is refused ("missing unit"); so are negative durations (no flag wants one).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -24,10 +24,11 @@ _Noreturn void lf_fatal_at(const char *file, int line, const char *msg, const ch
     json_inner(m, sizeof(m), msg);
     json_inner(w, sizeof(w), what);
     json_inner(f, sizeof(f), file);
-    int n = snprintf(out, sizeof(out),
-                     "{\"ts\":\"%s.%03dZ\",\"level\":\"fatal\",\"msg\":\"%s\",\"what\":\"%s\",\"size\":\"%zu\","
-                     "\"file\":\"%s\",\"line\":\"%d\"}\n",
-                     ts, (int)(now_ms % 1000), m, w, size, f, line);
+    int n =
+        snprintf(out, sizeof(out),
+                 "{\"ts\":\"%s.%03dZ\",\"level\":\"fatal\",\"msg\":\"%s\",\"what\":\"%s\",\"size\":\"%zu\","
+                 "\"file\":\"%s\",\"line\":\"%d\"}\n",
+                 ts, (int)(now_ms % 1000), m, w, size, f, line);
     if (n > 0)
         fd_write_all(STDERR_FILENO, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
     abort();

@@ -2,8 +2,9 @@
 #define LEASEFENCE_LF_FATAL_H
 /*
  * The one fatal path (shared runtime tier, elector/common/README: the library and the program only).
- * Writes one JSON line to stderr, {"ts":…,"level":"fatal","msg":MSG,"what":WHAT,"size":"N","file":…,"line":"N"},
- * without allocating, then aborts.  Like h2o's h2o_fatal and redis's zmalloc_default_oom.
+ * Writes one JSON line to stderr,
+ * {"ts":…,"level":"fatal","msg":MSG,"what":WHAT,"size":"N","file":…,"line":"N"}, without allocating, then
+ * aborts.  Like h2o's h2o_fatal and redis's zmalloc_default_oom.
  */
 #include <stddef.h>
 

@@ -37,11 +37,13 @@ int lf_name_check_lease(const char *ns, size_t ns_len, const char *name, size_t 
                         size_t errlen)
 {
     if (!lf_name_label(ns, ns_len)) {
-        snprintf(err, errlen, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)", (int)ns_len, ns);
+        snprintf(err, errlen, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)", (int)ns_len,
+                 ns);
         return -1;
     }
     if (!lf_name_subdomain(name, name_len)) {
-        snprintf(err, errlen, "name '%.*s' is not a valid Lease name (RFC 1123 subdomain)", (int)name_len, name);
+        snprintf(err, errlen, "name '%.*s' is not a valid Lease name (RFC 1123 subdomain)", (int)name_len,
+                 name);
         return -1;
     }
     return 0;

@@ -17,7 +17,8 @@ void *xmem_calloc_at(const char *file, int line, size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (p == NULL)
-        lf_fatal_at(file, line, "out of memory", "calloc", n > 0 && size > SIZE_MAX / n ? SIZE_MAX : n * size);
+        lf_fatal_at(file, line, "out of memory", "calloc",
+                    n > 0 && size > SIZE_MAX / n ? SIZE_MAX : n * size);
     return p;
 }
 

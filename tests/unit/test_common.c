@@ -299,10 +299,14 @@ static void test_fatal_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_duration_grammar), cmocka_unit_test(test_duration_one_grammar),
-        cmocka_unit_test(test_names),            cmocka_unit_test(test_lease_refs),
-        cmocka_unit_test(test_tracker_names),    cmocka_unit_test(test_buf),
-        cmocka_unit_test(test_file),             cmocka_unit_test(test_xgrow_huge),
+        cmocka_unit_test(test_duration_grammar),
+        cmocka_unit_test(test_duration_one_grammar),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_lease_refs),
+        cmocka_unit_test(test_tracker_names),
+        cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_file),
+        cmocka_unit_test(test_xgrow_huge),
         cmocka_unit_test(test_fatal_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -343,7 +343,8 @@ static bool sink_has(const char *needle)
     return r;
 }
 
-static int get_fails(void *ctx, const char *ns, const char *name, long t, json_t **out, char *err, size_t errlen)
+static int get_fails(void *ctx, const char *ns, const char *name, long t, json_t **out, char *err,
+                     size_t errlen)
 {
     (void)ctx, (void)ns, (void)name, (void)t, (void)out;
     snprintf(err, errlen, "500 Internal Server Error: injected");
@@ -373,9 +374,10 @@ static void library_logs(void)
 
     int fd = mkstemp(kc);
     assert_true(fd >= 0);
-    dprintf(fd, "apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
-                "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: x, user: u}}]\n"
-                "current-context: c\n");
+    dprintf(fd,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: x, user: u}}]\n"
+            "current-context: c\n");
     close(fd);
     struct kube_client *kube = kube_client_new(kc, err, sizeof(err));
     unlink(kc);
@@ -397,8 +399,9 @@ static void test_sink(void **state)
     log_set_sink(NULL, NULL);
     assert_string_equal(out, ""); /* nothing on stderr */
     free(out);
-    assert_true(sink_has("\"msg\":\"cannot get lease\",\"lease\":\"demo/sink\",\"error\":\"500 Internal Server "
-                         "Error: injected\"}\n"));
+    assert_true(
+        sink_has("\"msg\":\"cannot get lease\",\"lease\":\"demo/sink\",\"error\":\"500 Internal Server "
+                 "Error: injected\"}\n"));
     assert_true(sink_has("\"msg\":\"cannot list lease\",\"lease\":\"demo/sink\""));
     /* whole JSON lines, one a call */
     pthread_mutex_lock(&sunk.lock);
