@@ -147,11 +147,8 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
 static int64_t f_mono(void *ctx)
 {
     struct store *s = ctx;
-    if (s->real_clocks) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * S + ts.tv_nsec + atomic_load(&s->skew_ns);
-    }
+    if (s->real_clocks)
+        return lf_clock_mono_ns() + atomic_load(&s->skew_ns);
     return s->mono;
 }
 
@@ -427,9 +424,7 @@ struct run {
 
 static int64_t real_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static void r_started(void *ctx, const char *epoch)

@@ -330,9 +330,7 @@ static void test_gone_watches_back_off(void **state)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return lf_clock_mono_ms();
 }
 
 /* Polls Lease 0 until its snapshot's watching and tracked are as wanted; fails after 3 s. */
@@ -736,9 +734,7 @@ struct fresh_api {
 
 static int64_t mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 struct fresh_conn {
