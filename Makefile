@@ -216,7 +216,7 @@ demo: deps
 lint:
 	tests/lint.sh
 
-# The whole C suite (unit, integration, e2e) under ASan + UBSan, built with
+# The unit and integration suites (not e2e) under ASan + UBSan, built with
 # clang in build/san.  Any sanitizer report fails the run (halt_on_error).
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LOGS = $(abspath $(BUILD))/san/sanitizer-logs
