@@ -615,6 +615,9 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		}
 		presentCR(res, cur)
 		o, st := mutate(cur)
+		if st == nil {
+			st = uidPrecondition(res, name, metaString(o, "uid"), cur)
+		}
 		if st != nil {
 			rc.fail(st)
 			return
@@ -627,17 +630,9 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			return
 		}
 		if cur == nil {
-			// A Lease PUT to a missing name creates it.  As kube-apiserver:
-			// a resourceVersion in the body is ignored when creating, but a
-			// uid is a precondition that the missing object fails.
-			if res.namespaced && !s.namespaceExists(ns) {
-				rc.fail(errNotFound("", "namespaces", ns))
-				return
-			}
-			if u := metaString(o, "uid"); u != "" {
-				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: ", u)))
-				return
-			}
+			// A Lease PUT to a missing name creates it, by POST's pipeline.
+			// As kube-apiserver: a resourceVersion in the body is ignored
+			// when creating (a uid was checked above: the missing object's is "").
 			out, st := s.createObject(rc, res, ns, name, o)
 			if st != nil && st.Reason == "AlreadyExists" && attempt < 20 {
 				continue // created meanwhile: update it
@@ -652,10 +647,6 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		m := meta(o)
 		if clientRV != "" && clientRV != metaString(cur, "resourceVersion") {
 			rc.fail(errConflict(res.group, res.resource, name, optimisticLockMsg))
-			return
-		}
-		if u := metaString(o, "uid"); u != "" && u != metaString(cur, "uid") {
-			rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", u, metaString(cur, "uid"))))
 			return
 		}
 		cm := meta(cur)
@@ -733,6 +724,18 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 	}
 }
 
+// uidPrecondition is the storage's check of the uid WANT that a write
+// carries (an update's body, a delete's preconditions) against the stored
+// object CUR (nil when missing: its uid is "").  As etcd3's GuaranteedUpdate,
+// it comes before everything else the write checks: the resourceVersion,
+// and when creating on update, the namespace and validation.
+func uidPrecondition(res *resDef, name, want string, cur obj) *apiStatus {
+	if have := metaString(cur, "uid"); want != "" && want != have {
+		return errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", want, have))
+	}
+	return nil
+}
+
 func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 	body, _ := io.ReadAll(io.LimitReader(rc.r.Body, 1<<20))
 	opts := obj{}
@@ -764,8 +767,9 @@ func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 			return
 		}
 		if pre, ok := opts["preconditions"].(map[string]interface{}); ok {
-			if u, _ := pre["uid"].(string); u != "" && u != metaString(cur, "uid") {
-				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", u, metaString(cur, "uid"))))
+			u, _ := pre["uid"].(string)
+			if st := uidPrecondition(res, name, u, cur); st != nil {
+				rc.fail(st)
 				return
 			}
 			if v, _ := pre["resourceVersion"].(string); v != "" && v != metaString(cur, "resourceVersion") {
