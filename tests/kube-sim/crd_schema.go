@@ -517,7 +517,9 @@ func goFormat(x interface{}) string {
 	return ""
 }
 
-// jsonType is the schema type of a decoded JSON value.
+// jsonType is the schema type of a decoded JSON value, in OpenAPI's words
+// ("boolean", "integer"), as schema validation messages say them; the typed
+// decoder's errors use encoding/json's words instead (jsonTypeName).
 func jsonType(x interface{}) string {
 	switch x.(type) {
 	case string:

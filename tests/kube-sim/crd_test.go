@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -47,38 +46,6 @@ func leaseFence(name string, spec map[string]interface{}) map[string]interface{}
 func lfSpec() map[string]interface{} {
 	return map[string]interface{}{"lease": "controller-leader",
 		"writers": map[string]interface{}{"users": []interface{}{"system:serviceaccount:demo:controller"}}}
-}
-
-func (e *env) reqAccept(method, path, ctype, accept string, body interface{}) resp {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	r, _ := http.NewRequest(method, e.base+path, rd)
-	r.Header.Set("Authorization", "Bearer "+e.token)
-	if ctype != "" {
-		r.Header.Set("Content-Type", ctype)
-	}
-	if accept != "" {
-		r.Header.Set("Accept", accept)
-	}
-	res, err := e.h2.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := resp{code: res.StatusCode, raw: string(raw), hdr: res.Header}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	_ = d.Decode(&out.body)
-	return out
 }
 
 func conditionOf(o map[string]interface{}, typ string) map[string]interface{} {

@@ -141,13 +141,7 @@ func strategicMerge(target, patch map[string]interface{}, path string) map[strin
 			if l, ok := target[f].([]interface{}); ok {
 				var keep []interface{}
 				for _, x := range l {
-					found := false
-					for _, d := range del {
-						if fmt.Sprint(d) == fmt.Sprint(x) {
-							found = true
-						}
-					}
-					if !found {
+					if !containsValue(del, x) {
 						keep = append(keep, x)
 					}
 				}
@@ -174,15 +168,7 @@ func strategicMerge(target, patch map[string]interface{}, path string) map[strin
 					tl, _ := target[k].([]interface{})
 					out := append([]interface{}{}, tl...)
 					for _, x := range pv {
-						dup := false
-						for _, y := range out {
-							if fmt.Sprint(x) == fmt.Sprint(y) {
-								dup = true
-							}
-						}
-						if !dup {
-							out = append(out, x)
-						}
+						out = appendUnique(out, x)
 					}
 					target[k] = out
 				} else {

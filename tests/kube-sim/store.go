@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -60,6 +61,20 @@ func newStore(historySize int) *store {
 	return s
 }
 
+// lockUnchanged locks the store for a write of the object (RES, NS, NAME)
+// that was read as CUR: it returns the stored object, with mu held, if it is
+// still at CUR's resourceVersion; otherwise it unlocks and returns nil (it
+// changed or went away meanwhile: the caller retries or answers a conflict).
+func (s *store) lockUnchanged(res *resDef, ns, name string, cur obj) obj {
+	s.mu.Lock()
+	now := s.getLocked(res, ns, name)
+	if now == nil || metaString(now, "resourceVersion") != metaString(cur, "resourceVersion") {
+		s.mu.Unlock()
+		return nil
+	}
+	return now
+}
+
 func objKey(ns, name string) string {
 	if ns == "" {
 		return name
@@ -84,6 +99,26 @@ func deepCopy(v interface{}) interface{} {
 	default:
 		return v
 	}
+}
+
+// containsValue reports whether list L holds X, comparing printed values as
+// strategic merge patch does for primitive lists.
+func containsValue(l []interface{}, x interface{}) bool {
+	for _, y := range l {
+		if fmt.Sprint(x) == fmt.Sprint(y) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendUnique appends X to L unless L holds it (a set-like list of strings
+// or primitives: finalizers, storedVersions, a merged primitive list).
+func appendUnique(l []interface{}, x interface{}) []interface{} {
+	if containsValue(l, x) {
+		return l
+	}
+	return append(l, x)
 }
 
 func copyObj(o obj) obj {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -292,7 +291,7 @@ func canonicalTime(v interface{}, micro bool, goField string) (interface{}, time
 		}
 		return apiTimeValue(pt, micro), pt, nil
 	default:
-		return nil, time.Time{}, fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type string", jsonTypeName(v), goField)
+		return nil, time.Time{}, typeError(v, goField, "string")
 	}
 }
 
