@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -483,16 +482,7 @@ func TestCRDCreateDelayAndStats(t *testing.T) {
 	if d := time.Since(t0); d > 300*time.Millisecond {
 		t.Errorf("create long after: %v", d)
 	}
-	stats := func() map[string]interface{} {
-		res, err := http.Get(e.ctl.URL + "/stats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var m map[string]interface{}
-		_ = json.NewDecoder(res.Body).Decode(&m)
-		return m
-	}
+	stats := e.stats
 	if s := stats(); s["watches"].(float64) != 0 {
 		t.Errorf("stats before watching: %v", s)
 	}

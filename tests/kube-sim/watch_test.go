@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -278,13 +277,7 @@ func TestWatchDelayFault(t *testing.T) {
 func TestStatsCountWatchesByNamespace(t *testing.T) {
 	e := newEnv(t)
 	stats := func() string {
-		res, err := http.Get(e.ctl.URL + "/stats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var m map[string]interface{}
-		_ = json.NewDecoder(res.Body).Decode(&m)
+		m := e.stats()
 		return fmt.Sprintf("%v %s %s %s", m["watches"], str(m, "watchesByResource"), str(m, "watchesByNamespace"), str(m, "watchesClusterWide"))
 	}
 	if got, want := stats(), "0 {} {} {}"; got != want {
