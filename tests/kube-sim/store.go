@@ -82,23 +82,32 @@ func objKey(ns, name string) string {
 	return ns + "/" + name
 }
 
+// deepCopy copies a JSON tree (maps and lists; leaves are immutable).
 func deepCopy(v interface{}) interface{} {
+	return copyJSON(v, nil)
+}
+
+// copyJSON copies the JSON tree V, maps and lists anew, each leaf through
+// LEAF (nil: kept as it is).
+func copyJSON(v interface{}, leaf func(interface{}) interface{}) interface{} {
 	switch t := v.(type) {
 	case map[string]interface{}:
 		m := make(map[string]interface{}, len(t))
 		for k, x := range t {
-			m[k] = deepCopy(x)
+			m[k] = copyJSON(x, leaf)
 		}
 		return m
 	case []interface{}:
 		l := make([]interface{}, len(t))
 		for i, x := range t {
-			l[i] = deepCopy(x)
+			l[i] = copyJSON(x, leaf)
 		}
 		return l
-	default:
-		return v
 	}
+	if leaf != nil {
+		return leaf(v)
+	}
+	return v
 }
 
 // containsValue reports whether list L holds X, comparing printed values as
