@@ -69,6 +69,11 @@ ELECTOR_HEADERS := elector/elector.h elector/candidate.h elector/kube.h elector/
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# What the unit tests share (tests/unit/*.c but the tests: the fake API server), linked into each.
+UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
+# Helpers the integration scripts run, built with the same warnings: tests/integration/NAME.c -> build/tests/NAME.
+TEST_HELPER_SRCS := $(wildcard tests/integration/*.c)
+TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
 GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
 KUBE_SIM_SRCS := $(wildcard tests/kube-sim/*.go) tests/kube-sim/go.mod
@@ -85,8 +90,9 @@ IMAGE ?= leasefence:$(VERSION)
         install image image-test help FORCE
 all: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 
-# What the tests run: the product, the local API server (Go) and the unit tests (cmocka).
-test-build: all $(BUILD)/kube-sim $(UNIT_BINS)
+# What the tests run: the product, the local API server (Go), the unit tests (cmocka) and the
+# integration scripts' helpers.
+test-build: all $(BUILD)/kube-sim $(UNIT_BINS) $(TEST_HELPER_BINS)
 
 # ---- what the build bakes in -------------------------------------------------
 $(BUILD)/gen/version.h: FORCE
@@ -140,9 +146,14 @@ image-test: image
 
 # ---- tests --------------------------------------------------------------------------
 # Unit tests link against the archives, so each pulls in only the objects it uses.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+
+# Integration helpers (tracker_probe) link the elector library alone, as an embedder would.
+$(TEST_HELPER_BINS): $(BUILD)/tests/%: tests/integration/%.c $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME, built with
 # clang, ASan and UBSan over the library sources.  `make fuzz FUZZ_SECONDS=N`
