@@ -40,9 +40,10 @@ void fake_server_send(int conn, const char *s)
 void fake_server_send_json(int conn, const char *status, const char *body)
 {
     char head[256];
-    snprintf(head, sizeof(head),
-             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-             status, strlen(body));
+    snprintf(
+        head, sizeof(head),
+        "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+        status, strlen(body));
     fake_server_send(conn, head);
     fake_server_send(conn, body);
 }

@@ -292,7 +292,8 @@ static void status_fake_serve(void *ctx, int c)
 
 /* Starts FS and returns a client of it whose token is in file TOKEN_FILE (relative to the kubeconfig),
  * holding TOKEN; you own the client. */
-static struct kube_client *status_fake_start(struct status_fake *fs, const char *token_file, const char *token)
+static struct kube_client *status_fake_start(struct status_fake *fs, const char *token_file,
+                                             const char *token)
 {
     fake_server_start(&fs->srv, status_fake_serve, fs, false);
     char text[128];

@@ -145,7 +145,8 @@ static void fake_api_list(struct fake_api *fa, int c)
     if (relist && fa->relist_body != NULL)
         fake_server_send_json(c, "200 OK", fa->relist_body);
     else if (relist && fa->fail_relists)
-        fake_server_send(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        fake_server_send(
+            c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     else
         fake_server_send_json(
             c, "200 OK",
@@ -195,12 +196,13 @@ static void fake_api_watch(struct fake_api *fa, int c)
     } else {
         fake_server_send(c, WATCH_HEAD);
         fake_server_sleep_ms(300);
-        fake_server_send(c, fa->watch_body != NULL
-                                ? fa->watch_body
-                                : "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":"
-                                  "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":"
-                                  "\"good\",\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
-                                  "\"renewTime\":\"2026-11-24T06:12:00.123456Z\"}}}\n");
+        fake_server_send(
+            c, fa->watch_body != NULL
+                   ? fa->watch_body
+                   : "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"bad\",\"namespace\":"
+                     "\"demo\",\"uid\":\"u1\",\"resourceVersion\":\"11\"},\"spec\":{\"holderIdentity\":"
+                     "\"good\",\"leaseDurationSeconds\":15,\"leaseTransitions\":2,"
+                     "\"renewTime\":\"2026-11-24T06:12:00.123456Z\"}}}\n");
         fake_server_nap(&fa->srv, 2000);
     }
 }
