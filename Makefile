@@ -53,6 +53,8 @@ CFLAGS  ?= -O2 -g
 # program's (server).
 INCLUDES := -Ielector/include/leasefence -Ielector -Ielector/common -Iserver
 ALL_CPPFLAGS = -D_GNU_SOURCE -DH2O_USE_EPOLL=1 $(INCLUDES) -I$(BUILD)/gen $(HARDEN_CPPFLAGS) $(CPPFLAGS)
+# What an embedder of the library compiles with: the public headers alone (<leasefence/elector.h>).
+EMBED_CPPFLAGS = -D_GNU_SOURCE -Ielector/include $(HARDEN_CPPFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 -fno-strict-aliasing -pthread $(WARN) $(HARDEN_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
@@ -73,6 +75,11 @@ ELECTOR_HEADERS := $(wildcard elector/include/leasefence/*.h)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# What the unit tests share (tests/unit/*.c but the tests: the fake API server), linked into each.
+UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
+# Helpers the integration scripts run, built with the same warnings: tests/integration/NAME.c -> build/tests/NAME.
+TEST_HELPER_SRCS := $(wildcard tests/integration/*.c)
+TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
 GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
 KUBE_SIM_SRCS := $(wildcard tests/kube-sim/*.go) tests/kube-sim/go.mod
@@ -89,8 +96,9 @@ IMAGE ?= leasefence:$(VERSION)
         install image image-test help FORCE
 all: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 
-# What the tests run: the product, the local API server (Go) and the unit tests (cmocka).
-test-build: all $(BUILD)/kube-sim $(UNIT_BINS)
+# What the tests run: the product, the local API server (Go), the unit tests (cmocka) and the
+# integration scripts' helpers.
+test-build: all $(BUILD)/kube-sim $(UNIT_BINS) $(TEST_HELPER_BINS)
 
 # ---- what the build bakes in -------------------------------------------------
 $(BUILD)/gen/version.h: FORCE
@@ -144,9 +152,14 @@ image-test: image
 
 # ---- tests --------------------------------------------------------------------------
 # Unit tests link against the archives, so each pulls in only the objects it uses.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+
+# Integration helpers (tracker_probe) link the elector library alone, as an embedder would.
+$(TEST_HELPER_BINS): $(BUILD)/tests/%: tests/integration/%.c $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EMBED_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME, built with
 # clang, ASan and UBSan over the library sources.  `make fuzz FUZZ_SECONDS=N`
@@ -220,7 +233,7 @@ demo: deps
 lint:
 	tests/lint.sh
 
-# The whole C suite (unit, integration, e2e) under ASan + UBSan, built with
+# The unit and integration suites (not e2e) under ASan + UBSan, built with
 # clang in build/san.  Any sanitizer report fails the run (halt_on_error).
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LOGS = $(abspath $(BUILD))/san/sanitizer-logs

@@ -388,7 +388,7 @@ static int load_in_cluster(struct kubeconfig *c, char *err, size_t errlen)
         return -1;
     }
     c->server = xstrdup(url);
-    const char *dir = getenv("LEASEFENCE_SERVICEACCOUNT_DIR"); /* for tests */
+    const char *dir = getenv("LEASEFENCE_TEST_SERVICEACCOUNT_DIR"); /* for tests */
     if (dir == NULL)
         dir = SA_DIR;
     char p[PATH_MAX];

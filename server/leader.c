@@ -256,7 +256,7 @@ void leader_namespace(const char *flag, char *buf, size_t len)
         snprintf(buf, len, "%s", env);
         return;
     }
-    const char *dir = getenv("LEASEFENCE_SERVICEACCOUNT_DIR"); /* for tests, as kube.c */
+    const char *dir = getenv("LEASEFENCE_TEST_SERVICEACCOUNT_DIR"); /* for tests, as kubeconfig.c */
     char path[4096];
     snprintf(path, sizeof(path), "%s/namespace", dir ? dir : "/var/run/secrets/kubernetes.io/serviceaccount");
     char err[256];

@@ -1057,7 +1057,7 @@ int serve_run(const struct serve_options *opts)
         goto fail;
     {
         /* The token file is re-read every minute, as client-go does; tests that rotate it ask for less. */
-        const char *rr = getenv("LEASEFENCE_TOKEN_REREAD_S");
+        const char *rr = getenv("LEASEFENCE_TEST_TOKEN_REREAD_S");
         char *end;
         long s = rr != NULL ? strtol(rr, &end, 10) : 0;
         if (rr != NULL && end != rr && *end == '\0' && s >= 1 && s <= 3600)

@@ -19,7 +19,7 @@ WRITER_USER = "system:serviceaccount:demo:controller"
 EPOCH_ANNOTATION = "leasefence.io/epoch"
 WEBHOOK_NAME = "fence.leasefence.io"
 
-# Decision reasons of DESIGN.md, in the order a denial message might name them.
+# Decision reasons of docs/design.md, in the order a denial message might name them.
 REASONS = ["stale-epoch", "not-holder", "no-holder", "no-lease", "expired", "unknown", "untagged",
            "holder", "unfenced", "lease"]
 

@@ -51,9 +51,8 @@ expect_eq "VERSION changed: only the objects that use version.h are rebuilt" \
 expect_eq "--version says 9.9.9, and the tree is dirty" "leasefence 9.9.9 ($C1-dirty)" "$("$T/build/leasefence" --version)"
 
 # The User-Agent, from a fake API server that records it; serve's tracker asks it for the fenced Lease.
-API=$(free_port)
 cat >"$TMP/api.py" <<'PY'
-import http.server, sys
+import http.server, os, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(sys.argv[2], "a") as f: f.write(self.headers.get("User-Agent", "-") + "\n")
@@ -61,17 +60,14 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(503); self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)  # port 0: the port it got goes to argv[1]
+with open(sys.argv[1] + ".tmp", "w") as f: f.write("127.0.0.1:%d\n" % srv.server_address[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+srv.serve_forever()
 PY
-bg "$TMP/api.log" $PY "$TMP/api.py" "$API" "$TMP/ua.txt"
-cat >"$TMP/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$API"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: fake, user: u}}]
-current-context: c
-EOF
+bg "$TMP/api.log" $PY "$TMP/api.py" "$TMP/api.addr" "$TMP/ua.txt"
+API=$(port_from "$TMP/api.addr") || fail "the fake API server starts"
+write_kubeconfig "$TMP/kubeconfig" "http://127.0.0.1:$API" t
 echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["w"]}}]}' >"$TMP/config.json"
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null 2>&1 || fail "certificates"
 PORT=$(free_port) PROBE=$(free_port)

@@ -14,9 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
-for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
-done
+need_built kube-sim leasefence
 # The election: a 2 s Lease, renewed every 0.4 s.
 LD=2 RD=1.5 RP=0.4
 
@@ -47,7 +45,6 @@ cat >"$TMP/sim/users.json" <<'JSON'
 ]
 JSON
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
-API=https://127.0.0.1:$SIM_PORT
 k() { timeout 30 kubectl --cache-dir "$TMP/kube-cache" "$@"; }
 check "kubectl apply of the rendered CRD" k apply -f "$TMP/crd.yaml"
 check "namespaces demo and leasefence-system" k create namespace demo
@@ -101,17 +98,7 @@ for n in a b; do
   expect_eq "replica $n: the webhook configuration is in step" 1 "$(metric "$p" leasefence_webhook_configuration_in_step)"
 done
 
-cat >"$TMP/lf.yaml" <<'YAML'
-apiVersion: leasefence.io/v1alpha1
-kind: LeaseFence
-metadata:
-  name: controller
-  namespace: demo
-spec:
-  lease: controller-leader
-  writers:
-    serviceAccounts: ["controller"]
-YAML
+controller_leasefence "$TMP/lf.yaml"
 k apply -f "$TMP/lf.yaml" >/dev/null || fail "kubectl apply of the LeaseFence"
 t0=$(date +%s%N)
 if wait_for 2 expr_is fenced-writers "$WRITERS_CTRL"; then

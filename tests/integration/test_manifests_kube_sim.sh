@@ -17,9 +17,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
-for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
-done
+need_built kube-sim leasefence
 
 # ---- render the install with OpenSSL certificates and the demo fence --------
 D=$TMP/install
@@ -72,7 +70,6 @@ cat >"$TMP/sim/users.json" <<'JSON'
 JSON
 start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
 ok "kube-sim starts"
-API=https://127.0.0.1:$SIM_PORT
 
 check "kubectl creates the rendered demo Namespace" kubectl create -f "$TMP/ns-demo.json"
 check "kubectl applies the rendered CRD" kubectl apply -f "$TMP/crd.json"

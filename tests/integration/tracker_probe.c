@@ -2,7 +2,7 @@
  * Test helper for tests/integration/test_tracker.sh: tracks the Leases named
  * on the command line (NS/NAME...) and prints one JSON line each time a
  * snapshot differs from the last one printed, for SECONDS (env PROBE_SECONDS,
- * default 30).  Built by the test script against build/libleasefence-elector.a.
+ * default 30).  Built by make (build/tests/tracker_probe) against build/libleasefence-elector.a.
  */
 #include <jansson.h>
 #include <stdio.h>
