@@ -30,8 +30,8 @@ struct kubeconfig {
 /**
  * Fills C (zeroed) from KUBECONFIG_PATH when not NULL or "", else from the first entry of $KUBECONFIG that
  * exists (no merging, as kubectl's first file), else from the in-cluster service account
- * ($LEASEFENCE_TEST_SERVICEACCOUNT_DIR for tests).  0, or -1 with ERR ("kubeconfig '/x': no current-context");
- * release C either way.
+ * ($LEASEFENCE_TEST_SERVICEACCOUNT_DIR for tests).  0, or -1 with ERR ("kubeconfig '/x': no
+ * current-context"); release C either way.
  */
 int kubeconfig_load(struct kubeconfig *c, const char *kubeconfig_path, char *err, size_t errlen);
 
