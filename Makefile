@@ -77,6 +77,8 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # What the unit tests share (tests/unit/*.c but the tests: the fake API server), linked into each.
 UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
+# (objects, kept between builds: make would delete them as intermediates and relink every test)
+.SECONDARY: $(UNIT_HELPER_OBJS)
 # Helpers the integration scripts run, built with the same warnings: tests/integration/NAME.c -> build/tests/NAME.
 TEST_HELPER_SRCS := $(wildcard tests/integration/*.c)
 TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
