@@ -52,13 +52,14 @@ rv=$(api "$LEASES/t2" | jq -r .metadata.resourceVersion)
 check "after the restart, renewals keep arriving (no event lost)" wait_for $((3 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t2\"' '$OUT' | tail -1 | jq -r .rv) -gt $rv ]"
 
 # 410 Gone: t1 watches from an old resourceVersion; compaction forces a relist.  A write first, so that
-# the compaction point is past t1's resourceVersion; a bookmark (they carry the current resourceVersion)
-# that comes between that write and the closed watch makes the resumed watch valid, and no 410 comes:
-# then again.
+# the compaction point is past t1's resourceVersion (in another namespace: the tracker watches default's
+# Leases, and an event there would move its resourceVersion past it); a bookmark (they carry the current
+# resourceVersion) that comes between that write and the closed watch makes the resumed watch valid, and
+# no 410 comes: then again.
 relisted() { [ "$(snap t1 relists)" -ge 1 ]; }
 for i in 1 2 3; do
-  api -X POST -H 'Content-Type: application/json' "$LEASES" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
-    "metadata":{"name":"bump'$i'","namespace":"default"},"spec":{}}' >/dev/null
+  api -X POST -H 'Content-Type: application/json' "${LEASES/default/kube-public}" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+    "metadata":{"name":"bump'$i'","namespace":"kube-public"},"spec":{}}' >/dev/null
   sim_ctl /faults/compact >/dev/null
   sim_ctl /faults/close-watches >/dev/null
   wait_for $((3 * TW)) relisted && break
@@ -85,9 +86,10 @@ expect_eq "a 300 KB Lease event: transitions" 5 "$(snap t1 transitions)"
 rv=$(api "$LEASES/t2" | jq -r .metadata.resourceVersion)
 check "after the 300 KB event, the other watch still streams" wait_for $((3 * TW)) bash -c "[ \$(grep -F '\"lease\":\"default/t2\"' '$OUT' | tail -1 | jq -r .rv) -gt $rv ]"
 
-# API errors: watches fail for a while, then recover with backoff.
+# API errors: watches fail for a while, then recover with backoff (t1 and t2 share the namespace's list and
+# watch, so every failure is theirs: 4 of them back off ~3 s).
 r0=$(snap t1 restarts)
-sim_ctl "/faults/fail?count=6&code=500&verb=GET&path=/apis/coordination.k8s.io/v1/namespaces/default/leases" >/dev/null
+sim_ctl "/faults/fail?count=4&code=500&verb=GET&path=/apis/coordination.k8s.io/v1/namespaces/default/leases" >/dev/null
 sim_ctl /faults/close-watches >/dev/null
 check "after API errors the watch comes back" wait_for $((8 * TW)) bash -c "l=\$(grep -F '\"lease\":\"default/t1\"' '$OUT' | tail -1); [ \$(jq -r .watching <<<\"\$l\") = true ] && [ \$(jq -r .restarts <<<\"\$l\") -ge $((r0 + 2)) ]"
 sim_ctl /faults/reset >/dev/null

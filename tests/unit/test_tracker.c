@@ -739,6 +739,9 @@ static int64_t mono_now(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The request line of a list of namespace demo's Leases (the tracker lists and watches by namespace). */
+#define LIST_DEMO "GET /apis/coordination.k8s.io/v1/namespaces/demo/leases HTTP/"
+
 struct fresh_conn {
     struct fresh_api *fa;
     int c;
@@ -779,7 +782,7 @@ static void *fresh_conn_main(void *arg)
             if (poll(&p, 1, 50) > 0 && read(c, buf, sizeof(buf)) <= 0)
                 break;
         }
-    } else if (strstr(buf, "fieldSelector") != NULL) {
+    } else if (strncmp(buf, LIST_DEMO, strlen(LIST_DEMO)) == 0) { /* a list of the namespace's Leases */
         fa->lists++;
         char head[256];
         snprintf(head, sizeof(head),
