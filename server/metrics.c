@@ -34,9 +34,15 @@ struct lease_counters {
     uint64_t checks[MODES][REASON_COUNT]; /* every time the fence was weighed: [mode][reason] */
 };
 
+/* Per-Lease counters are found through chunks of pointers made on first use, so that a thread that counts
+ * for a few fences of 10,000 holds a few chunks, not a pointer per possible Lease. */
+#define LEASE_CHUNK  1024
+#define LEASE_CHUNKS (METRICS_MAX_LEASES / LEASE_CHUNK)
+
 struct metrics_thread {
-    struct lease_counters *leases[METRICS_MAX_LEASES]; /* published by the owner with a release store */
-    uint64_t none[2][REASON_COUNT];                    /* unfenced, lease, and leases past the cap */
+    struct lease_counters **chunks[LEASE_CHUNKS]; /* published by the owner with release stores, as are the
+                                                     counters in them */
+    uint64_t none[2][REASON_COUNT];               /* unfenced, lease, and leases past the cap */
     uint64_t bucket[NBUCKETS + 1];
     uint64_t count, sum_ns;
     uint64_t bad[NBAD];
@@ -86,10 +92,15 @@ static struct lease_counters *lease_counters(struct metrics_thread *m, int lease
 {
     if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES)
         return NULL;
-    struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
+    struct lease_counters **chunk = __atomic_load_n(&m->chunks[lease_idx / LEASE_CHUNK], __ATOMIC_ACQUIRE);
+    if (chunk == NULL) {
+        chunk = xcalloc(LEASE_CHUNK, sizeof(*chunk));
+        __atomic_store_n(&m->chunks[lease_idx / LEASE_CHUNK], chunk, __ATOMIC_RELEASE);
+    }
+    struct lease_counters *lc = __atomic_load_n(&chunk[lease_idx % LEASE_CHUNK], __ATOMIC_ACQUIRE);
     if (lc == NULL) {
         lc = xcalloc(1, sizeof(*lc));
-        __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
+        __atomic_store_n(&chunk[lease_idx % LEASE_CHUNK], lc, __ATOMIC_RELEASE);
     }
     return lc;
 }
@@ -294,7 +305,8 @@ static bool lease_sum(struct metrics_thread *list, size_t i, struct lease_counte
     bool any = false;
     memset(sum, 0, sizeof(*sum));
     for (struct metrics_thread *m = list; m; m = m->next) {
-        struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
+        struct lease_counters **chunk = __atomic_load_n(&m->chunks[i / LEASE_CHUNK], __ATOMIC_ACQUIRE);
+        struct lease_counters *lc = chunk ? __atomic_load_n(&chunk[i % LEASE_CHUNK], __ATOMIC_ACQUIRE) : NULL;
         if (lc == NULL)
             continue;
         any = true;
@@ -498,7 +510,8 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
         "Seconds since the Lease record was last seen to change (monotonic clock).",
         "1 when the Lease has been listed and its state is known.",
         "1 when the Lease has a holder that did not renew within leaseDurationSeconds.",
-        "Watches on the Lease re-established after the first.",
+        "Watches of the Lease's namespace (one watch serves all its fenced Leases) re-established after the "
+        "first.",
     };
     for (int k = 0; k < 6; k++) {
         head(o, names[k], types[k], helps[k]);
