@@ -8,7 +8,8 @@
 #   go          tests/bench/gowebhook: Go net/http + encoding/json making the same decision
 #   scale       build/leasefence serve with 10,000 fences on 10,000 Leases in 1,000 namespaces (issue 13):
 #               seconds from start to /readyz, memory per Lease (RSS of the 10,000-fence server minus
-#               that of a 1-fence server, over 10,000), Lease watches open on kube-sim (GET /stats),
+#               that of a 1-fence server, over 10,000; both after sync, a /metrics scrape and the
+#               admission run; peak RSS shown beside), Lease watches open on kube-sim (GET /stats),
 #               /metrics size, and server CPU ns per admission with 1 and with 10,000 fences
 #   strict      build/leasefence serve with a watch fence and a strict fence on the same Lease
 #               (strict: every allowed write waits for a fresh read of the Lease): at a fixed rate
@@ -352,7 +353,7 @@ scale_serve() {
   n=$(sed -n 's/^status codes: \([0-9]*\) 2xx.*/\1/p' "$TMP/h2load-scale-$key.txt")
   [ "${n:-0}" -gt 0 ] || { echo "bench: scale $key: no request answered" >&2; BROKEN=1; stop "$pid"; return; }
   SC[ns_$key]=$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN {printf "%.0f", t * 1e9 / hz / n}')
-  SC[rss_$key]=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+  SC[rss_$key]=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") SC[hwm_$key]=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
   stop "$pid"
 }
 bench_scale() {
@@ -505,8 +506,9 @@ if has scale && [ -n "${SC[ready_n]:-}" ]; then
   echo "scale (issue 13): ${SC[leases]} fenced Leases in $SCALE_NS namespaces (+1), against one serve with 1 fence"
   printf '  %-44s %12s %12s\n' "" "1 fence" "${SC[leases]} fences"
   printf '  %-44s %12s %12s\n' "ready (all synced), s after start" "${SC[ready_1]}" "${SC[ready_n]}"
-  printf '  %-44s %12s %12s\n' "peak RSS, MB" "$(awk -v k="${SC[rss_1]}" 'BEGIN {printf "%.1f", k / 1024}')" \
-    "$(awk -v k="${SC[rss_n]}" 'BEGIN {printf "%.1f", k / 1024}')"
+  printf '  %-44s %12s %12s\n' "RSS after sync and load, MB (peak)" \
+    "$(awk -v k="${SC[rss_1]}" -v h="${SC[hwm_1]}" 'BEGIN {printf "%.1f (%.0f)", k / 1024, h / 1024}')" \
+    "$(awk -v k="${SC[rss_n]}" -v h="${SC[hwm_n]}" 'BEGIN {printf "%.1f (%.0f)", k / 1024, h / 1024}')"
   printf '  %-44s %12s %12s\n' "Lease watches open on kube-sim (all watches)" "${SC[watches_1]} (${SC[watches_total_1]})" \
     "${SC[watches_n]} (${SC[watches_total_n]})"
   printf '  %-44s %12s %12s\n' "/metrics, KB" "${SC[metrics_kb_1]}" "${SC[metrics_kb_n]}"
