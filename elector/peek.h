@@ -21,7 +21,8 @@ struct peek_event {
 /**
  * Scans LINE[0..LEN) ({"type":T,"object":{"metadata":{"name":N,"resourceVersion":R,...},...}}) for type,
  * object.metadata.name and object.metadata.resourceVersion, stopping once it has all three.  Fills OUT
- * with what it found before the end or the first byte that is not JSON; nothing is validated past that.
+ * with what it found before the end or the first byte where the structure it walks is not JSON; values it
+ * skips are not validated (brackets counted, strings followed), nor is anything after what it found.
  * Returns true when the name was found.
  */
 bool peek_watch_event(const char *line, size_t len, struct peek_event *out);
