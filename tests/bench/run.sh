@@ -356,9 +356,9 @@ scale_serve() {
   SC[rss_$key]=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") SC[hwm_$key]=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
   stop "$pid"
 }
-bench_scale() {
+bench_scale() {  # bounded: seeding 120 s at most, each serve 30 s to ready, then the usual measured seconds
   local t0=$SECONDS
-  $PY tests/bench/seed-leases.py --server "https://127.0.0.1:$SIM_PORT" --token-file "$SIM_DIR/token" \
+  timeout 120 $PY tests/bench/seed-leases.py --server "https://127.0.0.1:$SIM_PORT" --token-file "$SIM_DIR/token" \
     --cacert "$SIM_DIR/ca.crt" --namespace scale --namespaces "$SCALE_NS" --many "$SCALE_PER" --prefix fence- \
     | sed 's/^/# /' || { echo "bench: cannot seed the scale Leases" >&2; BROKEN=1; return; }
   scale_config "$TMP/fences-scale.json"
