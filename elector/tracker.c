@@ -256,7 +256,8 @@ static struct item *find_item_locked(struct tracker *t, struct nswatch *w, const
     if (t->by_name.nbuckets == 0)
         return NULL;
     for (struct item *it = *hash_bucket(&t->by_name, item_hash(w, name, len)); it != NULL; it = it->hnext)
-        if (it->nsw == w && strncmp(it->name, name, len) == 0 && it->name[len] == '\0')
+        if (it->nsw == w && strlen(it->name) == len &&
+            memcmp(it->name, name, len) == 0) /* NAME may hold NUL */
             return it;
     return NULL;
 }

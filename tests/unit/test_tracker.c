@@ -1145,6 +1145,38 @@ static void test_untracked_leases_ignored(void **state)
     free(list);
 }
 
+/* A listed Lease whose name is the tracked one's with more after a NUL byte is another Lease. */
+static void test_name_with_nul_is_another_lease(void **state)
+{
+    (void)state;
+    static const char list[] =
+        "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{\"resourceVersion\":"
+        "\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\\u0000x\",\"namespace\":\"demo\",\"uid\":\"u1\","
+        "\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"impostor\",\"leaseDurationSeconds\":15}}]"
+        "}";
+    struct fresh_api fa = {.list_body = list, .get_answer = read_new};
+    pthread_t th;
+    struct kube_client *c = fresh_api_start(&fa, &th);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = NULL;
+    for (int i = 0; i < 300; i++, sleep_ms(10)) {
+        s = tracker_acquire(t, 0);
+        if (s->known)
+            break;
+        tracker_release(t, s);
+        s = NULL;
+    }
+    assert_non_null(s);
+    assert_false(s->exists); /* not "bad": absent from the list */
+    tracker_release(t, s);
+    tracker_free(t);
+    fresh_api_stop(&fa, th);
+    kube_client_free(c);
+}
+
 /* GET 1: the same Lease at an older resourceVersion (20) than the watch's (30); GET 2: a Lease of another uid
  * at resourceVersion 20 (deleted and re-created, the watch not caught up). */
 static const char *read_older(int n, int *delay_ms)
@@ -1364,6 +1396,7 @@ int main(void)
         cmocka_unit_test(test_refresh_coalesced),
         cmocka_unit_test(test_refresh_never_backwards),
         cmocka_unit_test(test_untracked_leases_ignored),
+        cmocka_unit_test(test_name_with_nul_is_another_lease),
         cmocka_unit_test(test_refresh_older_read),
         cmocka_unit_test(test_refresh_failures),
         cmocka_unit_test(test_refresh_not_running),
