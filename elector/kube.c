@@ -472,12 +472,12 @@ void kube_watch_decoder_release(struct kube_watch_decoder *d)
     memset(d, 0, sizeof(*d));
 }
 
-static int watch_line(const char *line, size_t len, kube_watch_event_fn fn, void *ctx, char *err,
-                      size_t errlen)
+static int watch_line(const char *line, size_t len, kube_watch_skip_fn skip, kube_watch_event_fn fn,
+                      void *ctx, char *err, size_t errlen)
 {
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
         len--;
-    if (len == 0)
+    if (len == 0 || (skip != NULL && skip(ctx, line, len)))
         return 0;
     json_error_t je;
     json_t *ev = json_loadb(line, len, JSON_ALLOW_NUL, &je);
@@ -511,14 +511,14 @@ int kube_watch_feed(struct kube_watch_decoder *d, const char *data, size_t len, 
             return -1;
         }
         if (d->len == 0 && nl != NULL) {
-            if (watch_line(data, take, fn, ctx, err, errlen) != 0)
+            if (watch_line(data, take, d->skip, fn, ctx, err, errlen) != 0)
                 return -1;
         } else {
             xgrow(&d->buf, &d->cap, d->len + take + 1);
             memcpy(d->buf + d->len, data, take);
             d->len += take;
             if (nl != NULL) {
-                int r = watch_line(d->buf, d->len, fn, ctx, err, errlen);
+                int r = watch_line(d->buf, d->len, d->skip, fn, ctx, err, errlen);
                 d->len = 0;
                 if (r != 0)
                     return -1;

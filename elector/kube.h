@@ -93,11 +93,14 @@ void kube_status_error(int code, json_t *body, char *err, size_t errlen);
  * Splits a watch stream into events: feed bytes with kube_watch_feed, which
  * calls FN for each complete line {"type": T, "object": O} (O borrowed for the
  * call; decoded with JSON_ALLOW_NUL).  A line longer than the cap or not JSON makes feed return -1 with ERR
- * filled.
+ * filled.  SKIP, when set (after init), sees each complete line first (LINE[0..LEN), borrowed, with the
+ * same CTX): a line it returns true for is dropped undecoded.
  */
+typedef bool (*kube_watch_skip_fn)(void *ctx, const char *line, size_t len);
 struct kube_watch_decoder {
     char *buf;
     size_t len, cap, max;
+    kube_watch_skip_fn skip;
 };
 typedef int (*kube_watch_event_fn)(void *ctx, const char *type, json_t *object);
 void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t max_line);

@@ -37,8 +37,14 @@ struct lease_counters {
     _Atomic uint64_t checks[MODES][REASON_COUNT]; /* every time the fence was weighed: [mode][reason] */
 };
 
+/* Per-Lease counters are found through chunks of pointers made on first use, so that a thread that counts
+ * for a few fences of 10,000 holds a few chunks, not a pointer per possible Lease. */
+#define LEASE_CHUNK  1024
+#define LEASE_CHUNKS (METRICS_MAX_LEASES / LEASE_CHUNK)
+
 struct metrics_thread {
-    _Atomic(struct lease_counters *) leases[METRICS_MAX_LEASES]; /* published by the owner (release) */
+    _Atomic(struct lease_counters *) *_Atomic chunks[LEASE_CHUNKS]; /* published by the owner (release), as
+                                                                     are the counters in them */
     _Atomic uint64_t none[2][REASON_COUNT]; /* unfenced, lease, and leases past the cap */
     _Atomic uint64_t bucket[NBUCKETS + 1];
     _Atomic uint64_t count, sum_ns;
@@ -91,10 +97,16 @@ static struct lease_counters *lease_counters(struct metrics_thread *m, int lease
 {
     if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES)
         return NULL;
-    struct lease_counters *lc = atomic_load_explicit(&m->leases[lease_idx], memory_order_acquire);
+    _Atomic(struct lease_counters *) *chunk =
+        atomic_load_explicit(&m->chunks[lease_idx / LEASE_CHUNK], memory_order_acquire);
+    if (chunk == NULL) {
+        chunk = xcalloc(LEASE_CHUNK, sizeof(*chunk));
+        atomic_store_explicit(&m->chunks[lease_idx / LEASE_CHUNK], chunk, memory_order_release);
+    }
+    struct lease_counters *lc = atomic_load_explicit(&chunk[lease_idx % LEASE_CHUNK], memory_order_acquire);
     if (lc == NULL) {
         lc = xcalloc(1, sizeof(*lc));
-        atomic_store_explicit(&m->leases[lease_idx], lc, memory_order_release);
+        atomic_store_explicit(&chunk[lease_idx % LEASE_CHUNK], lc, memory_order_release);
     }
     return lc;
 }
@@ -294,7 +306,10 @@ static bool lease_sum(struct metrics_thread *list, size_t i, struct lease_counte
     bool any = false;
     memset(sum, 0, sizeof(*sum));
     for (struct metrics_thread *m = list; m; m = m->next) {
-        struct lease_counters *lc = atomic_load_explicit(&m->leases[i], memory_order_acquire);
+        _Atomic(struct lease_counters *) *chunk =
+            atomic_load_explicit(&m->chunks[i / LEASE_CHUNK], memory_order_acquire);
+        struct lease_counters *lc =
+            chunk ? atomic_load_explicit(&chunk[i % LEASE_CHUNK], memory_order_acquire) : NULL;
         if (lc == NULL)
             continue;
         any = true;
@@ -498,7 +513,8 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
         "Seconds since the Lease record was last seen to change (monotonic clock).",
         "1 when the Lease has been listed and its state is known.",
         "1 when the Lease has a holder that did not renew within leaseDurationSeconds.",
-        "Watches on the Lease re-established after the first.",
+        "Watches of the Lease's namespace (one watch serves all its fenced Leases) re-established after the "
+        "first.",
     };
     for (int k = 0; k < 6; k++) {
         head(o, names[k], types[k], helps[k]);

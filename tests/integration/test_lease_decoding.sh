@@ -138,23 +138,24 @@ class H(BaseHTTPRequestHandler):
     def do_GET(self):
         print(time.time(), self.path, file=sys.stderr, flush=True)
         q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
-        name = q.get("fieldSelector", ["="])[0].split("=", 1)[1]
-        turned = name == "turns-bad" and os.path.exists(trigger)
-        if "watch" in q:
+        if "watch" in q:  # the namespace's watch: every Lease of demo
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Connection", "close")
             self.end_headers()
+            # an event of a Lease nobody fenced that is not JSON: not the tracker's business
+            self.wfile.write(b'{"type":"MODIFIED","object":{"metadata":{"name":"unfenced","resourceVersion":"8"},"spec":{\n')
+            self.wfile.flush()
             end = time.time() + int(q.get("timeoutSeconds", ["30"])[0])
             while time.time() < end:
-                if name == "turns-bad" and os.path.exists(trigger):
-                    # an event that is not JSON
+                if os.path.exists(trigger):
+                    # an event of turns-bad that is not JSON
                     self.wfile.write(b'{"type":"MODIFIED","object":{"metadata":{"name":"turns-bad"\n')
                     self.wfile.flush()
                     return
                 time.sleep(0.02)
             return
-        if turned:  # relists fail: what was known before cannot come back by itself
+        if os.path.exists(trigger):  # relists fail: what was known before cannot come back by itself
             self.send_response(500)
             self.send_header("Content-Length", "0")
             self.send_header("Connection", "close")
@@ -162,7 +163,8 @@ class H(BaseHTTPRequestHandler):
             return
         body = json.dumps({"kind": "LeaseList", "apiVersion": "coordination.k8s.io/v1",
                            "metadata": {"resourceVersion": "7"},
-                           "items": [lease(name, BAD if name == "bad-field" else GOOD, "7")]}).encode()
+                           "items": [lease(n, BAD if n == "bad-field" else GOOD, "7")
+                                     for n in ("bad-field", "turns-bad", "good", "unfenced")]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -180,9 +182,10 @@ FAKE=$(port_from "$TMP/fake.addr") || fail "the fake API server starts"
 write_kubeconfig "$TMP/fake.kubeconfig" "http://127.0.0.1:$FAKE" t
 cat >"$TMP/fences2.json" <<'JSON'
 {"fences": [{"lease": "demo/bad-field", "writers": {"users": ["writer-1"]}},
-            {"lease": "demo/turns-bad", "writers": {"users": ["writer-2"]}}]}
+            {"lease": "demo/turns-bad", "writers": {"users": ["writer-2"]}},
+            {"lease": "demo/good", "writers": {"users": ["writer-3"]}}]}
 JSON
-wait_for 5 curl -s "http://127.0.0.1:$FAKE/apis/coordination.k8s.io/v1/namespaces/demo/leases?fieldSelector=metadata.name%3Dx"
+wait_for 5 curl -s "http://127.0.0.1:$FAKE/apis/coordination.k8s.io/v1/namespaces/up/leases"
 PORT2=$(free_port) PROBE2=$(free_port)
 bg "$TMP/serve2.log" $LEASEFENCE serve --config "$TMP/fences2.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
   --listen "127.0.0.1:$PORT2" --probe-listen "127.0.0.1:$PROBE2" --threads 1 --kubeconfig "$TMP/fake.kubeconfig"
@@ -194,6 +197,11 @@ code=$(curl -s -o "$TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$PROBE2/read
 expect_eq "undecodable: /readyz 503" 503 "$code"
 check "undecodable: /readyz names the Lease" grep -q 'demo/bad-field' "$TMP/readyz"
 check "undecodable: /readyz does not name the synced one" bash -c "! grep -q 'demo/turns-bad' '$TMP/readyz'"
+check "undecodable: the namespace is watched" wait_for $((5 * TW)) grep -q 'watch=1' "$TMP/fake.log"
+sleep 0.5
+expect_eq "undecodable: an event of an unfenced Lease that is not JSON leaves the watch alone (one list)" 1 \
+  "$(grep -v 'watch=1' "$TMP/fake.log" | grep -c '/namespaces/demo/leases')"
+expect_eq "undecodable: and the fenced Leases synced" "1 1" "$(synced turns-bad) $(synced good)"
 touch "$TMP/turn-bad"
 t0=$(date +%s%N)
 check "undecodable: an event that is not JSON makes the Lease unsynced" wait_for $((5 * TW)) synced_is turns-bad 0
@@ -201,6 +209,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 check "undecodable: at once ($ms ms), not after the 15 s lease duration" [ "$ms" -lt $((2000 * TW)) ]
 code=$(curl -s -o "$TMP/readyz" -w '%{http_code}' "http://127.0.0.1:$PROBE2/readyz")
 check "undecodable: /readyz 503 names it too" bash -c "[ $code = 503 ] && grep -q 'demo/turns-bad' '$TMP/readyz'"
+expect_eq "undecodable: only that Lease: another Lease of its namespace stays synced" 1 "$(synced good)"
 check "undecodable: logged" grep -q '"msg":"watch event cannot be decoded, lease treated as unknown","lease":"demo/turns-bad"' "$TMP/serve2.log"
 
 done_testing

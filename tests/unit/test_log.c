@@ -402,7 +402,7 @@ static void test_sink(void **state)
     assert_true(
         sink_has("\"msg\":\"cannot get lease\",\"lease\":\"demo/sink\",\"error\":\"500 Internal Server "
                  "Error: injected\"}\n"));
-    assert_true(sink_has("\"msg\":\"cannot list lease\",\"lease\":\"demo/sink\""));
+    assert_true(sink_has("\"msg\":\"cannot list leases\",\"namespace\":\"demo\""));
     /* whole JSON lines, one a call */
     pthread_mutex_lock(&sunk.lock);
     int newlines = 0;

@@ -103,6 +103,25 @@ static void test_counters_are_summed_over_threads(void **state)
     free(t);
 }
 
+/* 10,000 fences: a Lease index far past the first chunk of counters is counted like the first. */
+static void test_counters_of_lease_10000(void **state)
+{
+    (void)state;
+    struct metrics_thread *a = metrics_thread_new(), *b = metrics_thread_new();
+    uint64_t passed, failed;
+    metrics_count_check(a, 9999, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_count_check(b, 9999, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_count_check(b, 9999, FENCE_ENFORCE, REASON_NOT_HOLDER);
+    metrics_count_check(a, 0, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_fence_checks(9999, &passed, &failed);
+    assert_int_equal((int)passed, 2);
+    assert_int_equal((int)failed, 1);
+    metrics_fence_checks(9998, &passed, &failed); /* same chunk, never counted */
+    assert_int_equal((int)(passed + failed), 0);
+    metrics_fence_checks(METRICS_MAX_LEASES, &passed, &failed); /* past the cap: nothing, no crash */
+    assert_int_equal((int)(passed + failed), 0);
+}
+
 static void test_every_family_has_help_and_type(void **state)
 {
     (void)state;
@@ -177,6 +196,7 @@ int main(void)
     metrics_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_are_summed_over_threads),
+        cmocka_unit_test(test_counters_of_lease_10000),
         cmocka_unit_test(test_every_family_has_help_and_type),
         cmocka_unit_test(test_strict_waits),
     };

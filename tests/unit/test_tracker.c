@@ -657,6 +657,9 @@ static int64_t mono_now(void)
     return lf_clock_mono_ns();
 }
 
+/* The request line of a list of namespace demo's Leases (the tracker lists and watches by namespace). */
+#define LIST_DEMO "GET /apis/coordination.k8s.io/v1/namespaces/demo/leases HTTP/"
+
 /* A watch: the events, each after its delay, then quiet until the client hangs up. */
 static void fresh_watch(struct fresh_api *fa, int c)
 {
@@ -682,7 +685,7 @@ static void fresh_serve(void *ctx, int c)
     fake_server_read_request(c, buf, sizeof(buf), false);
     if (strstr(buf, "watch=1") != NULL) {
         fresh_watch(fa, c);
-    } else if (strstr(buf, "fieldSelector") != NULL) {
+    } else if (strncmp(buf, LIST_DEMO, strlen(LIST_DEMO)) == 0) { /* a list of the namespace's Leases */
         fa->lists++;
         fake_server_send_json(c, "200 OK", fa->list_body);
     } else if (strncmp(buf, "GET /apis/coordination.k8s.io/v1/namespaces/demo/leases/bad ", 60) == 0) {
@@ -928,6 +931,97 @@ static void test_refresh_never_backwards(void **state)
     free(list);
 }
 
+/* Events of Leases nobody tracks in the watched namespace: a change, one that is not JSON, one whose name has
+ * an escape (the peek cannot name it: decoded whole, then dropped), a deletion. */
+#define OTHER(type, name, rv)                                                                                \
+    "{\"type\":\"" type "\",\"object\":{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"demo\","         \
+    "\"uid\":\"u7\",\"resourceVersion\":\"" #rv "\"},\"spec\":{\"holderIdentity\":\"x\"}}}\n"
+
+/*
+ * One watch serves a namespace: events of its Leases that are not tracked, even undecodable ones, publish
+ * nothing (the tracked Lease's snapshot stays the same object), end no watch and forget nothing; the watch
+ * goes on to deliver the tracked Lease's next change.
+ */
+static void test_untracked_leases_ignored(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "a");
+    static const struct fresh_event events[] = {{400, OTHER("MODIFIED", "other", 11)},
+                                                {0, "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{"
+                                                    "\"name\":\"other\",\"resourceVersion\":\"12\"},{\n"},
+                                                {0, OTHER("ADDED", "\\u006fther", 13)},
+                                                {0, OTHER("DELETED", "other", 14)},
+                                                {400, EVENT(15, "b")},
+                                                {0, NULL}};
+    struct fresh_api fa = {.list_body = list, .events = events, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s1 = NULL;
+    for (int i = 0; i < 300 && s1 == NULL; i++, fake_server_sleep_ms(10)) { /* known from the list, and watching */
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        if (holder_is(s, "a") && s->watching)
+            s1 = s;
+        else
+            tracker_release(t, s);
+    }
+    if (s1 == NULL)
+        fail_msg("never synced and watching");
+    fake_server_sleep_ms(600); /* the other Leases' events came at 400 ms; bad's comes at 800 */
+    const struct lease_snapshot *s2 = tracker_acquire(t, 0);
+    assert_ptr_equal(s1, s2); /* nothing published */
+    assert_true(s2->known);
+    tracker_release(t, s2);
+    wait_holder(t, "b");
+    const struct lease_snapshot *s3 = tracker_acquire(t, 0);
+    assert_string_equal(s3->resource_version, "15");
+    assert_true(s3->watching);
+    tracker_release(t, s3);
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.watch_restarts, 0); /* the undecodable line did not end the watch */
+    assert_int_equal((int)st.relists, 0);
+    assert_int_equal((int)fa.lists, 1);
+    tracker_release(t, s1);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(list);
+}
+
+/* A listed Lease whose name is the tracked one's with more after a NUL byte is another Lease. */
+static void test_name_with_nul_is_another_lease(void **state)
+{
+    (void)state;
+    static const char list[] =
+        "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{\"resourceVersion\":"
+        "\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\\u0000x\",\"namespace\":\"demo\",\"uid\":\"u1\","
+        "\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"impostor\",\"leaseDurationSeconds\":15}}]"
+        "}";
+    struct fresh_api fa = {.list_body = list, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = NULL;
+    for (int i = 0; i < 300; i++, fake_server_sleep_ms(10)) {
+        s = tracker_acquire(t, 0);
+        if (s->known)
+            break;
+        tracker_release(t, s);
+        s = NULL;
+    }
+    assert_non_null(s);
+    assert_false(s->exists); /* not "bad": absent from the list */
+    tracker_release(t, s);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+}
+
 /* GET 1: the same Lease at an older resourceVersion (20) than the watch's (30); GET 2: a Lease of another uid
  * at resourceVersion 20 (deleted and re-created, the watch not caught up). */
 static const char *read_older(int n, int *delay_ms)
@@ -1143,6 +1237,8 @@ int main(void)
         cmocka_unit_test(test_renew_time_on_the_monotonic_clock),
         cmocka_unit_test(test_refresh_coalesced),
         cmocka_unit_test(test_refresh_never_backwards),
+        cmocka_unit_test(test_untracked_leases_ignored),
+        cmocka_unit_test(test_name_with_nul_is_another_lease),
         cmocka_unit_test(test_refresh_older_read),
         cmocka_unit_test(test_refresh_failures),
         cmocka_unit_test(test_refresh_not_running),
