@@ -84,6 +84,15 @@ static char *slurp(const char *name, size_t *len)
     return buf;
 }
 
+/* Reads corpus sample NAME (its length in *LEN) and decodes it into R, which must succeed; returns the text,
+ * which R points into (in the test arena, never freed). */
+static char *decode_sample(struct review *r, const char *name, size_t *len)
+{
+    char *buf = slurp(name, len);
+    assert_int_equal(decode_n(r, buf, *len), 0);
+    return buf;
+}
+
 #define assert_str(s, lit)                                                                                   \
     do {                                                                                                     \
         if (!review_str_eq((s), (lit)))                                                                      \
@@ -144,10 +153,9 @@ static void test_v1_create(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-configmap-create.json", &len);
+    char *buf = decode_sample(&r, "v1-configmap-create.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
     assert_str(r.operation, "CREATE");
@@ -172,9 +180,8 @@ static void test_v1_update(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-configmap-update.json", &len);
+    decode_sample(&r, "v1-configmap-update.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.operation, "UPDATE");
     check_configmap_review(&r);
     assert_true(r.has_object);
@@ -191,9 +198,8 @@ static void test_v1_delete(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-configmap-delete.json", &len);
+    decode_sample(&r, "v1-configmap-delete.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.operation, "DELETE");
     assert_false(r.has_object);
     assert_null(r.annotations);
@@ -206,9 +212,8 @@ static void test_v1beta1(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1beta1-configmap-create.json", &len);
+    decode_sample(&r, "v1beta1-configmap-create.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1BETA1);
     check_configmap_review(&r);
 }
@@ -217,11 +222,10 @@ static void test_deployment(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-deployment-update.json", &len);
+    char *buf = decode_sample(&r, "v1-deployment-update.json", &len);
     const char *v;
     (void)state;
     assert_true(len > 20000);
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.kind_group, "apps");
     assert_str(r.kind_kind, "Deployment");
     assert_str(r.res_resource, "deployments");
@@ -292,9 +296,8 @@ static void test_tokenreview_connect_status(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-tokenreview-create.json", &len);
+    decode_sample(&r, "v1-tokenreview-create.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.kind_group, "authentication.k8s.io");
     assert_str(r.kind_kind, "TokenReview");
     assert_absent(r.name);
@@ -305,14 +308,12 @@ static void test_tokenreview_connect_status(void **state)
     assert_true(r.has_object);
     assert_int_equal(r.nannotations, 0);
 
-    buf = slurp("v1-pods-exec-connect.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-pods-exec-connect.json", &len);
     assert_str(r.operation, "CONNECT");
     assert_str(r.sub_resource, "exec");
     assert_str(r.res_resource, "pods");
 
-    buf = slurp("v1-lease-dryrun-status.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-lease-dryrun-status.json", &len);
     assert_true(r.dry_run);
     assert_str(r.sub_resource, "status");
     assert_str(r.kind_group, "coordination.k8s.io");
@@ -322,10 +323,9 @@ static void test_escapes(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-escapes.json", &len);
+    char *buf = decode_sample(&r, "v1-escapes.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1); /* "admission.k8s.io\/v1" */
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000a");
     assert_false(in_buf(r.uid, buf, len));
@@ -377,10 +377,9 @@ static void test_lookalikes(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-lookalikes.json", &len);
+    decode_sample(&r, "v1-lookalikes.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000d");
     check_configmap_review(&r);
     assert_str(r.kind_kind, "ConfigMap");
@@ -403,9 +402,8 @@ static void test_key_order_whitespace(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-key-order.json", &len);
+    decode_sample(&r, "v1-key-order.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000b");
     assert_str(r.kind_kind, "ConfigMap");
     assert_str(r.res_resource, "configmaps");
@@ -415,8 +413,7 @@ static void test_key_order_whitespace(void **state)
     assert_int_equal(r.nannotations, 2);
     assert_non_null(ann_of(&r, false, "z", &vlen));
 
-    buf = slurp("v1-whitespace.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-whitespace.json", &len);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000c");
     check_configmap_review(&r);
     assert_true(r.has_old_object);
@@ -427,10 +424,9 @@ static void test_duplicate_keys(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-duplicate-keys.json", &len);
+    decode_sample(&r, "v1-duplicate-keys.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000e"); /* uid:42 overridden */
     assert_str(r.username, "second");
@@ -499,16 +495,14 @@ static void test_nul_and_nulls(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-nul.json", &len);
+    decode_sample(&r, "v1-nul.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.name.len, 3);
     assert_memory_equal(r.name.ptr, "a\0b", 3);
     assert_int_equal(VAL(r.annotations[0]).len, 3);
     assert_memory_equal(VAL(r.annotations[0]).ptr, "x\0y", 3);
 
-    buf = slurp("v1-numbers-nulls.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-numbers-nulls.json", &len);
     assert_absent(r.kind_kind);
     assert_absent(r.res_group);
     assert_absent(r.name);
