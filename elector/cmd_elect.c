@@ -505,7 +505,7 @@ int cmd_elect(int argc, char **argv)
         return 1;
     }
     cfg.cb = (struct candidate_callbacks){on_started, on_stopped, on_new_leader, &e};
-    e.cand = candidate_new(client, &cfg, NULL, err, sizeof(err));
+    e.cand = candidate_new(client, &cfg, err, sizeof(err));
     if (e.cand == NULL) {
         fprintf(stderr, "leasefence elect: %s\n", err);
         kube_client_free(client);

@@ -16,6 +16,10 @@
 #include "log.h"
 #include "kube.h"
 #include "lease.h"
+#include "lf_buf.h"
+#include "lf_clock.h"
+#include "lf_name.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +40,7 @@
 #define WATCH_TIMEOUT_S        30           /* plus up to half of it again, as jitter */
 #define WATCH_SILENCE_MARGIN_S 10           /* a watch silent for its timeoutSeconds plus this is abandoned */
 #define SWEEP_MAX_NS           5000000000LL /* how often watches are checked for silence, at most */
+#define MAX_LIST               (16u << 20)  /* a list of one Lease; what kube_request allows a body */
 #define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
 #define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
 #define MAX_CONNECTIONS        16    /* per API server, at least; lifted when it speaks only HTTP/1.1 */
@@ -79,9 +84,7 @@ struct item {
     enum phase phase;
     CURL *easy;
     struct shared_headers *hdrs; /* those of the current request */
-    char *buf;                   /* list body */
-    size_t len, cap;
-    bool overflow;
+    struct lf_buf list_body;     /* capped at MAX_LIST */
     struct kube_watch_decoder dec;
     bool watch_ok;      /* the watch answered 200 */
     bool watch_gone;    /* an ERROR 410 event came */
@@ -107,11 +110,9 @@ struct item {
     int64_t fresh_applied; /* when a fresh read last replaced the state (0: never) */
 
     /* fresh reads (tracker_refresh); tracker thread only */
-    CURL *get;                       /* the GET in flight, NULL when none */
-    struct shared_headers *get_hdrs; /* its header list */
-    char *get_buf;                   /* its body */
-    size_t get_len, get_cap;
-    bool get_overflow;
+    CURL *get;                         /* the GET in flight, NULL when none */
+    struct shared_headers *get_hdrs;   /* its header list */
+    struct lf_buf get_body;            /* its body, capped at MAX_EVENT */
     int64_t get_sent;                  /* when it was started */
     struct tracker_refresh *answering; /* asked for before it started: it answers them */
     struct tracker_refresh *queued;    /* asked for while it was in flight: the next GET answers them */
@@ -152,27 +153,7 @@ static const struct snap invalid_snap = {
 
 static int64_t mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* ---- names ---- */
-
-static bool valid_name(const char *s, size_t max, bool dots)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-        if (!alnum && ch != '-' && !(dots && ch == '.'))
-            return false;
-        if ((i == 0 || i == n - 1) && !alnum)
-            return false;
-    }
-    return true;
+    return lf_clock_mono_ns();
 }
 
 /* ---- snapshots ---- */
@@ -312,14 +293,8 @@ int tracker_find(struct tracker *t, const char *ns, const char *name)
 
 int tracker_track(struct tracker *t, const char *ns, const char *name, char *err, size_t errlen)
 {
-    if (!valid_name(ns, 63, false)) {
-        snprintf(err, errlen, "invalid namespace '%s'", ns);
+    if (lf_name_check_lease(ns, strlen(ns), name, strlen(name), err, errlen) != 0)
         return -1;
-    }
-    if (!valid_name(name, 253, true)) {
-        snprintf(err, errlen, "invalid lease name '%s'", name);
-        return -1;
-    }
     int r = -1;
     pthread_mutex_lock(&t->lock);
     for (size_t i = 0; i < t->n; i++)
@@ -339,6 +314,8 @@ int tracker_track(struct tracker *t, const char *ns, const char *name, char *err
         it->ns = xstrdup(ns);
         it->name = xstrdup(name);
         kube_watch_decoder_init(&it->dec, MAX_EVENT);
+        lf_buf_init(&it->list_body, MAX_LIST);
+        lf_buf_init(&it->get_body, MAX_EVENT);
         it->active = true; /* the thread has not seen it yet: its first snapshot says tracked */
         it->cur = snap_build(it);
         r = (int)t->n;
@@ -484,20 +461,6 @@ static void schedule_retry(struct tracker *t, struct item *it, int64_t now)
     it->next_at = now + ms * 1000000LL;
 }
 
-static size_t list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct item *it = userdata;
-    size_t n = size * nmemb;
-    if (it->len + n > (16u << 20)) {
-        it->overflow = true;
-        return 0;
-    }
-    xgrow(&it->buf, &it->cap, it->len + n + 1);
-    memcpy(it->buf + it->len, ptr, n);
-    it->len += n;
-    return n;
-}
-
 static void set_rv(struct item *it, const char *rv)
 {
     if (rv == NULL || rv[0] == '\0')
@@ -516,7 +479,7 @@ static int64_t renew_on_mono(int64_t renew_us, int64_t now)
     if (renew_us == 0)
         return 0;
     const int64_t max_us = 4600000000000000LL;
-    int64_t ago_us = lease_now_us() - renew_us;
+    int64_t ago_us = lf_clock_real_us() - renew_us;
     if (ago_us > max_us)
         ago_us = max_us;
     else if (ago_us < -max_us)
@@ -745,10 +708,9 @@ static void start_request(struct tracker *t, struct item *it)
         it->hdrs = headers_get(t);
         it->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, it->hdrs->list);
         free(path);
-        it->len = 0;
-        it->overflow = false;
-        curl_easy_setopt(it->easy, CURLOPT_WRITEFUNCTION, list_write);
-        curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, it);
+        lf_buf_reset(&it->list_body);
+        curl_easy_setopt(it->easy, CURLOPT_WRITEFUNCTION, lf_buf_curl_write);
+        curl_easy_setopt(it->easy, CURLOPT_WRITEDATA, &it->list_body);
         it->phase = LISTING;
     } else {
         long ts = t->watch_timeout_s + (long)(next_rand(t) % (unsigned)(t->watch_timeout_s / 2 + 1));
@@ -818,13 +780,14 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
     curl_easy_getinfo(it->easy, CURLINFO_RESPONSE_CODE, &code);
     kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
     json_error_t je;
-    json_t *j = cc == CURLE_OK && it->len > 0 ? json_loadb(it->buf, it->len, JSON_ALLOW_NUL, &je) : NULL;
+    json_t *j = cc == CURLE_OK && it->list_body.len > 0
+                    ? json_loadb(it->list_body.data, it->list_body.len, JSON_ALLOW_NUL, &je)
+                    : NULL;
     end_request(t, it);
     /* The body may have been up to 16 MiB: do not keep that much per Lease between lists. */
-    free(it->buf);
-    it->buf = NULL;
-    it->len = it->cap = 0;
-    if ((cc != CURLE_OK && !it->overflow) || (cc == CURLE_OK && code != 200)) {
+    bool overflow = it->list_body.overflow, empty = it->list_body.len == 0;
+    lf_buf_release(&it->list_body);
+    if ((cc != CURLE_OK && !overflow) || (cc == CURLE_OK && code != 200)) {
         if (cc != CURLE_OK)
             snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
         else
@@ -838,11 +801,11 @@ static void finish_list(struct tracker *t, struct item *it, CURLcode cc, int64_t
      */
     json_t *items = json_object_get(j, "items");
     const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
-    if (it->overflow || !json_is_array(items) || rv == NULL || rv[0] == '\0') {
-        if (it->overflow)
+    if (overflow || !json_is_array(items) || rv == NULL || rv[0] == '\0') {
+        if (overflow)
             snprintf(err, sizeof(err), "response larger than 16 MiB");
         else if (j == NULL)
-            snprintf(err, sizeof(err), "list is not JSON: %s", it->len > 0 ? je.text : "empty body");
+            snprintf(err, sizeof(err), "list is not JSON: %s", !empty ? je.text : "empty body");
         else
             snprintf(err, sizeof(err), "list without items or resourceVersion");
         forget(t, it, "cannot decode the lease list, lease treated as unknown", err, now);
@@ -934,20 +897,6 @@ static void finish_watch(struct tracker *t, struct item *it, CURLcode cc, int64_
 
 static void take_new_items(struct tracker *t);
 
-static size_t get_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct item *it = userdata;
-    size_t n = size * nmemb;
-    if (it->get_len + n > MAX_EVENT) {
-        it->get_overflow = true;
-        return 0;
-    }
-    xgrow(&it->get_buf, &it->get_cap, it->get_len + n + 1);
-    memcpy(it->get_buf + it->get_len, ptr, n);
-    it->get_len += n;
-    return n;
-}
-
 /* Starts the GET that answers it->answering. */
 static void start_get(struct tracker *t, struct item *it)
 {
@@ -955,10 +904,9 @@ static void start_get(struct tracker *t, struct item *it)
     it->get_hdrs = headers_get(t);
     it->get = kube_easy_new(t->client, "GET", path, t->refresh_timeout_ms, it->get_hdrs->list);
     free(path);
-    it->get_len = 0;
-    it->get_overflow = false;
-    curl_easy_setopt(it->get, CURLOPT_WRITEFUNCTION, get_write);
-    curl_easy_setopt(it->get, CURLOPT_WRITEDATA, it);
+    lf_buf_reset(&it->get_body);
+    curl_easy_setopt(it->get, CURLOPT_WRITEFUNCTION, lf_buf_curl_write);
+    curl_easy_setopt(it->get, CURLOPT_WRITEDATA, &it->get_body);
     curl_easy_setopt(it->get, CURLOPT_BUFFERSIZE, RECV_BUFFER);
     curl_easy_setopt(it->get, CURLOPT_PIPEWAIT, t->h1_only ? 0L : 1L);
     curl_easy_setopt(it->get, CURLOPT_PRIVATE, it);
@@ -975,9 +923,7 @@ static void end_get(struct tracker *t, struct item *it)
     }
     headers_put(it->get_hdrs);
     it->get_hdrs = NULL;
-    free(it->get_buf); /* up to 2 MiB: not kept per Lease between reads */
-    it->get_buf = NULL;
-    it->get_len = it->get_cap = 0;
+    lf_buf_release(&it->get_body); /* up to 2 MiB: not kept per Lease between reads */
 }
 
 /* Answers every refresh of LIST with S (a reference is added for each) or the failure CODE/ERR; counts. */
@@ -1060,13 +1006,14 @@ static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t 
     curl_easy_getinfo(it->get, CURLINFO_RESPONSE_CODE, &code);
     kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
     json_error_t je;
-    json_t *j =
-        cc == CURLE_OK && it->get_len > 0 ? json_loadb(it->get_buf, it->get_len, JSON_ALLOW_NUL, &je) : NULL;
+    json_t *j = cc == CURLE_OK && it->get_body.len > 0
+                    ? json_loadb(it->get_body.data, it->get_body.len, JSON_ALLOW_NUL, &je)
+                    : NULL;
     int64_t sent = it->get_sent;
     end_get(t, it);
     if (cc == CURLE_OPERATION_TIMEDOUT) {
         snprintf(err, sizeof(err), "no answer within %ld ms", t->refresh_timeout_ms);
-    } else if (it->get_overflow) {
+    } else if (it->get_body.overflow) {
         snprintf(err, sizeof(err), "response larger than %u bytes", MAX_EVENT);
     } else if (cc != CURLE_OK) {
         snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
@@ -1080,7 +1027,7 @@ static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t 
         const char *name = json_string_value(json_object_get(json_object_get(j, "metadata"), "name"));
         if (j == NULL)
             snprintf(err, sizeof(err), "the lease read is not JSON: %s",
-                     it->get_len > 0 ? je.text : "empty body");
+                     it->get_body.len > 0 ? je.text : "empty body");
         else if (lease_parse(j, &rec, perr, sizeof(perr)) != 0)
             snprintf(err, sizeof(err), "the lease read cannot be decoded: %s", perr);
         else if (name != NULL && strcmp(name, it->name) == 0)
@@ -1495,7 +1442,7 @@ void tracker_free(struct tracker *t)
         if (it->known && it->exists)
             lease_record_release(&it->rec);
         kube_watch_decoder_release(&it->dec);
-        free(it->buf);
+        lf_buf_release(&it->list_body);
         free(it->rv);
         free(it->ns);
         free(it->name);

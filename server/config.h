@@ -95,9 +95,9 @@ bool config_is_fenced_lease(const struct fence_table *t, const char *ns, size_t 
                             size_t namelen);
 
 /**
- * Parses a command-line duration: digits with an optional fraction, then "ms",
- * "s", "m" or nothing (seconds): "10s", "500ms", "1.5m", "3".  At most 24 h;
- * fractions of a millisecond are dropped.  0, or -1 when S is not one.
+ * Parses a command-line duration in milliseconds, in the one duration grammar (lf_duration_parse, Go's:
+ * "10s", "500ms", "1m30s", "1.5m"; a bare number other than 0 is refused).  At most 24 h; fractions of a
+ * millisecond are dropped.  0, or -1 when S is not one.
  */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
 

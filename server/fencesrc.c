@@ -9,6 +9,7 @@
 
 #include "informer.h"
 #include "kube.h"
+#include "lf_fatal.h"
 #include "log.h"
 
 #define LEASEFENCES_PATH "/apis/leasefence.io/v1alpha1/leasefences"
@@ -265,7 +266,7 @@ static bool check_object(struct fencesrc_object *o, json_t *spec, json_t *f, siz
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (text == NULL)
-        abort();
+        lf_fatal_oom("json_dumps", 0);
     struct fence_table *one = config_parse(text, strlen(text), label, err, sizeof(err));
     free(text);
     if (one == NULL) {
@@ -297,7 +298,7 @@ struct fence_table *fencesrc_build(json_t *file_fences, const char *file_name, j
     size_t i;
     json_t *f;
 
-    v->refs = 1;
+    atomic_init(&v->refs, 1);
     v->objects = xcalloc(n + 1, sizeof(*v->objects));
     v->nobjects = n;
     if (file_fences != NULL) {
@@ -327,7 +328,7 @@ struct fence_table *fencesrc_build(json_t *file_fences, const char *file_name, j
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (text == NULL)
-        abort();
+        lf_fatal_oom("json_dumps", 0);
     t = config_parse(text, strlen(text), file_name ? file_name : "LeaseFences", err, errlen);
     free(text);
     if (t == NULL) {
@@ -359,7 +360,7 @@ out:
 
 struct fencesrc_view *fencesrc_view_ref(struct fencesrc_view *v)
 {
-    __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
     return v;
 }
 
@@ -372,7 +373,7 @@ static void free_strs(char **s, size_t n)
 
 void fencesrc_view_release(struct fencesrc_view *v)
 {
-    if (v == NULL || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (v == NULL || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < v->nobjects; i++) {
         struct fencesrc_object *o = &v->objects[i];

@@ -11,8 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kube.h"
-#include "tracker.h"
+#include "leasefence/elector.h" /* an embedder: the public headers only */
 
 static int64_t mono_ns(void)
 {

@@ -15,6 +15,8 @@
 
 #include "candidate.h"
 #include "lease.h"
+#include "lf_clock.h"
+#include "testing.h"
 
 #define S 1000000000LL
 
@@ -145,18 +147,15 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
 static int64_t f_mono(void *ctx)
 {
     struct store *s = ctx;
-    if (s->real_clocks) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * S + ts.tv_nsec + atomic_load(&s->skew_ns);
-    }
+    if (s->real_clocks)
+        return lf_clock_mono_ns() + atomic_load(&s->skew_ns);
     return s->mono;
 }
 
 static int64_t f_wall(void *ctx)
 {
     struct store *s = ctx;
-    return s->real_clocks ? lease_now_us() : s->wall_us;
+    return s->real_clocks ? lf_clock_real_us() : s->wall_us;
 }
 
 static void advance(struct store *s, int64_t ns)
@@ -181,7 +180,7 @@ static struct candidate *cand(struct store *s, const char *id)
     struct candidate_config cfg = config_for(id);
     struct candidate_ops ops = {f_get, f_create, f_update, f_mono, f_wall, s};
     char err[256];
-    struct candidate *c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    struct candidate *c = candidate_new_ops(&cfg, &ops, err, sizeof(err));
     assert_non_null(c);
     return c;
 }
@@ -239,6 +238,15 @@ static void test_validate(void **state)
     assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
     assert_true(cfg.lease_duration_ns == 15 * S && cfg.renew_deadline_ns == 10 * S &&
                 cfg.retry_period_ns == 2 * S);
+    /* the names go into the URL path: "x?y" would elect on Lease "x" (elect --lease 'demo/x?y') */
+    cfg.name = "x?y";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "name 'x?y' is not a valid Lease name (RFC 1123 subdomain)");
+    cfg.name = "n";
+    cfg.ns = "Demo";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "namespace 'Demo' is not a valid namespace name (RFC 1123 label)");
+    cfg.ns = "d";
     cfg.renew_deadline_ns = 15 * S;
     assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
     assert_string_equal(err, "lease duration must be greater than renew deadline");
@@ -426,9 +434,7 @@ struct run {
 
 static int64_t real_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static void r_started(void *ctx, const char *epoch)
@@ -479,7 +485,7 @@ static void run_start(struct run *r, struct store *s, const char *id)
     char err[256];
     r->s = s;
     s->real_clocks = true;
-    r->c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    r->c = candidate_new_ops(&cfg, &ops, err, sizeof(err));
     assert_non_null(r->c);
     assert_int_equal(pthread_create(&r->th, NULL, run_main, r), 0);
 }

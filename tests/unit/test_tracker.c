@@ -19,6 +19,8 @@
 
 #include "kube.h"
 #include "lease.h"
+#include "lf_clock.h"
+#include "testing.h"
 #include "tracker.h"
 
 #include "fake_server.h"
@@ -279,9 +281,7 @@ static void test_gone_watches_back_off(void **state)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return lf_clock_mono_ms();
 }
 
 /* Polls Lease 0 until its snapshot's watching and tracked are as wanted; fails after 3 s. */
@@ -596,7 +596,7 @@ static void test_renew_time_on_the_monotonic_clock(void **state)
 {
     (void)state;
     char old[48], fresh[48], spec[256], *event = NULL;
-    int64_t wall = lease_now_us();
+    int64_t wall = lf_clock_real_us();
     lease_format_microtime(wall - 3600LL * 1000000, old, sizeof(old));
     lease_format_microtime(wall, fresh, sizeof(fresh));
     snprintf(spec, sizeof(spec), "\"holderIdentity\":\"h\",\"leaseDurationSeconds\":15,\"renewTime\":\"%s\"",
@@ -655,9 +655,7 @@ struct fresh_api {
 
 static int64_t mono_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 /* A watch: the events, each after its delay, then quiet until the client hangs up. */
