@@ -27,13 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <valgrind/callgrind.h>
 
 #include "config.h"
 #include "decide.h"
+#include "lf_clock.h"
+#include "lf_file.h"
 #include "review.h"
 
 /* A bump allocator reset for every review, like a request's memory pool. */
@@ -55,37 +56,8 @@ static void *arena_alloc(void *ctx, size_t size)
     return a->base + off;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        goto fail;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto fail;
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
-        goto fail;
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-fail:
-    fprintf(stderr, "cost: cannot read '%s': %s\n", path, strerror(errno));
-    if (f != NULL)
-        fclose(f);
-    free(buf);
-    return NULL;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+/* The largest document read (kube-apiserver's request limit is 3 MiB). */
+#define MAX_DOCUMENT (16u << 20)
 
 static const char *base_name(const char *path)
 {
@@ -234,18 +206,18 @@ static long pass_jansson(struct pass *p, long n)
 static long measure(const char *label, const char *name, pass_fn *fn, struct pass *p, long n, double *ns_each)
 {
     char dump[512];
-    double t0;
+    int64_t t0;
     long result;
 
     fn(p, 1);
-    t0 = now_ns();
+    t0 = lf_clock_mono_ns();
     CALLGRIND_ZERO_STATS;
     CALLGRIND_TOGGLE_COLLECT;
     result = fn(p, n);
     CALLGRIND_TOGGLE_COLLECT;
     snprintf(dump, sizeof(dump), "%s:%s", label, name);
     CALLGRIND_DUMP_STATS_AT(dump);
-    *ns_each = (now_ns() - t0) / (double)n;
+    *ns_each = (double)(lf_clock_mono_ns() - t0) / (double)n;
     return result;
 }
 
@@ -258,10 +230,12 @@ static int cost_file(const char *path, long n, const struct fence_table *one, co
     struct review r;
     double ns[4] = {0, 0, 0, 0};
     long allowed[2] = {0, 0};
-    char *buf = read_file(path, &p.len);
+    char *buf = lf_file_read("document", path, MAX_DOCUMENT, &p.len, p.err, sizeof(p.err));
 
-    if (buf == NULL)
+    if (buf == NULL) {
+        fprintf(stderr, "cost: %s\n", p.err);
         return -1;
+    }
     p.buf = buf;
     if (measure("decode", name, pass_decode, &p, n, &ns[0]) != n)
         fprintf(stderr, "cost: %s: review_decode failed: %s\n", name, p.err);
@@ -351,7 +325,7 @@ int main(int argc, char **argv)
     many = make_table(nfences, lease, writer);
     if (one == NULL || many == NULL)
         return 1;
-    now = (int64_t)(now_ns());
+    now = lf_clock_mono_ns();
     memset(&snap, 0, sizeof(snap));
     snap.known = snap.exists = snap.watching = true;
     snprintf(lease_ns, sizeof(lease_ns), "%.*s", (int)(strchr(lease, '/') - lease), lease);
