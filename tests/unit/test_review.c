@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lf_file.h"
 #include "review.h"
 
 /* ---- a small arena: every block freed after each test ---- */
@@ -64,23 +65,18 @@ static int decode(struct review *r, const char *json)
     return decode_n(r, json, strlen(json));
 }
 
+/* Corpus sample NAME, *LEN bytes, freed with the test's blocks. */
 static char *slurp(const char *name, size_t *len)
 {
-    char path[512];
+    char path[512], why[768];
     const char *dir = getenv("REVIEW_CORPUS");
-    FILE *f;
     char *buf;
-    long n;
     snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/corpus", name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open '%s' (run from the repository root)", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = test_alloc(NULL, (size_t)n);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
+    buf = lf_file_read("corpus sample", path, 1u << 20, len, why, sizeof(why));
+    if (buf == NULL)
+        fail_msg("%s (run from the repository root)", why);
+    assert_true(nblocks < sizeof(blocks) / sizeof(blocks[0]));
+    blocks[nblocks++] = buf;
     return buf;
 }
 

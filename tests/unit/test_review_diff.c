@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "lf_file.h"
 #include "review_ref.h"
 
 #define MAX_DOCS       64
@@ -48,22 +49,17 @@ static int load_corpus(void **state)
         return -1;
     }
     while ((de = readdir(dir)) != NULL && ndocs < MAX_DOCS) {
-        char path[512];
-        FILE *f;
-        long n;
+        char path[512], err[768];
         size_t len = strlen(de->d_name);
         if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", corpus_dir(), de->d_name);
-        f = fopen(path, "rb");
-        if (f == NULL)
-            continue;
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        docs[ndocs].buf = malloc((size_t)n + 1);
-        docs[ndocs].len = fread(docs[ndocs].buf, 1, (size_t)n, f);
-        fclose(f);
+        docs[ndocs].buf = lf_file_read("corpus document", path, 1u << 20, &docs[ndocs].len, err, sizeof(err));
+        if (docs[ndocs].buf == NULL) {
+            fprintf(stderr, "%s\n", err);
+            closedir(dir);
+            return -1;
+        }
         snprintf(docs[ndocs].name, sizeof(docs[ndocs].name), "%s", de->d_name);
         ndocs++;
     }
