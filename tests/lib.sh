@@ -130,6 +130,20 @@ wait_decide() {
 # sim_ctl PATH [curl args...]: POST to kube-sim's control port.
 sim_ctl() { local path=$1; shift; curl -sf -X POST "http://127.0.0.1:$SIM_CTL$path" "$@"; }
 
+# controller_users: the users.json entries (comma-separated, without the brackets) of the demo
+# controller's two replicas: service account demo:controller, tokens tok-controller-0 and -1 bound to
+# pods controller-0 and -1, uids u-c0 and u-c1.
+controller_users() {
+  cat <<'JSON'
+ {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
+ {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}}
+JSON
+}
+
 # controller_leasefence FILE: the LeaseFence demo/controller (Lease controller-leader, writers: the
 # service account controller) as YAML, for kubectl.
 controller_leasefence() {

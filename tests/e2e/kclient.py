@@ -111,14 +111,6 @@ def kubeconfig_token(path):
     return m.group(1)
 
 
-def kubeconfig_server(path):
-    text = open(path).read()
-    m = re.search(r'"?server"?\s*:\s*"?(https://[^"\s,}]+)"?', text)
-    if not m:
-        raise SystemExit("no server in " + path)
-    return m.group(1)
-
-
 def kubeconfig_with_token(src, dst, token):
     """Copies kubeconfig SRC to DST with its (only) user token replaced."""
     text = open(src).read()

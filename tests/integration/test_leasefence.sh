@@ -35,14 +35,9 @@ for f in crd.yaml vwc.json args; do check "rendered $f" test -s "$TMP/$f"; done
 
 # ---- kube-sim with two replicas of the demo controller and another writer --------
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}},
+$(controller_users),
  {"token": "tok-ops-1", "username": "ops-bot", "uid": "u-o", "groups": ["system:authenticated"],
   "extra": {"authentication.kubernetes.io/pod-name": ["ops-1"]}}
 ]

@@ -30,18 +30,13 @@ for o in yaml.safe_load_all(open(sys.argv[1])):
 PY
 
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
  {"token": "tok-lf-a", "username": "system:serviceaccount:leasefence-system:leasefence", "uid": "u-a",
   "groups": ["system:serviceaccounts", "system:authenticated"], "extra": {"authentication.kubernetes.io/pod-name": ["leasefence-a"]}},
  {"token": "tok-lf-b", "username": "system:serviceaccount:leasefence-system:leasefence", "uid": "u-b",
   "groups": ["system:serviceaccounts", "system:authenticated"], "extra": {"authentication.kubernetes.io/pod-name": ["leasefence-b"]}},
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}}
+$(controller_users)
 ]
 JSON
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }

@@ -56,14 +56,9 @@ for f in vwc.json ns-demo.json config.json crd.json leasefence.json args elect-a
 
 # ---- kube-sim, with tokens for two replicas of the demo controller -----------
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}},
+$(controller_users),
  {"token": "tok-other", "username": "system:serviceaccount:demo:other", "uid": "u-o",
   "groups": ["system:serviceaccounts", "system:authenticated"]}
 ]

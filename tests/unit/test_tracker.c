@@ -645,7 +645,8 @@ struct fresh_event {
 struct fresh_api {
     struct fake_server srv; /* a thread per connection */
     atomic_int gets, lists, watches;
-    const char *list_body;
+    char *list_body;            /* owned: set and freed by fresh_tracker, fresh_tracker_free */
+    struct kube_client *client; /* set and freed by fresh_tracker, fresh_tracker_free */
     const struct fresh_event *events;
     /* GET number N (from 1): sets *DELAY_MS and returns the whole HTTP response */
     const char *(*get_answer)(int n, int *delay_ms);
@@ -796,6 +797,38 @@ static void wait_holder(struct tracker *t, const char *h)
     fail_msg("lease never held by %s", h);
 }
 
+/*
+ * The fresh-read fixture: serves FA (its events and GET answers as the caller set them) with a LeaseList at
+ * LIST_RV holding demo/bad at RV held by HOLDER, and returns a tracker of demo/bad on it with a refresh
+ * budget of TIMEOUT_MS (0: the default).  When START, it is started and has seen HOLDER.  Free with
+ * fresh_tracker_free.
+ */
+static struct tracker *fresh_tracker(struct fresh_api *fa, int list_rv, int rv, const char *holder,
+                                     int timeout_ms, bool start)
+{
+    char err[256];
+    fa->list_body = fresh_list(list_rv, rv, holder);
+    fa->client = fresh_api_start(fa);
+    struct tracker *t = tracker_new(fa->client);
+    if (timeout_ms > 0)
+        tracker_set_refresh_timeout(t, timeout_ms);
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    if (start) {
+        assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+        wait_holder(t, holder);
+    }
+    return t;
+}
+
+/* Frees T, stops FA and frees what fresh_tracker made for it. */
+static void fresh_tracker_free(struct tracker *t, struct fresh_api *fa)
+{
+    tracker_free(t);
+    fresh_api_stop(fa);
+    kube_client_free(fa->client);
+    free(fa->list_body);
+}
+
 /* GET N answers after 300 ms with holder "hN" at resourceVersion 100 + N. */
 static const char *numbered_gets(int n, int *delay_ms)
 {
@@ -813,14 +846,8 @@ static const char *numbered_gets(int n, int *delay_ms)
 static void test_refresh_coalesced(void **state)
 {
     (void)state;
-    char *list = fresh_list(10, 9, "h0");
-    struct fresh_api fa = {.list_body = list, .get_answer = numbered_gets};
-    struct kube_client *c = fresh_api_start(&fa);
-    struct tracker *t = tracker_new(c);
-    char err[256];
-    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
-    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    wait_holder(t, "h0");
+    struct fresh_api fa = {.get_answer = numbered_gets};
+    struct tracker *t = fresh_tracker(&fa, 10, 9, "h0", 0, true);
     wait_state(t, true, true);
 
     struct waiter w1, w2, w3, w4;
@@ -867,10 +894,7 @@ static void test_refresh_coalesced(void **state)
     struct waiter *ws[] = {&w1, &w2, &w3, &w4};
     for (size_t i = 0; i < 4; i++)
         tracker_release(t, ws[i]->rf.snap);
-    tracker_free(t);
-    fresh_api_stop(&fa);
-    kube_client_free(c);
-    free(list);
+    fresh_tracker_free(t, &fa);
 }
 
 /* The GET answers at once: holder "new" at resourceVersion 20. */
@@ -895,15 +919,9 @@ static const char *read_new(int n, int *delay_ms)
 static void test_refresh_never_backwards(void **state)
 {
     (void)state;
-    char *list = fresh_list(10, 9, "old");
     static const struct fresh_event events[] = {{600, EVENT(15, "mid")}, {300, EVENT(25, "last")}, {0, NULL}};
-    struct fresh_api fa = {.list_body = list, .events = events, .get_answer = read_new};
-    struct kube_client *c = fresh_api_start(&fa);
-    struct tracker *t = tracker_new(c);
-    char err[256];
-    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
-    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    wait_holder(t, "old");
+    struct fresh_api fa = {.events = events, .get_answer = read_new};
+    struct tracker *t = fresh_tracker(&fa, 10, 9, "old", 0, true);
     struct waiter w;
     ask(t, &w);
     wait_done(&w, 3000);
@@ -925,10 +943,7 @@ static void test_refresh_never_backwards(void **state)
     tracker_stats(t, 0, &st);
     assert_int_equal((int)st.fresh_applied, 1);
     tracker_release(t, w.rf.snap);
-    tracker_free(t);
-    fresh_api_stop(&fa);
-    kube_client_free(c);
-    free(list);
+    fresh_tracker_free(t, &fa);
 }
 
 /* Events of Leases nobody tracks in the watched namespace: a change, one that is not JSON, one whose name has
@@ -1038,14 +1053,8 @@ static const char *read_older(int n, int *delay_ms)
 static void test_refresh_older_read(void **state)
 {
     (void)state;
-    char *list = fresh_list(30, 30, "cur");
-    struct fresh_api fa = {.list_body = list, .get_answer = read_older};
-    struct kube_client *c = fresh_api_start(&fa);
-    struct tracker *t = tracker_new(c);
-    char err[256];
-    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
-    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    wait_holder(t, "cur");
+    struct fresh_api fa = {.get_answer = read_older};
+    struct tracker *t = fresh_tracker(&fa, 30, 30, "cur", 0, true);
     struct waiter w1, w2;
     ask(t, &w1);
     wait_done(&w1, 3000);
@@ -1067,10 +1076,7 @@ static void test_refresh_older_read(void **state)
     assert_int_equal((int)st.fresh_reads[1], 2);
     tracker_release(t, w1.rf.snap);
     tracker_release(t, w2.rf.snap);
-    tracker_free(t);
-    fresh_api_stop(&fa);
-    kube_client_free(c);
-    free(list);
+    fresh_tracker_free(t, &fa);
 }
 
 /* An HTTP response with STATUS ("500 Internal Server Error") and BODY; static storage, one per SLOT. */
@@ -1113,15 +1119,8 @@ static const char *read_failures(int n, int *delay_ms)
 static void test_refresh_failures(void **state)
 {
     (void)state;
-    char *list = fresh_list(10, 9, "h0");
-    struct fresh_api fa = {.list_body = list, .get_answer = read_failures};
-    struct kube_client *c = fresh_api_start(&fa);
-    struct tracker *t = tracker_new(c);
-    tracker_set_refresh_timeout(t, 200);
-    char err[256];
-    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
-    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
-    wait_holder(t, "h0");
+    struct fresh_api fa = {.get_answer = read_failures};
+    struct tracker *t = fresh_tracker(&fa, 10, 9, "h0", 200, true);
     struct waiter w;
 
     ask(t, &w);
@@ -1168,10 +1167,7 @@ static void test_refresh_failures(void **state)
     s = tracker_acquire(t, 0);
     assert_true(holder_is(s, "h0")); /* failed reads leave the watched state alone */
     tracker_release(t, s);
-    tracker_free(t);
-    fresh_api_stop(&fa);
-    kube_client_free(c);
-    free(list);
+    fresh_tracker_free(t, &fa);
 }
 
 /* GET answered after 2 s. */
@@ -1186,13 +1182,9 @@ static const char *read_slow(int n, int *delay_ms)
 static void test_refresh_not_running(void **state)
 {
     (void)state;
-    char *list = fresh_list(10, 9, "h0");
-    struct fresh_api fa = {.list_body = list, .get_answer = read_slow};
-    struct kube_client *c = fresh_api_start(&fa);
-    struct tracker *t = tracker_new(c);
-    tracker_set_refresh_timeout(t, 5000);
+    struct fresh_api fa = {.get_answer = read_slow};
+    struct tracker *t = fresh_tracker(&fa, 10, 9, "h0", 5000, false);
     char err[256];
-    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
     struct waiter w1, w2, w3;
     ask(t, &w1);
     assert_true(atomic_load(&w1.done)); /* answered before tracker_refresh returned */
@@ -1213,10 +1205,7 @@ static void test_refresh_not_running(void **state)
     ask(t, &w1);
     assert_true(atomic_load(&w1.done));
     assert_string_equal(w1.rf.err, "the tracker is not running");
-    tracker_free(t);
-    fresh_api_stop(&fa);
-    kube_client_free(c);
-    free(list);
+    fresh_tracker_free(t, &fa);
 }
 
 int main(void)
