@@ -975,7 +975,8 @@ static void test_untracked_leases_ignored(void **state)
     assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
     assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
     const struct lease_snapshot *s1 = NULL;
-    for (int i = 0; i < 300 && s1 == NULL; i++, fake_server_sleep_ms(10)) { /* known from the list, and watching */
+    for (int i = 0; i < 300 && s1 == NULL;
+         i++, fake_server_sleep_ms(10)) { /* known from the list, and watching */
         const struct lease_snapshot *s = tracker_acquire(t, 0);
         if (holder_is(s, "a") && s->watching)
             s1 = s;
@@ -1015,7 +1016,7 @@ static void test_name_with_nul_is_another_lease(void **state)
         "\"10\"},\"items\":[{\"metadata\":{\"name\":\"bad\\u0000x\",\"namespace\":\"demo\",\"uid\":\"u1\","
         "\"resourceVersion\":\"9\"},\"spec\":{\"holderIdentity\":\"impostor\",\"leaseDurationSeconds\":15}}]"
         "}";
-    struct fresh_api fa = {.list_body = list, .get_answer = read_new};
+    struct fresh_api fa = {.list_body = strdup(list), .get_answer = read_new};
     struct kube_client *c = fresh_api_start(&fa);
     struct tracker *t = tracker_new(c);
     char err[256];
@@ -1035,6 +1036,7 @@ static void test_name_with_nul_is_another_lease(void **state)
     tracker_free(t);
     fresh_api_stop(&fa);
     kube_client_free(c);
+    free(fa.list_body);
 }
 
 /* GET 1: the same Lease at an older resourceVersion (20) than the watch's (30); GET 2: a Lease of another uid
@@ -1090,7 +1092,25 @@ static const char *http_response(int slot, const char *status, const char *body)
     return bufs[slot];
 }
 
-/* GET 1: 500; 2: 404; 3: held past the budget; 4: not JSON; 5: a Lease that cannot be decoded. */
+/* A 200 whose body (spaces) is larger than a Lease read may be (2 MiB); static storage. */
+static const char *oversized_response(void)
+{
+    static char *big;
+    const size_t n = (2u << 20) + 1;
+    if (big == NULL) {
+        big = malloc(n + 256);
+        int h = snprintf(big, 256,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n",
+                         n);
+        memset(big + h, ' ', n);
+        big[h + n] = '\0';
+    }
+    return big;
+}
+
+/* GET 1: 500; 2: 404; 3: held past the budget; 4: not JSON; 5: a Lease that cannot be decoded; 6: a body
+ * past the cap. */
 static const char *read_failures(int n, int *delay_ms)
 {
     *delay_ms = n == 3 ? 1500 : 0;
@@ -1109,6 +1129,8 @@ static const char *read_failures(int n, int *delay_ms)
         return http_response(3, "200 OK",
                              "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\",\"uid\":\"u1\","
                              "\"resourceVersion\":\"40\"},\"spec\":{\"leaseDurationSeconds\":\"15\"}}");
+    case 6:
+        return oversized_response();
     default:
         return lease_response(3, "u1", 9, "h0");
     }
@@ -1160,9 +1182,14 @@ static void test_refresh_failures(void **state)
     assert_null(w.rf.snap);
     assert_non_null(strstr(w.rf.err, "cannot be decoded"));
 
+    ask(t, &w); /* said as such, not as curl's write error */
+    wait_done(&w, 3000);
+    assert_null(w.rf.snap);
+    assert_string_equal(w.rf.err, "response larger than 2097152 bytes");
+
     struct tracker_stats st;
     tracker_stats(t, 0, &st);
-    assert_int_equal((int)st.fresh_reads[0], 4);
+    assert_int_equal((int)st.fresh_reads[0], 5);
     assert_int_equal((int)st.fresh_reads[1], 1);
     s = tracker_acquire(t, 0);
     assert_true(holder_is(s, "h0")); /* failed reads leave the watched state alone */
