@@ -54,14 +54,12 @@ ALL_LDFLAGS  = $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
 TEST_LDLIBS := -lcmocka
 
-# Sources: the elector library is elector/*.c except the CLI (elector/cmd_*.c);
-# the binary is server/*.c + elector/cmd_*.c + the library.
-ELECTOR_CMD  := $(wildcard elector/cmd_*.c)
-ELECTOR_SRCS := $(filter-out $(ELECTOR_CMD),$(wildcard elector/*.c))
+# Sources: the elector library is elector/*.c; the binary is server/*.c (main.c,
+# the commands cmd_*.c and the webhook) + the library.
+ELECTOR_SRCS := $(wildcard elector/*.c)
 SERVER_SRCS  := $(wildcard server/*.c)
 ELECTOR_OBJS := $(ELECTOR_SRCS:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS  := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
-CMD_OBJS     := $(ELECTOR_CMD:%.c=$(BUILD)/obj/%.o)
 # Everything of the server but main(), for unit tests.
 SERVER_LIB_OBJS := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJS))
 # The library's public header and the headers it includes.
@@ -112,8 +110,8 @@ $(BUILD)/libleasefence-elector.a: $(ELECTOR_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/leasefence: $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
+$(BUILD)/leasefence: $(SERVER_OBJS) $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
 $(BUILD)/libleasefence-server.a: $(SERVER_LIB_OBJS)
 	@mkdir -p $(dir $@)

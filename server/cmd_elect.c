@@ -3,7 +3,7 @@
  * transition, runs COMMAND only while leading, serves its status over plain
  * HTTP, and releases the Lease on SIGTERM/SIGINT.
  */
-#include "cmd_elect.h"
+#include "cmd.h"
 
 #include "candidate.h"
 #include "fdio.h"
