@@ -282,4 +282,3 @@ int cmd_serve(int argc, char **argv)
     }
     return serve_run(&o);
 }
-
