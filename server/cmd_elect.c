@@ -7,12 +7,12 @@
 
 #include "candidate.h"
 #include "fdio.h"
-#include "log.h"
 #include "kube.h"
+#include "listener.h"
+#include "log.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,12 +44,17 @@ struct elect {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID [--kubeconfig FILE]\n"
-               "                        [--lease-duration D] [--renew-deadline D] [--retry-period D]\n"
+    fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID "
+               "[--kubeconfig FILE]\n"
+               "                        [--lease-duration D] [--renew-deadline D] "
+               "[--retry-period D]\n"
                "                        [--status-listen ADDR:PORT] [--grace-period D]\n"
-               "                        [--log-level debug|info|warn|error] [-- COMMAND ARGS...]\n"
-               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace period 5s, at most\n"
-               "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
+               "                        [--log-level debug|info|warn|error] [-- COMMAND "
+               "ARGS...]\n"
+               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace "
+               "period 5s, at most\n"
+               "lease duration - renew deadline - retry period (3s with the defaults), "
+               "at least 1s\n");
 }
 
 static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
@@ -65,9 +70,10 @@ static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
 static void start_child(struct elect *e, const char *epoch)
 {
     /*
-     * The lock is held from before fork until the pid is recorded: a command that exits at once is reaped
-     * by the signal thread, which compares the pid with e->child under this lock, so its exit is not lost
-     * (else stop_child would signal a reaped, maybe reused, pid and wait out the grace period).
+     * The lock is held from before fork until the pid is recorded: a command that
+     * exits at once is reaped by the signal thread, which compares the pid with
+     * e->child under this lock, so its exit is not lost (else stop_child would
+     * signal a reaped, maybe reused, pid and wait out the grace period).
      */
     pthread_mutex_lock(&e->lock);
     pid_t pid = fork();
@@ -80,9 +86,10 @@ static void start_child(struct elect *e, const char *epoch)
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        /* Only stdin, stdout and stderr go to the command: our own sockets are close-on-exec, but
-         * libcurl's internal ones (the socketpair of the multi handle behind an easy request running on
-         * another thread at fork time) are not. */
+        /* Only stdin, stdout and stderr go to the command: our own sockets are
+         * close-on-exec, but libcurl's internal ones (the socketpair of the multi
+         * handle behind an easy request running on another thread at fork time) are
+         * not. */
         if (close_range(3, ~0U, 0) != 0)
             for (int fd = 3; fd < 4096; fd++)
                 close(fd);
@@ -101,7 +108,8 @@ static void start_child(struct elect *e, const char *epoch)
     log_event(LOGL_INFO, "started command", "lease", e->lease, "pid", spid, "command", e->command[0], NULL);
 }
 
-/* Waits up to NS for the child to be reaped; true when it was. Called with e->lock held. */
+/* Waits up to NS for the child to be reaped; true when it was. Called with
+ * e->lock held. */
 static bool wait_child_locked(struct elect *e, int64_t ns)
 {
     struct timespec until;
@@ -145,7 +153,8 @@ static void on_started(void *ctx, const char *epoch)
 static void on_stopped(void *ctx)
 {
     struct elect *e = ctx;
-    /* The command stops before the Lease is released: a new leader must not overlap with it. */
+    /* The command stops before the Lease is released: a new leader must not
+     * overlap with it. */
     if (e->command != NULL)
         stop_child(e);
     log_event(LOGL_INFO, "stopped leading", "lease", e->lease, "identity", e->identity, NULL);
@@ -222,15 +231,17 @@ static void respond(int fd, int code, const char *ctype, const char *body)
                          : code == 405 ? "Method Not Allowed"
                                        : "Bad Request";
     int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n",
                      code, reason, ctype, strlen(body));
     if (n > 0 && (size_t)n < sizeof(head))
         fd_write_all(fd, head, (size_t)n);
     fd_write_all(fd, body, strlen(body));
 }
 
-/* The whole request head must arrive within this: clients are served one at a time, so a slow one
- * (or one that trickles bytes) must not hold up the probes behind it. */
+/* The whole request head must arrive within this: clients are served one at a
+ * time, so a slow one (or one that trickles bytes) must not hold up the probes
+ * behind it. */
 #define STATUS_REQUEST_DEADLINE_MS 2000
 
 static void serve_one(struct elect *e, int fd)
@@ -309,48 +320,6 @@ static void *status_main(void *arg)
     return NULL;
 }
 
-static int status_listen(const char *addr, char *err, size_t errlen)
-{
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL) {
-        snprintf(err, errlen, "--status-listen '%s': want ADDR:PORT", addr);
-        return -1;
-    }
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof(host)) {
-        snprintf(err, errlen, "--status-listen '%s': address too long", addr);
-        return -1;
-    }
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    char *h = host;
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h[hl - 1] = '\0';
-        h++;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-                    *res;
-    int r = getaddrinfo(h[0] ? h : NULL, colon + 1, &hints, &res);
-    if (r != 0) {
-        snprintf(err, errlen, "--status-listen '%s': %s", addr, gai_strerror(r));
-        return -1;
-    }
-    int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-        snprintf(err, errlen, "--status-listen '%s': %s", addr, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
 /* ---- flags ---- */
 
 static const char *flag_value(int argc, char **argv, int *i, const char *name)
@@ -417,7 +386,9 @@ int cmd_elect(int argc, char **argv)
                 return 2;
             if (log_set_level(v) < 0) {
                 fprintf(stderr,
-                        "leasefence elect: --log-level: '%s' is not one of debug, info, warn, error\n", v);
+                        "leasefence elect: --log-level: '%s' is not one of debug, "
+                        "info, warn, error\n",
+                        v);
                 return 2;
             }
         } else if (is_flag(a, "--lease-duration")) {
@@ -441,7 +412,10 @@ int cmd_elect(int argc, char **argv)
             if (v == NULL)
                 return 2;
             if (candidate_parse_duration(v, dur) != 0) {
-                fprintf(stderr, "leasefence elect: invalid duration '%s' (want e.g. 500ms, 2s, 1m)\n", v);
+                fprintf(stderr,
+                        "leasefence elect: invalid duration '%s' (want e.g. 500ms, 2s, "
+                        "1m)\n",
+                        v);
                 return 2;
             }
         }
@@ -473,12 +447,15 @@ int cmd_elect(int argc, char **argv)
      * after it.  A command still running past that overlaps the next leader.
      */
     int64_t margin = cfg.lease_duration_ns - cfg.renew_deadline_ns - cfg.retry_period_ns;
-    if (grace < 0) /* the default: 5 s, or less when the durations leave less, but at least 1 s */
+    if (grace < 0) /* the default: 5 s, or less when the durations leave less, but
+                      at least 1 s */
         grace = margin < 1000000000LL ? 1000000000LL : margin < GRACE_DEFAULT_NS ? margin : GRACE_DEFAULT_NS;
     else if (command != NULL && grace > margin)
         log_event(LOGL_WARN,
-                  "the grace period outlasts the lease: a stopping command may overlap the next leader's "
-                  "(keep --grace-period below lease duration - renew deadline - retry period)",
+                  "the grace period outlasts the lease: a stopping command may "
+                  "overlap the next leader's "
+                  "(keep --grace-period below lease duration - renew deadline - "
+                  "retry period)",
                   "lease", lease, NULL);
 
     struct elect e;
@@ -495,7 +472,7 @@ int cmd_elect(int argc, char **argv)
     pthread_cond_init(&e.cond, &ca);
     pthread_condattr_destroy(&ca);
 
-    if (status != NULL && (e.listen_fd = status_listen(status, err, sizeof(err))) < 0) {
+    if (status != NULL && (e.listen_fd = listener_open("--status-listen", status, 0, err, sizeof(err))) < 0) {
         fprintf(stderr, "leasefence elect: %s\n", err);
         return 2;
     }
@@ -512,7 +489,8 @@ int cmd_elect(int argc, char **argv)
         return 2;
     }
 
-    /* Every thread inherits this mask; only the signal thread takes these signals. */
+    /* Every thread inherits this mask; only the signal thread takes these
+     * signals. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -531,7 +509,8 @@ int cmd_elect(int argc, char **argv)
         stop_child(&e);
     log_event(LOGL_INFO, "candidate stopped", "lease", e.lease, "identity", identity, NULL);
 
-    /* Wind the threads down so that everything can be freed (valgrind stays clean). */
+    /* Wind the threads down so that everything can be freed (valgrind stays
+     * clean). */
     pthread_mutex_lock(&e.lock);
     e.quit = true;
     pthread_mutex_unlock(&e.lock);

@@ -270,6 +270,14 @@ int serve_run(const struct serve_options *opts)
         goto fail;
     serve_publish_ssl(ssl);
     metrics_set_certificate_expiry(not_after);
+    /* Bound before any thread starts: a taken port fails the start cleanly. */
+    if ((serve_srv.fd_tls = listener_open("--listen", opts->listen, LISTENER_NONBLOCK, err, sizeof(err))) < 0)
+        goto fail;
+    if (opts->probe_listen != NULL && opts->probe_listen[0] != '\0' &&
+        (serve_srv.fd_plain =
+             listener_open("--probe-listen", opts->probe_listen, LISTENER_NONBLOCK, err, sizeof(err))) < 0)
+        goto fail;
+
     serve_srv.kube = kube_client_new(opts->kubeconfig, err, sizeof(err));
     if (serve_srv.kube == NULL)
         goto fail;
@@ -317,12 +325,6 @@ int serve_run(const struct serve_options *opts)
         fencesrc_start(serve_srv.fences, err, sizeof(err)) < 0 ||
         leader_start(serve_srv.leader, err, sizeof(err)) < 0)
         goto fail;
-    if ((serve_srv.fd_tls = listener_open(opts->listen, err, sizeof(err))) < 0)
-        goto fail;
-    if (opts->probe_listen != NULL && opts->probe_listen[0] != '\0' &&
-        (serve_srv.fd_plain = listener_open(opts->probe_listen, err, sizeof(err))) < 0)
-        goto fail;
-
     setup_globalconf();
     serve_srv.nthreads = opts->threads;
     serve_srv.threads = calloc((size_t)serve_srv.nthreads, sizeof(*serve_srv.threads));
