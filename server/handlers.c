@@ -441,3 +441,14 @@ int handlers_on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     return 0;
 }
+
+void handlers_on_access(h2o_logger_t *self, h2o_req_t *req)
+{
+    (void)self;
+    /* h2o refuses a body over max_request_entity_size itself: no handler sees the request */
+    if (req->res.status == 413) {
+        struct loop_thread *lt = H2O_STRUCT_FROM_MEMBER(struct loop_thread, ctx, req->conn->ctx);
+        metrics_count_bad_request(lt->metrics, 413);
+        log_event(LOGL_WARN, "bad request", "code", "413", "error", "request too large", NULL);
+    }
+}

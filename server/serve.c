@@ -240,6 +240,9 @@ static void setup_globalconf(void)
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = handlers_on_req;
+    /* h2o answers a body over the limit before any path is chosen: on the host's fallback path */
+    h2o_create_logger(path, sizeof(h2o_logger_t))->log_access = handlers_on_access;
+    h2o_create_logger(&host->fallback_path, sizeof(h2o_logger_t))->log_access = handlers_on_access;
 }
 
 int serve_run(const struct serve_options *opts)
