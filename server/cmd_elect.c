@@ -7,11 +7,15 @@
 
 #include "candidate.h"
 #include "fdio.h"
+#include "config.h"
 #include "kube.h"
-#include "listener.h"
 #include "log.h"
+#include "listener.h"
+#include "xmem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -44,17 +48,12 @@ struct elect {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID "
-               "[--kubeconfig FILE]\n"
-               "                        [--lease-duration D] [--renew-deadline D] "
-               "[--retry-period D]\n"
+    fprintf(f, "usage: leasefence elect --lease NAMESPACE/NAME --identity ID [--kubeconfig FILE]\n"
+               "                        [--lease-duration D] [--renew-deadline D] [--retry-period D]\n"
                "                        [--status-listen ADDR:PORT] [--grace-period D]\n"
-               "                        [--log-level debug|info|warn|error] [-- COMMAND "
-               "ARGS...]\n"
-               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace "
-               "period 5s, at most\n"
-               "lease duration - renew deadline - retry period (3s with the defaults), "
-               "at least 1s\n");
+               "                        [--log-level debug|info|warn|error] [-- COMMAND ARGS...]\n"
+               "durations as in Go: 500ms, 2s, 1m30s; defaults 15s, 10s, 2s; grace period 5s, at most\n"
+               "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
 }
 
 static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
@@ -67,49 +66,155 @@ static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
 
 /* ---- the command run while leading ---- */
 
+/* "NAME=VALUE"; you own it. */
+static char *env_entry(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *s = xmalloc(n);
+    snprintf(s, n, "%s=%s", name, value);
+    return s;
+}
+
+static bool env_is(const char *entry, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+/* Our environment with LEASEFENCE_EPOCH, _IDENTITY and _LEASE set; NULL-terminated, you own it (env_free). */
+static char **env_new(const struct elect *e, const char *epoch)
+{
+    size_t n = 0, k = 0;
+    while (environ[n] != NULL)
+        n++;
+    char **env = xcalloc(n + 4, sizeof(*env));
+    for (size_t i = 0; i < n; i++)
+        if (!env_is(environ[i], "LEASEFENCE_EPOCH") && !env_is(environ[i], "LEASEFENCE_IDENTITY") &&
+            !env_is(environ[i], "LEASEFENCE_LEASE"))
+            env[k++] = xstrdup(environ[i]);
+    env[k++] = env_entry("LEASEFENCE_EPOCH", epoch);
+    env[k++] = env_entry("LEASEFENCE_IDENTITY", e->identity);
+    env[k++] = env_entry("LEASEFENCE_LEASE", e->lease);
+    return env;
+}
+
+static void env_free(char **env)
+{
+    for (size_t i = 0; env[i] != NULL; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* CMD's program as execvp finds it: the first executable on $PATH when CMD has no '/', else CMD (execve then
+ * fails with ENOENT); you own the string. */
+static char *command_path(const char *cmd)
+{
+    const char *path = getenv("PATH");
+    if (strchr(cmd, '/') != NULL)
+        return xstrdup(cmd);
+    if (path == NULL || path[0] == '\0')
+        path = "/bin:/usr/bin";
+    for (const char *p = path;;) {
+        const char *end = strchrnul(p, ':');
+        int dl = (int)(end - p);
+        size_t n = (size_t)dl + strlen(cmd) + 2;
+        char *file = xmalloc(n);
+        snprintf(file, n, "%.*s%s%s", dl, p, dl > 0 ? "/" : "",
+                 cmd); /* an empty entry: the current directory */
+        if (access(file, X_OK) == 0)
+            return file;
+        free(file);
+        if (*end == '\0')
+            return xstrdup(cmd);
+        p = end + 1;
+    }
+}
+
+/* Closes the descriptors from LO to HI (both included). */
+static void close_fds(unsigned lo, unsigned hi)
+{
+    if (lo > hi || close_range(lo, hi, 0) == 0)
+        return;
+    for (unsigned fd = lo; fd <= hi && fd < 4096; fd++)
+        close((int)fd);
+}
+
+/*
+ * In the child of fork(): only async-signal-safe calls from here on (the parent has other threads, which
+ * may have held malloc's or the environment's lock at the fork), as git's run-command does.  Everything
+ * was built before the fork.  On failure, execve's errno goes to ERRFD (close-on-exec: the parent reads
+ * nothing when execve succeeded).
+ */
+static void __attribute__((noreturn)) child_exec(const char *path, char **argv, char **envp, int errfd)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Only stdin, stdout and stderr go to the command: our own sockets are close-on-exec, but libcurl's
+     * internal ones (the socketpair of the multi handle behind an easy request running on another thread
+     * at fork time) are not. */
+    close_fds(3, (unsigned)errfd - 1);
+    close_fds((unsigned)errfd + 1, ~0U);
+    execve(path, argv, envp);
+    int e = errno;
+    ssize_t n = write(errfd, &e, sizeof(e));
+    (void)n;
+    _exit(127);
+}
+
+/* The errno of the child's failed execve from FD, or 0 when it ran the command. */
+static int exec_error(int fd)
+{
+    int e = 0;
+    ssize_t n;
+    while ((n = read(fd, &e, sizeof(e))) < 0 && errno == EINTR)
+        ;
+    return n == (ssize_t)sizeof(e) ? e : 0;
+}
+
 static void start_child(struct elect *e, const char *epoch)
 {
+    char *path = command_path(e->command[0]);
+    char **envp = env_new(e, epoch);
+    int pipefd[2], err = 0;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        log_event(LOGL_ERROR, "cannot start command", "lease", e->lease, "error", strerror(errno), NULL);
+        goto out;
+    }
     /*
-     * The lock is held from before fork until the pid is recorded: a command that
-     * exits at once is reaped by the signal thread, which compares the pid with
-     * e->child under this lock, so its exit is not lost (else stop_child would
-     * signal a reaped, maybe reused, pid and wait out the grace period).
+     * The lock is held from before fork until the pid is recorded: a command that exits at once is reaped
+     * by the signal thread, which compares the pid with e->child under this lock, so its exit is not lost
+     * (else stop_child would signal a reaped, maybe reused, pid and wait out the grace period).
      */
     pthread_mutex_lock(&e->lock);
     pid_t pid = fork();
-    if (pid < 0) {
-        pthread_mutex_unlock(&e->lock);
-        log_event(LOGL_ERROR, "cannot start command", "lease", e->lease, "error", strerror(errno), NULL);
-        return;
+    if (pid == 0)
+        child_exec(path, e->command, envp, pipefd[1]);
+    err = errno;
+    close(pipefd[1]);
+    if (pid > 0) {
+        e->child = pid;
+        e->child_exited = false;
     }
-    if (pid == 0) {
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        /* Only stdin, stdout and stderr go to the command: our own sockets are
-         * close-on-exec, but libcurl's internal ones (the socketpair of the multi
-         * handle behind an easy request running on another thread at fork time) are
-         * not. */
-        if (close_range(3, ~0U, 0) != 0)
-            for (int fd = 3; fd < 4096; fd++)
-                close(fd);
-        setenv("LEASEFENCE_EPOCH", epoch, 1);
-        setenv("LEASEFENCE_IDENTITY", e->identity, 1);
-        setenv("LEASEFENCE_LEASE", e->lease, 1);
-        execvp(e->command[0], e->command);
-        fprintf(stderr, "leasefence elect: cannot run '%s': %s\n", e->command[0], strerror(errno));
-        _exit(127);
-    }
-    char spid[32];
-    snprintf(spid, sizeof(spid), "%d", (int)pid);
-    e->child = pid;
-    e->child_exited = false;
     pthread_mutex_unlock(&e->lock);
-    log_event(LOGL_INFO, "started command", "lease", e->lease, "pid", spid, "command", e->command[0], NULL);
+    if (pid < 0) {
+        log_event(LOGL_ERROR, "cannot start command", "lease", e->lease, "error", strerror(err), NULL);
+    } else if ((err = exec_error(pipefd[0])) != 0) {
+        log_event(LOGL_ERROR, "cannot run command", "lease", e->lease, "command", e->command[0], "error",
+                  strerror(err), NULL);
+    } else {
+        char spid[32];
+        snprintf(spid, sizeof(spid), "%d", (int)pid);
+        log_event(LOGL_INFO, "started command", "lease", e->lease, "pid", spid, "command", e->command[0],
+                  NULL);
+    }
+    close(pipefd[0]);
+out:
+    free(path);
+    env_free(envp);
 }
 
-/* Waits up to NS for the child to be reaped; true when it was. Called with
- * e->lock held. */
+/* Waits up to NS for the child to be reaped; true when it was. Called with e->lock held. */
 static bool wait_child_locked(struct elect *e, int64_t ns)
 {
     struct timespec until;
@@ -153,8 +258,7 @@ static void on_started(void *ctx, const char *epoch)
 static void on_stopped(void *ctx)
 {
     struct elect *e = ctx;
-    /* The command stops before the Lease is released: a new leader must not
-     * overlap with it. */
+    /* The command stops before the Lease is released: a new leader must not overlap with it. */
     if (e->command != NULL)
         stop_child(e);
     log_event(LOGL_INFO, "stopped leading", "lease", e->lease, "identity", e->identity, NULL);
@@ -231,17 +335,15 @@ static void respond(int fd, int code, const char *ctype, const char *body)
                          : code == 405 ? "Method Not Allowed"
                                        : "Bad Request";
     int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-                     "%zu\r\nConnection: close\r\n\r\n",
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
                      code, reason, ctype, strlen(body));
     if (n > 0 && (size_t)n < sizeof(head))
         fd_write_all(fd, head, (size_t)n);
     fd_write_all(fd, body, strlen(body));
 }
 
-/* The whole request head must arrive within this: clients are served one at a
- * time, so a slow one (or one that trickles bytes) must not hold up the probes
- * behind it. */
+/* The whole request head must arrive within this: clients are served one at a time, so a slow one
+ * (or one that trickles bytes) must not hold up the probes behind it. */
 #define STATUS_REQUEST_DEADLINE_MS 2000
 
 static void serve_one(struct elect *e, int fd)
@@ -322,175 +424,215 @@ static void *status_main(void *arg)
 
 /* ---- flags ---- */
 
-static const char *flag_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (strcmp(argv[*i], name) == 0) {
-        if (*i + 1 >= argc) {
-            fprintf(stderr, "leasefence elect: %s needs a value\n", name);
-            return NULL;
-        }
-        return argv[++*i];
-    }
-    return NULL;
-}
-
-static bool is_flag(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strcmp(arg, name) == 0 || (strncmp(arg, name, n) == 0 && arg[n] == '=');
-}
-
-int cmd_elect(int argc, char **argv)
-{
-    const char *lease = NULL, *identity = NULL, *kubeconfig = NULL, *status = NULL;
+/* What `elect` was asked to do. */
+struct elect_options {
+    const char *lease, *identity, *kubeconfig, *status_listen;
+    char ns[64]; /* --lease's namespace; its name is cfg.name */
     struct candidate_config cfg;
-    candidate_config_init(&cfg);
-    int64_t grace = -1; /* not given */
-    char **command = NULL;
-    char err[1024];
+    int64_t grace_ns; /* -1: not given */
+    char **command;   /* NULL-terminated, or NULL */
+};
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = NULL;
-        int64_t *dur = NULL;
-        if (strcmp(a, "--") == 0) {
-            if (i + 1 < argc)
-                command = argv + i + 1;
-            break;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (is_flag(a, "--lease")) {
-            if ((v = flag_value(argc, argv, &i, "--lease")) == NULL)
-                return 2;
-            lease = v;
-        } else if (is_flag(a, "--identity")) {
-            if ((v = flag_value(argc, argv, &i, "--identity")) == NULL)
-                return 2;
-            identity = v;
-        } else if (is_flag(a, "--kubeconfig")) {
-            if ((v = flag_value(argc, argv, &i, "--kubeconfig")) == NULL)
-                return 2;
-            kubeconfig = v;
-        } else if (is_flag(a, "--status-listen")) {
-            if ((v = flag_value(argc, argv, &i, "--status-listen")) == NULL)
-                return 2;
-            status = v;
-        } else if (is_flag(a, "--log-level")) {
-            if ((v = flag_value(argc, argv, &i, "--log-level")) == NULL)
-                return 2;
-            if (log_set_level(v) < 0) {
-                fprintf(stderr,
-                        "leasefence elect: --log-level: '%s' is not one of debug, "
-                        "info, warn, error\n",
-                        v);
-                return 2;
-            }
-        } else if (is_flag(a, "--lease-duration")) {
-            dur = &cfg.lease_duration_ns;
-            v = flag_value(argc, argv, &i, "--lease-duration");
-        } else if (is_flag(a, "--renew-deadline")) {
-            dur = &cfg.renew_deadline_ns;
-            v = flag_value(argc, argv, &i, "--renew-deadline");
-        } else if (is_flag(a, "--retry-period")) {
-            dur = &cfg.retry_period_ns;
-            v = flag_value(argc, argv, &i, "--retry-period");
-        } else if (is_flag(a, "--grace-period")) {
-            dur = &grace;
-            v = flag_value(argc, argv, &i, "--grace-period");
-        } else {
-            fprintf(stderr, "leasefence elect: unknown argument '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (dur != NULL) {
-            if (v == NULL)
-                return 2;
-            if (candidate_parse_duration(v, dur) != 0) {
-                fprintf(stderr,
-                        "leasefence elect: invalid duration '%s' (want e.g. 500ms, 2s, "
-                        "1m)\n",
-                        v);
-                return 2;
-            }
-        }
+/* common: the duration grammar (lib's elector/common replaces candidate_parse_duration) */
+static int parse_duration(const char *flag, const char *s, int64_t *ns)
+{
+    if (candidate_parse_duration(s, ns) != 0) {
+        fprintf(stderr, "leasefence elect: %s: invalid duration '%s' (want e.g. 500ms, 2s, 1m)\n", flag, s);
+        return -1;
     }
-    if (lease == NULL || identity == NULL) {
+    return 0;
+}
+
+enum {
+    O_LEASE = 256,
+    O_IDENTITY,
+    O_KUBECONFIG,
+    O_STATUS,
+    O_LOGLEVEL,
+    O_DURATION,
+    O_DEADLINE,
+    O_RETRY,
+    O_GRACE
+};
+
+static const struct option elect_longopts[] = {
+    {"lease", required_argument, NULL, O_LEASE},
+    {"identity", required_argument, NULL, O_IDENTITY},
+    {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+    {"status-listen", required_argument, NULL, O_STATUS},
+    {"log-level", required_argument, NULL, O_LOGLEVEL},
+    {"lease-duration", required_argument, NULL, O_DURATION},
+    {"renew-deadline", required_argument, NULL, O_DEADLINE},
+    {"retry-period", required_argument, NULL, O_RETRY},
+    {"grace-period", required_argument, NULL, O_GRACE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* One flag C with its value ARG into O; -1 (after a message) when it is not valid. */
+static int parse_flag(int c, const char *arg, struct elect_options *o)
+{
+    switch (c) {
+    case O_LEASE:
+        o->lease = arg;
+        return 0;
+    case O_IDENTITY:
+        o->identity = arg;
+        return 0;
+    case O_KUBECONFIG:
+        o->kubeconfig = arg;
+        return 0;
+    case O_STATUS:
+        o->status_listen = arg;
+        return 0;
+    case O_LOGLEVEL:
+        if (log_set_level(arg) == 0)
+            return 0;
+        fprintf(stderr, "leasefence elect: --log-level: '%s' is not one of debug, info, warn, error\n", arg);
+        return -1;
+    case O_DURATION:
+        return parse_duration("--lease-duration", arg, &o->cfg.lease_duration_ns);
+    case O_DEADLINE:
+        return parse_duration("--renew-deadline", arg, &o->cfg.renew_deadline_ns);
+    case O_RETRY:
+        return parse_duration("--retry-period", arg, &o->cfg.retry_period_ns);
+    case O_GRACE:
+        return parse_duration("--grace-period", arg, &o->grace_ns);
+    }
+    return -1;
+}
+
+/* The checks across flags, once all are read; -1 after a message. */
+static int check_options(struct elect_options *o)
+{
+    char err[1024];
+    if (o->lease == NULL || o->identity == NULL) {
         fprintf(stderr, "leasefence elect: --lease and --identity are required\n");
         usage(stderr);
-        return 2;
+        return -1;
     }
-    const char *slash = strchr(lease, '/');
-    if (slash == NULL || slash == lease || slash[1] == '\0' || strchr(slash + 1, '/') != NULL ||
-        (size_t)(slash - lease) >= 256) {
-        fprintf(stderr, "leasefence elect: --lease '%s': want NAMESPACE/NAME\n", lease);
-        return 2;
+    if (config_lease_ref_parse(o->lease, o->ns, sizeof(o->ns), &o->cfg.name, err, sizeof(err)) < 0) {
+        fprintf(stderr, "leasefence elect: --lease '%s': %s\n", o->lease, err);
+        return -1;
     }
-    char ns[256];
-    memcpy(ns, lease, (size_t)(slash - lease));
-    ns[slash - lease] = '\0';
-    cfg.ns = ns;
-    cfg.name = slash + 1;
-    cfg.identity = identity;
-    if (candidate_config_validate(&cfg, err, sizeof(err)) != 0) {
+    o->cfg.ns = o->ns;
+    o->cfg.identity = o->identity;
+    if (candidate_config_validate(&o->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "leasefence elect: %s\n", err);
-        return 2;
+        return -1;
     }
     /*
      * A leader notices its loss at most a renew deadline plus a retry period
      * after its last renewal; another candidate may take over a lease duration
      * after it.  A command still running past that overlaps the next leader.
      */
-    int64_t margin = cfg.lease_duration_ns - cfg.renew_deadline_ns - cfg.retry_period_ns;
-    if (grace < 0) /* the default: 5 s, or less when the durations leave less, but
-                      at least 1 s */
-        grace = margin < 1000000000LL ? 1000000000LL : margin < GRACE_DEFAULT_NS ? margin : GRACE_DEFAULT_NS;
-    else if (command != NULL && grace > margin)
+    int64_t margin = o->cfg.lease_duration_ns - o->cfg.renew_deadline_ns - o->cfg.retry_period_ns;
+    if (o->grace_ns < 0) /* the default: 5 s, or less when the durations leave less, but at least 1 s */
+        o->grace_ns = margin < 1000000000LL       ? 1000000000LL
+                      : margin < GRACE_DEFAULT_NS ? margin
+                                                  : GRACE_DEFAULT_NS;
+    else if (o->command != NULL && o->grace_ns > margin)
         log_event(LOGL_WARN,
-                  "the grace period outlasts the lease: a stopping command may "
-                  "overlap the next leader's "
-                  "(keep --grace-period below lease duration - renew deadline - "
-                  "retry period)",
-                  "lease", lease, NULL);
+                  "the grace period outlasts the lease: a stopping command may overlap the next leader's "
+                  "(keep --grace-period below lease duration - renew deadline - retry period)",
+                  "lease", o->lease, NULL);
+    return 0;
+}
 
-    struct elect e;
-    memset(&e, 0, sizeof(e));
-    snprintf(e.lease, sizeof(e.lease), "%s", lease);
-    e.identity = identity;
-    e.command = command;
-    e.grace_ns = grace;
-    e.listen_fd = -1;
-    pthread_mutex_init(&e.lock, NULL);
+/* ARGV into O; -1 to run, else the exit code (help: 0, bad usage: 2). */
+static int elect_parse(int argc, char **argv, struct elect_options *o)
+{
+    int c;
+    memset(o, 0, sizeof(*o));
+    candidate_config_init(&o->cfg);
+    o->grace_ns = -1;
+    opterr = 0; /* our messages, not getopt's */
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+:h", elect_longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (c == ':') {
+            fprintf(stderr, "leasefence elect: %s needs a value\n", argv[optind - 1]);
+            return 2;
+        }
+        if (c == '?') {
+            fprintf(stderr, "leasefence elect: unknown argument '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+        if (parse_flag(c, optarg, o) < 0)
+            return 2;
+    }
+    if (optind < argc) { /* only after "--": the command */
+        if (strcmp(argv[optind - 1], "--") != 0) {
+            fprintf(stderr, "leasefence elect: unknown argument '%s'\n", argv[optind]);
+            usage(stderr);
+            return 2;
+        }
+        o->command = argv + optind;
+    }
+    return check_options(o) < 0 ? 2 : -1;
+}
+
+/* ---- the run ---- */
+
+static void elect_init(struct elect *e, const struct elect_options *o)
+{
     pthread_condattr_t ca;
+    memset(e, 0, sizeof(*e));
+    snprintf(e->lease, sizeof(e->lease), "%s", o->lease);
+    e->identity = o->identity;
+    e->command = o->command;
+    e->grace_ns = o->grace_ns;
+    e->listen_fd = -1;
+    pthread_mutex_init(&e->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&e.cond, &ca);
+    pthread_cond_init(&e->cond, &ca);
     pthread_condattr_destroy(&ca);
+}
 
-    if (status != NULL && (e.listen_fd = listener_open("--status-listen", status, 0, err, sizeof(err))) < 0) {
+/* Starts FN on a new thread; false after a message naming WHAT when it could not. */
+static bool start_thread(pthread_t *t, void *(*fn)(void *), struct elect *e, const char *what)
+{
+    int rc = pthread_create(t, NULL, fn, e);
+    if (rc != 0)
+        fprintf(stderr, "leasefence elect: cannot start the %s thread: %s\n", what, strerror(rc));
+    return rc == 0;
+}
+
+/* Runs the candidate of O until SIGTERM or SIGINT; the exit code. */
+static int elect_run(const struct elect_options *o)
+{
+    char err[1024];
+    struct elect e;
+    struct kube_client *client = NULL;
+    struct candidate_config cfg = o->cfg;
+    pthread_t sig_thread, status_thread;
+    bool sig_started = false, status_started = false;
+    int rc = 1;
+
+    elect_init(&e, o);
+    if (o->status_listen != NULL &&
+        (e.listen_fd = listener_open("--status-listen", o->status_listen, 0, err, sizeof(err))) < 0) {
         fprintf(stderr, "leasefence elect: %s\n", err);
-        return 2;
+        rc = 2;
+        goto out;
     }
-    struct kube_client *client = kube_client_new(kubeconfig, err, sizeof(err));
-    if (client == NULL) {
+    if ((client = kube_client_new(o->kubeconfig, err, sizeof(err))) == NULL) {
         fprintf(stderr, "leasefence elect: %s\n", err);
-        return 1;
+        goto out;
     }
     cfg.cb = (struct candidate_callbacks){on_started, on_stopped, on_new_leader, &e};
-    e.cand = candidate_new(client, &cfg, NULL, err, sizeof(err));
-    if (e.cand == NULL) {
+    if ((e.cand = candidate_new(client, &cfg, NULL, err, sizeof(err))) == NULL) {
         fprintf(stderr, "leasefence elect: %s\n", err);
-        kube_client_free(client);
-        return 2;
+        rc = 2;
+        goto out;
     }
 
-    /* Every thread inherits this mask; only the signal thread takes these
-     * signals. */
+    /* Every thread inherits this mask; only the signal thread takes these signals. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -498,32 +640,44 @@ int cmd_elect(int argc, char **argv)
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    pthread_t sig_thread, status_thread;
-    pthread_create(&sig_thread, NULL, signal_main, &e);
-    if (e.listen_fd >= 0)
-        pthread_create(&status_thread, NULL, status_main, &e);
-    log_event(LOGL_INFO, "candidate starting", "lease", e.lease, "identity", identity, "server",
+    if (!(sig_started = start_thread(&sig_thread, signal_main, &e, "signal")))
+        goto out;
+    if (e.listen_fd >= 0 &&
+        !(status_started = start_thread(&status_thread, status_main, &e, "status server")))
+        goto out;
+    log_event(LOGL_INFO, "candidate starting", "lease", e.lease, "identity", e.identity, "server",
               kube_client_server(client), NULL);
     candidate_run(e.cand);
     if (e.command != NULL)
         stop_child(&e);
-    log_event(LOGL_INFO, "candidate stopped", "lease", e.lease, "identity", identity, NULL);
+    log_event(LOGL_INFO, "candidate stopped", "lease", e.lease, "identity", e.identity, NULL);
+    rc = 0;
 
-    /* Wind the threads down so that everything can be freed (valgrind stays
-     * clean). */
-    pthread_mutex_lock(&e.lock);
-    e.quit = true;
-    pthread_mutex_unlock(&e.lock);
-    pthread_kill(sig_thread, SIGINT);
-    pthread_join(sig_thread, NULL);
-    if (e.listen_fd >= 0) {
+out:
+    /* Wind the threads down so that everything can be freed (valgrind stays clean). */
+    if (sig_started) {
+        pthread_mutex_lock(&e.lock);
+        e.quit = true;
+        pthread_mutex_unlock(&e.lock);
+        pthread_kill(sig_thread, SIGINT);
+        pthread_join(sig_thread, NULL);
+    }
+    if (status_started) {
         shutdown(e.listen_fd, SHUT_RDWR); /* accept() returns */
         pthread_join(status_thread, NULL);
-        close(e.listen_fd);
     }
+    if (e.listen_fd >= 0)
+        close(e.listen_fd);
     candidate_free(e.cand);
     kube_client_free(client);
     pthread_cond_destroy(&e.cond);
     pthread_mutex_destroy(&e.lock);
-    return 0;
+    return rc;
+}
+
+int cmd_elect(int argc, char **argv)
+{
+    struct elect_options o;
+    int rc = elect_parse(argc, argv, &o);
+    return rc >= 0 ? rc : elect_run(&o);
 }

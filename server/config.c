@@ -303,25 +303,42 @@ static int only_keys(struct ctx *c, const char *path, json_t *obj, const char *c
     return 0;
 }
 
+int config_lease_ref_parse(const char *ref, char *ns, size_t nslen, const char **name, char *err,
+                           size_t errlen)
+{
+    const char *slash = strchr(ref, '/');
+    size_t nl = slash != NULL ? (size_t)(slash - ref) : 0;
+    if (slash == NULL || strchr(slash + 1, '/') != NULL) {
+        snprintf(err, errlen, "must be \"NAMESPACE/NAME\", got '%s'", ref);
+        return -1;
+    }
+    if (!dns_label(ref, nl) || nl >= nslen) {
+        snprintf(err, errlen, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)", (int)nl,
+                 ref);
+        return -1;
+    }
+    if (!dns_subdomain(slash + 1, strlen(slash + 1))) {
+        snprintf(err, errlen, "name '%s' is not a valid Lease name (RFC 1123 subdomain)", slash + 1);
+        return -1;
+    }
+    memcpy(ns, ref, nl);
+    ns[nl] = '\0';
+    *name = slash + 1;
+    return 0;
+}
+
 static int parse_lease(struct ctx *c, const char *path, json_t *v, struct fence *f)
 {
-    const char *s, *slash;
+    char ns[64], why[512];
+    const char *s, *name;
     if (!json_is_string(v))
         return fail(c, path, "must be a string \"NAMESPACE/NAME\"");
     s = json_string_value(v);
-    slash = strchr(s, '/');
-    if (slash == NULL || strchr(slash + 1, '/') != NULL)
-        return fail(c, path, "must be \"NAMESPACE/NAME\", got '%s'", s);
-    if (!dns_label(s, (size_t)(slash - s)))
-        return fail(c, path, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)",
-                    (int)(slash - s), s);
-    if (!dns_subdomain(slash + 1, strlen(slash + 1)))
-        return fail(c, path, "name '%s' is not a valid Lease name (RFC 1123 subdomain)", slash + 1);
+    if (config_lease_ref_parse(s, ns, sizeof(ns), &name, why, sizeof(why)) < 0)
+        return fail(c, path, "%s", why);
     f->lease = xstrdup(s);
-    f->ns = strndup(s, (size_t)(slash - s));
-    if (f->ns == NULL)
-        abort();
-    f->name = xstrdup(slash + 1);
+    f->ns = xstrdup(ns);
+    f->name = xstrdup(name);
     return 0;
 }
 
