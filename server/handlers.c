@@ -353,7 +353,7 @@ static void handle_healthz(h2o_req_t *req)
 {
     int64_t now = serve_now_ns();
     for (int i = 0; i < serve_srv.nthreads; i++) {
-        int64_t hb = __atomic_load_n(&serve_srv.threads[i].heartbeat_ns, __ATOMIC_RELAXED);
+        int64_t hb = atomic_load_explicit(&serve_srv.threads[i].heartbeat_ns, memory_order_relaxed);
         if (now - hb > HEARTBEAT_STALE_NS) {
             char msg[96];
             snprintf(msg, sizeof(msg), "event loop %d has not run for %.1fs", i, (double)(now - hb) / 1e9);

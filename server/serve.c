@@ -54,7 +54,7 @@ int64_t serve_now_ns(void)
 
 bool serve_stopping(void)
 {
-    return __atomic_load_n(&serve_srv.stopping, __ATOMIC_ACQUIRE) != 0;
+    return atomic_load_explicit(&serve_srv.stopping, memory_order_acquire);
 }
 
 /* ---- published state: configuration and TLS context ---- */
@@ -103,7 +103,7 @@ static void publish_config(struct fence_table *t)
     pthread_mutex_lock(&serve_srv.lock);
     serve_config_unref_locked(serve_srv.config);
     serve_srv.config = c;
-    __atomic_add_fetch(&serve_srv.config_gen, 1, __ATOMIC_RELEASE);
+    atomic_fetch_add_explicit(&serve_srv.config_gen, 1, memory_order_release);
     pthread_mutex_unlock(&serve_srv.lock);
 }
 
@@ -141,13 +141,13 @@ size_t serve_fences_in_force(void)
  * handler uses it synchronously, so holding one reference per thread is enough. */
 const struct fence_table *serve_thread_config(struct loop_thread *lt)
 {
-    uint64_t gen = __atomic_load_n(&serve_srv.config_gen, __ATOMIC_ACQUIRE);
+    uint64_t gen = atomic_load_explicit(&serve_srv.config_gen, memory_order_acquire);
     if (gen != lt->config_gen) {
         pthread_mutex_lock(&serve_srv.lock);
         serve_config_unref_locked(lt->config);
         lt->config = serve_srv.config;
         lt->config->refs++;
-        lt->config_gen = __atomic_load_n(&serve_srv.config_gen, __ATOMIC_ACQUIRE);
+        lt->config_gen = atomic_load_explicit(&serve_srv.config_gen, memory_order_acquire);
         pthread_mutex_unlock(&serve_srv.lock);
     }
     return lt->config->table;
@@ -158,7 +158,7 @@ void serve_publish_ssl(SSL_CTX *ctx)
     pthread_mutex_lock(&serve_srv.lock);
     SSL_CTX_free(serve_srv.ssl);
     serve_srv.ssl = ctx;
-    __atomic_add_fetch(&serve_srv.ssl_gen, 1, __ATOMIC_RELEASE);
+    atomic_fetch_add_explicit(&serve_srv.ssl_gen, 1, memory_order_release);
     pthread_mutex_unlock(&serve_srv.lock);
 }
 
@@ -166,13 +166,13 @@ void serve_publish_ssl(SSL_CTX *ctx)
  * keeps the context it began with after a rotation. */
 void serve_thread_ssl(struct loop_thread *lt)
 {
-    uint64_t gen = __atomic_load_n(&serve_srv.ssl_gen, __ATOMIC_ACQUIRE);
+    uint64_t gen = atomic_load_explicit(&serve_srv.ssl_gen, memory_order_acquire);
     if (gen != lt->ssl_gen) {
         pthread_mutex_lock(&serve_srv.lock);
         SSL_CTX_up_ref(serve_srv.ssl);
         SSL_CTX_free(lt->accept_tls.ssl_ctx);
         lt->accept_tls.ssl_ctx = serve_srv.ssl;
-        lt->ssl_gen = __atomic_load_n(&serve_srv.ssl_gen, __ATOMIC_ACQUIRE);
+        lt->ssl_gen = atomic_load_explicit(&serve_srv.ssl_gen, memory_order_acquire);
         pthread_mutex_unlock(&serve_srv.lock);
     }
 }
@@ -192,15 +192,14 @@ static void *loop_main(void *arg)
     serve_thread_ssl(lt);
     serve_thread_config(lt);
     throttle_start(lt);
-    __atomic_store_n(&lt->heartbeat_ns, serve_now_ns(), __ATOMIC_RELAXED);
-    __atomic_store_n(&lt->started, 1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&lt->heartbeat_ns, serve_now_ns(), memory_order_relaxed);
 
     log_batch_begin(); /* this thread's lines are written once per loop iteration */
     for (;;) {
         h2o_evloop_run(lt->loop, LOOP_WAKEUP_MS);
         log_flush();
         int64_t now = serve_now_ns();
-        __atomic_store_n(&lt->heartbeat_ns, now, __ATOMIC_RELAXED);
+        atomic_store_explicit(&lt->heartbeat_ns, now, memory_order_relaxed);
         if (!serve_stopping())
             continue;
         if (!lt->closed) {
@@ -339,7 +338,7 @@ int serve_run(const struct serve_options *opts)
         lt->max_conns =
             opts->max_connections / serve_srv.nthreads > 0 ? opts->max_connections / serve_srv.nthreads : 1;
         lt->metrics = metrics_thread_new();
-        lt->heartbeat_ns = serve_now_ns();
+        atomic_init(&lt->heartbeat_ns, serve_now_ns());
         if ((errno = pthread_create(&lt->tid, NULL, loop_main, lt)) != 0) {
             snprintf(err, sizeof(err), "cannot start event loop thread: %s", strerror(errno));
             goto fail;
@@ -364,7 +363,7 @@ int serve_run(const struct serve_options *opts)
         reload_poll();
     }
     serve_srv.stop_deadline_ns = serve_now_ns() + opts->shutdown_grace_ms * 1000000LL;
-    __atomic_store_n(&serve_srv.stopping, 1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&serve_srv.stopping, true, memory_order_release);
     /* the loops hold duplicates: the sockets stop listening when the last loop has drained and closed its own
      */
     close(serve_srv.fd_tls);

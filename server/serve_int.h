@@ -7,6 +7,7 @@
  */
 #include <h2o.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,9 +36,8 @@ struct loop_thread {
     struct strict_loop *strict; /* reviews waiting for fresh Lease reads (strict fences) */
     struct config_ref *config;  /* this thread's reference */
     uint64_t config_gen, ssl_gen;
-    int64_t heartbeat_ns; /* atomic */
+    _Atomic int64_t heartbeat_ns; /* when the loop last ran (serve_now_ns): /healthz reads it */
     int64_t last_request_ns;
-    int started; /* atomic: the loop is running */
 };
 
 struct serve_state {
@@ -53,14 +53,14 @@ struct serve_state {
 
     pthread_mutex_t lock; /* guards the "current" pointers and config refs */
     struct config_ref *config;
-    uint64_t config_gen; /* atomic */
+    _Atomic uint64_t config_gen;
     SSL_CTX *ssl;
-    uint64_t ssl_gen; /* atomic */
+    _Atomic uint64_t ssl_gen;
 
     pthread_cond_t loops_done_cond; /* with lock: loops_done grew */
     int loops_done;
 
-    int stopping; /* atomic */
+    atomic_bool stopping;
     int64_t stop_deadline_ns;
 };
 
