@@ -61,7 +61,8 @@ static int parse_int(const char *opt, const char *s, long min, long max, long *o
     return 0;
 }
 
-/* A duration (config_parse_duration_ms); -1 with a message when S is not one. */
+/* A duration (config_parse_duration_ms); -1 with a message when S is not one.
+ * common: the duration grammar (lib's elector/common replaces config_parse_duration_ms) */
 static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
 {
     if (config_parse_duration_ms(s, out) < 0) {
@@ -71,214 +72,242 @@ static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
     return 0;
 }
 
-int cmd_serve(int argc, char **argv)
-{
-    enum {
-        O_CONFIG = 256,
-        O_CERT,
-        O_KEY,
-        O_KUBECONFIG,
-        O_LISTEN,
-        O_PROBE,
-        O_THREADS,
-        O_MAXCONN,
-        O_HTTP2,
-        O_GRACE,
-        O_REQTIMEOUT,
-        O_SKEW,
-        O_STRICT_TIMEOUT,
-        O_LOGLEVEL,
-        O_CHECK,
-        O_WRITERS,
-        O_VWC,
-        O_NAMESPACE,
-        O_LE_NAME,
-        O_LE_DURATION,
-        O_LE_DEADLINE,
-        O_LE_RETRY,
-        O_HELP
-    };
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, O_CONFIG},
-        {"tls-cert", required_argument, NULL, O_CERT},
-        {"tls-key", required_argument, NULL, O_KEY},
-        {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
-        {"listen", required_argument, NULL, O_LISTEN},
-        {"probe-listen", required_argument, NULL, O_PROBE},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"max-connections", required_argument, NULL, O_MAXCONN},
-        {"http2", no_argument, NULL, O_HTTP2},
-        {"shutdown-grace", required_argument, NULL, O_GRACE},
-        {"request-timeout", required_argument, NULL, O_REQTIMEOUT},
-        {"max-clock-skew", required_argument, NULL, O_SKEW},
-        {"strict-timeout", required_argument, NULL, O_STRICT_TIMEOUT},
-        {"log-level", required_argument, NULL, O_LOGLEVEL},
-        {"check-config", no_argument, NULL, O_CHECK},
-        {"leasefence-writers", required_argument, NULL, O_WRITERS},
-        {"webhook-configuration", required_argument, NULL, O_VWC},
-        {"namespace", required_argument, NULL, O_NAMESPACE},
-        {"leader-elect-resource-name", required_argument, NULL, O_LE_NAME},
-        {"leader-elect-lease-duration", required_argument, NULL, O_LE_DURATION},
-        {"leader-elect-renew-deadline", required_argument, NULL, O_LE_DEADLINE},
-        {"leader-elect-retry-period", required_argument, NULL, O_LE_RETRY},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    struct serve_options o = {
-        .listen = ":8443",
-        .probe_listen = ":8080",
-        .threads = 0,
-        .max_connections = 4096,
-        .shutdown_grace_ms = 10000,
-        .request_timeout_ms = 10000,
-        .max_skew_ms = 30000,
-        .strict_timeout_ms = 1000,
-        .reload_interval_ms = 1000,
-        .webhook_configuration = "leasefence",
-        .election_lease = "leasefence",
-        .election_lease_duration_ms = 15000,
-        .election_renew_deadline_ms = 10000,
-        .election_retry_period_ms = 2000,
-    };
-    bool check = false;
-    long n;
-    int c;
+/* What `serve` was asked to do. */
+struct serve_cmd {
+    struct serve_options o;
+    bool check; /* --check-config: validate --config and exit */
+};
 
+enum {
+    O_CONFIG = 256,
+    O_CERT,
+    O_KEY,
+    O_KUBECONFIG,
+    O_LISTEN,
+    O_PROBE,
+    O_THREADS,
+    O_MAXCONN,
+    O_HTTP2,
+    O_GRACE,
+    O_REQTIMEOUT,
+    O_SKEW,
+    O_STRICT_TIMEOUT,
+    O_LOGLEVEL,
+    O_CHECK,
+    O_WRITERS,
+    O_VWC,
+    O_NAMESPACE,
+    O_LE_NAME,
+    O_LE_DURATION,
+    O_LE_DEADLINE,
+    O_LE_RETRY,
+    O_HELP
+};
+
+static const struct option serve_longopts[] = {
+    {"config", required_argument, NULL, O_CONFIG},
+    {"tls-cert", required_argument, NULL, O_CERT},
+    {"tls-key", required_argument, NULL, O_KEY},
+    {"kubeconfig", required_argument, NULL, O_KUBECONFIG},
+    {"listen", required_argument, NULL, O_LISTEN},
+    {"probe-listen", required_argument, NULL, O_PROBE},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"max-connections", required_argument, NULL, O_MAXCONN},
+    {"http2", no_argument, NULL, O_HTTP2},
+    {"shutdown-grace", required_argument, NULL, O_GRACE},
+    {"request-timeout", required_argument, NULL, O_REQTIMEOUT},
+    {"max-clock-skew", required_argument, NULL, O_SKEW},
+    {"strict-timeout", required_argument, NULL, O_STRICT_TIMEOUT},
+    {"log-level", required_argument, NULL, O_LOGLEVEL},
+    {"check-config", no_argument, NULL, O_CHECK},
+    {"leasefence-writers", required_argument, NULL, O_WRITERS},
+    {"webhook-configuration", required_argument, NULL, O_VWC},
+    {"namespace", required_argument, NULL, O_NAMESPACE},
+    {"leader-elect-resource-name", required_argument, NULL, O_LE_NAME},
+    {"leader-elect-lease-duration", required_argument, NULL, O_LE_DURATION},
+    {"leader-elect-renew-deadline", required_argument, NULL, O_LE_DEADLINE},
+    {"leader-elect-retry-period", required_argument, NULL, O_LE_RETRY},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct serve_options serve_defaults = {
+    .listen = ":8443",
+    .probe_listen = ":8080",
+    .threads = 0,
+    .max_connections = 4096,
+    .shutdown_grace_ms = 10000,
+    .request_timeout_ms = 10000,
+    .max_skew_ms = 30000,
+    .strict_timeout_ms = 1000,
+    .reload_interval_ms = 1000,
+    .webhook_configuration = "leasefence",
+    .election_lease = "leasefence",
+    .election_lease_duration_ms = 15000,
+    .election_renew_deadline_ms = 10000,
+    .election_retry_period_ms = 2000,
+};
+
+/* The flags that take a number or a duration, into O; -1 after a message. */
+static int parse_number_flag(int c, const char *arg, struct serve_options *o)
+{
+    long n;
+    switch (c) {
+    case O_THREADS:
+        if (parse_int("--threads", arg, 1, 256, &n) < 0)
+            return -1;
+        o->threads = (int)n;
+        return 0;
+    case O_MAXCONN:
+        if (parse_int("--max-connections", arg, 1, 1000000, &n) < 0)
+            return -1;
+        o->max_connections = (int)n;
+        return 0;
+    case O_GRACE:
+        return parse_duration_ms("--shutdown-grace", arg, &o->shutdown_grace_ms);
+    case O_REQTIMEOUT:
+        if (parse_duration_ms("--request-timeout", arg, &o->request_timeout_ms) < 0)
+            return -1;
+        if (o->request_timeout_ms < 100) {
+            fprintf(stderr, "leasefence: --request-timeout: at least 100ms\n");
+            return -1;
+        }
+        return 0;
+    case O_SKEW:
+        return parse_duration_ms("--max-clock-skew", arg, &o->max_skew_ms);
+    case O_STRICT_TIMEOUT:
+        if (parse_duration_ms("--strict-timeout", arg, &o->strict_timeout_ms) < 0)
+            return -1;
+        /* kube-apiserver's webhook timeoutSeconds is 1-30 s: a budget it cannot wait for is a mistake */
+        if (o->strict_timeout_ms < 10 || o->strict_timeout_ms > 29000) {
+            fprintf(stderr, "leasefence: --strict-timeout: from 10ms to 29s, well under the webhook's "
+                            "timeoutSeconds\n");
+            return -1;
+        }
+        return 0;
+    case O_LE_DURATION:
+        return parse_duration_ms("--leader-elect-lease-duration", arg, &o->election_lease_duration_ms);
+    case O_LE_DEADLINE:
+        return parse_duration_ms("--leader-elect-renew-deadline", arg, &o->election_renew_deadline_ms);
+    case O_LE_RETRY:
+        return parse_duration_ms("--leader-elect-retry-period", arg, &o->election_retry_period_ms);
+    }
+    return -1;
+}
+
+/* One flag C with its value ARG into CMD; -1 after a message when it is not valid. */
+static int parse_flag(int c, const char *arg, struct serve_cmd *cmd)
+{
+    struct serve_options *o = &cmd->o;
+    switch (c) {
+    case O_CONFIG:
+        o->config_path = arg;
+        return 0;
+    case O_CERT:
+        o->cert_path = arg;
+        return 0;
+    case O_KEY:
+        o->key_path = arg;
+        return 0;
+    case O_KUBECONFIG:
+        o->kubeconfig = arg;
+        return 0;
+    case O_LISTEN:
+        o->listen = arg;
+        return 0;
+    case O_PROBE:
+        o->probe_listen = arg;
+        return 0;
+    case O_HTTP2:
+        o->http2 = true;
+        return 0;
+    case O_LOGLEVEL:
+        if (log_set_level(arg) == 0)
+            return 0;
+        fprintf(stderr, "leasefence: --log-level: '%s' is not one of debug, info, warn, error\n", arg);
+        return -1;
+    case O_CHECK:
+        cmd->check = true;
+        return 0;
+    case O_WRITERS:
+        if (strcmp(arg, "namespace") != 0 && strcmp(arg, "any") != 0) {
+            fprintf(stderr, "leasefence: --leasefence-writers: '%s' is not one of namespace, any\n", arg);
+            return -1;
+        }
+        o->any_writer = strcmp(arg, "any") == 0;
+        return 0;
+    case O_VWC:
+        o->webhook_configuration = arg;
+        return 0;
+    case O_NAMESPACE:
+        o->ns = arg;
+        return 0;
+    case O_LE_NAME:
+        o->election_lease = arg;
+        return 0;
+    }
+    return parse_number_flag(c, arg, o);
+}
+
+/* ARGV into CMD; -1 to run, else the exit code (help: 0, bad usage: 2). */
+static int serve_parse(int argc, char **argv, struct serve_cmd *cmd)
+{
+    int c;
+    cmd->o = serve_defaults;
+    cmd->check = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_CONFIG:
-            o.config_path = optarg;
-            break;
-        case O_CERT:
-            o.cert_path = optarg;
-            break;
-        case O_KEY:
-            o.key_path = optarg;
-            break;
-        case O_KUBECONFIG:
-            o.kubeconfig = optarg;
-            break;
-        case O_LISTEN:
-            o.listen = optarg;
-            break;
-        case O_PROBE:
-            o.probe_listen = optarg;
-            break;
-        case O_THREADS:
-            if (parse_int("--threads", optarg, 1, 256, &n) < 0)
-                return 2;
-            o.threads = (int)n;
-            break;
-        case O_MAXCONN:
-            if (parse_int("--max-connections", optarg, 1, 1000000, &n) < 0)
-                return 2;
-            o.max_connections = (int)n;
-            break;
-        case O_HTTP2:
-            o.http2 = true;
-            break;
-        case O_GRACE:
-            if (parse_duration_ms("--shutdown-grace", optarg, &o.shutdown_grace_ms) < 0)
-                return 2;
-            break;
-        case O_REQTIMEOUT:
-            if (parse_duration_ms("--request-timeout", optarg, &o.request_timeout_ms) < 0)
-                return 2;
-            if (o.request_timeout_ms < 100) {
-                fprintf(stderr, "leasefence: --request-timeout: at least 100ms\n");
-                return 2;
-            }
-            break;
-        case O_SKEW:
-            if (parse_duration_ms("--max-clock-skew", optarg, &o.max_skew_ms) < 0)
-                return 2;
-            break;
-        case O_STRICT_TIMEOUT:
-            if (parse_duration_ms("--strict-timeout", optarg, &o.strict_timeout_ms) < 0)
-                return 2;
-            /* kube-apiserver's webhook timeoutSeconds is 1-30 s: a budget it cannot wait for is a mistake */
-            if (o.strict_timeout_ms < 10 || o.strict_timeout_ms > 29000) {
-                fprintf(stderr, "leasefence: --strict-timeout: from 10ms to 29s, well under the webhook's "
-                                "timeoutSeconds\n");
-                return 2;
-            }
-            break;
-        case O_LOGLEVEL:
-            if (log_set_level(optarg) < 0) {
-                fprintf(stderr, "leasefence: --log-level: '%s' is not one of debug, info, warn, error\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case O_CHECK:
-            check = true;
-            break;
-        case O_WRITERS:
-            if (strcmp(optarg, "namespace") != 0 && strcmp(optarg, "any") != 0) {
-                fprintf(stderr, "leasefence: --leasefence-writers: '%s' is not one of namespace, any\n",
-                        optarg);
-                return 2;
-            }
-            o.any_writer = strcmp(optarg, "any") == 0;
-            break;
-        case O_VWC:
-            o.webhook_configuration = optarg;
-            break;
-        case O_NAMESPACE:
-            o.ns = optarg;
-            break;
-        case O_LE_NAME:
-            o.election_lease = optarg;
-            break;
-        case O_LE_DURATION:
-            if (parse_duration_ms("--leader-elect-lease-duration", optarg, &o.election_lease_duration_ms) < 0)
-                return 2;
-            break;
-        case O_LE_DEADLINE:
-            if (parse_duration_ms("--leader-elect-renew-deadline", optarg, &o.election_renew_deadline_ms) < 0)
-                return 2;
-            break;
-        case O_LE_RETRY:
-            if (parse_duration_ms("--leader-elect-retry-period", optarg, &o.election_retry_period_ms) < 0)
-                return 2;
-            break;
-        case O_HELP:
+    while ((c = getopt_long(argc, argv, "", serve_longopts, NULL)) != -1) {
+        if (c == O_HELP) {
             fputs(usage_serve, stdout);
             return 0;
-        default:
+        }
+        if (c == '?' || c == ':') {
             fputs(usage_serve, stderr);
             return 2;
         }
+        if (parse_flag(c, optarg, cmd) < 0)
+            return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "leasefence serve: unexpected argument '%s'\n%s", argv[optind], usage_serve);
         return 2;
     }
-    if (check && o.config_path == NULL) {
+    if (cmd->check && cmd->o.config_path == NULL) {
         fprintf(stderr, "leasefence serve: --check-config needs --config\n%s", usage_serve);
         return 2;
     }
-    if (check) {
-        char err[1024];
-        struct fence_table *t = config_load(o.config_path, err, sizeof(err));
-        if (t == NULL) {
-            fprintf(stderr, "%s\n", err);
-            return 1;
-        }
-        for (size_t i = 0; i < t->nwarnings; i++)
-            fprintf(stderr, "warning: %s\n", t->warnings[i]);
-        config_free(t);
-        puts("configuration OK");
-        return 0;
-    }
-    if (o.cert_path == NULL || o.key_path == NULL) {
+    if (!cmd->check && (cmd->o.cert_path == NULL || cmd->o.key_path == NULL)) {
         fprintf(stderr, "leasefence serve: --tls-cert and --tls-key are required\n%s", usage_serve);
         return 2;
     }
-    if (o.threads == 0) {
+    if (cmd->o.threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        o.threads = cpus > 0 ? (int)(cpus < 64 ? cpus : 64) : 1;
+        cmd->o.threads = cpus > 0 ? (int)(cpus < 64 ? cpus : 64) : 1;
     }
-    return serve_run(&o);
+    return -1;
+}
+
+/* --check-config: prints "configuration OK" (after any warnings) or the error; the exit code. */
+static int check_config(const char *path)
+{
+    char err[1024];
+    struct fence_table *t = config_load(path, err, sizeof(err));
+    if (t == NULL) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    for (size_t i = 0; i < t->nwarnings; i++)
+        fprintf(stderr, "warning: %s\n", t->warnings[i]);
+    config_free(t);
+    puts("configuration OK");
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct serve_cmd cmd;
+    int rc = serve_parse(argc, argv, &cmd);
+    if (rc >= 0)
+        return rc;
+    return cmd.check ? check_config(cmd.o.config_path) : serve_run(&cmd.o);
 }
