@@ -56,6 +56,7 @@ static void usage(FILE *f)
                "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
 }
 
+/* common: the monotonic clock (lib's elector/common) */
 static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -511,6 +512,7 @@ static int check_options(struct elect_options *o)
         usage(stderr);
         return -1;
     }
+    /* common: the DNS-name validator (lib's elector/common; config_lease_ref_parse calls it) */
     if (config_lease_ref_parse(o->lease, o->ns, sizeof(o->ns), &o->cfg.name, err, sizeof(err)) < 0) {
         fprintf(stderr, "leasefence elect: --lease '%s': %s\n", o->lease, err);
         return -1;

@@ -230,6 +230,7 @@ static bool is_alnum_lower(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
+/* common: the DNS-name validator (lib's elector/common replaces dns_label and dns_subdomain) */
 /* RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63. */
 static bool dns_label(const char *s, size_t len)
 {

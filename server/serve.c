@@ -45,6 +45,7 @@ struct serve_state serve_srv = {.lock = PTHREAD_MUTEX_INITIALIZER,
                                 .fd_tls = -1,
                                 .fd_plain = -1};
 
+/* common: the monotonic clock (lib's elector/common) */
 int64_t serve_now_ns(void)
 {
     struct timespec ts;

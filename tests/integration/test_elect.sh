@@ -317,7 +317,7 @@ expect_eq "--lease 'default/x?y' is refused (exit 2)" 2 "$rc"
 check "the message names the flag, the value and the rule" \
   grep -qxF "leasefence elect: --lease 'default/x?y': name 'x?y' is not a valid Lease name (RFC 1123 subdomain)" <<<"$out"
 expect_eq "no Lease x was taken" "" "$(holder x)"
-out=$($LF elect --lease 'Default/x' --identity a 2>&1); rc=$?
+out=$(timeout $((5 * TW)) $LF elect --lease 'Default/x' --identity a 2>&1); rc=$?
 expect_eq "--lease with a namespace that is not an RFC 1123 label is refused (exit 2)" 2 "$rc"
 check "the message names the namespace" grep -q "namespace 'Default' is not a valid namespace name" <<<"$out"
 
