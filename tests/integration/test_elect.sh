@@ -362,7 +362,7 @@ kill "$NORUN_PID" 2>/dev/null; wait "$NORUN_PID" 2>/dev/null
 
 # --- a thread that cannot start is an error, not a pthread_join on a handle never set ---
 for t in "1 signal" "2 status server"; do
-  out=$("${SHIMMED[@]}" LEASEFENCE_TEST_FAIL_PTHREAD_CREATE=${t%% *} timeout $((10 * TW)) "$BUILD/leasefence" elect \
+  out=$("${SHIMMED[@]}" LEASEFENCE_TEST_FAIL_PTHREAD_CREATE=${t%% *} timeout -k 5 $((10 * TW)) "$BUILD/leasefence" elect \
     --lease default/pt --identity pt "${DUR[@]}" --status-listen 127.0.0.1:0 2>&1); rc=$?
   expect_eq "the ${t#* } thread cannot start: exit 1" 1 "$rc"
   check "the ${t#* } thread cannot start: the message says so" \
