@@ -44,6 +44,9 @@ struct elect {
     int child_status;
     int listen_fd;
     bool quit; /* under lock: the signal thread returns at its next signal */
+    struct kube_client *client;
+    pthread_t sig_thread, status_thread;
+    bool sig_started, status_started;
 };
 
 static void usage(FILE *f)
@@ -605,75 +608,82 @@ static bool start_thread(pthread_t *t, void *(*fn)(void *), struct elect *e, con
     return rc == 0;
 }
 
+/* Winds the threads down and frees everything, so that valgrind stays clean. */
+static void elect_release(struct elect *e)
+{
+    if (e->sig_started) {
+        pthread_mutex_lock(&e->lock);
+        e->quit = true;
+        pthread_mutex_unlock(&e->lock);
+        pthread_kill(e->sig_thread, SIGINT);
+        pthread_join(e->sig_thread, NULL);
+    }
+    if (e->status_started) {
+        shutdown(e->listen_fd, SHUT_RDWR); /* accept() returns */
+        pthread_join(e->status_thread, NULL);
+    }
+    if (e->listen_fd >= 0)
+        close(e->listen_fd);
+    candidate_free(e->cand);
+    kube_client_free(e->client);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+}
+
+/* The status listener, the API client and the candidate of O into E; the exit code on failure, else -1. */
+static int elect_open(struct elect *e, const struct elect_options *o)
+{
+    char err[1024];
+    struct candidate_config cfg = o->cfg;
+    if (o->status_listen != NULL &&
+        (e->listen_fd = listener_open("--status-listen", o->status_listen, 0, err, sizeof(err))) < 0) {
+        fprintf(stderr, "leasefence elect: %s\n", err);
+        return 2;
+    }
+    if ((e->client = kube_client_new(o->kubeconfig, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "leasefence elect: %s\n", err);
+        return 1;
+    }
+    cfg.cb = (struct candidate_callbacks){on_started, on_stopped, on_new_leader, e};
+    if ((e->cand = candidate_new(e->client, &cfg, NULL, err, sizeof(err))) == NULL) {
+        fprintf(stderr, "leasefence elect: %s\n", err);
+        return 2;
+    }
+    return -1;
+}
+
 /* Runs the candidate of O until SIGTERM or SIGINT; the exit code. */
 static int elect_run(const struct elect_options *o)
 {
-    char err[1024];
     struct elect e;
-    struct kube_client *client = NULL;
-    struct candidate_config cfg = o->cfg;
-    pthread_t sig_thread, status_thread;
-    bool sig_started = false, status_started = false;
-    int rc = 1;
+    sigset_t set;
+    int rc;
 
     elect_init(&e, o);
-    if (o->status_listen != NULL &&
-        (e.listen_fd = listener_open("--status-listen", o->status_listen, 0, err, sizeof(err))) < 0) {
-        fprintf(stderr, "leasefence elect: %s\n", err);
-        rc = 2;
+    if ((rc = elect_open(&e, o)) >= 0)
         goto out;
-    }
-    if ((client = kube_client_new(o->kubeconfig, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "leasefence elect: %s\n", err);
-        goto out;
-    }
-    cfg.cb = (struct candidate_callbacks){on_started, on_stopped, on_new_leader, &e};
-    if ((e.cand = candidate_new(client, &cfg, NULL, err, sizeof(err))) == NULL) {
-        fprintf(stderr, "leasefence elect: %s\n", err);
-        rc = 2;
-        goto out;
-    }
-
     /* Every thread inherits this mask; only the signal thread takes these signals. */
-    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (!(sig_started = start_thread(&sig_thread, signal_main, &e, "signal")))
+    rc = 1;
+    if (!(e.sig_started = start_thread(&e.sig_thread, signal_main, &e, "signal")))
         goto out;
     if (e.listen_fd >= 0 &&
-        !(status_started = start_thread(&status_thread, status_main, &e, "status server")))
+        !(e.status_started = start_thread(&e.status_thread, status_main, &e, "status server")))
         goto out;
     log_event(LOGL_INFO, "candidate starting", "lease", e.lease, "identity", e.identity, "server",
-              kube_client_server(client), NULL);
+              kube_client_server(e.client), NULL);
     candidate_run(e.cand);
     if (e.command != NULL)
         stop_child(&e);
     log_event(LOGL_INFO, "candidate stopped", "lease", e.lease, "identity", e.identity, NULL);
     rc = 0;
-
 out:
-    /* Wind the threads down so that everything can be freed (valgrind stays clean). */
-    if (sig_started) {
-        pthread_mutex_lock(&e.lock);
-        e.quit = true;
-        pthread_mutex_unlock(&e.lock);
-        pthread_kill(sig_thread, SIGINT);
-        pthread_join(sig_thread, NULL);
-    }
-    if (status_started) {
-        shutdown(e.listen_fd, SHUT_RDWR); /* accept() returns */
-        pthread_join(status_thread, NULL);
-    }
-    if (e.listen_fd >= 0)
-        close(e.listen_fd);
-    candidate_free(e.cand);
-    kube_client_free(client);
-    pthread_cond_destroy(&e.cond);
-    pthread_mutex_destroy(&e.lock);
+    elect_release(&e);
     return rc;
 }
 
