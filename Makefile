@@ -48,25 +48,39 @@ endif
 DEV := DEVELOPER=1
 
 CFLAGS  ?= -O2 -g
-ALL_CPPFLAGS = -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -Ielector -Iserver -I$(BUILD)/gen $(HARDEN_CPPFLAGS) $(CPPFLAGS)
+# The library's public headers (elector/include/leasefence, what `make install` installs), its internal
+# ones (elector), the shared runtime tier (elector/common: the library and the program only) and the
+# program's (server).
+INCLUDES := -Ielector/include/leasefence -Ielector -Ielector/common -Iserver
+ALL_CPPFLAGS = -D_GNU_SOURCE -DH2O_USE_EPOLL=1 $(INCLUDES) -I$(BUILD)/gen $(HARDEN_CPPFLAGS) $(CPPFLAGS)
+# What an embedder of the library compiles with: the public headers alone (<leasefence/elector.h>).
+EMBED_CPPFLAGS = -D_GNU_SOURCE -Ielector/include $(HARDEN_CPPFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 -fno-strict-aliasing -pthread $(WARN) $(HARDEN_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
 TEST_LDLIBS := -lcmocka
 
-# Sources: the elector library is elector/*.c; the binary is server/*.c (main.c,
-# the commands cmd_*.c and the webhook) + the library.
-ELECTOR_SRCS := $(wildcard elector/*.c)
+# Sources: the elector library is elector/*.c and the shared runtime tier elector/common/*.c; the
+# binary is server/*.c (main.c, the commands cmd_*.c and the webhook) + the library.
+ELECTOR_SRCS := $(wildcard elector/*.c) $(wildcard elector/common/*.c)
 SERVER_SRCS  := $(wildcard server/*.c)
 ELECTOR_OBJS := $(ELECTOR_SRCS:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS  := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
 # Everything of the server but main(), for unit tests.
 SERVER_LIB_OBJS := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJS))
-# The library's public header and the headers it includes.
-ELECTOR_HEADERS := elector/elector.h elector/candidate.h elector/kube.h elector/lease.h elector/log.h elector/tracker.h
+# The library's public headers, installed as <leasefence/elector.h> and what it includes.
+ELECTOR_HEADERS := $(wildcard elector/include/leasefence/*.h)
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# What the unit tests share (tests/unit/*.c but the tests: the fake API server), linked into each.
+UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
+# (objects, kept between builds: make would delete them as intermediates and relink every test)
+.SECONDARY: $(UNIT_HELPER_OBJS)
+# Helpers the integration scripts run, built with the same warnings: tests/integration/NAME.c -> build/tests/NAME.
+# (preload_shim.c is an LD_PRELOAD library the scripts compile themselves)
+TEST_HELPER_SRCS := $(filter-out tests/integration/preload_shim.c,$(wildcard tests/integration/*.c))
+TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
 GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
 KUBE_SIM_SRCS := $(wildcard tests/kube-sim/*.go) tests/kube-sim/go.mod
@@ -83,8 +97,9 @@ IMAGE ?= leasefence:$(VERSION)
         install image image-test help FORCE
 all: $(BUILD)/leasefence $(BUILD)/libleasefence-elector.a
 
-# What the tests run: the product, the local API server (Go) and the unit tests (cmocka).
-test-build: all $(BUILD)/kube-sim $(UNIT_BINS)
+# What the tests run: the product, the local API server (Go), the unit tests (cmocka) and the
+# integration scripts' helpers.
+test-build: all $(BUILD)/kube-sim $(UNIT_BINS) $(TEST_HELPER_BINS)
 
 # ---- what the build bakes in -------------------------------------------------
 $(BUILD)/gen/version.h: FORCE
@@ -138,9 +153,14 @@ image-test: image
 
 # ---- tests --------------------------------------------------------------------------
 # Unit tests link against the archives, so each pulls in only the objects it uses.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(UNIT_HELPER_OBJS) $(BUILD)/libleasefence-server.a $(BUILD)/libleasefence-elector.a $(LDLIBS) $(TEST_LDLIBS)
+
+# Integration helpers (tracker_probe) link the elector library alone, as an embedder would.
+$(TEST_HELPER_BINS): $(BUILD)/tests/%: tests/integration/%.c $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS | $(BUILD)/gen/version.h
+	@mkdir -p $(dir $@)
+	$(CC) $(EMBED_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -MMD -MP -MF $@.d -o $@ $< $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c -> build/fuzz/fuzz_NAME, built with
 # clang, ASan and UBSan over the library sources.  `make fuzz FUZZ_SECONDS=N`
@@ -150,7 +170,7 @@ FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
                -std=c11 -D_GNU_SOURCE -DH2O_USE_EPOLL=1 -pthread \
-               -Ielector -Iserver -Itests/unit -I$(BUILD)/gen
+               $(INCLUDES) -Itests/unit -I$(BUILD)/gen
 FUZZ_LIB_SRCS := $(ELECTOR_SRCS) $(filter-out server/main.c,$(SERVER_SRCS))
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o)
 $(BUILD)/fuzz/FLAGS: FORCE
@@ -214,7 +234,7 @@ demo: deps
 lint:
 	tests/lint.sh
 
-# The whole C suite (unit, integration, e2e) under ASan + UBSan, built with
+# The unit and integration suites (not e2e) under ASan + UBSan, built with
 # clang in build/san.  Any sanitizer report fails the run (halt_on_error).
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 SAN_LOGS = $(abspath $(BUILD))/san/sanitizer-logs

@@ -6,9 +6,13 @@
 #include "candidate.h"
 #include "xmem.h"
 
-#include "log.h"
 #include "kube.h"
 #include "lease.h"
+#include "lf_clock.h"
+#include "lf_duration.h"
+#include "lf_name.h"
+#include "log.h"
+#include "testing.h"
 
 #include <errno.h>
 #include <math.h>
@@ -26,7 +30,6 @@ struct candidate {
     size_t identity_len;
     char lease_desc[600]; /* "ns/name" */
     struct candidate_ops ops;
-    struct kube_client *client;
 
     pthread_mutex_t lock; /* guards what candidate_status reads and the cancel flag */
     pthread_cond_t cond;
@@ -66,15 +69,13 @@ static int k_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
 static int64_t real_mono(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static int64_t real_wall(void *ctx)
 {
     (void)ctx;
-    return lease_now_us();
+    return lf_clock_real_us();
 }
 
 /* ---- config ---- */
@@ -94,6 +95,9 @@ int candidate_config_validate(const struct candidate_config *cfg, char *err, siz
         snprintf(err, errlen, "lease namespace and name are required");
         return -1;
     }
+    /* Checked here, not only by the command: the names go into the request's URL path unescaped. */
+    if (lf_name_check_lease(cfg->ns, strlen(cfg->ns), cfg->name, strlen(cfg->name), err, errlen) != 0)
+        return -1;
     if (cfg->identity == NULL || cfg->identity[0] == '\0') {
         snprintf(err, errlen, "identity is required");
         return -1;
@@ -127,65 +131,21 @@ int candidate_config_validate(const struct candidate_config *cfg, char *err, siz
 
 int candidate_parse_duration(const char *s, int64_t *out)
 {
-    static const struct {
-        const char *unit;
-        double ns;
-    } units[] = {{"ns", 1},   {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-                 {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
-    if (s == NULL || *s == '\0')
-        return -1;
-    if (strcmp(s, "0") == 0) {
-        *out = 0;
-        return 0;
-    }
-    if (*s == '+')
-        s++;
-    double total = 0;
-    while (*s != '\0') {
-        const char *start = s;
-        double v = 0, scale = 1;
-        bool any = false, frac = false;
-        while ((*s >= '0' && *s <= '9') || (*s == '.' && !frac)) {
-            if (*s == '.') {
-                frac = true;
-            } else {
-                any = true;
-                if (frac) {
-                    scale /= 10;
-                    v += (*s - '0') * scale;
-                } else {
-                    v = v * 10 + (*s - '0');
-                }
-            }
-            s++;
-        }
-        if (!any || s == start)
-            return -1;
-        size_t ul = 0;
-        double mult = 0;
-        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-            size_t l = strlen(units[i].unit);
-            if (strncmp(s, units[i].unit, l) == 0 && l > ul) {
-                ul = l;
-                mult = units[i].ns;
-            }
-        }
-        if (ul == 0)
-            return -1;
-        /* "m" must not swallow the "m" of "ms": the longest match above handles it. */
-        s += ul;
-        total += v * mult;
-        if (total > 9.2e18)
-            return -1;
-    }
-    *out = (int64_t)llround(total);
-    return 0;
+    char err[128];
+    return lf_duration_parse(s, out, err, sizeof(err));
 }
 
 /* ---- candidate ---- */
 
-struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg,
-                                const struct candidate_ops *ops, char *err, size_t errlen)
+struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg, char *err,
+                                size_t errlen)
+{
+    struct candidate_ops ops = {k_get, k_create, k_update, real_mono, real_wall, client};
+    return candidate_new_ops(cfg, &ops, err, errlen);
+}
+
+struct candidate *candidate_new_ops(const struct candidate_config *cfg, const struct candidate_ops *ops,
+                                    char *err, size_t errlen)
 {
     if (candidate_config_validate(cfg, err, errlen) != 0)
         return NULL;
@@ -199,12 +159,7 @@ struct candidate *candidate_new(struct kube_client *client, const struct candida
     c->cfg.name = c->name;
     c->cfg.identity = c->identity;
     snprintf(c->lease_desc, sizeof(c->lease_desc), "%s/%s", c->ns, c->name);
-    c->client = client;
-    if (ops != NULL) {
-        c->ops = *ops;
-    } else {
-        c->ops = (struct candidate_ops){k_get, k_create, k_update, real_mono, real_wall, client};
-    }
+    c->ops = *ops;
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -249,9 +204,7 @@ static bool is_cancelled(struct candidate *c)
 /* Sleeps NS on the real monotonic clock or until cancelled; true when cancelled. */
 static bool sleep_ns(struct candidate *c, int64_t ns)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t end = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec + ns;
+    int64_t end = lf_clock_mono_ns() + ns;
     struct timespec until = {.tv_sec = end / NS_PER_S, .tv_nsec = end % NS_PER_S};
     pthread_mutex_lock(&c->lock);
     while (!c->cancelled) {

@@ -1,42 +1,18 @@
 #ifndef LEASEFENCE_KUBE_H
 #define LEASEFENCE_KUBE_H
 /*
- * A small Kubernetes REST client on libcurl.  Thread-safe: one client may be
- * shared by several threads, each request uses its own easy handle or a
- * handle owned by the calling thread.
+ * Internal to the elector library and the program (never installed): the Kubernetes REST client's
+ * requests, Lease CRUD and the curl plumbing of the tracker's multi loop.  The client's public face is
+ * client.h.  Thread-safe: one client may be shared by several threads, each request uses its own easy
+ * handle or a handle owned by the calling thread.
  */
-#include <stddef.h>
-#include <stdint.h>
-
-struct kube_client;
-
-/**
- * Loads connection settings from KUBECONFIG_PATH when not NULL, else from
- * $KUBECONFIG, else from the in-cluster service account, and creates a
- * client.  Returns NULL with err filled ("kubeconfig '/x': no current-context").
- */
-struct kube_client *kube_client_new(const char *kubeconfig_path, char *err, size_t errlen);
-
-/** Frees the client; no request may be under way. */
-void kube_client_free(struct kube_client *c);
-
-/** The API server's base URL ("https://127.0.0.1:6443"); borrowed. */
-const char *kube_client_server(const struct kube_client *c);
-
-/** One row of kube_client_request_counts: HTTP status (0: no response) and how many requests got it. */
-struct kube_code_count {
-    int code;
-    uint64_t count;
-};
-
-/** Fills OUT with up to MAX rows of requests by response code; returns the number of rows. */
-size_t kube_client_request_counts(struct kube_client *c, struct kube_code_count *out, size_t max);
-
-/* ---- Additions (elector engineer): requests, Leases, and the pieces the tracker's curl multi loop uses.
- * ---- */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
 
 /** Timeout of a request whose caller passes 0, in milliseconds. */
 #define KUBE_DEFAULT_TIMEOUT_MS 10000
@@ -117,11 +93,14 @@ void kube_status_error(int code, json_t *body, char *err, size_t errlen);
  * Splits a watch stream into events: feed bytes with kube_watch_feed, which
  * calls FN for each complete line {"type": T, "object": O} (O borrowed for the
  * call; decoded with JSON_ALLOW_NUL).  A line longer than the cap or not JSON makes feed return -1 with ERR
- * filled.
+ * filled.  SKIP, when set (after init), sees each complete line first (LINE[0..LEN), borrowed, with the
+ * same CTX): a line it returns true for is dropped undecoded.
  */
+typedef bool (*kube_watch_skip_fn)(void *ctx, const char *line, size_t len);
 struct kube_watch_decoder {
     char *buf;
     size_t len, cap, max;
+    kube_watch_skip_fn skip;
 };
 typedef int (*kube_watch_event_fn)(void *ctx, const char *type, json_t *object);
 void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t max_line);

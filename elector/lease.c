@@ -1,5 +1,6 @@
 /* The Lease codec: parse, compare and update coordination.k8s.io/v1 Leases. */
 #include "lease.h"
+#include "lf_clock.h"
 #include "xmem.h"
 
 #include <stdio.h>
@@ -70,18 +71,9 @@ void lease_format_microtime(int64_t unix_us, char *buf, size_t len)
         us += 1000000;
         secs--;
     }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)us);
-}
-
-int64_t lease_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    char text[32];
+    lf_clock_utc_text(secs, text, sizeof(text));
+    snprintf(buf, len, "%s.%06dZ", text, (int)us);
 }
 
 void lease_record_release(struct lease_record *r)

@@ -69,7 +69,4 @@ int lease_parse_microtime(const char *s, int64_t *unix_us);
  * bytes). */
 void lease_format_microtime(int64_t unix_us, char *buf, size_t len);
 
-/** Current wall-clock time in unix microseconds. */
-int64_t lease_now_us(void);
-
 #endif

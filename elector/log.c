@@ -2,6 +2,7 @@
  * interleave (up to PIPE_BUF bytes per line on a pipe). */
 #include "log.h"
 #include "fdio.h"
+#include "lf_clock.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -19,7 +20,16 @@
 #define LOG_CUT_MARK_MAX 40
 
 static int min_level = LOGL_INFO;
+/* The embedder's sink, NULL for stderr; set before anything logs. */
+static log_sink_fn sink;
+static void *sink_ctx;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_set_sink(log_sink_fn fn, void *ctx)
+{
+    sink = fn;
+    sink_ctx = ctx;
+}
 
 int log_set_level(const char *name)
 {
@@ -155,9 +165,9 @@ static _Thread_local struct batch batch;
 
 /* The "YYYY-MM-DDTHH:MM:SS" of the second last formatted by this thread. */
 static _Thread_local struct {
-    time_t sec;
+    int64_t sec;
     char text[64];
-} stamp = {(time_t)-1, ""};
+} stamp = {-1, ""};
 
 /* Writes whole lines of P[0..N) in chunks of at most PIPE_BUF bytes (a longer line goes alone). */
 static void write_lines(const char *p, size_t n)
@@ -203,17 +213,13 @@ void log_batch_end(void)
 static void format_line(struct line *l, enum log_level level, const char *msg, const struct log_field *f,
                         size_t n)
 {
-    struct timespec ts;
     char ms[8];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (ts.tv_sec != stamp.sec) {
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        snprintf(stamp.text, sizeof(stamp.text), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        stamp.sec = ts.tv_sec;
+    int64_t now_ms = lf_clock_real_ns() / 1000000;
+    if (now_ms / 1000 != stamp.sec) {
+        stamp.sec = now_ms / 1000;
+        lf_clock_utc_text(stamp.sec, stamp.text, sizeof(stamp.text));
     }
-    long msec = ts.tv_nsec / 1000000;
+    long msec = (long)(now_ms % 1000);
     ms[0] = '.';
     ms[1] = (char)('0' + msec / 100);
     ms[2] = (char)('0' + msec / 10 % 10);
@@ -241,7 +247,7 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
     for (size_t i = 0; i < n; i++)
         if (f[i].val != NULL)
             cap += worst(strlen(f[i].key)) + worst(f[i].len);
-    if (batch.on && cap <= LOG_BATCH_CAP) {
+    if (batch.on && sink == NULL && cap <= LOG_BATCH_CAP) {
         if (batch.len + cap > LOG_BATCH_CAP)
             log_flush();
         l.buf = batch.buf + batch.len;
@@ -259,7 +265,10 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
     format_line(&l, level, msg, f, n);
     if (batch.on)
         log_flush(); /* keep this thread's lines in order */
-    write_lines(l.buf, l.len);
+    if (sink != NULL)
+        sink(sink_ctx, level, l.buf, l.len);
+    else
+        write_lines(l.buf, l.len);
     free(l.buf);
 }
 

@@ -7,7 +7,9 @@
 
 #include "candidate.h"
 #include "fdio.h"
-#include "config.h"
+#include "lf_clock.h"
+#include "lf_duration.h"
+#include "lf_name.h"
 #include "kube.h"
 #include "log.h"
 #include "listener.h"
@@ -59,11 +61,9 @@ static void usage(FILE *f)
                "lease duration - renew deadline - retry period (3s with the defaults), at least 1s\n");
 }
 
-/* common: the monotonic clock (lib's elector/common) */
 static void mono_deadline(struct timespec *ts, int64_t ns_from_now)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    int64_t t = (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec + ns_from_now;
+    int64_t t = lf_clock_mono_ns() + ns_from_now;
     ts->tv_sec = t / 1000000000LL;
     ts->tv_nsec = t % 1000000000LL;
 }
@@ -437,11 +437,12 @@ struct elect_options {
     char **command;   /* NULL-terminated, or NULL */
 };
 
-/* common: the duration grammar (lib's elector/common replaces candidate_parse_duration) */
+/* A duration (the one grammar, lf_duration_parse) for FLAG; -1 after a message when S is not one. */
 static int parse_duration(const char *flag, const char *s, int64_t *ns)
 {
-    if (candidate_parse_duration(s, ns) != 0) {
-        fprintf(stderr, "leasefence elect: %s: invalid duration '%s' (want e.g. 500ms, 2s, 1m)\n", flag, s);
+    char err[256];
+    if (lf_duration_parse(s, ns, err, sizeof(err)) != 0) {
+        fprintf(stderr, "leasefence elect: %s: %s\n", flag, err);
         return -1;
     }
     return 0;
@@ -515,11 +516,14 @@ static int check_options(struct elect_options *o)
         usage(stderr);
         return -1;
     }
-    /* common: the DNS-name validator (lib's elector/common; config_lease_ref_parse calls it) */
-    if (config_lease_ref_parse(o->lease, o->ns, sizeof(o->ns), &o->cfg.name, err, sizeof(err)) < 0) {
+    size_t ns_len;
+    if (lf_name_split_lease(o->lease, &ns_len, err, sizeof(err)) != 0) {
         fprintf(stderr, "leasefence elect: --lease '%s': %s\n", o->lease, err);
         return -1;
     }
+    memcpy(o->ns, o->lease, ns_len); /* a DNS label: at most 63 bytes */
+    o->ns[ns_len] = '\0';
+    o->cfg.name = o->lease + ns_len + 1;
     o->cfg.ns = o->ns;
     o->cfg.identity = o->identity;
     if (candidate_config_validate(&o->cfg, err, sizeof(err)) != 0) {
@@ -645,7 +649,7 @@ static int elect_open(struct elect *e, const struct elect_options *o)
         return 1;
     }
     cfg.cb = (struct candidate_callbacks){on_started, on_stopped, on_new_leader, e};
-    if ((e->cand = candidate_new(e->client, &cfg, NULL, err, sizeof(err))) == NULL) {
+    if ((e->cand = candidate_new(e->client, &cfg, err, sizeof(err))) == NULL) {
         fprintf(stderr, "leasefence elect: %s\n", err);
         return 2;
     }

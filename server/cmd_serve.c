@@ -61,8 +61,7 @@ static int parse_int(const char *opt, const char *s, long min, long max, long *o
     return 0;
 }
 
-/* A duration (config_parse_duration_ms); -1 with a message when S is not one.
- * common: the duration grammar (lib's elector/common replaces config_parse_duration_ms) */
+/* A duration (config_parse_duration_ms); -1 with a message when S is not one. */
 static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
 {
     if (config_parse_duration_ms(s, out) < 0) {

@@ -2,6 +2,10 @@
 #include "config.h"
 #include "xmem.h"
 
+#include "lf_duration.h"
+#include "lf_file.h"
+#include "lf_name.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -230,34 +234,6 @@ static bool is_alnum_lower(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-/* common: the DNS-name validator (lib's elector/common replaces dns_label and dns_subdomain) */
-/* RFC 1123 label: lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63. */
-static bool dns_label(const char *s, size_t len)
-{
-    if (len == 0 || len > 63 || !is_alnum_lower(s[0]) || !is_alnum_lower(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!is_alnum_lower(s[i]) && s[i] != '-')
-            return false;
-    return true;
-}
-
-/* RFC 1123 subdomain: dot-separated labels, at most 253. */
-static bool dns_subdomain(const char *s, size_t len)
-{
-    size_t start = 0;
-    if (len == 0 || len > 253)
-        return false;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || s[i] == '.') {
-            if (!dns_label(s + start, i - start))
-                return false;
-            start = i + 1;
-        }
-    }
-    return true;
-}
-
 static bool is_alnum(char ch)
 {
     return is_alnum_lower(ch) || (ch >= 'A' && ch <= 'Z');
@@ -269,7 +245,7 @@ static bool qualified_name(const char *s)
     const char *slash = strchr(s, '/');
     const char *n = s;
     if (slash != NULL) {
-        if (!dns_subdomain(s, (size_t)(slash - s)))
+        if (!lf_name_subdomain(s, (size_t)(slash - s)))
             return false;
         n = slash + 1;
     }
@@ -304,42 +280,18 @@ static int only_keys(struct ctx *c, const char *path, json_t *obj, const char *c
     return 0;
 }
 
-int config_lease_ref_parse(const char *ref, char *ns, size_t nslen, const char **name, char *err,
-                           size_t errlen)
-{
-    const char *slash = strchr(ref, '/');
-    size_t nl = slash != NULL ? (size_t)(slash - ref) : 0;
-    if (slash == NULL || strchr(slash + 1, '/') != NULL) {
-        snprintf(err, errlen, "must be \"NAMESPACE/NAME\", got '%s'", ref);
-        return -1;
-    }
-    if (!dns_label(ref, nl) || nl >= nslen) {
-        snprintf(err, errlen, "namespace '%.*s' is not a valid namespace name (RFC 1123 label)", (int)nl,
-                 ref);
-        return -1;
-    }
-    if (!dns_subdomain(slash + 1, strlen(slash + 1))) {
-        snprintf(err, errlen, "name '%s' is not a valid Lease name (RFC 1123 subdomain)", slash + 1);
-        return -1;
-    }
-    memcpy(ns, ref, nl);
-    ns[nl] = '\0';
-    *name = slash + 1;
-    return 0;
-}
-
 static int parse_lease(struct ctx *c, const char *path, json_t *v, struct fence *f)
 {
-    char ns[64], why[512];
-    const char *s, *name;
+    char e[512];
+    size_t ns_len = 0;
     if (!json_is_string(v))
         return fail(c, path, "must be a string \"NAMESPACE/NAME\"");
-    s = json_string_value(v);
-    if (config_lease_ref_parse(s, ns, sizeof(ns), &name, why, sizeof(why)) < 0)
-        return fail(c, path, "%s", why);
+    const char *s = json_string_value(v);
+    if (lf_name_split_lease(s, &ns_len, e, sizeof(e)) != 0)
+        return fail(c, path, "%s", e);
     f->lease = xstrdup(s);
-    f->ns = xstrdup(ns);
-    f->name = xstrdup(name);
+    f->ns = xstrndup(s, ns_len);
+    f->name = xstrdup(s + ns_len + 1);
     return 0;
 }
 
@@ -593,71 +545,17 @@ out:
 
 int config_parse_duration_ms(const char *s, int64_t *out_ms)
 {
-    /* By hand: strtod also takes " 1", "0x1p3", "1e3", "inf" and "nan" (whose cast is undefined). */
-    const int64_t max_ms = 86400000;
-    int64_t whole = 0, frac = 0, frac_scale = 1, mult;
-    const char *p = s;
-
-    if (*p < '0' || *p > '9')
+    char err[128];
+    int64_t ns = 0;
+    if (lf_duration_parse(s, &ns, err, sizeof(err)) != 0 || ns > 86400 * 1000000000LL)
         return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        whole = whole * 10 + (*p - '0');
-        if (whole > max_ms)
-            return -1;
-    }
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (frac_scale < 1000000) { /* a microsecond of precision is plenty */
-                frac = frac * 10 + (*p - '0');
-                frac_scale *= 10;
-            }
-        }
-    }
-    if (strcmp(p, "ms") == 0)
-        mult = 1;
-    else if (strcmp(p, "s") == 0 || *p == '\0')
-        mult = 1000;
-    else if (strcmp(p, "m") == 0)
-        mult = 60000;
-    else
-        return -1;
-    if (whole > max_ms / mult)
-        return -1;
-    int64_t ms = whole * mult + frac * mult / frac_scale;
-    if (ms > max_ms)
-        return -1;
-    *out_ms = ms;
+    *out_ms = ns / 1000000;
     return 0;
 }
 
 char *config_read(const char *path, size_t *len, char *err, size_t errlen)
 {
-    char *buf = NULL, *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "config '%s': cannot open: %s", path, strerror(errno));
-        goto out;
-    }
-    buf = xmalloc(CONFIG_MAX_BYTES + 1);
-    *len = fread(buf, 1, CONFIG_MAX_BYTES + 1, fp);
-    if (ferror(fp)) {
-        snprintf(err, errlen, "config '%s': cannot read: %s", path, strerror(errno));
-        goto out;
-    }
-    if (*len > CONFIG_MAX_BYTES) {
-        snprintf(err, errlen, "config '%s': larger than %d bytes", path, CONFIG_MAX_BYTES);
-        goto out;
-    }
-    out = buf;
-    buf = NULL;
-out:
-    if (fp != NULL)
-        fclose(fp);
-    free(buf);
-    return out;
+    return lf_file_read("config", path, CONFIG_MAX_BYTES, len, err, errlen);
 }
 
 struct fence_table *config_load(const char *path, char *err, size_t errlen)

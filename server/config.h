@@ -95,18 +95,9 @@ bool config_is_fenced_lease(const struct fence_table *t, const char *ns, size_t 
                             size_t namelen);
 
 /**
- * Checks REF is "NAMESPACE/NAME", a namespace that is an RFC 1123 label and a name that is an RFC 1123
- * subdomain (the one check of a Lease reference: fences and `elect --lease`).  Writes the namespace into NS
- * (NSLEN >= 64 holds any) and points *NAME into REF (borrowed).  Returns 0, or -1 with ERR saying what is
- * wrong.
- */
-int config_lease_ref_parse(const char *ref, char *ns, size_t nslen, const char **name, char *err,
-                           size_t errlen);
-
-/**
- * Parses a command-line duration: digits with an optional fraction, then "ms",
- * "s", "m" or nothing (seconds): "10s", "500ms", "1.5m", "3".  At most 24 h;
- * fractions of a millisecond are dropped.  0, or -1 when S is not one.
+ * Parses a command-line duration in milliseconds, in the one duration grammar (lf_duration_parse, Go's:
+ * "10s", "500ms", "1m30s", "1.5m"; a bare number other than 0 is refused).  At most 24 h; fractions of a
+ * millisecond are dropped.  0, or -1 when S is not one.
  */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
 

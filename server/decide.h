@@ -1,7 +1,7 @@
 #ifndef LEASEFENCE_DECIDE_H
 #define LEASEFENCE_DECIDE_H
 /*
- * The fence decision (README "Decisions") as a pure function of the decoded
+ * The fence decision (docs/design.md, "The decision") as a pure function of the decoded
  * review, the fence table, the Lease snapshots and the monotonic time: no
  * I/O, no globals.  A write is weighed against every fence that names its
  * writer; any failing enforce fence denies it.

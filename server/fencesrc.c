@@ -9,6 +9,7 @@
 
 #include "informer.h"
 #include "kube.h"
+#include "lf_fatal.h"
 #include "log.h"
 
 #define LEASEFENCES_PATH "/apis/leasefence.io/v1alpha1/leasefences"
@@ -16,7 +17,8 @@
 struct fencesrc {
     struct fencesrc_options o;
     pthread_mutex_t lock; /* everything below, and each build and publish */
-    json_t *file;         /* the --config file's "fences" array; NULL: no file */
+    char *file;           /* the --config file's "fences" array as compact JSON; NULL: no file.  Text, not
+                             jansson's tree: with 10,000 fences the tree is 10 MB, the text 1.5 */
     char *file_name;
     json_t *objects;  /* "NS/NAME" -> the LeaseFence as last read */
     json_t *outcomes; /* "NS/NAME" -> what became of it in the last table, as logged */
@@ -265,7 +267,7 @@ static bool check_object(struct fencesrc_object *o, json_t *spec, json_t *f, siz
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (text == NULL)
-        abort();
+        lf_fatal_oom("json_dumps", 0);
     struct fence_table *one = config_parse(text, strlen(text), label, err, sizeof(err));
     free(text);
     if (one == NULL) {
@@ -297,7 +299,7 @@ struct fence_table *fencesrc_build(json_t *file_fences, const char *file_name, j
     size_t i;
     json_t *f;
 
-    v->refs = 1;
+    atomic_init(&v->refs, 1);
     v->objects = xcalloc(n + 1, sizeof(*v->objects));
     v->nobjects = n;
     if (file_fences != NULL) {
@@ -327,7 +329,7 @@ struct fence_table *fencesrc_build(json_t *file_fences, const char *file_name, j
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     if (text == NULL)
-        abort();
+        lf_fatal_oom("json_dumps", 0);
     t = config_parse(text, strlen(text), file_name ? file_name : "LeaseFences", err, errlen);
     free(text);
     if (t == NULL) {
@@ -359,7 +361,7 @@ out:
 
 struct fencesrc_view *fencesrc_view_ref(struct fencesrc_view *v)
 {
-    __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
     return v;
 }
 
@@ -372,7 +374,7 @@ static void free_strs(char **s, size_t n)
 
 void fencesrc_view_release(struct fencesrc_view *v)
 {
-    if (v == NULL || __atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0)
+    if (v == NULL || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < v->nobjects; i++) {
         struct fencesrc_object *o = &v->objects[i];
@@ -464,8 +466,11 @@ static int rebuild(struct fencesrc *s, char *err, size_t errlen)
     for (i = 0; i < n; i++)
         objs[i] = json_object_get(s->objects, keys[i]);
     struct fencesrc_view *view = NULL;
-    struct fence_table *t =
-        fencesrc_build(s->file, s->file_name, objs, n, s->o.any_writer, &view, err, errlen);
+    json_t *file = s->file != NULL ? json_loads(s->file, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (s->file != NULL && file == NULL) /* it was dumped by jansson itself */
+        abort();
+    struct fence_table *t = fencesrc_build(file, s->file_name, objs, n, s->o.any_writer, &view, err, errlen);
+    json_decref(file);
     free(keys);
     free(objs);
     if (t == NULL)
@@ -573,18 +578,20 @@ int fencesrc_load_file(struct fencesrc *s, const char *path, char *err, size_t e
     if (root == NULL)
         return -1;
     pthread_mutex_lock(&s->lock);
-    json_t *old = s->file;
+    char *old = s->file;
     char *old_name = s->file_name;
-    s->file = json_incref(json_object_get(root, "fences"));
+    s->file = json_dumps(json_object_get(root, "fences"), JSON_COMPACT);
+    if (s->file == NULL)
+        abort();
     s->file_name = xstrdup(path);
     int rc = rebuild(s, err, errlen);
     if (rc < 0) { /* keep the previous file part */
-        json_decref(s->file);
+        free(s->file);
         free(s->file_name);
         s->file = old;
         s->file_name = old_name;
     } else {
-        json_decref(old);
+        free(old);
         free(old_name);
     }
     pthread_mutex_unlock(&s->lock);
@@ -620,7 +627,7 @@ void fencesrc_free(struct fencesrc *s)
     if (s == NULL)
         return;
     informer_free(s->informer);
-    json_decref(s->file);
+    free(s->file);
     json_decref(s->objects);
     json_decref(s->outcomes);
     free(s->file_name);

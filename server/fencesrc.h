@@ -15,6 +15,7 @@
  * always), nothing is guessed, and the object is reported as conflicting.
  */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@ struct fencesrc_view {
     size_t nfile; /* fences from the --config file (the table's first ones) */
     bool synced;  /* the LeaseFences have been listed (or the API server serves none) */
     uint64_t gen; /* one more per build */
-    int refs;
+    atomic_int refs;
 };
 
 /**

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "decide.h"
 #include "fencesrc.h"
+#include "lf_clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "respond.h"
@@ -159,7 +160,7 @@ static void weigh(h2o_req_t *req, const struct review *r, const struct fence_tab
         return;
     w->snaps = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->snaps));
     w->checks = h2o_mem_alloc_pool(&req->pool, n * sizeof(*w->checks));
-    int64_t now = serve_now_ns();
+    int64_t now = lf_clock_mono_ns();
     for (size_t i = 0; i < n; i++) {
         int li = t->fences[w->fences[i]].lease_idx;
         w->snaps[i] = li >= 0 ? tracker_acquire(serve_srv.tracker, (size_t)li) : NULL;
@@ -183,7 +184,7 @@ static void conclude(struct loop_thread *lt, h2o_req_t *req, const struct review
     metrics_in_flight(lt->metrics, -1);
     metrics_count_request(lt->metrics, d->fenced ? t->fences[d->fence].lease_idx : -1,
                           d->fenced ? t->fences[d->fence].mode : FENCE_ENFORCE, d->reason, d->allowed,
-                          (uint64_t)(serve_now_ns() - start));
+                          (uint64_t)(lf_clock_mono_ns() - start));
 }
 
 /* ---- strict fences: a passing check is made again on a record read afresh ---- */
@@ -208,7 +209,7 @@ static void strict_done(void *ctx, h2o_req_t *req, const struct strict_read *rea
     const struct fence_table *t = sr->config->table;
     struct weighing *w = &sr->w;
     struct decision d;
-    int64_t now = serve_now_ns();
+    int64_t now = lf_clock_mono_ns();
     unsigned overturned = 0;
     bool failed = false, late = timed_out;
     (void)n;
@@ -307,7 +308,7 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
     struct decision d;
     struct weighing w = {0};
     char err[256];
-    int64_t start = serve_now_ns();
+    int64_t start = lf_clock_mono_ns();
     ssize_t ct;
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
@@ -351,7 +352,7 @@ static void handle_validate(struct loop_thread *lt, h2o_req_t *req)
 
 static void handle_healthz(h2o_req_t *req)
 {
-    int64_t now = serve_now_ns();
+    int64_t now = lf_clock_mono_ns();
     for (int i = 0; i < serve_srv.nthreads; i++) {
         int64_t hb = atomic_load_explicit(&serve_srv.threads[i].heartbeat_ns, memory_order_relaxed);
         if (now - hb > HEARTBEAT_STALE_NS) {
@@ -402,8 +403,8 @@ static void handle_metrics(h2o_req_t *req)
 {
     char *text;
     size_t len;
-    metrics_render(serve_srv.tracker, serve_srv.kube, serve_now_ns(), metrics_pool_alloc, &req->pool, &text,
-                   &len);
+    metrics_render(serve_srv.tracker, serve_srv.kube, lf_clock_mono_ns(), metrics_pool_alloc, &req->pool,
+                   &text, &len);
     respond_send(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
@@ -413,7 +414,7 @@ int handlers_on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t path = req->path_normalized;
     bool tls = req->scheme == &H2O_URL_SCHEME_HTTPS;
     (void)self;
-    lt->last_request_ns = serve_now_ns();
+    lt->last_request_ns = lf_clock_mono_ns();
     if (serve_stopping())
         req->http1_is_persistent = 0; /* close each connection after its answer */
     if (tls && h2o_memis(path.base, path.len, H2O_STRLIT("/validate"))) {

@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 #include <time.h>
 
 #include "kube.h"
+#include "lf_buf.h"
+#include "lf_clock.h"
 #include "log.h"
 
 /* An event longer than this is not a Kubernetes object (etcd stores at most 1.5 MiB). */
@@ -33,36 +36,23 @@ struct informer {
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int stop; /* atomic; with lock for the sleeps */
+    atomic_int stop; /* with lock for the sleeps */
 
     char *rv; /* resume the watch from here; NULL: list first */
     unsigned seed;
     char last_err[512]; /* the last error logged, so that a retry loop logs a change once */
 };
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static bool stopping(struct informer *in)
 {
-    return __atomic_load_n(&in->stop, __ATOMIC_ACQUIRE) != 0;
+    return atomic_load_explicit(&in->stop, memory_order_acquire) != 0;
 }
 
 /* Sleeps MS milliseconds, or less when informer_stop is called. */
 static void nap(struct informer *in, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    int64_t end = lf_clock_real_ns() + (int64_t)ms * 1000000LL; /* the condition variable's clock */
+    struct timespec ts = {.tv_sec = end / 1000000000LL, .tv_nsec = end % 1000000000LL};
     pthread_mutex_lock(&in->lock);
     while (!stopping(in) && pthread_cond_timedwait(&in->cond, &in->lock, &ts) != ETIMEDOUT)
         ;
@@ -125,10 +115,9 @@ struct stream {
     struct informer *in;
     CURL *h;
     struct kube_watch_decoder dec;
-    bool gone;  /* 410: list again */
-    bool bad;   /* an event that cannot be decoded: list again */
-    char *body; /* a non-200 answer's body */
-    size_t len, cap;
+    bool gone;          /* 410: list again */
+    bool bad;           /* an event that cannot be decoded: list again */
+    struct lf_buf body; /* a non-200 answer's body, its first MAX_ERROR_BODY bytes */
     char err[512];
 };
 
@@ -168,12 +157,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     long code = 0;
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200) {
-        if (s->len + n > MAX_ERROR_BODY)
-            return n; /* the start says enough */
-        xgrow(&s->body, &s->cap, s->len + n + 1);
-        memcpy(s->body + s->len, ptr, n);
-        s->len += n;
-        s->body[s->len] = '\0';
+        lf_buf_append(&s->body, ptr, n); /* past the cap, the start says enough */
         return n;
     }
     if (s->gone || s->bad)
@@ -214,6 +198,7 @@ static int watch(struct informer *in, char *err, size_t errlen)
     s.h = kube_easy_new(in->kc, "GET", u, (long)(timeout + WATCH_MARGIN_S) * 1000L, hl);
     free(u);
     kube_watch_decoder_init(&s.dec, MAX_EVENT_BYTES);
+    lf_buf_init(&s.body, MAX_ERROR_BODY);
     curl_easy_setopt(s.h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(s.h, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(s.h, CURLOPT_NOPROGRESS, 0L);
@@ -231,7 +216,7 @@ static int watch(struct informer *in, char *err, size_t errlen)
         snprintf(err, errlen, "watch of %s: %s", in->what, s.err);
         rc = 1;
     } else if (code != 200 && code != 0) {
-        json_t *j = s.body ? json_loadb(s.body, s.len, JSON_ALLOW_NUL, NULL) : NULL;
+        json_t *j = s.body.data ? json_loadb(s.body.data, s.body.len, JSON_ALLOW_NUL, NULL) : NULL;
         kube_status_error((int)code, j, err, errlen);
         json_decref(j);
         rc = code == 410 ? 1 : -1;
@@ -243,7 +228,7 @@ static int watch(struct informer *in, char *err, size_t errlen)
     if (!stopping(in))
         kube_client_count(in->kc, (int)code);
     kube_watch_decoder_release(&s.dec);
-    free(s.body);
+    lf_buf_release(&s.body);
     curl_easy_cleanup(s.h);
     kube_headers_free(hl);
     return rc;
@@ -277,7 +262,7 @@ static void *run(void *arg)
                 log_event(LOGL_INFO, "listed", "resource", in->what, NULL);
             in->last_err[0] = '\0';
         }
-        int64_t start = now_ns();
+        int64_t start = lf_clock_mono_ns();
         int r = watch(in, err, sizeof(err));
         if (stopping(in))
             break;
@@ -289,7 +274,8 @@ static void *run(void *arg)
         } else if (r < 0) {
             log_once(in, LOGL_WARN, "cannot watch, retrying", err);
         }
-        if (r < 0 || now_ns() - start < SHORT_WATCH_NS) { /* a server that ends every watch at once */
+        if (r < 0 ||
+            lf_clock_mono_ns() - start < SHORT_WATCH_NS) { /* a server that ends every watch at once */
             nap(in, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         } else {
@@ -310,7 +296,7 @@ struct informer *informer_new(struct kube_client *kc, const char *path, const ch
     in->h = *h;
     in->watch_seconds = 30;
     in->not_found_retry_ms = 2000;
-    in->seed = (unsigned)now_ns() ^ (unsigned)(uintptr_t)in;
+    in->seed = (unsigned)lf_clock_mono_ns() ^ (unsigned)(uintptr_t)in;
     pthread_mutex_init(&in->lock, NULL);
     pthread_cond_init(&in->cond, NULL);
     return in;
@@ -340,7 +326,7 @@ void informer_stop(struct informer *in)
     if (!in->started)
         return;
     pthread_mutex_lock(&in->lock);
-    __atomic_store_n(&in->stop, 1, __ATOMIC_RELEASE);
+    atomic_store_explicit(&in->stop, 1, memory_order_release);
     pthread_cond_broadcast(&in->cond);
     pthread_mutex_unlock(&in->lock);
     pthread_join(in->tid, NULL);

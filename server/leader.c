@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "candidate.h"
+#include "lf_clock.h"
+#include "lf_file.h"
 #include "fencesrc.h"
 #include "log.h"
 #include "metrics.h"
@@ -36,9 +38,7 @@ struct leader {
 
 static int64_t mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static void wake(void *ctx)
@@ -99,11 +99,8 @@ static void *work(void *arg)
         if (due > now && due < until)
             until = due;
         if (!l->dirty && until > now) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + (until - now);
-            ts.tv_sec = t / 1000000000LL;
-            ts.tv_nsec = t % 1000000000LL;
+            int64_t t = lf_clock_real_ns() + (until - now); /* the condition variable's clock */
+            struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
             pthread_cond_timedwait(&l->cond, &l->lock, &ts);
             if (l->stop)
                 break;
@@ -168,7 +165,7 @@ struct leader *leader_new(const struct leader_options *o, char *err, size_t errl
     cfg.cb.stopped_leading = stopped_leading;
     cfg.cb.new_leader = new_leader;
     cfg.cb.ctx = l;
-    l->cand = candidate_new(o->kube, &cfg, NULL, err, errlen);
+    l->cand = candidate_new(o->kube, &cfg, err, errlen);
     if (l->cand == NULL) {
         leader_free(l);
         return NULL;
@@ -259,22 +256,16 @@ void leader_namespace(const char *flag, char *buf, size_t len)
         snprintf(buf, len, "%s", env);
         return;
     }
-    const char *dir = getenv("LEASEFENCE_SERVICEACCOUNT_DIR"); /* for tests, as kube.c */
+    const char *dir = getenv("LEASEFENCE_TEST_SERVICEACCOUNT_DIR"); /* for tests, as kubeconfig.c */
     char path[4096];
     snprintf(path, sizeof(path), "%s/namespace", dir ? dir : "/var/run/secrets/kubernetes.io/serviceaccount");
-    FILE *fp = fopen(path, "r");
-    if (fp != NULL) {
-        char line[256];
-        size_t n = fread(line, 1, sizeof(line) - 1, fp);
-        fclose(fp);
-        line[n] = '\0';
+    char err[256];
+    size_t n = 0;
+    char *line = lf_file_read("namespace file", path, 255, &n, err, sizeof(err));
+    if (line != NULL)
         line[strcspn(line, " \t\r\n")] = '\0';
-        if (line[0] != '\0') {
-            snprintf(buf, len, "%s", line);
-            return;
-        }
-    }
-    snprintf(buf, len, "leasefence-system");
+    snprintf(buf, len, "%s", line != NULL && line[0] != '\0' ? line : "leasefence-system");
+    free(line);
 }
 
 void leader_identity(char *buf, size_t len)

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include "kube.h"
+#include "lf_clock.h"
+#include "lf_fatal.h"
 #include "tracker.h"
 #include "version.h"
 
@@ -30,53 +33,61 @@ static const int bad_codes[] = {400, 404, 405, 413, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
 
 struct lease_counters {
-    uint64_t c[MODES][2][REASON_COUNT];   /* requests this fence decided: [mode][allowed][reason] */
-    uint64_t checks[MODES][REASON_COUNT]; /* every time the fence was weighed: [mode][reason] */
+    _Atomic uint64_t c[MODES][2][REASON_COUNT];   /* requests this fence decided: [mode][allowed][reason] */
+    _Atomic uint64_t checks[MODES][REASON_COUNT]; /* every time the fence was weighed: [mode][reason] */
 };
 
+/* Per-Lease counters are found through chunks of pointers made on first use, so that a thread that counts
+ * for a few fences of 10,000 holds a few chunks, not a pointer per possible Lease. */
+#define LEASE_CHUNK  1024
+#define LEASE_CHUNKS (METRICS_MAX_LEASES / LEASE_CHUNK)
+
 struct metrics_thread {
-    struct lease_counters *leases[METRICS_MAX_LEASES]; /* published by the owner with a release store */
-    uint64_t none[2][REASON_COUNT];                    /* unfenced, lease, and leases past the cap */
-    uint64_t bucket[NBUCKETS + 1];
-    uint64_t count, sum_ns;
-    uint64_t bad[NBAD];
-    uint64_t unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the last change of the fences */
-    uint64_t strict_waits[STRICT_RESULTS], strict_bucket[NSTRICT_BUCKETS + 1], strict_sum_ns,
+    _Atomic(struct lease_counters *) *_Atomic chunks[LEASE_CHUNKS]; /* published by the owner (release), as
+                                                                     are the counters in them */
+    _Atomic uint64_t none[2][REASON_COUNT]; /* unfenced, lease, and leases past the cap */
+    _Atomic uint64_t bucket[NBUCKETS + 1];
+    _Atomic uint64_t count, sum_ns;
+    _Atomic uint64_t bad[NBAD];
+    _Atomic uint64_t
+        unexpected_unfenced; /* unfenced answers METRICS_SETTLE_S after the fences last changed */
+    _Atomic uint64_t strict_waits[STRICT_RESULTS], strict_bucket[NSTRICT_BUCKETS + 1], strict_sum_ns,
         strict_overturned;
-    int64_t in_flight;
+    _Atomic int64_t in_flight;
     struct metrics_thread *next;
 } __attribute__((aligned(64)));
 
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct metrics_thread *threads;
-static uint64_t config_reloads[2], cert_reloads[2]; /* [ok] */
-static uint64_t vwc_patches[2], status_writes[2];   /* [ok] */
-static int leader, vwc_in_step = -1;                /* -1: not known yet */
-static int64_t fences_changed_ns;
-static uint64_t leasefences[4];
-static int64_t cert_expiry;
-static int64_t max_skew_ns = 30 * 1000000000LL; /* serve's --max-clock-skew */
+static _Atomic(struct metrics_thread *) threads;
+static _Atomic uint64_t config_reloads[2], cert_reloads[2]; /* [ok] */
+static _Atomic uint64_t vwc_patches[2], status_writes[2];   /* [ok] */
+static atomic_int leader, vwc_in_step = -1;                 /* -1: not known yet */
+static _Atomic int64_t fences_changed_ns;
+static _Atomic uint64_t leasefences[4];
+static _Atomic int64_t cert_expiry;
+static _Atomic int64_t max_skew_ns = 30 * 1000000000LL; /* serve's --max-clock-skew */
 static double start_time;
 
-#define LOAD(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
-#define BUMP(x, n) __atomic_store_n(&(x), LOAD(x) + (n), __ATOMIC_RELAXED)
+/* Relaxed: each counter has one writer (its thread), so a load and a store make the increment. */
+#define LOAD(x)     atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+#define BUMP(x, n)  STORE(x, LOAD(x) + (n))
+#define ADD(x, n)   atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
 
 void metrics_init(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    start_time = (double)lf_clock_real_ns() / 1e9;
 }
 
 struct metrics_thread *metrics_thread_new(void)
 {
     struct metrics_thread *m = aligned_alloc(64, sizeof(*m));
     if (m == NULL)
-        abort();
+        lf_fatal_oom("aligned_alloc", sizeof(*m));
     memset(m, 0, sizeof(*m));
     pthread_mutex_lock(&threads_lock);
     m->next = threads;
-    __atomic_store_n(&threads, m, __ATOMIC_RELEASE);
+    atomic_store_explicit(&threads, m, memory_order_release);
     pthread_mutex_unlock(&threads_lock);
     return m;
 }
@@ -86,10 +97,16 @@ static struct lease_counters *lease_counters(struct metrics_thread *m, int lease
 {
     if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES)
         return NULL;
-    struct lease_counters *lc = __atomic_load_n(&m->leases[lease_idx], __ATOMIC_ACQUIRE);
+    _Atomic(struct lease_counters *) *chunk =
+        atomic_load_explicit(&m->chunks[lease_idx / LEASE_CHUNK], memory_order_acquire);
+    if (chunk == NULL) {
+        chunk = xcalloc(LEASE_CHUNK, sizeof(*chunk));
+        atomic_store_explicit(&m->chunks[lease_idx / LEASE_CHUNK], chunk, memory_order_release);
+    }
+    struct lease_counters *lc = atomic_load_explicit(&chunk[lease_idx % LEASE_CHUNK], memory_order_acquire);
     if (lc == NULL) {
         lc = xcalloc(1, sizeof(*lc));
-        __atomic_store_n(&m->leases[lease_idx], lc, __ATOMIC_RELEASE);
+        atomic_store_explicit(&chunk[lease_idx % LEASE_CHUNK], lc, memory_order_release);
     }
     return lc;
 }
@@ -116,10 +133,7 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
         BUMP(m->none[allowed][reason], 1);
     }
     if (reason == REASON_UNFENCED) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-        if (now - __atomic_load_n(&fences_changed_ns, __ATOMIC_RELAXED) > METRICS_SETTLE_S * 1000000000LL)
+        if (lf_clock_mono_ns() - LOAD(fences_changed_ns) > METRICS_SETTLE_S * 1000000000LL)
             BUMP(m->unexpected_unfenced, 1);
     }
     while (b < NBUCKETS && (double)duration_ns / 1e9 > buckets[b])
@@ -157,55 +171,53 @@ void metrics_in_flight(struct metrics_thread *m, int delta)
 
 void metrics_config_reload(bool ok)
 {
-    __atomic_fetch_add(&config_reloads[ok], 1, __ATOMIC_RELAXED);
+    ADD(config_reloads[ok], 1);
 }
 
 void metrics_certificate_reload(bool ok)
 {
-    __atomic_fetch_add(&cert_reloads[ok], 1, __ATOMIC_RELAXED);
+    ADD(cert_reloads[ok], 1);
 }
 
 void metrics_set_max_clock_skew(int64_t ns)
 {
-    __atomic_store_n(&max_skew_ns, ns, __ATOMIC_RELAXED);
+    STORE(max_skew_ns, ns);
 }
 
 void metrics_fences_changed(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    __atomic_store_n(&fences_changed_ns, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, __ATOMIC_RELAXED);
+    STORE(fences_changed_ns, lf_clock_mono_ns());
 }
 
 void metrics_set_leader(bool leading)
 {
-    __atomic_store_n(&leader, leading ? 1 : 0, __ATOMIC_RELAXED);
+    STORE(leader, leading ? 1 : 0);
 }
 
 void metrics_set_webhook_configuration(bool in_step)
 {
-    __atomic_store_n(&vwc_in_step, in_step ? 1 : 0, __ATOMIC_RELAXED);
+    STORE(vwc_in_step, in_step ? 1 : 0);
 }
 
 void metrics_count_webhook_configuration_patch(bool ok)
 {
-    __atomic_fetch_add(&vwc_patches[ok], 1, __ATOMIC_RELAXED);
+    ADD(vwc_patches[ok], 1);
 }
 
 void metrics_set_leasefences(const uint64_t counts[4])
 {
     for (int i = 0; i < 4; i++)
-        __atomic_store_n(&leasefences[i], counts[i], __ATOMIC_RELAXED);
+        STORE(leasefences[i], counts[i]);
 }
 
 void metrics_count_status_write(bool ok)
 {
-    __atomic_fetch_add(&status_writes[ok], 1, __ATOMIC_RELAXED);
+    ADD(status_writes[ok], 1);
 }
 
 void metrics_set_certificate_expiry(int64_t unix_s)
 {
-    __atomic_store_n(&cert_expiry, unix_s, __ATOMIC_RELAXED);
+    STORE(cert_expiry, unix_s);
 }
 
 /* ---- rendering ---- */
@@ -294,7 +306,10 @@ static bool lease_sum(struct metrics_thread *list, size_t i, struct lease_counte
     bool any = false;
     memset(sum, 0, sizeof(*sum));
     for (struct metrics_thread *m = list; m; m = m->next) {
-        struct lease_counters *lc = __atomic_load_n(&m->leases[i], __ATOMIC_ACQUIRE);
+        _Atomic(struct lease_counters *) *chunk =
+            atomic_load_explicit(&m->chunks[i / LEASE_CHUNK], memory_order_acquire);
+        struct lease_counters *lc =
+            chunk ? atomic_load_explicit(&chunk[i % LEASE_CHUNK], memory_order_acquire) : NULL;
         if (lc == NULL)
             continue;
         any = true;
@@ -313,7 +328,7 @@ void metrics_fence_checks(int lease_idx, uint64_t *passed, uint64_t *failed)
     struct lease_counters sum;
     *passed = *failed = 0;
     if (lease_idx < 0 || lease_idx >= METRICS_MAX_LEASES ||
-        !lease_sum(__atomic_load_n(&threads, __ATOMIC_ACQUIRE), (size_t)lease_idx, &sum))
+        !lease_sum(atomic_load_explicit(&threads, memory_order_acquire), (size_t)lease_idx, &sum))
         return;
     for (int mode = 0; mode < MODES; mode++)
         for (int r = 0; r < REASON_COUNT; r++) {
@@ -498,7 +513,8 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
         "Seconds since the Lease record was last seen to change (monotonic clock).",
         "1 when the Lease has been listed and its state is known.",
         "1 when the Lease has a holder that did not renew within leaseDurationSeconds.",
-        "Watches on the Lease re-established after the first.",
+        "Watches of the Lease's namespace (one watch serves all its fenced Leases) re-established after the "
+        "first.",
     };
     for (int k = 0; k < 6; k++) {
         head(o, names[k], types[k], helps[k]);
@@ -588,7 +604,7 @@ void metrics_render(struct tracker *t, struct kube_client *kc, int64_t now_mono_
                     void *ctx, char **out, size_t *len)
 {
     struct out o = {NULL, 0, 0, alloc, ctx};
-    struct metrics_thread *list = __atomic_load_n(&threads, __ATOMIC_ACQUIRE);
+    struct metrics_thread *list = atomic_load_explicit(&threads, memory_order_acquire);
     render_requests(&o, list, t);
     render_checks(&o, list, t);
     render_latency(&o, list);

@@ -33,6 +33,7 @@
  * one cannot truncate anything.
  */
 #include "review.h"
+#include "lf_fatal.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -2077,10 +2078,7 @@ struct review_str review_annotation(const struct review *r, bool old, const char
     size_t n = old ? r->nold_annotations : r->nannotations;
     struct review_str none = {NULL, 0};
     if (r->want != NULL && want_find(r->want, key, strlen(key)) < 0) {
-        fprintf(stderr,
-                "%s:%d: review_annotation: '%s' is not in the want list the review was decoded with\n",
-                __FILE__, __LINE__, key);
-        abort();
+        lf_fatal("review_annotation: a key not in the want list the review was decoded with");
     }
     for (size_t i = n; i-- > 0;)
         if (review_str_eq(kv[i].key, key))

@@ -36,7 +36,7 @@ struct loop_thread {
     struct strict_loop *strict; /* reviews waiting for fresh Lease reads (strict fences) */
     struct config_ref *config;  /* this thread's reference */
     uint64_t config_gen, ssl_gen;
-    _Atomic int64_t heartbeat_ns; /* when the loop last ran (serve_now_ns): /healthz reads it */
+    _Atomic int64_t heartbeat_ns; /* when the loop last ran (lf_clock_mono_ns): /healthz reads it */
     int64_t last_request_ns;
 };
 
@@ -66,9 +66,6 @@ struct serve_state {
 
 /** The one server of the process (serve_run). */
 extern struct serve_state serve_srv;
-
-/** The monotonic clock, in nanoseconds. */
-int64_t serve_now_ns(void);
 
 /** True once SIGTERM or SIGINT began the shutdown. */
 bool serve_stopping(void);

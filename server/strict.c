@@ -8,6 +8,8 @@
 #include "strict.h"
 #include "xmem.h"
 
+#include "lf_clock.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +50,7 @@ struct strict_wait {
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static void wait_unref(struct strict_wait *w)

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lf_file.h"
 #include "log.h"
 
 #define TLS_MAX_FILE (1024 * 1024)
@@ -37,49 +38,16 @@ static void ssl_error(char *err, size_t errlen, const char *what, const char *pa
     snprintf(err, errlen, "%s '%s': %s", what, path, buf);
 }
 
-/*
- * Reads PATH whole into a new buffer (*LEN bytes); NULL with ERR filled.  With
- * read(2), not stdio: a FILE keeps its own buffer, which fclose frees without
- * wiping, and this buffer may hold a private key.
- */
-static unsigned char *read_file(const char *what, const char *path, size_t *len, char *err, size_t errlen)
+/* The key file whole (lf_file_read: read(2), no stdio buffer left unwiped); NULL with ERR filled. */
+static unsigned char *read_key(const char *path, size_t *len, char *err, size_t errlen)
 {
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s '%s': cannot open: %s", what, path, strerror(errno));
-        return NULL;
+    char *buf = lf_file_read("tls key", path, TLS_MAX_FILE, len, err, errlen);
+    if (buf != NULL && *len == 0) {
+        snprintf(err, errlen, "tls key '%s': empty file", path);
+        free(buf);
+        buf = NULL;
     }
-    buf = xmalloc(TLS_MAX_FILE + 1);
-    for (;;) {
-        ssize_t r = read(fd, buf + n, TLS_MAX_FILE + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            snprintf(err, errlen, "%s '%s': %s", what, path, strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-        if (n > TLS_MAX_FILE) {
-            snprintf(err, errlen, "%s '%s': file too large", what, path);
-            goto fail;
-        }
-    }
-    if (n == 0) {
-        snprintf(err, errlen, "%s '%s': empty file", what, path);
-        goto fail;
-    }
-    close(fd);
-    *len = n;
-    return buf;
-fail:
-    OPENSSL_cleanse(buf, n);
-    free(buf);
-    close(fd);
-    return NULL;
+    return (unsigned char *)buf;
 }
 
 static int64_t not_after_of(X509 *x)
@@ -123,7 +91,7 @@ SSL_CTX *tls_load(const char *cert_path, const char *key_path, bool http2, int64
         log_event(LOGL_WARN, "tls key file is readable by group or others", "path", key_path, "mode", mode,
                   NULL);
     }
-    if ((key = read_file("tls key", key_path, &keylen, err, errlen)) == NULL)
+    if ((key = read_key(key_path, &keylen, err, errlen)) == NULL)
         goto out;
     bio = BIO_new_mem_buf(key, (int)keylen);
     if (bio == NULL || (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {

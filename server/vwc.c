@@ -9,6 +9,7 @@
 
 #include "fencesrc.h"
 #include "informer.h"
+#include "lf_buf.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,78 +23,67 @@
 
 /* ---- expressions ---- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void put(struct buf *b, const char *s, size_t n)
-{
-    xgrow(&b->p, &b->cap, b->len + n + 1);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(struct buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
+/* The expressions are built from the fence table, itself bounded by the 4 MiB configuration. */
+#define EXPR_MAX (64u << 20)
 
 char *vwc_cel_string(const char *s, size_t len)
 {
-    struct buf b = {0};
-    put(&b, "'", 1);
+    struct lf_buf b;
+    lf_buf_init(&b, EXPR_MAX);
+    lf_buf_append(&b, "'", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\\' || c == '\'') {
             char e[2] = {'\\', (char)c};
-            put(&b, e, 2);
+            lf_buf_append(&b, e, 2);
         } else if (c < 0x20 || c == 0x7f) {
             char e[8];
             snprintf(e, sizeof(e), "\\x%02x", c);
-            puts_(&b, e);
+            lf_buf_append_str(&b, e);
         } else {
-            put(&b, s + i, 1);
+            lf_buf_append(&b, s + i, 1);
         }
     }
-    put(&b, "'", 1);
-    return b.p;
+    lf_buf_append(&b, "'", 1);
+    return b.data;
 }
 
-static void put_list(struct buf *b, char *const *items, size_t n)
+static void put_list(struct lf_buf *b, char *const *items, size_t n)
 {
-    put(b, "[", 1);
+    lf_buf_append(b, "[", 1);
     for (size_t i = 0; i < n; i++) {
         char *q = vwc_cel_string(items[i], strlen(items[i]));
         if (i > 0)
-            put(b, ", ", 2);
-        puts_(b, q);
+            lf_buf_append(b, ", ", 2);
+        lf_buf_append_str(b, q);
         free(q);
     }
-    put(b, "]", 1);
+    lf_buf_append(b, "]", 1);
 }
 
 char *vwc_fenced_writers(char *const *users, size_t nusers, char *const *groups, size_t ngroups)
 {
-    struct buf b = {0};
-    puts_(&b, "(has(request.userInfo.username) && request.userInfo.username in ");
+    struct lf_buf b;
+    lf_buf_init(&b, EXPR_MAX);
+    lf_buf_append_str(&b, "(has(request.userInfo.username) && request.userInfo.username in ");
     put_list(&b, users, nusers);
-    puts_(&b, ") || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ");
+    lf_buf_append_str(&b, ") || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ");
     put_list(&b, groups, ngroups);
-    puts_(&b, "))");
-    return b.p;
+    lf_buf_append_str(&b, "))");
+    return b.data;
 }
 
 char *vwc_not_elections(char *const *leases, size_t nleases)
 {
-    struct buf b = {0};
-    puts_(&b, "!(request.resource.group == 'coordination.k8s.io' && (request.resource.resource == "
-              "'leasecandidates' || (request.resource.resource == 'leases' && (request.namespace + '/' + "
-              "request.name) in ");
+    struct lf_buf b;
+    lf_buf_init(&b, EXPR_MAX);
+    lf_buf_append_str(
+        &b, "!(request.resource.group == 'coordination.k8s.io' && (request.resource.resource == "
+            "'leasecandidates' || (request.resource.resource == 'leases' && (request.namespace + '/' + "
+            "request.name) in ");
     put_list(&b, leases, nleases);
-    puts_(&b, ")))");
-    return b.p;
+    lf_buf_append_str(&b, ")))");
+    return b.data;
 }
 
 static void add_op(json_t *ops, const char *op, const char *path, json_t *value)

@@ -73,17 +73,89 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
 }
 
-# start_kube_sim [EXTRA ARGS...]: starts build/kube-sim in $TMP/sim; sets
-# SIM_DIR, SIM_PORT, SIM_CTL (control port), SIM_PID, KUBECONFIG.
+# port_from FILE [SECONDS]: wait until a server that bound port 0 wrote its HOST:PORT to FILE
+# (kube-sim's DIR/addr, a fake's port file); print the PORT.
+port_from() {
+  wait_for "${2:-20}" test -s "$1" || { echo "port_from: nothing in $1" >&2; return 1; }
+  local a; a=$(cat "$1"); echo "${a##*:}"
+}
+
+# start_kube_sim [EXTRA ARGS...]: starts build/kube-sim in $TMP/sim on ports it picks (port 0, read
+# back from DIR/addr and DIR/control-addr); KUBE_SIM_PORT=N picks the API port instead, for a test
+# that restarts kube-sim on the same port (take N from free_port).  Sets SIM_DIR, SIM_PORT, SIM_CTL
+# (control port), SIM_PID, KUBECONFIG, ADMIN_TOKEN and API (https://127.0.0.1:SIM_PORT).
 start_kube_sim() {
   SIM_DIR=$TMP/sim; mkdir -p "$SIM_DIR"
-  SIM_PORT=$(free_port); SIM_CTL=$(free_port)
+  rm -f "$SIM_DIR/addr" "$SIM_DIR/control-addr"
   [ -f "$SIM_DIR/users.json" ] || echo '[]' >"$SIM_DIR/users.json"
-  bg "$TMP/kube-sim.log" "$BUILD/kube-sim" --addr "127.0.0.1:$SIM_PORT" --control-addr "127.0.0.1:$SIM_CTL" --dir "$SIM_DIR" "$@"
+  bg "$TMP/kube-sim.log" "$BUILD/kube-sim" --addr "127.0.0.1:${KUBE_SIM_PORT:-0}" --control-addr 127.0.0.1:0 --dir "$SIM_DIR" "$@"
   SIM_PID=$LAST_PID
   export KUBECONFIG=$SIM_DIR/kubeconfig
-  wait_for 20 curl -sf --cacert "$SIM_DIR/ca.crt" "https://127.0.0.1:$SIM_PORT/readyz" || { echo "kube-sim did not start:"; cat "$TMP/kube-sim.log"; return 1; }
+  if SIM_PORT=$(port_from "$SIM_DIR/addr") && SIM_CTL=$(port_from "$SIM_DIR/control-addr") &&
+    wait_for 20 curl -sf --cacert "$SIM_DIR/ca.crt" "https://127.0.0.1:$SIM_PORT/readyz"; then
+    ADMIN_TOKEN=$(cat "$SIM_DIR/token"); API=https://127.0.0.1:$SIM_PORT
+  else
+    echo "kube-sim did not start:"; cat "$TMP/kube-sim.log"; return 1
+  fi
+}
+
+# sim_api [curl args...]: curl to kube-sim's API as its admin (JSON bodies): sim_api "$API/api/v1/..."
+sim_api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
+
+# write_kubeconfig FILE SERVER TOKEN [CA]: a kubeconfig of one cluster and one bearer-token user.
+write_kubeconfig() {
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{name: c, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "$2"${4:+, certificate-authority: \"$4\"}}}]
+users: [{name: u, user: {token: "$3"}}]
+EOF
+}
+
+# need_built NAME...: unless every $BUILD/NAME is built, fail and end the test.
+need_built() {
+  local b
+  for b; do [ -x "$BUILD/$b" ] || { fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; }; done
+}
+
+# wait_decide SECONDS WANT ARGS...: poll until the test's own `decide ARGS...` prints WANT
+# ("allowed reason").
+wait_decide() {
+  local secs=$1 want=$2; shift 2; local end=$((SECONDS + secs))
+  until [ "$(decide "$@")" = "$want" ]; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
 }
 
 # sim_ctl PATH [curl args...]: POST to kube-sim's control port.
 sim_ctl() { local path=$1; shift; curl -sf -X POST "http://127.0.0.1:$SIM_CTL$path" "$@"; }
+
+# controller_users: the users.json entries (comma-separated, without the brackets) of the demo
+# controller's two replicas: service account demo:controller, tokens tok-controller-0 and -1 bound to
+# pods controller-0 and -1, uids u-c0 and u-c1.
+controller_users() {
+  cat <<'JSON'
+ {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
+ {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
+  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
+  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}}
+JSON
+}
+
+# controller_leasefence FILE: the LeaseFence demo/controller (Lease controller-leader, writers: the
+# service account controller) as YAML, for kubectl.
+controller_leasefence() {
+  cat >"$1" <<'YAML'
+apiVersion: leasefence.io/v1alpha1
+kind: LeaseFence
+metadata:
+  name: controller
+  namespace: demo
+spec:
+  lease: controller-leader
+  writers:
+    serviceAccounts: ["controller"]
+YAML
+}

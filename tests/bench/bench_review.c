@@ -18,8 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "lf_clock.h"
+#include "lf_file.h"
 #include "review.h"
 
 struct bump {
@@ -41,30 +42,21 @@ static void *bump_alloc(void *ctx, size_t size)
     return p;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds, as a double for the divisions below. */
 static double now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    return (double)lf_clock_mono_ns();
 }
 
+/* FILE whole, or exit 2 saying why. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (f == NULL) {
-        perror(path);
+    char err[768];
+    char *buf = lf_file_read("document", path, 64u << 20, len, err, sizeof(err));
+    if (buf == NULL) {
+        fprintf(stderr, "bench_review: %s\n", err);
         exit(2);
     }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL)
-        abort();
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
     return buf;
 }
 

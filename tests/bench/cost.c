@@ -27,13 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <valgrind/callgrind.h>
 
 #include "config.h"
 #include "decide.h"
+#include "lf_clock.h"
+#include "lf_file.h"
 #include "review.h"
 
 /* A bump allocator reset for every review, like a request's memory pool. */
@@ -55,37 +56,8 @@ static void *arena_alloc(void *ctx, size_t size)
     return a->base + off;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    if (f == NULL)
-        goto fail;
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto fail;
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
-        goto fail;
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-fail:
-    fprintf(stderr, "cost: cannot read '%s': %s\n", path, strerror(errno));
-    if (f != NULL)
-        fclose(f);
-    free(buf);
-    return NULL;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+/* The largest document read (kube-apiserver's request limit is 3 MiB). */
+#define MAX_DOCUMENT (16u << 20)
 
 static const char *base_name(const char *path)
 {
@@ -196,6 +168,98 @@ static int parse_count(const char *s, long *out)
     return 0;
 }
 
+/* What a measured loop works on: a document, and for the decision its decoded review and the Lease. */
+struct pass {
+    const char *buf;
+    size_t len;
+    struct arena *a;
+    char err[256];
+    const struct review *r;
+    const struct fence_table *t;
+    const struct lease_snapshot *snap;
+    int64_t now;
+};
+
+/* One measured loop: runs N times on P, returns how many decoded or were allowed. */
+typedef long pass_fn(struct pass *p, long n);
+
+static long pass_decode(struct pass *p, long n)
+{
+    return run_decode(p->buf, p->len, n, p->a, p->err, sizeof(p->err));
+}
+
+static long pass_decide(struct pass *p, long n)
+{
+    return run_decide(p->r, p->t, p->snap, p->now, n);
+}
+
+static long pass_jansson(struct pass *p, long n)
+{
+    return run_jansson(p->buf, p->len, n);
+}
+
+/*
+ * Runs FN once untimed (lazy binding and first touch stay out of the figures), then N times bracketed by
+ * callgrind client requests and dumped as "LABEL:NAME".  Sets *NS_EACH to the nanoseconds per run of the
+ * N; returns what FN returned for them.
+ */
+static long measure(const char *label, const char *name, pass_fn *fn, struct pass *p, long n, double *ns_each)
+{
+    char dump[512];
+    int64_t t0;
+    long result;
+
+    fn(p, 1);
+    t0 = lf_clock_mono_ns();
+    CALLGRIND_ZERO_STATS;
+    CALLGRIND_TOGGLE_COLLECT;
+    result = fn(p, n);
+    CALLGRIND_TOGGLE_COLLECT;
+    snprintf(dump, sizeof(dump), "%s:%s", label, name);
+    CALLGRIND_DUMP_STATS_AT(dump);
+    *ns_each = (double)(lf_clock_mono_ns() - t0) / (double)n;
+    return result;
+}
+
+/* Measures the document at PATH and prints its line; -1 when it cannot be read. */
+static int cost_file(const char *path, long n, const struct fence_table *one, const struct fence_table *many,
+                     const struct lease_snapshot *snap, int64_t now, struct arena *a)
+{
+    const char *name = base_name(path);
+    struct pass p = {.a = a, .snap = snap, .now = now};
+    struct review r;
+    double ns[4] = {0, 0, 0, 0};
+    long allowed[2] = {0, 0};
+    char *buf = lf_file_read("document", path, MAX_DOCUMENT, &p.len, p.err, sizeof(p.err));
+
+    if (buf == NULL) {
+        fprintf(stderr, "cost: %s\n", p.err);
+        return -1;
+    }
+    p.buf = buf;
+    if (measure("decode", name, pass_decode, &p, n, &ns[0]) != n)
+        fprintf(stderr, "cost: %s: review_decode failed: %s\n", name, p.err);
+    /* The decision reads the decoded review: decode once more, outside the measurement. */
+    a->used = 0;
+    if (review_decode(&r, buf, p.len, want, arena_alloc, a, p.err, sizeof(p.err)) == 0) {
+        p.r = &r;
+        p.t = one;
+        allowed[0] = measure("decide", name, pass_decide, &p, n, &ns[1]);
+        p.t = many;
+        allowed[1] = measure("decidemany", name, pass_decide, &p, n, &ns[2]);
+        if (allowed[0] != allowed[1])
+            fprintf(stderr, "cost: %s: the decision differs with %zu fences\n", name, many->nfences);
+    }
+    if (measure("jansson", name, pass_jansson, &p, n, &ns[3]) != n)
+        fprintf(stderr, "cost: %s: json_loadb failed\n", name);
+    printf("%-36s %8zu %9.0f ns %9.0f ns %9.0f ns %9.0f ns  %s\n", name, p.len, ns[0], ns[1], ns[2], ns[3],
+           allowed[0] == n   ? "allowed"
+           : allowed[0] == 0 ? "denied"
+                             : "mixed");
+    free(buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -214,9 +278,8 @@ int main(int argc, char **argv)
     const char *holder = "controller-6d8f9c7b5-holdr";
     struct fence_table *one, *many;
     struct lease_snapshot snap;
-    struct review r;
     struct arena a;
-    char err[256], dump[512], lease_ns[254];
+    char lease_ns[254];
     long n = RUNNING_ON_VALGRIND ? 10 : 20000, nfences = 1000, ok;
     int ch, i, rc = 0;
     int64_t now;
@@ -262,7 +325,7 @@ int main(int argc, char **argv)
     many = make_table(nfences, lease, writer);
     if (one == NULL || many == NULL)
         return 1;
-    now = (int64_t)(now_ns());
+    now = lf_clock_mono_ns();
     memset(&snap, 0, sizeof(snap));
     snap.known = snap.exists = snap.watching = true;
     snprintf(lease_ns, sizeof(lease_ns), "%.*s", (int)(strchr(lease, '/') - lease), lease);
@@ -282,75 +345,9 @@ int main(int argc, char **argv)
 
     printf("%-36s %8s %12s %12s %12s %12s\n", "document", "bytes", "decode", "decide", "decide@many",
            "jansson");
-    for (i = optind; i < argc; i++) {
-        const char *name = base_name(argv[i]);
-        double t0, t1, t2, t3, t4;
-        long allowed[2] = {0, 0};
-        size_t len;
-        char *buf = read_file(argv[i], &len);
-
-        if (buf == NULL) {
+    for (i = optind; i < argc; i++)
+        if (cost_file(argv[i], n, one, many, &snap, now, &a) != 0)
             rc = 1;
-            continue;
-        }
-        err[0] = '\0';
-        /* One untimed pass of each first, so lazy binding and first-touch stay out of the figures. */
-        run_decode(buf, len, 1, &a, err, sizeof(err));
-        run_jansson(buf, len, 1);
-
-        t0 = now_ns();
-        CALLGRIND_ZERO_STATS;
-        CALLGRIND_TOGGLE_COLLECT;
-        ok = run_decode(buf, len, n, &a, err, sizeof(err));
-        CALLGRIND_TOGGLE_COLLECT;
-        snprintf(dump, sizeof(dump), "decode:%s", name);
-        CALLGRIND_DUMP_STATS_AT(dump);
-        t1 = now_ns();
-        if (ok != n)
-            fprintf(stderr, "cost: %s: review_decode failed: %s\n", name, err);
-
-        /* The decision reads the decoded review: decode once more, outside the measurement. */
-        a.used = 0;
-        if (review_decode(&r, buf, len, want, arena_alloc, &a, err, sizeof(err)) == 0) {
-            run_decide(&r, one, &snap, now, 1);
-            CALLGRIND_ZERO_STATS;
-            CALLGRIND_TOGGLE_COLLECT;
-            allowed[0] = run_decide(&r, one, &snap, now, n);
-            CALLGRIND_TOGGLE_COLLECT;
-            snprintf(dump, sizeof(dump), "decide:%s", name);
-            CALLGRIND_DUMP_STATS_AT(dump);
-            t2 = now_ns();
-            run_decide(&r, many, &snap, now, 1);
-            CALLGRIND_ZERO_STATS;
-            CALLGRIND_TOGGLE_COLLECT;
-            allowed[1] = run_decide(&r, many, &snap, now, n);
-            CALLGRIND_TOGGLE_COLLECT;
-            snprintf(dump, sizeof(dump), "decidemany:%s", name);
-            CALLGRIND_DUMP_STATS_AT(dump);
-            t3 = now_ns();
-            if (allowed[0] != allowed[1])
-                fprintf(stderr, "cost: %s: the decision differs with %ld fences\n", name, nfences);
-        } else {
-            t2 = t3 = now_ns();
-        }
-
-        CALLGRIND_ZERO_STATS;
-        CALLGRIND_TOGGLE_COLLECT;
-        ok = run_jansson(buf, len, n);
-        CALLGRIND_TOGGLE_COLLECT;
-        snprintf(dump, sizeof(dump), "jansson:%s", name);
-        CALLGRIND_DUMP_STATS_AT(dump);
-        t4 = now_ns();
-        if (ok != n)
-            fprintf(stderr, "cost: %s: json_loadb failed\n", name);
-
-        printf("%-36s %8zu %9.0f ns %9.0f ns %9.0f ns %9.0f ns  %s\n", name, len, (t1 - t0) / (double)n,
-               (t2 - t1) / (double)n, (t3 - t2) / (double)n, (t4 - t3) / (double)n,
-               allowed[0] == n   ? "allowed"
-               : allowed[0] == 0 ? "denied"
-                                 : "mixed");
-        free(buf);
-    }
     printf("iterations %ld, %ld fences in the large table\n", n, nfences);
     config_free(one);
     config_free(many);

@@ -14,6 +14,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import kube_objects as k  # noqa: E402
+from kube_objects import CREATE, DELETE, UPDATE, container, managed  # noqa: E402
+
 NS = "shop"
 USER = "system:serviceaccount:shop:controller"
 POD = "controller-6d8f9c7b5-x7k2p"
@@ -29,48 +33,10 @@ def go_json(doc, indent=None):
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def user_info(user=USER, pod=POD):
-    info = {"username": user, "uid": "8a1f6c3e-2b7d-4e59-9c0a-5d3e1f7b2a64",
-            "groups": ["system:serviceaccounts", "system:serviceaccounts:" + NS, "system:authenticated"]}
-    if pod is not None:
-        info["extra"] = {
-            "authentication.kubernetes.io/credential-id": ["JTI=5c0f1a2b-7d3e-4f6a-8b9c-0d1e2f3a4b5c"],
-            "authentication.kubernetes.io/node-name": ["node-a"],
-            "authentication.kubernetes.io/node-uid": ["3f2e1d0c-9b8a-4765-8432-10fedcba9876"],
-            "authentication.kubernetes.io/pod-name": [pod],
-            "authentication.kubernetes.io/pod-uid": ["b7c6d5e4-f3a2-4b1c-9d8e-7f6a5b4c3d2e"],
-        }
-    return info
-
-
-def managed(manager, op, fields, api="v1", t="2026-11-24T06:12:00Z"):
-    return {"manager": manager, "operation": op, "apiVersion": api, "time": t,
-            "fieldsType": "FieldsV1", "fieldsV1": fields}
-
-
 def review(uid, gvk, resource, name, ns, op, obj, old, options, version="v1", user=USER, pod=POD,
            sub=None, dry=False):
-    group, ver, kind = gvk
-    req = {"uid": uid,
-           "kind": {"group": group, "version": ver, "kind": kind},
-           "resource": {"group": group, "version": ver, "resource": resource}}
-    if sub:
-        req["subResource"] = sub
-    req["requestKind"] = {"group": group, "version": ver, "kind": kind}
-    req["requestResource"] = {"group": group, "version": ver, "resource": resource}
-    if sub:
-        req["requestSubResource"] = sub
-    if name:
-        req["name"] = name
-    if ns:
-        req["namespace"] = ns
-    req["operation"] = op
-    req["userInfo"] = user_info(user, pod)
-    req["object"] = obj
-    req["oldObject"] = old
-    req["dryRun"] = dry
-    req["options"] = options
-    return {"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/" + version, "request": req}
+    return k.review(uid, gvk, resource, name, ns, op, k.user_info(user, pod, NS), obj, old, options, version,
+                    sub, dry)
 
 
 def configmap(generation, extra_ann=None, rv="73519"):
@@ -106,99 +72,17 @@ def configmap(generation, extra_ann=None, rv="73519"):
     }
 
 
-ENV = ["LOG_LEVEL", "LOG_FORMAT", "METRICS_ADDR", "PROBE_ADDR", "LEADER_ELECT", "LEASE_DURATION",
-       "RENEW_DEADLINE", "RETRY_PERIOD", "SYNC_PERIOD", "WORKERS", "WEBHOOK_PORT", "GOMAXPROCS"]
+CM = ("", "v1", "ConfigMap")
 
 
-def container(name, image, i):
-    env = [{"name": n, "value": "%s-value-%d" % (n.lower().replace("_", "-"), i)} for n in ENV]
-    env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}})
-    return {
-        "name": name, "image": image,
-        "args": ["--leader-elect", "--metrics-bind-address=:8080", "--health-probe-bind-address=:8081"],
-        "ports": [{"name": "metrics", "containerPort": 8080 + i, "protocol": "TCP"},
-                  {"name": "webhook", "containerPort": 9443 + i, "protocol": "TCP"}],
-        "env": env,
-        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "50m", "memory": "64Mi"}},
-        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8081, "scheme": "HTTP"}, "initialDelaySeconds": 15,
-                          "timeoutSeconds": 1, "periodSeconds": 20, "successThreshold": 1, "failureThreshold": 3},
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8081, "scheme": "HTTP"}, "initialDelaySeconds": 5,
-                           "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3},
-        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-        "imagePullPolicy": "IfNotPresent",
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
-                            "readOnlyRootFilesystem": True, "runAsNonRoot": True},
-        "volumeMounts": [{"name": "cert", "mountPath": "/tmp/k8s-webhook-server/serving-certs", "readOnly": True}],
-    }
+def containers(tag):
+    return [container("worker", "registry.example.com/shop/worker:" + tag, 0),
+            container("sidecar", "registry.example.com/shop/sidecar:" + tag, 1)]
 
 
 def deployment(replicas, generation, tag):
-    labels = {"app.kubernetes.io/name": "worker", "app.kubernetes.io/part-of": "shop",
-              "app.kubernetes.io/managed-by": "controller"}
-    spec = {
-        "replicas": replicas,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": "worker"}},
-        "template": {
-            "metadata": {"creationTimestamp": None, "labels": labels,
-                         "annotations": {"kubectl.kubernetes.io/default-container": "worker"}},
-            "spec": {
-                "containers": [container("worker", "registry.example.com/shop/worker:" + tag, 0),
-                               container("sidecar", "registry.example.com/shop/sidecar:" + tag, 1)],
-                "restartPolicy": "Always", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-                "serviceAccountName": "worker", "serviceAccount": "worker",
-                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                "schedulerName": "default-scheduler",
-                "volumes": [{"name": "cert", "secret": {"secretName": "worker-cert", "defaultMode": 420}}],
-            },
-        },
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
-        "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
-    }
-    applied = {"apiVersion": "apps/v1", "kind": "Deployment",
-               "metadata": {"name": "worker", "namespace": NS, "labels": labels}, "spec": spec}
-    return {
-        "kind": "Deployment", "apiVersion": "apps/v1",
-        "metadata": {
-            "name": "worker", "namespace": NS, "uid": "6f5e4d3c-2b1a-4098-8765-43210fedcba9",
-            "resourceVersion": str(184467 + generation), "generation": generation,
-            "creationTimestamp": "2026-11-20T09:30:00Z", "labels": labels,
-            "annotations": {
-                "deployment.kubernetes.io/revision": str(generation),
-                "kubectl.kubernetes.io/last-applied-configuration":
-                    json.dumps(applied, separators=(",", ":"), sort_keys=True) + "\n",
-                "leasefence.io/epoch": "9b1e7a52-3c4d-4e5f-8a6b-7c8d9e0f1a2b/%d" % generation,
-            },
-            "managedFields": [
-                managed("kubectl-client-side-apply", "Update",
-                        {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}},
-                                        "f:labels": {".": {}, "f:app.kubernetes.io/name": {}}},
-                         "f:spec": {"f:progressDeadlineSeconds": {}, "f:revisionHistoryLimit": {}, "f:selector": {},
-                                    "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}},
-                                                   "f:type": {}}}}, api="apps/v1"),
-                managed("controller", "Update", {"f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {}}}}},
-                        api="apps/v1"),
-            ],
-        },
-        "spec": spec,
-        "status": {
-            "observedGeneration": generation - 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3,
-            "availableReplicas": 3,
-            "conditions": [
-                {"type": "Available", "status": "True", "lastUpdateTime": "2026-11-20T09:31:02Z",
-                 "lastTransitionTime": "2026-11-20T09:31:02Z", "reason": "MinimumReplicasAvailable",
-                 "message": "Deployment has minimum availability."},
-                {"type": "Progressing", "status": "True", "lastUpdateTime": "2026-11-24T06:11:48Z",
-                 "lastTransitionTime": "2026-11-20T09:30:00Z", "reason": "NewReplicaSetAvailable",
-                 "message": "ReplicaSet \"worker-6c9f8b7d5\" has successfully progressed."},
-            ],
-        },
-    }
-
-
-CREATE = {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "controller"}
-UPDATE = {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "controller"}
-DELETE = {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", "propagationPolicy": "Background"}
-CM = ("", "v1", "ConfigMap")
+    return k.deployment(NS, replicas, generation, tag, containers, fields_api="apps/v1",
+                        epoch="9b1e7a52-3c4d-4e5f-8a6b-7c8d9e0f1a2b/%d" % generation)
 
 
 def docs():

@@ -19,7 +19,7 @@ WRITER_USER = "system:serviceaccount:demo:controller"
 EPOCH_ANNOTATION = "leasefence.io/epoch"
 WEBHOOK_NAME = "fence.leasefence.io"
 
-# Decision reasons of DESIGN.md, in the order a denial message might name them.
+# Decision reasons of docs/design.md, in the order a denial message might name them.
 REASONS = ["stale-epoch", "not-holder", "no-holder", "no-lease", "expired", "unknown", "untagged",
            "holder", "unfenced", "lease"]
 
@@ -108,14 +108,6 @@ def kubeconfig_token(path):
     m = re.search(r'"?token"?\s*:\s*"?([^"\s,}]+)"?', text)
     if not m:
         raise SystemExit("no token in " + path)
-    return m.group(1)
-
-
-def kubeconfig_server(path):
-    text = open(path).read()
-    m = re.search(r'"?server"?\s*:\s*"?(https://[^"\s,}]+)"?', text)
-    if not m:
-        raise SystemExit("no server in " + path)
     return m.group(1)
 
 

@@ -11,10 +11,13 @@ failed = 0
 
 
 class Log:
-    def __init__(self):
+    """A kube-sim log made by hand; every scenario starts with HOLDER creating the Lease (u1/0) at 0 ms."""
+
+    def __init__(self, holder="a"):
         self.entries = []
         self.uid = "u1"
         self.trans = 0
+        self.lease(0, holder, verb="create")
 
     def add(self, ms, **kw):
         e = {"seq": len(self.entries) + 1, "mono_ns": int(ms * 1e6), "time": "2026-01-01T00:00:%09.6fZ" % (ms / 1000.0)}
@@ -60,7 +63,6 @@ def expect(name, got, want):
 
 # 1. clean run
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True)
 g.write(20, "b", False, "not-holder")
 s = g.run()
@@ -68,7 +70,6 @@ expect("clean run: no violation, no stale admission", (s["violations"], s["stale
 
 # 2. a stale admission inside the window (no proof yet that the fence saw the change)
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True)
 g.lease(100, "b", trans=1)
 g.write(105, "a", True)
@@ -80,7 +81,6 @@ expect("window measured: 20 ms", round(s["window_ms"]["max"]), 20)
 
 # 3. outside the window: the new holder was admitted first (the fence had seen it)
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True)
 g.lease(100, "b", trans=1)
 g.write(110, "b", True)
@@ -90,7 +90,6 @@ expect("old holder admitted after the fence admitted the new one: violation", s[
 
 # 4. a denial of the old holder proves the change too
 g = Log()
-g.lease(0, "a", verb="create")
 g.lease(100, "b", trans=1)
 g.write(110, "a", False, "not-holder")
 g.write(300, "a", True)
@@ -100,7 +99,6 @@ expect("fence gap 10 ms", round(s["fence_gap_ms"]["max"]), 10)
 
 # 5. deletion
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True)                         # the fence has seen the Lease
 g.lease(100, "a", verb="delete")
 g.write(110, "b", False, "no-lease")
@@ -109,8 +107,7 @@ s = g.run()
 expect("admitted after the fence saw the deletion: violation", s["violations"], 1)
 
 # 6. a former leader elected again, writing with its old epoch
-g = Log()
-g.lease(0, "a", verb="create")                 # u1/0
+g = Log()                                      # u1/0
 g.lease(100, "b", trans=1)                     # u1/1
 g.lease(200, "a", trans=2)                     # u1/2
 g.write(210, "a", True, tag="u1/2")
@@ -120,7 +117,6 @@ expect("re-elected leader's old epoch admitted: violation (tagged)", (s["violati
 expect("counted as a re-elected stale tag", (s["reelected_stale_tag_attempts"], s["reelected_stale_tag_admitted"]),
        (1, 1))
 g = Log()
-g.lease(0, "a", verb="create")
 g.lease(100, "b", trans=1)
 g.lease(200, "a", trans=2)
 g.write(210, "a", True, tag="u1/2")
@@ -130,7 +126,6 @@ expect("the same write denied: no violation", (s["violations"], s["unexplained_d
 
 # 7. a stale epoch inside the window
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True, tag="u1/0")
 g.lease(100, "b", trans=1)
 g.write(102, "a", True, tag="u1/0")
@@ -139,7 +134,6 @@ expect("old epoch admitted 2 ms after the takeover: inside the window", (s["viol
 
 # 8. decisions logged within the slack may be out of order
 g = Log()
-g.lease(0, "a", verb="create")
 g.lease(100, "b", trans=1)
 g.write(110, "b", True)
 g.write(130, "a", True)
@@ -148,15 +142,13 @@ expect("20 ms after the proof (within the 50 ms slack): not a violation", s["vio
 
 # 9. never legitimate at all
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "c", True)
 s = g.run()
 expect("a replica that never held the Lease admitted: violation", s["violations"], 1)
 
 # 10. only a tag the write set counts (leasefence's rule): the stored object's tag, left as it was, is
 #     not the write's epoch; the same stale tag set anew is
-g = Log()
-g.lease(0, "a", verb="create")                 # u1/0
+g = Log()                                      # u1/0
 g.write(10, "a", True, tag="u1/0")
 g.commit_cm(11, "a", "u1/0")
 g.lease(100, "b", trans=1)
@@ -166,7 +158,6 @@ s = g.run()
 expect("the holder writing with the stored tag unchanged: no violation, not a tagged write",
        (s["violations"], s["tagged"]), (0, 1))
 g = Log()
-g.lease(0, "a", verb="create")
 g.lease(100, "b", trans=1)
 g.lease(200, "a", trans=2)
 g.write(210, "a", True, tag="u1/2")
@@ -177,7 +168,6 @@ expect("a stale tag the write set, admitted: violation", (s["violations"], s["vi
 
 # 11. strict fences' rule: an admission whose call was sent after the change was committed
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True, sent=8)
 g.lease(100, "b", trans=1)
 g.write(106, "a", True, sent=103)              # sent 3 ms after the takeover, admitted: stale after sent
@@ -188,7 +178,6 @@ expect("... its lag is 3 ms", round(s["admitted_after_sent_lag_ms"]["max"]), 3)
 expect("... inside the watch window all the same", (s["violations"], s["stale_admissions"]), (0, 2))
 expect("admissions with a send time", s["admitted_with_sent_time"], 3)
 g = Log()
-g.lease(0, "a", verb="create")
 g.write(10, "a", True, sent=5)
 g.lease(100, "b", trans=1)
 g.lease(102, "a", trans=2)                     # a holds it again before the write was decided

@@ -2,7 +2,7 @@
 # Annotation identity with the real kubectl, through kube-sim's admission chain (issue 12): only a
 # tag that the write itself sets counts.  A stale replica's merge patch that changes only data leaves
 # the holder's tag in the object and is denied `untagged`; a DELETE carries no tag and is denied; the
-# holder writes with a new "IDENTITY#NONCE" value each time.  The last check pins what the README says
+# holder writes with a new "IDENTITY#NONCE" value each time.  The last check pins what docs/design.md says
 # annotation identity cannot do: a writer may set someone else's tag (it is cooperative).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/e2e_lib.sh"

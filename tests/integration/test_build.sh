@@ -28,8 +28,8 @@ VERSION=$(cat "$T/VERSION")
 LOG=$TMP/make.log
 mk() { make -C "$T" -j2 "$@" >"$LOG" 2>&1; }
 # The objects a make run compiled, as "elector/kube server/main ..." (sorted).
-compiled() { sed -n 's|.* -c \([a-z]*/[a-z_]*\)\.c -o .*|\1|p' "$LOG" | sort | paste -sd' ' -; }
-ALL_OBJS=$(cd "$T" && ls elector/*.c server/*.c | sed 's/\.c$//' | sort | paste -sd' ' -)
+compiled() { sed -n 's|.* -c \([a-z/_]*\)\.c -o .*|\1|p' "$LOG" | sort | paste -sd' ' -; }
+ALL_OBJS=$(cd "$T" && ls elector/*.c elector/common/*.c server/*.c | sed 's/\.c$//' | sort | paste -sd' ' -)
 
 # ---- plain make: the product only, hardened, no -Werror ----------------------------
 check "make (GO=false: no Go needed)" mk GO=false
@@ -51,9 +51,8 @@ expect_eq "VERSION changed: only the objects that use version.h are rebuilt" \
 expect_eq "--version says 9.9.9, and the tree is dirty" "leasefence 9.9.9 ($C1-dirty)" "$("$T/build/leasefence" --version)"
 
 # The User-Agent, from a fake API server that records it; serve's tracker asks it for the fenced Lease.
-API=$(free_port)
 cat >"$TMP/api.py" <<'PY'
-import http.server, sys
+import http.server, os, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         with open(sys.argv[2], "a") as f: f.write(self.headers.get("User-Agent", "-") + "\n")
@@ -61,17 +60,14 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(503); self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)  # port 0: the port it got goes to argv[1]
+with open(sys.argv[1] + ".tmp", "w") as f: f.write("127.0.0.1:%d\n" % srv.server_address[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+srv.serve_forever()
 PY
-bg "$TMP/api.log" $PY "$TMP/api.py" "$API" "$TMP/ua.txt"
-cat >"$TMP/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$API"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: fake, user: u}}]
-current-context: c
-EOF
+bg "$TMP/api.log" $PY "$TMP/api.py" "$TMP/api.addr" "$TMP/ua.txt"
+API=$(port_from "$TMP/api.addr") || fail "the fake API server starts"
+write_kubeconfig "$TMP/kubeconfig" "http://127.0.0.1:$API" t
 echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["w"]}}]}' >"$TMP/config.json"
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null 2>&1 || fail "certificates"
 PORT=$(free_port) PROBE=$(free_port)
@@ -127,14 +123,47 @@ S=$TMP/stage
 check "make install PREFIX=/usr DESTDIR=…" mk CFLAGS="-O0 -g" DEVELOPER=1 install PREFIX=/usr DESTDIR="$S"
 expect_eq "make install compiles nothing" "" "$(compiled)"
 expect_eq "installed binary runs" "leasefence 9.9.9 ($C2)" "$("$S/usr/bin/leasefence" --version 2>&1)"
+expect_eq "make install installs the public headers only" "candidate.h client.h elector.h log.h tracker.h" \
+  "$(ls "$S/usr/include/leasefence" | paste -sd' ' -)"
+# A tiny embedder, on the installed public headers alone: a candidate's configuration and a log sink.
 cat >"$TMP/embed.c" <<'EOF'
-#include <elector.h>
-int main(void) { return log_set_level("info"); }
+#include <leasefence/elector.h>
+#include <stdio.h>
+#include <string.h>
+static int lines;
+static void sink(void *ctx, enum log_level level, const char *line, size_t len)
+{
+    (void)ctx, (void)level;
+    lines += len > 0 && line[len - 1] == '\n' && memchr(line, '\n', len) == line + len - 1;
+}
+int main(void)
+{
+    struct candidate_config cfg;
+    char err[256];
+    int64_t ns = 0;
+    candidate_config_init(&cfg);
+    cfg.ns = "demo", cfg.name = "x?y", cfg.identity = "me";
+    if (candidate_config_validate(&cfg, err, sizeof(err)) == 0 || candidate_parse_duration("1m30s", &ns) != 0)
+        return 1;
+    log_set_sink(sink, NULL);
+    if (log_set_level("info") != 0)
+        return 1;
+    log_event(LOGL_INFO, "embedded", "error", err, NULL);
+    struct kube_client *c = kube_client_new("/nonexistent/kubeconfig", err, sizeof(err));
+    printf("%d %lld %s\n", lines, (long long)ns, c == NULL ? err : "client?");
+    return 0;
+}
 EOF
-check "a program builds against the installed header and library" \
-  cc -std=c11 -I"$S/usr/include/leasefence" -o "$TMP/embed" "$TMP/embed.c" "$S/usr/lib/libleasefence-elector.a" \
+EMBED_CC=(cc -std=c11 -Wall -Wextra -Werror -I"$S/usr/include")
+check "a program builds against the installed headers and library (-Wall -Wextra -Werror)" \
+  "${EMBED_CC[@]}" -o "$TMP/embed" "$TMP/embed.c" "$S/usr/lib/libleasefence-elector.a" \
   -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
-check "  and runs" "$TMP/embed"
+expect_eq "  and runs: the sink got the line, durations and the client work" \
+  "1 90000000000 kubeconfig '/nonexistent/kubeconfig': cannot open: No such file or directory" "$("$TMP/embed" 2>&1)"
+# -H lists every header a compile opens: none of curl, jansson, libyaml or the library's internals.
+"${EMBED_CC[@]}" -E -H "$TMP/embed.c" >/dev/null 2>"$TMP/embed.headers"
+check "  the public headers open no curl, jansson or internal header" \
+  bash -c "grep -q leasefence/client.h '$TMP/embed.headers' && ! grep -E 'curl|jansson|yaml|/kube\.h|/lease\.h|testing\.h|xmem|lf_' '$TMP/embed.headers'"
 help=$(make -C "$T" --no-print-directory help)
 check "make help names plain make" grep -q "^  make  " <<<"$help"
 for t in "make install" "make image" "make test" "make sanitize" "make valgrind" "make fuzz" "make bench" "make soak" "make demo"; do

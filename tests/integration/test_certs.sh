@@ -27,9 +27,10 @@ check "valid for at least 300 days" quiet openssl x509 -in "$D/tls.crt" -noout -
 
 # A handshake checked like the API server does it: trust only the caBundle,
 # and check the server name of the Service.
-port=$(free_port)
-bg "$TMP/s_server.log" openssl s_server -quiet -accept "127.0.0.1:$port" -cert "$D/tls.crt" -key "$D/tls.key" -www
-wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+# (port 0: s_server prints the address it got, "ACCEPT 127.0.0.1:PORT")
+bg "$TMP/s_server.log" openssl s_server -accept 127.0.0.1:0 -cert "$D/tls.crt" -key "$D/tls.key" -www
+wait_for 10 grep -q '^ACCEPT ' "$TMP/s_server.log"
+port=$(sed -n 's/^ACCEPT .*:\([0-9]*\)$/\1/p' "$TMP/s_server.log" | head -1)
 handshake() {  # handshake SERVERNAME: 0 if verified for that name
   echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" -CAfile "$D/ca.crt" -verify_return_error \
     -verify_hostname "$1" -servername "$1" >"$TMP/s_client.log" 2>&1 &&

@@ -288,7 +288,7 @@ stop h
 expect_eq "SIGTERM released it" "" "$(holder cfg)"
 cp "$SIM_DIR/ca.crt" "$TMP/sa/ca.crt"; printf '%s' "$ADMIN_TOKEN" >"$TMP/sa/token"
 bg "$TMP/i.log" env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$SIM_PORT" \
-  LEASEFENCE_SERVICEACCOUNT_DIR="$TMP/sa" $LF elect --lease default/cfg --identity i "${DUR[@]}"
+  LEASEFENCE_TEST_SERVICEACCOUNT_DIR="$TMP/sa" $LF elect --lease default/cfg --identity i "${DUR[@]}"
 PID[i]=$LAST_PID
 check "in-cluster service account: acquires" wait_for $((5 * TW)) is_holder cfg i
 stop i

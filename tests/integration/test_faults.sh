@@ -27,27 +27,29 @@ cat >"$TMP/sim/users.json" <<EOF
 [{"token":"$TOK1","username":"system:serviceaccount:leasefence:one","uid":"1","groups":["system:authenticated"]},
  {"token":"$TOKE","username":"system:serviceaccount:demo:elector","uid":"3","groups":["system:authenticated"]}]
 EOF
-start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
-API=https://127.0.0.1:$SIM_PORT
+# The API port is kept across restarts (leasefence is configured with it): one from free_port, not
+# port 0, which could be taken by an outgoing connection while kube-sim is down.
+KUBE_SIM_PORT=$(free_port) start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
 sim_down() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; }
 sim_up() {
-  bg "$TMP/kube-sim.$1.log" "$BUILD/kube-sim" --addr "127.0.0.1:$SIM_PORT" --control-addr "127.0.0.1:$SIM_CTL" --dir "$SIM_DIR"
+  rm -f "$SIM_DIR/control-addr"
+  bg "$TMP/kube-sim.$1.log" "$BUILD/kube-sim" --addr "127.0.0.1:$SIM_PORT" --control-addr 127.0.0.1:0 --dir "$SIM_DIR"
   SIM_PID=$LAST_PID
+  SIM_CTL=$(port_from "$SIM_DIR/control-addr") || return 1
   wait_for 20 curl -sf --cacert "$SIM_DIR/ca.crt" "$API/readyz" || return 1
   ADMIN_TOKEN=$(cat "$SIM_DIR/token")
-  api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}' >/dev/null
+  sim_api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}' >/dev/null
 }
-api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
 sim_down
 
 # put_lease NAME HOLDER: create or replace demo/NAME, held for an hour
 put_lease_once() {
   local now; now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
   local base=$API/apis/coordination.k8s.io/v1/namespaces/demo/leases
-  local rv; rv=$(api "$base/$1" | jq -r '.metadata.resourceVersion // empty')
+  local rv; rv=$(sim_api "$base/$1" | jq -r '.metadata.resourceVersion // empty')
   local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"'$1'","namespace":"demo"'${rv:+,\"resourceVersion\":\"$rv\"}'},
     "spec":{"holderIdentity":"'$2'","leaseDurationSeconds":3600,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}'
-  if [ -n "$rv" ]; then api -X PUT "$base/$1" -d "$body"; else api -X POST "$base" -d "$body"; fi
+  if [ -n "$rv" ]; then sim_api -X PUT "$base/$1" -d "$body"; else sim_api -X POST "$base" -d "$body"; fi
 }
 
 # put_lease NAME HOLDER: put_lease_once until it took (the API server may be failing requests on purpose)
@@ -69,7 +71,7 @@ JSON
 mkdir -p "$TMP/sa"; cp "$SIM_DIR/ca.crt" "$TMP/sa/ca.crt"; printf '%s' "$TOK1" >"$TMP/sa/token"
 PORT=$(free_port); PROBE=$(free_port)
 bg "$TMP/serve.log" env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$SIM_PORT" \
-  LEASEFENCE_SERVICEACCOUNT_DIR="$TMP/sa" LEASEFENCE_TOKEN_REREAD_S=1 \
+  LEASEFENCE_TEST_SERVICEACCOUNT_DIR="$TMP/sa" LEASEFENCE_TEST_TOKEN_REREAD_S=1 \
   $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
   --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 1 --log-level debug
 SERVE_PID=$LAST_PID
@@ -85,10 +87,6 @@ decide() {
   review "$1" "$2" | curl -s --max-time 5 --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate" |
     jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason // "-")"'
 }
-wait_decide() { # SECONDS WANT USER POD
-  local end=$((SECONDS + $1)) want=$2; shift 2
-  until [ "$(decide "$@")" = "$want" ]; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done
-}
 readyz() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PROBE/readyz"; }
 
 # 1. API server unreachable at start
@@ -99,14 +97,7 @@ expect_eq "unreachable at start: unfenced write allowed" "true -" "$(decide some
 
 # The API server comes; a candidate pod-a holds demo/leader.
 sim_up 1 || { fail "kube-sim restarts"; done_testing; exit 1; }
-cat >"$TMP/elector.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-current-context: c
-contexts: [{name: c, context: {cluster: sim, user: elector}}]
-clusters: [{name: sim, cluster: {server: "$API", certificate-authority: "$SIM_DIR/ca.crt"}}]
-users: [{name: elector, user: {token: "$TOKE"}}]
-EOF
+write_kubeconfig "$TMP/elector.kubeconfig" "$API" "$TOKE" "$SIM_DIR/ca.crt"
 bg "$TMP/elect.log" $LEASEFENCE elect --kubeconfig "$TMP/elector.kubeconfig" --lease demo/leader --identity pod-a \
   --lease-duration ${LD}ms --renew-deadline ${RD}ms --retry-period ${RP}ms
 check "API server back: ready without a restart" wait_for $((30 * TW)) curl -sf "http://127.0.0.1:$PROBE/readyz"
@@ -171,15 +162,16 @@ cat >"$TMP/users.json.new" <<EOF
 EOF
 printf '%s' "$TOK2" >"$TMP/sa/token.new" && mv "$TMP/sa/token.new" "$TMP/sa/token"
 mv "$TMP/users.json.new" "$SIM_DIR/users.json"
-sleep 1.2 # the token is re-read at most every second here (LEASEFENCE_TOKEN_REREAD_S)
-sim_ctl /faults/close-watches >/dev/null
+# The token is re-read at most every second here (LEASEFENCE_TEST_TOKEN_REREAD_S): close serve's
+# watches until one made with the new token ended (kube-sim logs a watch, with its user, when it ends).
+by_new_user() { grep -q 'user=system:serviceaccount:leasefence:two' "$TMP/kube-sim.2.log"; }
+closed_by_new_user() { sim_ctl /faults/close-watches >/dev/null; sleep 0.2; by_new_user; }
+check "token rotated: serve watches with the new token" wait_for $((20 * TW)) closed_by_new_user
 right "token rotated" gen-7
 
 check "serve: no crash, one process throughout" kill -0 "$SERVE_PID"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID"; rc=$?
 expect_eq "serve: SIGTERM after the faults, exit 0" 0 "$rc"
-# kube-sim logs a watch when it ends: now that serve has stopped, every request it made is logged.
-sleep 0.5
-check "token rotated: requests made as the new user" grep -q 'user=system:serviceaccount:leasefence:two' "$TMP/kube-sim.2.log"
+check "token rotated: requests made as the new user" by_new_user
 check "tokens are never logged, even at debug level" bash -c "! grep -qF -e '$TOK1' -e '$TOK2' -e '$TOKE' '$TMP/serve.log' '$TMP/elect.log'"
 done_testing

@@ -276,11 +276,27 @@ body_of_size 2048 >"$TMP/small"
 body_of_size $((7 * 1024 * 1024)) >"$TMP/7m"
 body_of_size $((7 * 1024 * 1024 + 1)) >"$TMP/7m1"
 
-# Limits of a body
-expect_eq "exactly 7 MiB: answered" "200 true" "$(code --data-binary @"$TMP/7m" "$URL/validate") $(jq -r .response.allowed "$TMP/answer")"
-expect_eq "7 MiB + 1 byte: 413" 413 "$(code --data-binary @"$TMP/7m1" "$URL/validate")"
+# Limits of a body, on a server of its own: the ${RT}s request timeout above is for slow clients, and
+# uploading 7 MiB can take longer than that on a loaded machine (issue 15: 2 of 160 flood uploads cut,
+# answered only "100 Continue").  Its request timeout (300 s) is far beyond any upload here; the one
+# 7 MiB upload is timed, and the flood below is sized from that time.
+BPORT=$(free_port); BPROBE=$(free_port)
+bg "$TMP/serve-body.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" \
+  --tls-key "$TMP/certs/tls.key" --listen "127.0.0.1:$BPORT" --probe-listen "127.0.0.1:$BPROBE" --threads 2 \
+  --request-timeout 300s
+BODY_PID=$LAST_PID
+BURL=https://127.0.0.1:$BPORT
+check "body server ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$BPROBE/readyz"
+read -r c7 t7 < <(curl -s -o "$TMP/answer" -w '%{http_code} %{time_total}' --max-time 120 --cacert "$CA" \
+  -H 'Content-Type: application/json' --data-binary @"$TMP/7m" "$BURL/validate")
+expect_eq "exactly 7 MiB: answered" "200 true" "$c7 $(jq -r .response.allowed "$TMP/answer")"
+T7_MS=$(awk -v t="${t7:-0}" 'BEGIN { printf "%d", t * 1000 + 1 }')
+echo "# one 7 MiB upload took ${T7_MS} ms"
+expect_eq "7 MiB + 1 byte: 413" 413 "$(code --data-binary @"$TMP/7m1" "$BURL/validate")"
 expect_eq "7 MiB + 1 byte, chunked (no Content-Length): 413" 413 \
-  "$(code -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/7m1" "$URL/validate")"
+  "$(code -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/7m1" "$BURL/validate")"
+kill -TERM "$BODY_PID"; wait "$BODY_PID"; rc=$?
+expect_eq "body server: SIGTERM exit 0" 0 "$rc"
 
 # Slow clients: a body that stalls, headers trickled one byte every 200 ms
 t=$(H slowbody 127.0.0.1 "$PORT" "$CA" $((5 * RT)))
@@ -302,15 +318,17 @@ check "40 idle connections: queued ones served once the timeout freed slots ($se
 alive "after the idle connections"
 
 # A flood of 7 MiB bodies: P parallel clients x B bodies each, keep-alive.  It measures memory, not
-# speed: it runs against a second server whose request timeout (60 s) no upload can reach however
-# loaded the machine is (with the ${RT}s one above, 8 parallel 7 MiB uploads on a busy 2-core machine
-# were sometimes cut mid-body, which is that timeout doing its job, not a fault).
+# speed, on a server whose request timeout is sized from the upload timed above: P uploads at once
+# share the machine, so each takes about P times as long; 20 times that (at least 30 s) leaves room for
+# the load to grow between the timing and the flood.  Each client's B requests get B such timeouts.
 P=8 B=20
 [ -n "${LEASEFENCE_WRAPPER:-}" ] && { P=2 B=2; }
+FLOOD_RT_MS=$((20 * P * T7_MS)); [ "$FLOOD_RT_MS" -ge 30000 ] || FLOOD_RT_MS=30000
+echo "# flood: request timeout ${FLOOD_RT_MS} ms"
 FPORT=$(free_port); FPROBE=$(free_port)
 bg "$TMP/serve-flood.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" \
   --tls-key "$TMP/certs/tls.key" --listen "127.0.0.1:$FPORT" --probe-listen "127.0.0.1:$FPROBE" --threads 2 \
-  --max-connections $((P + 2)) --request-timeout 60s
+  --max-connections $((P + 2)) --request-timeout ${FLOOD_RT_MS}ms
 FLOOD_PID=$LAST_PID
 check "flood server ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$FPROBE/readyz"
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$FLOOD_PID/status"; }
@@ -319,7 +337,7 @@ flood=()
 for i in $(seq $P); do
   (urls=(); for j in $(seq $B); do urls+=(-o /dev/null "https://127.0.0.1:$FPORT/validate"); done
    curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @"$TMP/7m" -w '%{http_code}\n' \
-     --max-time 120 "${urls[@]}" >"$TMP/flood.$i") &
+     --max-time $((B * FLOOD_RT_MS / 1000 + 30)) "${urls[@]}" >"$TMP/flood.$i") &
   flood+=($!)
 done
 wait "${flood[@]}"
@@ -380,23 +398,24 @@ alive "after nested JSON"
 
 # Lying framing: absurd or negative Content-Length, a chunk size past 64 bits, both framings at once
 raw() { H raw 127.0.0.1 "$PORT" "$CA" "POST /validate HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\n$1\\r\\n$2"; }
+# (each request is sent whole and is small: the server reads all of it, so its 400 is never lost
+# to a reset; RFC 9112 6.3: a request with both framings may be refused, and h2o refuses it)
 for cl in 99999999999999999999999 18446744073709551615 -1 "1, 2"; do
-  c=$(raw "Content-Length: $cl\\r\\n" "{}")
-  check "Content-Length: $cl: refused (got $c)" bash -c "case '$c' in 4??|closed) true ;; *) false ;; esac"
+  expect_eq "Content-Length: $cl: 400" 400 "$(raw "Content-Length: $cl\\r\\n" "{}")"
 done
-c=$(raw "Transfer-Encoding: chunked\\r\\n" "fffffffffffffffffff\\r\\n{}")
-check "chunk size past 64 bits: refused (got $c)" bash -c "case '$c' in 4??|closed) true ;; *) false ;; esac"
-c=$(raw "Transfer-Encoding: chunked\\r\\nContent-Length: 2\\r\\n" "2\\r\\n{}\\r\\n0\\r\\n\\r\\n")
-check "chunked and Content-Length together: not a crash (got $c)" bash -c "case '$c' in 200|4??|closed) true ;; *) false ;; esac"
+expect_eq "chunk size past 64 bits: 400" 400 "$(raw "Transfer-Encoding: chunked\\r\\n" "fffffffffffffffffff\\r\\n{}")"
+expect_eq "chunked and Content-Length together: 400, neither framing trusted" 400 \
+  "$(raw "Transfer-Encoding: chunked\\r\\nContent-Length: 2\\r\\n" "2\\r\\n{}\\r\\n0\\r\\n\\r\\n")"
 alive "after lying framing"
 
 # Huge headers, garbage bytes
+# (the server answers before it read the whole header, then closes: the reset of the unread rest can
+# reach the client before the answer, so "closed" is the same refusal)
 c=$(H bigheader 127.0.0.1 "$PORT" "$CA" 1024)
-check "a 1 MiB header: refused or closed (got $c)" bash -c "[ '$c' != 200 ]"
+check "a 1 MiB header: 400, or closed (got $c)" bash -c "case '$c' in 400|closed) true ;; *) false ;; esac"
 expect_eq "random bytes instead of a ClientHello: closed" closed "$(H garbage 127.0.0.1 "$PORT" "$CA")"
 expect_eq "a TLS record header then junk: closed" closed "$(H tlsgarbage 127.0.0.1 "$PORT" "$CA")"
-c=$(H plaingarbage 127.0.0.1 "$PROBE" "$CA")
-check "binary junk on the probe port: 400 or closed (got '$c')" bash -c "case '$c' in 'HTTP/1.1 400'*|closed) true ;; *) false ;; esac"
+expect_eq "binary junk on the probe port: 400" "HTTP/1.1 400 Bad Request" "$(H plaingarbage 127.0.0.1 "$PROBE" "$CA")"
 alive "after garbage"
 check "probe port still answers" curl -sf "http://127.0.0.1:$PROBE/healthz"
 

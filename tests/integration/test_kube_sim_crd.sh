@@ -93,7 +93,8 @@ expect_eq "pruned" "" "$(k get lf strict -o jsonpath='{.spec.surprise}')"
 curl -s -N --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $(cat "$SIM_DIR/token")" \
   "https://127.0.0.1:$SIM_PORT/apis/leasefence.io/v1alpha1/leasefences?watch=1&timeoutSeconds=60" >/dev/null &
 PIDS+=($!)
-check "GET /stats counts the watch" wait_for 20 bash -c "curl -s http://127.0.0.1:$SIM_CTL/stats | grep -q '\"leasefences.leasefence.io\":1'"
+check "GET /stats counts the watch (cluster-wide)" wait_for 20 bash -c "curl -s http://127.0.0.1:$SIM_CTL/stats |
+  jq -e '.watchesByResource[\"leasefences.leasefence.io\"] == 1 and .watchesClusterWide[\"leasefences.leasefence.io\"] == 1 and .watchesByNamespace[\"leasefences.leasefence.io\"] == null'"
 
 # Delete.
 out=$(k delete leasefence controller 2>&1)

@@ -13,9 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
-for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
-done
+need_built kube-sim leasefence
 
 # ---- render the install (OpenSSL certificates, no fence) -----------------------
 D=$TMP/install
@@ -37,20 +35,14 @@ for f in crd.yaml vwc.json args; do check "rendered $f" test -s "$TMP/$f"; done
 
 # ---- kube-sim with two replicas of the demo controller and another writer --------
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}},
+$(controller_users),
  {"token": "tok-ops-1", "username": "ops-bot", "uid": "u-o", "groups": ["system:authenticated"],
   "extra": {"authentication.kubernetes.io/pod-name": ["ops-1"]}}
 ]
 JSON
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
-API=https://127.0.0.1:$SIM_PORT
 k() { timeout 30 kubectl --cache-dir "$TMP/kube-cache" "$@"; }
 
 out=$(k apply -f "$TMP/crd.yaml" 2>&1)
@@ -109,17 +101,7 @@ until_code() {
 }
 expect_eq "no LeaseFence: controller-1 writes (unfenced)" 201 "$(write tok-controller-1)"
 
-cat >"$TMP/lf.yaml" <<'YAML'
-apiVersion: leasefence.io/v1alpha1
-kind: LeaseFence
-metadata:
-  name: controller
-  namespace: demo
-spec:
-  lease: controller-leader
-  writers:
-    serviceAccounts: ["controller"]
-YAML
+controller_leasefence "$TMP/lf.yaml"
 out=$(k apply -f "$TMP/lf.yaml" 2>&1)
 expect_eq "kubectl apply of a LeaseFence in demo" "leasefence.leasefence.io/controller created" "$out"
 if ms=$(until_code 2 tok-controller-1 403); then ok "the LeaseFence fences controller-1 within 2 s (${ms} ms)"

@@ -14,9 +14,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
-for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
-done
+need_built kube-sim leasefence
 # The election: a 2 s Lease, renewed every 0.4 s.
 LD=2 RD=1.5 RP=0.4
 
@@ -32,22 +30,16 @@ for o in yaml.safe_load_all(open(sys.argv[1])):
 PY
 
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
  {"token": "tok-lf-a", "username": "system:serviceaccount:leasefence-system:leasefence", "uid": "u-a",
   "groups": ["system:serviceaccounts", "system:authenticated"], "extra": {"authentication.kubernetes.io/pod-name": ["leasefence-a"]}},
  {"token": "tok-lf-b", "username": "system:serviceaccount:leasefence-system:leasefence", "uid": "u-b",
   "groups": ["system:serviceaccounts", "system:authenticated"], "extra": {"authentication.kubernetes.io/pod-name": ["leasefence-b"]}},
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}}
+$(controller_users)
 ]
 JSON
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
-API=https://127.0.0.1:$SIM_PORT
 k() { timeout 30 kubectl --cache-dir "$TMP/kube-cache" "$@"; }
 check "kubectl apply of the rendered CRD" k apply -f "$TMP/crd.yaml"
 check "namespaces demo and leasefence-system" k create namespace demo
@@ -101,17 +93,7 @@ for n in a b; do
   expect_eq "replica $n: the webhook configuration is in step" 1 "$(metric "$p" leasefence_webhook_configuration_in_step)"
 done
 
-cat >"$TMP/lf.yaml" <<'YAML'
-apiVersion: leasefence.io/v1alpha1
-kind: LeaseFence
-metadata:
-  name: controller
-  namespace: demo
-spec:
-  lease: controller-leader
-  writers:
-    serviceAccounts: ["controller"]
-YAML
+controller_leasefence "$TMP/lf.yaml"
 k apply -f "$TMP/lf.yaml" >/dev/null || fail "kubectl apply of the LeaseFence"
 t0=$(date +%s%N)
 if wait_for 2 expr_is fenced-writers "$WRITERS_CTRL"; then

@@ -64,7 +64,7 @@ def bad(name, why=""):
 def expect(name, cond, why=""):
     ok(name) if cond else bad(name, why)
 
-# The server's fixed defaults (DESIGN.md, "Contracts").
+# The server's fixed defaults (docs/design.md, "Interfaces others rely on").
 WEBHOOK_PORT, PROBE_PORT = 8443, 8080
 READY, HEALTH, VALIDATE = "/readyz", "/healthz", "/validate"
 METRICS = {
@@ -690,11 +690,11 @@ fi
 # ---- the operator's documentation names every alert and every reason ----------
 if [ -s "$TMP/rules.yaml" ]; then
   for a in $($PY -c 'import sys,yaml; print("\n".join(sorted({r["alert"] for g in yaml.safe_load(open(sys.argv[1]))["groups"] for r in g["rules"] if "alert" in r})))' "$TMP/rules.yaml"); do
-    check "README.md documents alert $a" grep -q "\`$a\`" README.md
+    check "docs/operations.md documents alert $a" grep -q "\`$a\`" docs/operations.md
   done
 fi
 for r in holder unfenced lease untagged unknown no-lease no-holder expired not-holder stale-epoch; do
-  check "README.md documents reason $r" grep -q "^| \`$r\` |" README.md
+  check "docs/operations.md documents reason $r" grep -q "^| \`$r\` |" docs/operations.md
 done
 
 # ---- Dockerfile -----------------------------------------------------------------

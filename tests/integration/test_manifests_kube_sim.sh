@@ -17,9 +17,7 @@
 . "$(dirname "$0")/../lib.sh"
 cd "$ROOT" || exit 1
 PY=/usr/bin/python3
-for b in kube-sim leasefence; do
-  if [ ! -x "$BUILD/$b" ]; then fail "$BUILD/$b is built (make test-build)"; done_testing; exit 1; fi
-done
+need_built kube-sim leasefence
 
 # ---- render the install with OpenSSL certificates and the demo fence --------
 D=$TMP/install
@@ -58,21 +56,15 @@ for f in vwc.json ns-demo.json config.json crd.json leasefence.json args elect-a
 
 # ---- kube-sim, with tokens for two replicas of the demo controller -----------
 mkdir -p "$TMP/sim"
-cat >"$TMP/sim/users.json" <<'JSON'
+cat >"$TMP/sim/users.json" <<JSON
 [
- {"token": "tok-controller-0", "username": "system:serviceaccount:demo:controller", "uid": "u-c0",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-0"]}},
- {"token": "tok-controller-1", "username": "system:serviceaccount:demo:controller", "uid": "u-c1",
-  "groups": ["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"],
-  "extra": {"authentication.kubernetes.io/pod-name": ["controller-1"]}},
+$(controller_users),
  {"token": "tok-other", "username": "system:serviceaccount:demo:other", "uid": "u-o",
   "groups": ["system:serviceaccounts", "system:authenticated"]}
 ]
 JSON
 start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
 ok "kube-sim starts"
-API=https://127.0.0.1:$SIM_PORT
 
 check "kubectl creates the rendered demo Namespace" kubectl create -f "$TMP/ns-demo.json"
 check "kubectl applies the rendered CRD" kubectl apply -f "$TMP/crd.json"

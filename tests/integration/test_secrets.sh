@@ -19,17 +19,7 @@ cat >"$TMP/sim/users.json" <<EOF
  {"token":"$TOKE","username":"elect","uid":"2","groups":["system:authenticated"]}]
 EOF
 start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
-ADMIN_TOKEN=$(cat "$SIM_DIR/token")
-kubeconfig() { # FILE TOKEN
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-current-context: c
-contexts: [{name: c, context: {cluster: sim, user: u}}]
-clusters: [{name: sim, cluster: {server: "https://127.0.0.1:$SIM_PORT", certificate-authority: "$SIM_DIR/ca.crt"}}]
-users: [{name: u, user: {token: "$2"}}]
-EOF
-}
+kubeconfig() { write_kubeconfig "$1" "$API" "$2" "$SIM_DIR/ca.crt"; }  # FILE TOKEN
 kubeconfig "$TMP/serve.kubeconfig" "$TOK"
 kubeconfig "$TMP/elect.kubeconfig" "$TOKE"
 kubeconfig "$TMP/bad.kubeconfig" "revoked-token-$RANDOM$RANDOM"
@@ -56,8 +46,9 @@ bg "$TMP/elect-bad.log" $LEASEFENCE elect --kubeconfig "$TMP/bad.kubeconfig" --l
 check "the revoked token: 401 reported" wait_for $((10 * SLOW)) grep -q '401' "$TMP/elect-bad.log"
 
 # API errors for serve: 401 for the watch (the token revoked), then 500s, then back.
+# (serve re-watches at once when its watches close: the first of the failed requests are its)
 sim_ctl "/faults/fail?count=4&code=401" >/dev/null && sim_ctl /faults/close-watches >/dev/null
-sleep 1
+check "serve: the 401 logged" wait_for $((10 * SLOW)) grep -qE '"error":"[^"]*401' "$TMP/serve.log"
 sim_ctl "/faults/fail?count=4&code=500" >/dev/null && sim_ctl /faults/close-watches >/dev/null
 check "serve: API errors logged" wait_for $((10 * SLOW)) grep -qE '"error":"[^"]*(401|500)' "$TMP/serve.log"
 sim_ctl /faults/reset >/dev/null
@@ -89,9 +80,9 @@ check "the key has base64 lines to look for (${#KEYLINES[@]})" [ "${#KEYLINES[@]
 memscan() { /usr/bin/python3 "$TMP/memscan.py" "$SERVE_PID" "${KEYLINES[@]}"; }
 # The scan finds the key in a process that holds its text (a control: the scan can fail).
 bg "$TMP/holder.log" /usr/bin/python3 -c "import time; k = open('$TMP/certs/tls.key').read(); time.sleep(30)"
-HOLDER=$LAST_PID; sleep 0.5
+HOLDER=$LAST_PID
 check "memory scan finds the key in a process that holds it" \
-  bash -c "[ \"\$(/usr/bin/python3 '$TMP/memscan.py' $HOLDER '${KEYLINES[0]}')\" -ge 1 ]"
+  wait_for $((5 * SLOW)) bash -c "[ \"\$(/usr/bin/python3 '$TMP/memscan.py' $HOLDER '${KEYLINES[0]}')\" -ge 1 ]"
 kill "$HOLDER"
 expect_eq "key PEM text not in serve's memory after loading" 0 "$(memscan)"
 # Reload: a new certificate and key (same CA) swapped in; the new key's text must not stay either.
@@ -114,7 +105,6 @@ check "key mode 0640: warned, with the mode" wait_for $((10 * SLOW)) grep -q '"m
 check "mismatched key: refused, names the file" grep -q "tls key '$TMP/other/tls.key': does not match" "$TMP/mismatch.log"
 
 kill -TERM "$EPID" "$SERVE_PID"; wait "$EPID" "$SERVE_PID"
-sleep 0.2
 ALLKEYS=$(cat "$TMP/certs/tls.key" "$TMP/other/tls.key" | grep -v '^-----')
 check "the logs exist and are not empty" bash -c "[ -s '$TMP/serve.log' ] && [ -s '$TMP/elect.log' ] && [ -s '$TMP/elect-bad.log' ]"
 for t in "$TOK" "$TOKE" "$BAD" "$ADMIN_TOKEN"; do

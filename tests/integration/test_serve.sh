@@ -7,23 +7,20 @@
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null || { fail "certificates"; done_testing; exit 1; }
 CA=$TMP/certs/ca.crt
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
-ADMIN_TOKEN=$(cat "$SIM_DIR/token")
-API=https://127.0.0.1:$SIM_PORT
-api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
-for ns in demo other; do api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"'$ns'"}}' >/dev/null; done
+for ns in demo other; do sim_api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"'$ns'"}}' >/dev/null; done
 
 # put_lease NS NAME HOLDER DURATION: create or replace the Lease
 put_lease() {
   local now; now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
   local base=$API/apis/coordination.k8s.io/v1/namespaces/$1/leases
-  local cur; cur=$(api "$base/$2")
+  local cur; cur=$(sim_api "$base/$2")
   local rv; rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
   local tr; tr=$(jq -r '.spec.leaseTransitions // 0' <<<"$cur")
   local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"'$2'","namespace":"'$1'"'${rv:+,\"resourceVersion\":\"$rv\"}'},
     "spec":{"holderIdentity":"'$3'","leaseDurationSeconds":'$4',"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":'$tr'}}'
-  if [ -n "$rv" ]; then api -X PUT "$base/$2" -d "$body"; else api -X POST "$base" -d "$body"; fi
+  if [ -n "$rv" ]; then sim_api -X PUT "$base/$2" -d "$body"; else sim_api -X POST "$base" -d "$body"; fi
 }
-lease_field() { api "$API/apis/coordination.k8s.io/v1/namespaces/$1/leases/$2" | jq -r "$3"; }
+lease_field() { sim_api "$API/apis/coordination.k8s.io/v1/namespaces/$1/leases/$2" | jq -r "$3"; }
 
 cat >"$TMP/fences.json" <<'JSON'
 {"fences": [
@@ -71,11 +68,6 @@ validate() { curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-b
 # decide ARGS...: "allowed reason" of the answer to review ARGS
 decide() { review "$@" | validate | jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason // "-")"'; }
 CTRL=system:serviceaccount:demo:controller
-# wait_decide SECONDS WANT ARGS...: poll until the answer to review ARGS is WANT ("allowed reason")
-wait_decide() {
-  local secs=$1 want=$2; shift 2; local end=$((SECONDS + secs))
-  until [ "$(decide "$@")" = "$want" ]; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
-}
 
 expect_eq "no Lease yet: denied no-lease" "false no-lease" "$(decide v1 $CTRL pod-a)"
 put_lease demo controller-leader pod-a 15 >/dev/null
@@ -126,14 +118,14 @@ expect_eq "stale epoch tag: denied" "false stale-epoch" "$(decide v1 $CTRL pod-a
 put_lease demo controller-leader "" 1 >/dev/null
 check "released Lease: denied no-holder" wait_decide 5 "false no-holder" v1 $CTRL pod-a
 put_lease demo controller-leader pod-a 1 >/dev/null
-sleep 1.3
-expect_eq "not renewed within leaseDurationSeconds: denied expired" "false expired" "$(decide v1 $CTRL pod-a)"
+check "not renewed within leaseDurationSeconds: denied expired" wait_decide 5 "false expired" v1 $CTRL pod-a
 put_lease demo controller-leader pod-a 15 >/dev/null
 check "renewed: holder again" wait_decide 5 "true holder" v1 $CTRL pod-a
 
 # warn and audit modes
 put_lease demo warned pod-a 15 >/dev/null; put_lease demo audited pod-a 15 >/dev/null
-sleep 0.5
+# (until both Leases reached the tracker: before, the reason is no-lease; the checks below assert)
+wait_decide 5 "true not-holder" v1 warned pod-b; wait_decide 5 "true not-holder" v1 audited pod-b
 resp=$(review v1 warned pod-b | validate)
 expect_eq "warn mode: allowed, reason kept" "true not-holder" "$(jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason)"' <<<"$resp")"
 expect_eq "warn mode: a warning" 'leasefence: replica "pod-b" is not the holder of lease demo/warned (held by "pod-a"); write would be denied (fence mode warn)' "$(jq -r '.response.warnings[0]' <<<"$resp")"
@@ -183,7 +175,7 @@ check "each failing fence logs its own line" \
 
 # A holder that stopped renewing an hour before this replica first saw its Lease (issue 12): not a
 # whole lease duration of validity from first sight, but expired at once (renewTime + duration + skew).
-api "$API/apis/coordination.k8s.io/v1/namespaces/demo/leases" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+sim_api "$API/apis/coordination.k8s.io/v1/namespaces/demo/leases" -d '{"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
   "metadata":{"name":"long-dead"},"spec":{"holderIdentity":"pod-a","leaseDurationSeconds":3600,
   "renewTime":"'"$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%S.000000Z)"'","leaseTransitions":0}}' >/dev/null
 check "first seen two hours after its renewTime, a 1 h Lease is expired at once" \

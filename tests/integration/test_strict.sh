@@ -15,18 +15,15 @@ sec() { awk -v ms="$1" 'BEGIN {printf "%.3f", ms / 1000}'; }
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null || { fail "certificates"; done_testing; exit 1; }
 CA=$TMP/certs/ca.crt
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
-ADMIN_TOKEN=$(cat "$SIM_DIR/token")
-API=https://127.0.0.1:$SIM_PORT
-api() { curl -s --cacert "$SIM_DIR/ca.crt" -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' "$@"; }
-api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}' >/dev/null
+sim_api "$API/api/v1/namespaces" -d '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"demo"}}' >/dev/null
 LEASES=$API/apis/coordination.k8s.io/v1/namespaces/demo/leases
 # put_lease HOLDER [NAME]: create or replace demo/NAME (default lead)
 put_lease() {
   local now cur rv name=${2:-lead}
-  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z); cur=$(api "$LEASES/$name"); rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z); cur=$(sim_api "$LEASES/$name"); rv=$(jq -r '.metadata.resourceVersion // empty' <<<"$cur")
   local body='{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"'$name'","namespace":"demo"'${rv:+,\"resourceVersion\":\"$rv\"}'},
     "spec":{"holderIdentity":"'$1'","leaseDurationSeconds":120,"acquireTime":"'$now'","renewTime":"'$now'","leaseTransitions":0}}'
-  if [ -n "$rv" ]; then api -X PUT "$LEASES/$name" -d "$body"; else api -X POST "$LEASES" -d "$body"; fi
+  if [ -n "$rv" ]; then sim_api -X PUT "$LEASES/$name" -d "$body"; else sim_api -X POST "$LEASES" -d "$body"; fi
 }
 
 cat >"$TMP/fences.json" <<'JSON'
@@ -68,10 +65,6 @@ timed() {
     sed 's/^\(.*\}\) \([0-9.]*\)$/\2 \1/' | { read -r t body; jq -r --arg t "$t" '"\(.response.allowed) \(.response.auditAnnotations.reason // "-") \($t)"' <<<"$body"; }
 }
 metric() { curl -s "http://127.0.0.1:$PROBE/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
-wait_decide() {
-  local secs=$1 want=$2; shift 2; local end=$((SECONDS + secs))
-  until [ "$(decide "$@")" = "$want" ]; do [ $SECONDS -lt $end ] || return 1; sleep 0.05; done
-}
 
 check "watch fence: the holder is admitted" wait_decide 5 "true holder" w-watch pod-a
 expect_eq "strict fence: the holder is admitted after a fresh read" "true holder" "$(decide w-strict pod-a)"
@@ -170,12 +163,12 @@ sim_ctl /faults/reset >/dev/null
 # --- the same from LeaseFence objects: consistency is a spec field ---
 /usr/bin/python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
   "$ROOT/manifests/base/crd.yaml" >"$TMP/crd.json"
-api "$API/apis/apiextensions.k8s.io/v1/customresourcedefinitions" -d @"$TMP/crd.json" >/dev/null
+sim_api "$API/apis/apiextensions.k8s.io/v1/customresourcedefinitions" -d @"$TMP/crd.json" >/dev/null
 LF=$API/apis/leasefence.io/v1alpha1/namespaces/demo/leasefences
 lf() { printf '{"apiVersion":"leasefence.io/v1alpha1","kind":"LeaseFence","metadata":{"name":"%s","namespace":"demo"},"spec":{"lease":"lead2","writers":{"serviceAccounts":["%s"]}%s}}' "$@"; }
 expect_eq "a LeaseFence with consistency strict is stored" strict \
-  "$(api "$LF" -d "$(lf lf-strict strict-sa ',"consistency":"strict"')" | jq -r .spec.consistency)"
-expect_eq "a LeaseFence without it is stored" null "$(api "$LF" -d "$(lf lf-watch watch-sa '')" | jq -r .spec.consistency)"
+  "$(sim_api "$LF" -d "$(lf lf-strict strict-sa ',"consistency":"strict"')" | jq -r .spec.consistency)"
+expect_eq "a LeaseFence without it is stored" null "$(sim_api "$LF" -d "$(lf lf-watch watch-sa '')" | jq -r .spec.consistency)"
 put_lease pod-a lead2 >/dev/null
 check "LeaseFences: both fences admit the holder" bash -c "$(declare -f review validate decide wait_decide); CA='$CA' URL='$URL'
   wait_decide 10 'true holder' system:serviceaccount:demo:strict-sa pod-a && wait_decide 5 'true holder' system:serviceaccount:demo:watch-sa pod-a"
@@ -204,9 +197,11 @@ sim_ctl "/faults/latency?ms=$((BUDGET * 4 / 5))" >/dev/null
 for i in 1 2 3; do
   review w-strict pod-b | curl -s --http2 --max-time "$(sec $((200 * S)))" --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate" >/dev/null
 done
-sleep "$(sec $((BUDGET + 200)))"   # the reads come back after the requests went away
+# the reads come back after the requests went away
+metric_at_least() { [ "$(metric "$1")" -ge "$2" ] 2>/dev/null; }
+check "the requests that went away are counted as gone" \
+  wait_for $(((BUDGET + 200) / 1000 + 5)) metric_at_least 'leasefence_strict_waits_total{result="gone"}' 1
 sim_ctl /faults/reset >/dev/null
-check "the requests that went away are counted as gone" test "$(metric 'leasefence_strict_waits_total{result="gone"}')" -ge 1
 expect_eq "none is in flight" 0 "$(metric 'leasefence_admission_in_flight_requests')"
 expect_eq "the server answers on" "true holder" \
   "$(review w-strict pod-b | curl -s --http2 --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate" | jq -r '"\(.response.allowed) \(.response.auditAnnotations.reason)"')"
@@ -215,7 +210,7 @@ expect_eq "the server answers on" "true holder" \
 sim_ctl "/faults/latency?ms=$((BUDGET * 3 / 5))" >/dev/null
 review w-strict pod-b | curl -s --cacert "$CA" -H 'Content-Type: application/json' --data-binary @- "$URL/validate" >"$TMP/late.json" &
 late=$!
-sleep "$(sec $((200 * S)))"
+wait_for $((2 * S)) metric_at_least leasefence_admission_in_flight_requests 1   # it waits for its read
 kill -TERM "$SERVE_PID"
 wait "$late"
 expect_eq "SIGTERM while a review waits for its read: it is answered" "true" "$(jq -r .response.allowed "$TMP/late.json")"

@@ -438,3 +438,29 @@ func TestWebhookKeepAlive(t *testing.T) {
 		t.Errorf("%d TLS connections for 5 sequential calls, want 1 (keep-alive)", n)
 	}
 }
+
+// Wrong JSON types in a ValidatingWebhookConfiguration are decode errors that
+// name the Go field and its type, as encoding/json's UnmarshalTypeError.
+func TestWebhookConfigurationTypeErrors(t *testing.T) {
+	e := newEnv(t)
+	const pre = `ValidatingWebhookConfiguration in version "v1" cannot be handled as a ValidatingWebhookConfiguration: json: cannot unmarshal `
+	for _, c := range []struct {
+		field string
+		value interface{}
+		want  string
+	}{
+		{"rules", "x", `string into Go struct field ValidatingWebhook.webhooks.rules of type []v1.RuleWithOperations`},
+		{"rules", []interface{}{1}, `number into Go struct field ValidatingWebhook.webhooks.rules of type v1.RuleWithOperations`},
+		{"matchConditions", true, `bool into Go struct field ValidatingWebhook.webhooks.matchConditions of type []v1.MatchCondition`},
+		{"objectSelector", []interface{}{}, `array into Go struct field ValidatingWebhook.webhooks.objectSelector of type v1.LabelSelector`},
+		{"clientConfig", "x", `string into Go struct field ValidatingWebhook.webhooks.clientConfig of type v1.WebhookClientConfig`},
+		{"clientConfig", map[string]interface{}{"service": 5}, `number into Go struct field WebhookClientConfig.webhooks.clientConfig.service of type v1.ServiceReference`},
+		{"timeoutSeconds", 99999999999, `number 99999999999 into Go struct field ValidatingWebhook.webhooks.timeoutSeconds of type int32`},
+	} {
+		w := webhookSpec("t.example.com", "https://127.0.0.1:1/", nil)
+		w[c.field] = c.value
+		r := e.do("POST", vwcPath, map[string]interface{}{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+			"metadata": map[string]interface{}{"name": "t"}, "webhooks": []interface{}{w}})
+		wantStatus(t, c.field, r, 400, "BadRequest", pre+c.want, "")
+	}
+}

@@ -165,6 +165,30 @@ func (rc *reqCtx) reply(code int, v interface{}) {
 	writeJSON(rc.w, code, v)
 }
 
+// unknownFields applies the request's fieldValidation to the UNKNOWN field
+// paths decoding found: Strict returns the strict decoding error (the caller
+// makes it a decode error), Warn (the default) adds a Warning each, Ignore
+// does nothing.  The caller drops the fields.
+func (rc *reqCtx) unknownFields(unknown []string) error {
+	if len(unknown) == 0 {
+		return nil
+	}
+	switch rc.r.URL.Query().Get("fieldValidation") {
+	case "Strict":
+		parts := make([]string, len(unknown))
+		for i, u := range unknown {
+			parts[i] = fmt.Sprintf("unknown field %q", u)
+		}
+		return fmt.Errorf("strict decoding error: %s", strings.Join(parts, ", "))
+	case "Ignore":
+	default:
+		for _, u := range unknown {
+			rc.warn(fmt.Sprintf("unknown field %q", u))
+		}
+	}
+	return nil
+}
+
 func bearer(r *http.Request) string {
 	h := r.Header.Get("Authorization")
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
@@ -405,13 +429,11 @@ func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 	}
 	if m, ok := o["metadata"]; ok && m != nil {
 		if _, ok := m.(map[string]interface{}); !ok {
-			return nil, decodeError(res, kind, av, o, fmt.Errorf("json: cannot unmarshal %s into Go struct field %s.metadata of type v1.ObjectMeta", jsonTypeName(m), res.kind))
+			return nil, decodeError(res, kind, av, o, typeError(m, res.kind+".metadata", "v1.ObjectMeta"))
 		}
 	}
-	for _, f := range []string{"name", "namespace", "generateName", "resourceVersion", "uid"} {
-		if err := checkString(meta(o)[f], "ObjectMeta.metadata."+f); err != nil {
-			return nil, decodeError(res, kind, av, o, err)
-		}
+	if err := checkStrings(meta(o), "ObjectMeta.metadata.", "name", "namespace", "generateName", "resourceVersion", "uid"); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
 	}
 	// metav1.Time fields are decoded and re-encoded (UTC, whole seconds).
 	m := meta(o)
@@ -433,18 +455,8 @@ func (s *sim) checkObject(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 		}
 	}
 	if unk := res.unknownFields(o); len(unk) > 0 {
-		switch rc.r.URL.Query().Get("fieldValidation") {
-		case "Strict":
-			var parts []string
-			for _, u := range unk {
-				parts = append(parts, fmt.Sprintf("unknown field %q", u))
-			}
-			return nil, decodeError(res, kind, av, o, fmt.Errorf("strict decoding error: %s", strings.Join(parts, ", ")))
-		case "Ignore":
-		default:
-			for _, u := range unk {
-				rc.warn(fmt.Sprintf("unknown field %q", u))
-			}
+		if err := rc.unknownFields(unk); err != nil {
+			return nil, decodeError(res, kind, av, o, err)
 		}
 		removeFields(o, unk)
 	}
@@ -472,6 +484,19 @@ func (s *sim) fillCreateMeta(res *resDef, o obj) {
 	}
 }
 
+// requestNamespace puts the request's namespace NS into the body O of a
+// create or update of a namespaced resource; a body that names another is 400.
+func requestNamespace(res *resDef, o obj, ns string) *apiStatus {
+	if !res.namespaced {
+		return nil
+	}
+	if bns := metaString(o, "namespace"); bns != "" && bns != ns {
+		return errBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	meta(o)["namespace"] = ns
+	return nil
+}
+
 func (s *sim) namespaceExists(ns string) bool {
 	return s.st.get(resNamespaces, "", ns) != nil
 }
@@ -482,14 +507,11 @@ func (s *sim) handleCreate(rc *reqCtx, res *resDef, ns string) {
 		rc.fail(st)
 		return
 	}
-	m := meta(o)
-	if res.namespaced {
-		if bns := metaString(o, "namespace"); bns != "" && bns != ns {
-			rc.fail(errBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
-			return
-		}
-		m["namespace"] = ns
+	if st := requestNamespace(res, o, ns); st != nil {
+		rc.fail(st)
+		return
 	}
+	m := meta(o)
 	if metaString(o, "name") == "" && metaString(o, "generateName") != "" {
 		m["name"] = metaString(o, "generateName") + randSuffix(5)
 	}
@@ -592,12 +614,9 @@ func (s *sim) handleUpdate(rc *reqCtx, res *resDef, ns, name string) {
 		rc.fail(errBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", bn, name)))
 		return
 	}
-	if res.namespaced {
-		if bns := metaString(o, "namespace"); bns != "" && bns != ns {
-			rc.fail(errBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
-			return
-		}
-		meta(o)["namespace"] = ns
+	if st := requestNamespace(res, o, ns); st != nil {
+		rc.fail(st)
+		return
 	}
 	s.update(rc, res, ns, name, "update", metaString(o, "resourceVersion"), func(cur obj) (obj, *apiStatus) { return copyObj(o), nil })
 }
@@ -615,6 +634,9 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		}
 		presentCR(res, cur)
 		o, st := mutate(cur)
+		if st == nil {
+			st = uidPrecondition(res, name, metaString(o, "uid"), cur)
+		}
 		if st != nil {
 			rc.fail(st)
 			return
@@ -627,17 +649,9 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			return
 		}
 		if cur == nil {
-			// A Lease PUT to a missing name creates it.  As kube-apiserver:
-			// a resourceVersion in the body is ignored when creating, but a
-			// uid is a precondition that the missing object fails.
-			if res.namespaced && !s.namespaceExists(ns) {
-				rc.fail(errNotFound("", "namespaces", ns))
-				return
-			}
-			if u := metaString(o, "uid"); u != "" {
-				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: ", u)))
-				return
-			}
+			// A Lease PUT to a missing name creates it, by POST's pipeline.
+			// As kube-apiserver: a resourceVersion in the body is ignored
+			// when creating (a uid was checked above: the missing object's is "").
 			out, st := s.createObject(rc, res, ns, name, o)
 			if st != nil && st.Reason == "AlreadyExists" && attempt < 20 {
 				continue // created meanwhile: update it
@@ -652,10 +666,6 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		m := meta(o)
 		if clientRV != "" && clientRV != metaString(cur, "resourceVersion") {
 			rc.fail(errConflict(res.group, res.resource, name, optimisticLockMsg))
-			return
-		}
-		if u := metaString(o, "uid"); u != "" && u != metaString(cur, "uid") {
-			rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", u, metaString(cur, "uid"))))
 			return
 		}
 		cm := meta(cur)
@@ -704,10 +714,8 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 			rc.reply(200, o)
 			return
 		}
-		s.st.mu.Lock()
-		now := s.st.getLocked(res, ns, name)
-		if now == nil || metaString(now, "resourceVersion") != metaString(cur, "resourceVersion") {
-			s.st.mu.Unlock()
+		now := s.st.lockUnchanged(res, ns, name, cur)
+		if now == nil {
 			if clientRV != "" || attempt > 20 {
 				rc.fail(errConflict(res.group, res.resource, name, optimisticLockMsg))
 				return
@@ -731,6 +739,18 @@ func (s *sim) update(rc *reqCtx, res *resDef, ns, name, verb, clientRV string, m
 		rc.reply(200, out)
 		return
 	}
+}
+
+// uidPrecondition is the storage's check of the uid WANT that a write
+// carries (an update's body, a delete's preconditions) against the stored
+// object CUR (nil when missing: its uid is "").  As etcd3's GuaranteedUpdate,
+// it comes before everything else the write checks: the resourceVersion,
+// and when creating on update, the namespace and validation.
+func uidPrecondition(res *resDef, name, want string, cur obj) *apiStatus {
+	if have := metaString(cur, "uid"); want != "" && want != have {
+		return errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", want, have))
+	}
+	return nil
 }
 
 func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
@@ -764,8 +784,9 @@ func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 			return
 		}
 		if pre, ok := opts["preconditions"].(map[string]interface{}); ok {
-			if u, _ := pre["uid"].(string); u != "" && u != metaString(cur, "uid") {
-				rc.fail(errConflict(res.group, res.resource, name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", u, metaString(cur, "uid"))))
+			u, _ := pre["uid"].(string)
+			if st := uidPrecondition(res, name, u, cur); st != nil {
+				rc.fail(st)
 				return
 			}
 			if v, _ := pre["resourceVersion"].(string); v != "" && v != metaString(cur, "resourceVersion") {
@@ -783,10 +804,8 @@ func (s *sim) handleDelete(rc *reqCtx, res *resDef, ns, name string) {
 			rc.reply(200, okStatus)
 			return
 		}
-		s.st.mu.Lock()
-		now := s.st.getLocked(res, ns, name)
-		if now == nil || metaString(now, "resourceVersion") != metaString(cur, "resourceVersion") {
-			s.st.mu.Unlock()
+		now := s.st.lockUnchanged(res, ns, name, cur)
+		if now == nil {
 			if attempt > 20 {
 				rc.fail(errConflict(res.group, res.resource, name, optimisticLockMsg))
 				return

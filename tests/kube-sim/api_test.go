@@ -492,8 +492,21 @@ func TestTableOutput(t *testing.T) {
 		str(r, "rows") == "" || !strings.Contains(str(r, "rows"), `"cells":["tb","pod-a","`) || !strings.Contains(str(r, "rows"), `"PartialObjectMetadata"`) {
 		t.Errorf("table: %v", r)
 	}
-	if humanDuration(90*time.Second) != "90s" || humanDuration(5*time.Minute+3*time.Second) != "5m3s" || humanDuration(50*time.Hour) != "2d2h" {
-		t.Errorf("humanDuration")
+}
+
+// Every branch of apimachinery's duration.HumanDuration.
+func TestHumanDuration(t *testing.T) {
+	const day, year = 24 * time.Hour, 365 * 24 * time.Hour
+	for d, want := range map[time.Duration]string{
+		-2 * time.Second: "<invalid>", -500 * time.Millisecond: "0s", 0: "0s", 90 * time.Second: "90s", 119 * time.Second: "119s",
+		2 * time.Minute: "2m", 5*time.Minute + 3*time.Second: "5m3s", 10 * time.Minute: "10m", 179 * time.Minute: "179m",
+		3 * time.Hour: "3h", 3*time.Hour + 5*time.Minute: "3h5m", 8 * time.Hour: "8h", 47 * time.Hour: "47h",
+		2 * day: "2d", 50 * time.Hour: "2d2h", 8 * day: "8d", 729 * day: "729d",
+		2 * year: "2y", 2*year + day: "2y1d", 8 * year: "8y", 9*year + 5*day: "9y",
+	} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
 

@@ -349,16 +349,13 @@ func (s *sim) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		s.st.mu.Lock()
-		byRes := map[string]int{}
-		for wt := range s.st.watchers {
-			byRes[qualified(wt.res.group, wt.res.resource)]++
-		}
+		st := s.st.watchStatsLocked()
 		objects := 0
 		for _, m := range s.st.objs {
 			objects += len(m)
 		}
-		st := map[string]interface{}{"watches": len(s.st.watchers), "watchesByResource": byRes, "objects": objects,
-			"resourceVersion": strconv.FormatInt(s.st.rv, 10)}
+		st["objects"] = objects
+		st["resourceVersion"] = strconv.FormatInt(s.st.rv, 10)
 		s.st.mu.Unlock()
 		ctlReply(w, 200, st)
 	})

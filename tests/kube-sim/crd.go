@@ -156,38 +156,30 @@ func crdNames(o obj) map[string]interface{} {
 // checkCRD rejects what decoding a CustomResourceDefinition rejects (types
 // of the fields kube-sim reads).
 func checkCRD(o obj) error {
-	sp, ok := o["spec"]
-	if !ok || sp == nil {
-		return nil
+	spec, err := objectField(o["spec"], "CustomResourceDefinition.spec", "v1.CustomResourceDefinitionSpec")
+	if spec == nil {
+		return err
 	}
-	spec, ok := sp.(map[string]interface{})
-	if !ok {
-		return fmt.Errorf("json: cannot unmarshal %s into Go struct field CustomResourceDefinition.spec of type v1.CustomResourceDefinitionSpec", jsonTypeName(sp))
+	if err := checkStrings(spec, "CustomResourceDefinitionSpec.spec.", "group", "scope"); err != nil {
+		return err
 	}
-	for _, f := range []string{"group", "scope"} {
-		if err := checkString(spec[f], "CustomResourceDefinitionSpec.spec."+f); err != nil {
+	names, err := objectField(spec["names"], "CustomResourceDefinitionSpec.spec.names", "v1.CustomResourceDefinitionNames")
+	if err != nil {
+		return err
+	}
+	if names != nil {
+		if err := checkStrings(names, "CustomResourceDefinitionNames.spec.names.", "plural", "singular", "kind", "listKind"); err != nil {
 			return err
-		}
-	}
-	if n, ok := spec["names"]; ok && n != nil {
-		names, ok := n.(map[string]interface{})
-		if !ok {
-			return fmt.Errorf("json: cannot unmarshal %s into Go struct field CustomResourceDefinitionSpec.spec.names of type v1.CustomResourceDefinitionNames", jsonTypeName(n))
-		}
-		for _, f := range []string{"plural", "singular", "kind", "listKind"} {
-			if err := checkString(names[f], "CustomResourceDefinitionNames.spec.names."+f); err != nil {
-				return err
-			}
 		}
 	}
 	if vs, ok := spec["versions"]; ok && vs != nil {
 		l, ok := vs.([]interface{})
 		if !ok {
-			return fmt.Errorf("json: cannot unmarshal %s into Go struct field CustomResourceDefinitionSpec.spec.versions of type []v1.CustomResourceDefinitionVersion", jsonTypeName(vs))
+			return typeError(vs, "CustomResourceDefinitionSpec.spec.versions", "[]v1.CustomResourceDefinitionVersion")
 		}
 		for _, v := range l {
 			if _, ok := v.(map[string]interface{}); !ok {
-				return fmt.Errorf("json: cannot unmarshal %s into Go struct field CustomResourceDefinitionSpec.spec.versions of type v1.CustomResourceDefinitionVersion", jsonTypeName(v))
+				return typeError(v, "CustomResourceDefinitionSpec.spec.versions", "v1.CustomResourceDefinitionVersion")
 			}
 		}
 	}
@@ -256,15 +248,7 @@ func prepareCRD(o, old obj) {
 		if st, _ := vm["storage"].(bool); st {
 			name, _ := vm["name"].(string)
 			stored, _ := status["storedVersions"].([]interface{})
-			found := false
-			for _, x := range stored {
-				if x == name {
-					found = true
-				}
-			}
-			if !found {
-				status["storedVersions"] = append(stored, name)
-			}
+			status["storedVersions"] = appendUnique(stored, name)
 			break
 		}
 	}
@@ -720,7 +704,7 @@ func (s *sim) decodeCR(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 						}
 					}
 				} else if mm[k] != nil {
-					err = fmt.Errorf("json: cannot unmarshal %s into Go struct field ObjectMeta.%s of type %s", jsonTypeName(mm[k]), k, t)
+					err = typeError(mm[k], "ObjectMeta."+k, t)
 				}
 			}
 			if err != nil {
@@ -738,20 +722,8 @@ func (s *sim) decodeCR(rc *reqCtx, res *resDef, o obj) (obj, *apiStatus) {
 	sort.Strings(u.paths)
 	unknown = append(unknown, u.paths...)
 	pruneNulls(map[string]interface{}(o), schema)
-	if len(unknown) > 0 {
-		switch rc.r.URL.Query().Get("fieldValidation") {
-		case "Strict":
-			var parts []string
-			for _, p := range unknown {
-				parts = append(parts, fmt.Sprintf("unknown field %q", p))
-			}
-			return nil, decodeError(res, kind, av, o, fmt.Errorf("strict decoding error: %s", strings.Join(parts, ", ")))
-		case "Ignore":
-		default:
-			for _, p := range unknown {
-				rc.warn(fmt.Sprintf("unknown field %q", p))
-			}
-		}
+	if err := rc.unknownFields(unknown); err != nil {
+		return nil, decodeError(res, kind, av, o, err)
 	}
 	for k, v := range o {
 		if k != "metadata" {
@@ -770,15 +742,7 @@ func (s *sim) crdDeleteLocked(name string, cur obj) obj {
 	m := meta(marked)
 	m["deletionTimestamp"] = time.Now().UTC().Format(layoutTime)
 	fins, _ := m["finalizers"].([]interface{})
-	has := false
-	for _, f := range fins {
-		if f == crdFinalizer {
-			has = true
-		}
-	}
-	if !has {
-		m["finalizers"] = append(fins, crdFinalizer)
-	}
+	m["finalizers"] = appendUnique(fins, crdFinalizer)
 	st, _ := marked["status"].(map[string]interface{})
 	if st == nil {
 		st = obj{}

@@ -142,29 +142,19 @@ func parseSchema(v interface{}) (*schemaNode, error) {
 }
 
 // jsonValue turns parsed JSON into what the apiserver's unstructured decoder
-// holds: int64 for integers, float64 for other numbers.
+// holds: int64 for integers, float64 for other numbers (a copy).
 func jsonValue(v interface{}) interface{} {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
+	return copyJSON(v, func(leaf interface{}) interface{} {
+		n, ok := leaf.(json.Number)
+		if !ok {
+			return leaf
+		}
+		if i, err := n.Int64(); err == nil {
 			return i
 		}
-		f, _ := t.Float64()
+		f, _ := n.Float64()
 		return f
-	case map[string]interface{}:
-		out := make(map[string]interface{}, len(t))
-		for k, x := range t {
-			out[k] = jsonValue(x)
-		}
-		return out
-	case []interface{}:
-		out := make([]interface{}, len(t))
-		for i, x := range t {
-			out[i] = jsonValue(x)
-		}
-		return out
-	}
-	return v
+	})
 }
 
 // unknownPaths collects pruned fields as apiextensions names them.
@@ -517,7 +507,9 @@ func goFormat(x interface{}) string {
 	return ""
 }
 
-// jsonType is the schema type of a decoded JSON value.
+// jsonType is the schema type of a decoded JSON value, in OpenAPI's words
+// ("boolean", "integer"), as schema validation messages say them; the typed
+// decoder's errors use encoding/json's words instead (jsonTypeName).
 func jsonType(x interface{}) string {
 	switch x.(type) {
 	case string:

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -47,38 +45,6 @@ func leaseFence(name string, spec map[string]interface{}) map[string]interface{}
 func lfSpec() map[string]interface{} {
 	return map[string]interface{}{"lease": "controller-leader",
 		"writers": map[string]interface{}{"users": []interface{}{"system:serviceaccount:demo:controller"}}}
-}
-
-func (e *env) reqAccept(method, path, ctype, accept string, body interface{}) resp {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
-	}
-	r, _ := http.NewRequest(method, e.base+path, rd)
-	r.Header.Set("Authorization", "Bearer "+e.token)
-	if ctype != "" {
-		r.Header.Set("Content-Type", ctype)
-	}
-	if accept != "" {
-		r.Header.Set("Accept", accept)
-	}
-	res, err := e.h2.Do(r)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := resp{code: res.StatusCode, raw: string(raw), hdr: res.Header}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	_ = d.Decode(&out.body)
-	return out
 }
 
 func conditionOf(o map[string]interface{}, typ string) map[string]interface{} {
@@ -516,16 +482,7 @@ func TestCRDCreateDelayAndStats(t *testing.T) {
 	if d := time.Since(t0); d > 300*time.Millisecond {
 		t.Errorf("create long after: %v", d)
 	}
-	stats := func() map[string]interface{} {
-		res, err := http.Get(e.ctl.URL + "/stats")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var m map[string]interface{}
-		_ = json.NewDecoder(res.Body).Decode(&m)
-		return m
-	}
+	stats := e.stats
 	if s := stats(); s["watches"].(float64) != 0 {
 		t.Errorf("stats before watching: %v", s)
 	}

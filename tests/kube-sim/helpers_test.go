@@ -123,6 +123,19 @@ func (e *env) ctlPost(path string) map[string]interface{} {
 	return m
 }
 
+// stats is the control port's GET /stats.
+func (e *env) stats() map[string]interface{} {
+	e.t.Helper()
+	res, err := http.Get(e.ctl.URL + "/stats")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]interface{}
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return m
+}
+
 func (e *env) logEntries(since int64) []map[string]interface{} {
 	e.t.Helper()
 	res, err := http.Get(e.ctl.URL + "/log?since=" + itoa(since))

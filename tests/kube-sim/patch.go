@@ -141,13 +141,7 @@ func strategicMerge(target, patch map[string]interface{}, path string) map[strin
 			if l, ok := target[f].([]interface{}); ok {
 				var keep []interface{}
 				for _, x := range l {
-					found := false
-					for _, d := range del {
-						if fmt.Sprint(d) == fmt.Sprint(x) {
-							found = true
-						}
-					}
-					if !found {
+					if !containsValue(del, x) {
 						keep = append(keep, x)
 					}
 				}
@@ -174,15 +168,7 @@ func strategicMerge(target, patch map[string]interface{}, path string) map[strin
 					tl, _ := target[k].([]interface{})
 					out := append([]interface{}{}, tl...)
 					for _, x := range pv {
-						dup := false
-						for _, y := range out {
-							if fmt.Sprint(x) == fmt.Sprint(y) {
-								dup = true
-							}
-						}
-						if !dup {
-							out = append(out, x)
-						}
+						out = appendUnique(out, x)
 					}
 					target[k] = out
 				} else {
@@ -375,10 +361,7 @@ func jpSet(doc interface{}, path string, v interface{}, insert bool) (interface{
 	if len(toks) == 0 {
 		return v, nil
 	}
-	parentPath := ""
-	for _, t := range toks[:len(toks)-1] {
-		parentPath += "/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-	}
+	parentPath := jpJoin(toks[:len(toks)-1])
 	parent, err := jpGet(doc, parentPath)
 	if err != nil {
 		return nil, fmt.Errorf("add operation does not apply: doc is missing path: %s: missing value", path)
@@ -409,15 +392,22 @@ func jpSet(doc interface{}, path string, v interface{}, insert bool) (interface{
 	return nil, fmt.Errorf("add operation does not apply: doc is missing path: %s: missing value", path)
 }
 
+// jpJoin is the JSON pointer of the reference tokens TOKS (RFC 6901
+// escaping: "~" as "~0", "/" as "~1"); jpTokens splits one.
+func jpJoin(toks []string) string {
+	p := ""
+	for _, t := range toks {
+		p += "/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
+	}
+	return p
+}
+
 func jpRemove(doc interface{}, path string) (interface{}, error) {
 	toks, err := jpTokens(path)
 	if err != nil || len(toks) == 0 {
 		return nil, fmt.Errorf("unable to remove %s", path)
 	}
-	parentPath := ""
-	for _, t := range toks[:len(toks)-1] {
-		parentPath += "/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
-	}
+	parentPath := jpJoin(toks[:len(toks)-1])
 	parent, err := jpGet(doc, parentPath)
 	if err != nil {
 		return nil, err

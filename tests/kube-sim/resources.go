@@ -177,11 +177,11 @@ func checkInt32(v interface{}, goField string) error {
 	case json.Number:
 		n, err := t.Int64()
 		if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
-			return fmt.Errorf("json: cannot unmarshal number %s into Go struct field %s of type int32", t, goField)
+			return unmarshalTypeError("number "+t.String(), goField, "int32")
 		}
 		return nil
 	default:
-		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int32", jsonTypeName(v), goField)
+		return typeError(v, goField, "int32")
 	}
 }
 
@@ -192,11 +192,11 @@ func checkInt64(v interface{}, goField string) error {
 		return nil
 	case json.Number:
 		if _, err := t.Int64(); err != nil {
-			return fmt.Errorf("json: cannot unmarshal number %s into Go struct field %s of type int64", t, goField)
+			return unmarshalTypeError("number "+t.String(), goField, "int64")
 		}
 		return nil
 	default:
-		return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type int64", jsonTypeName(v), goField)
+		return typeError(v, goField, "int64")
 	}
 }
 
@@ -205,9 +205,46 @@ func checkString(v interface{}, goField string) error {
 	case nil, string:
 		return nil
 	}
-	return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type string", jsonTypeName(v), goField)
+	return typeError(v, goField, "string")
 }
 
+// checkStrings runs checkString on the FIELDS of M, named GOPREFIX+field.
+func checkStrings(m map[string]interface{}, goPrefix string, fields ...string) error {
+	for _, f := range fields {
+		if err := checkString(m[f], goPrefix+f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// typeError is encoding/json's UnmarshalTypeError for the JSON value V
+// decoded into the Go struct field GOFIELD ("Struct.json.path") of type GOTYPE.
+func typeError(v interface{}, goField, goType string) error {
+	return unmarshalTypeError(jsonTypeName(v), goField, goType)
+}
+
+// unmarshalTypeError is UnmarshalTypeError's message for VALUE ("string",
+// "number 1e99") in the struct field GOFIELD of type GOTYPE.
+func unmarshalTypeError(value, goField, goType string) error {
+	return fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type %s", value, goField, goType)
+}
+
+// objectField is V decoded into a struct or map field: nil when V is absent
+// or null, a typeError when it is not a JSON object.
+func objectField(v interface{}, goField, goType string) (map[string]interface{}, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]interface{})
+	if !ok {
+		return nil, typeError(v, goField, goType)
+	}
+	return m, nil
+}
+
+// jsonTypeName is the name encoding/json's UnmarshalTypeError gives a JSON
+// value ("bool", "number"; schema validation says "boolean", "integer": jsonType).
 func jsonTypeName(v interface{}) string {
 	switch v.(type) {
 	case string:
@@ -225,13 +262,9 @@ func jsonTypeName(v interface{}) string {
 }
 
 func checkLease(o obj) error {
-	sp, ok := o["spec"]
-	if !ok || sp == nil {
-		return nil
-	}
-	spec, ok := sp.(map[string]interface{})
-	if !ok {
-		return fmt.Errorf("json: cannot unmarshal %s into Go struct field Lease.spec of type v1.LeaseSpec", jsonTypeName(sp))
+	spec, err := objectField(o["spec"], "Lease.spec", "v1.LeaseSpec")
+	if spec == nil {
+		return err
 	}
 	if err := checkString(spec["holderIdentity"], "LeaseSpec.spec.holderIdentity"); err != nil {
 		return err
@@ -253,18 +286,14 @@ func checkLease(o obj) error {
 
 func checkConfigMap(o obj) error {
 	for _, f := range []string{"data", "binaryData"} {
-		v, ok := o[f]
-		if !ok || v == nil {
-			continue
-		}
-		m, ok := v.(map[string]interface{})
-		if !ok {
-			return fmt.Errorf("json: cannot unmarshal %s into Go struct field ConfigMap.%s of type map[string]string", jsonTypeName(v), f)
+		m, err := objectField(o[f], "ConfigMap."+f, "map[string]string")
+		if err != nil {
+			return err
 		}
 		for _, x := range m {
 			s, ok := x.(string)
 			if !ok {
-				return fmt.Errorf("json: cannot unmarshal %s into Go struct field ConfigMap.%s of type string", jsonTypeName(x), f)
+				return typeError(x, "ConfigMap."+f, "string")
 			}
 			if f == "binaryData" {
 				if _, err := base64.StdEncoding.DecodeString(s); err != nil {
@@ -556,33 +585,30 @@ func checkVWC(o obj) error {
 	}
 	hooks, ok := v.([]interface{})
 	if !ok {
-		return fmt.Errorf("json: cannot unmarshal %s into Go struct field ValidatingWebhookConfiguration.webhooks of type []v1.ValidatingWebhook", jsonTypeName(v))
+		return typeError(v, "ValidatingWebhookConfiguration.webhooks", "[]v1.ValidatingWebhook")
 	}
 	for _, h := range hooks {
 		w, ok := h.(map[string]interface{})
 		if !ok {
-			return fmt.Errorf("json: cannot unmarshal %s into Go struct field ValidatingWebhookConfiguration.webhooks of type v1.ValidatingWebhook", jsonTypeName(h))
+			return typeError(h, "ValidatingWebhookConfiguration.webhooks", "v1.ValidatingWebhook")
 		}
-		for _, f := range []string{"name", "failurePolicy", "matchPolicy", "sideEffects"} {
-			if err := checkString(w[f], "ValidatingWebhook.webhooks."+f); err != nil {
-				return err
-			}
+		if err := checkStrings(w, "ValidatingWebhook.webhooks.", "name", "failurePolicy", "matchPolicy", "sideEffects"); err != nil {
+			return err
 		}
 		if err := checkInt32(w["timeoutSeconds"], "ValidatingWebhook.webhooks.timeoutSeconds"); err != nil {
 			return err
 		}
-		for _, f := range []string{"clientConfig", "namespaceSelector", "objectSelector"} {
-			if x, ok := w[f]; ok && x != nil {
-				if _, ok := x.(map[string]interface{}); !ok {
-					return fmt.Errorf("json: cannot unmarshal %s into Go struct field ValidatingWebhook.webhooks.%s", jsonTypeName(x), f)
-				}
+		for _, f := range [][2]string{{"clientConfig", "v1.WebhookClientConfig"}, {"namespaceSelector", "v1.LabelSelector"}, {"objectSelector", "v1.LabelSelector"}} {
+			if _, err := objectField(w[f[0]], "ValidatingWebhook.webhooks."+f[0], f[1]); err != nil {
+				return err
 			}
 		}
-		for _, f := range []string{"rules", "admissionReviewVersions", "matchConditions"} {
+		for _, ft := range [][2]string{{"rules", "v1.RuleWithOperations"}, {"admissionReviewVersions", "string"}, {"matchConditions", "v1.MatchCondition"}} {
+			f, typ := ft[0], ft[1]
 			if x, ok := w[f]; ok && x != nil {
 				l, ok := x.([]interface{})
 				if !ok {
-					return fmt.Errorf("json: cannot unmarshal %s into Go struct field ValidatingWebhook.webhooks.%s", jsonTypeName(x), f)
+					return typeError(x, "ValidatingWebhook.webhooks."+f, "[]"+typ)
 				}
 				for _, e := range l {
 					if f == "admissionReviewVersions" {
@@ -590,26 +616,22 @@ func checkVWC(o obj) error {
 							return err
 						}
 					} else if _, ok := e.(map[string]interface{}); !ok {
-						return fmt.Errorf("json: cannot unmarshal %s into Go struct field ValidatingWebhook.webhooks.%s", jsonTypeName(e), f)
+						return typeError(e, "ValidatingWebhook.webhooks."+f, typ)
 					}
 				}
 			}
 		}
 		if cc, ok := w["clientConfig"].(map[string]interface{}); ok {
-			for _, f := range []string{"url", "caBundle"} {
-				if err := checkString(cc[f], "WebhookClientConfig.webhooks.clientConfig."+f); err != nil {
-					return err
-				}
+			if err := checkStrings(cc, "WebhookClientConfig.webhooks.clientConfig.", "url", "caBundle"); err != nil {
+				return err
 			}
-			if sv, ok := cc["service"]; ok && sv != nil {
-				svc, ok := sv.(map[string]interface{})
-				if !ok {
-					return fmt.Errorf("json: cannot unmarshal %s into Go struct field WebhookClientConfig.webhooks.clientConfig.service", jsonTypeName(sv))
-				}
-				for _, f := range []string{"name", "namespace", "path"} {
-					if err := checkString(svc[f], "ServiceReference.webhooks.clientConfig.service."+f); err != nil {
-						return err
-					}
+			svc, err := objectField(cc["service"], "WebhookClientConfig.webhooks.clientConfig.service", "v1.ServiceReference")
+			if err != nil {
+				return err
+			}
+			if svc != nil {
+				if err := checkStrings(svc, "ServiceReference.webhooks.clientConfig.service.", "name", "namespace", "path"); err != nil {
+					return err
 				}
 				if err := checkInt32(svc["port"], "ServiceReference.webhooks.clientConfig.service.port"); err != nil {
 					return err

@@ -61,3 +61,16 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	mustCode(t, "still serving", e.do("GET", leasesPath+"/m", nil), 200)
 }
+
+// JSON pointers round-trip through jpJoin and jpTokens (RFC 6901 escapes).
+func TestJSONPointerJoin(t *testing.T) {
+	toks := []string{"metadata", "annotations", "example.com/a~b", ""}
+	p := jpJoin(toks)
+	if p != "/metadata/annotations/example.com~1a~0b/" {
+		t.Errorf("jpJoin: %q", p)
+	}
+	back, err := jpTokens(p)
+	if err != nil || strings.Join(back, "|") != strings.Join(toks, "|") {
+		t.Errorf("jpTokens(%q) = %q, %v", p, back, err)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -60,6 +61,20 @@ func newStore(historySize int) *store {
 	return s
 }
 
+// lockUnchanged locks the store for a write of the object (RES, NS, NAME)
+// that was read as CUR: it returns the stored object, with mu held, if it is
+// still at CUR's resourceVersion; otherwise it unlocks and returns nil (it
+// changed or went away meanwhile: the caller retries or answers a conflict).
+func (s *store) lockUnchanged(res *resDef, ns, name string, cur obj) obj {
+	s.mu.Lock()
+	now := s.getLocked(res, ns, name)
+	if now == nil || metaString(now, "resourceVersion") != metaString(cur, "resourceVersion") {
+		s.mu.Unlock()
+		return nil
+	}
+	return now
+}
+
 func objKey(ns, name string) string {
 	if ns == "" {
 		return name
@@ -67,23 +82,52 @@ func objKey(ns, name string) string {
 	return ns + "/" + name
 }
 
+// deepCopy copies a JSON tree (maps and lists; leaves are immutable).
 func deepCopy(v interface{}) interface{} {
+	return copyJSON(v, nil)
+}
+
+// copyJSON copies the JSON tree V, maps and lists anew, each leaf through
+// LEAF (nil: kept as it is).
+func copyJSON(v interface{}, leaf func(interface{}) interface{}) interface{} {
 	switch t := v.(type) {
 	case map[string]interface{}:
 		m := make(map[string]interface{}, len(t))
 		for k, x := range t {
-			m[k] = deepCopy(x)
+			m[k] = copyJSON(x, leaf)
 		}
 		return m
 	case []interface{}:
 		l := make([]interface{}, len(t))
 		for i, x := range t {
-			l[i] = deepCopy(x)
+			l[i] = copyJSON(x, leaf)
 		}
 		return l
-	default:
-		return v
 	}
+	if leaf != nil {
+		return leaf(v)
+	}
+	return v
+}
+
+// containsValue reports whether list L holds X, comparing printed values as
+// strategic merge patch does for primitive lists.
+func containsValue(l []interface{}, x interface{}) bool {
+	for _, y := range l {
+		if fmt.Sprint(x) == fmt.Sprint(y) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendUnique appends X to L unless L holds it (a set-like list of strings
+// or primitives: finalizers, storedVersions, a merged primitive list).
+func appendUnique(l []interface{}, x interface{}) []interface{} {
+	if containsValue(l, x) {
+		return l
+	}
+	return append(l, x)
 }
 
 func copyObj(o obj) obj {

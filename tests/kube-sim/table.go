@@ -124,39 +124,32 @@ func humanDuration(d time.Duration) string {
 	}
 	minutes := int(d / time.Minute)
 	if minutes < 10 {
-		s := int(d/time.Second) % 60
-		if s == 0 {
-			return fmt.Sprintf("%dm", minutes)
-		}
-		return fmt.Sprintf("%dm%ds", minutes, s)
+		return twoUnits(minutes, "m", int(d/time.Second)%60, "s")
 	} else if minutes < 60*3 {
 		return fmt.Sprintf("%dm", minutes)
 	}
 	hours := int(d / time.Hour)
-	if hours < 8 {
-		m := int(d/time.Minute) % 60
-		if m == 0 {
-			return fmt.Sprintf("%dh", hours)
-		}
-		return fmt.Sprintf("%dh%dm", hours, m)
-	} else if hours < 48 {
+	switch {
+	case hours < 8:
+		return twoUnits(hours, "h", int(d/time.Minute)%60, "m")
+	case hours < 48:
 		return fmt.Sprintf("%dh", hours)
-	} else if hours < 24*8 {
-		h := hours % 24
-		if h == 0 {
-			return fmt.Sprintf("%dd", hours/24)
-		}
-		return fmt.Sprintf("%dd%dh", hours/24, h)
-	} else if hours < 24*365*2 {
+	case hours < 24*8:
+		return twoUnits(hours/24, "d", hours%24, "h")
+	case hours < 24*365*2:
 		return fmt.Sprintf("%dd", hours/24)
-	} else if hours < 24*365*8 {
-		dy := (hours / 24) % 365
-		if dy == 0 {
-			return fmt.Sprintf("%dy", hours/24/365)
-		}
-		return fmt.Sprintf("%dy%dd", hours/24/365, dy)
+	case hours < 24*365*8:
+		return twoUnits(hours/24/365, "y", (hours/24)%365, "d")
 	}
 	return fmt.Sprintf("%dy", hours/24/365)
+}
+
+// twoUnits prints N units U, then M units V unless M is 0 ("5m3s", "2d").
+func twoUnits(n int, u string, m int, v string) string {
+	if m == 0 {
+		return fmt.Sprintf("%d%s", n, u)
+	}
+	return fmt.Sprintf("%d%s%d%s", n, u, m, v)
 }
 
 // str digs a string out of nested maps: str(m, "metadata", "name").

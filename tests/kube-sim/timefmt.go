@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -9,9 +8,18 @@ import (
 //
 // metav1.Time (creationTimestamp, deletionTimestamp, ...) is read with
 // time.Parse(time.RFC3339, s) and written as UTC, "Z", whole seconds.
-// metav1.MicroTime (Lease spec.acquireTime, spec.renewTime) is read with
-// time.Parse("2006-01-02T15:04:05.000000Z07:00", s) and written as UTC, "Z",
-// exactly six fraction digits.  The zero instant is written as null.
+// metav1.MicroTime (Lease spec.acquireTime, spec.renewTime) is read by its
+// UnmarshalJSON with time.Parse(RFC3339Micro = "2006-01-02T15:04:05.000000Z07:00", s)
+// and written by MarshalJSON as t.UTC().Format(RFC3339Micro): UTC, "Z",
+// exactly six fraction digits, whatever zone was written.  The zero instant
+// is written as null.  So an offset ("+05:30") or a comma fraction is
+// accepted and normalised; a parse error ("+25:00") is returned by the JSON
+// decoder as it is (only type errors get "Go struct field …" context), and
+// kube-apiserver answers it as a decode error: 400 BadRequest "Lease in
+// version "v1" cannot be handled as a Lease: parsing time "…": …", which
+// quotes the value, not the field.  The write path then compares the encoded
+// object with the stored one and skips the write when equal: the same instant
+// in another zone is a no-op update (same resourceVersion, no watch event).
 //
 // kube-apiserver 1.32 is built with Go 1.23, whose time.Parse differs from
 // Go 1.19's (kube-sim's toolchain): it rejects zone offsets above 24 hours
@@ -292,7 +300,7 @@ func canonicalTime(v interface{}, micro bool, goField string) (interface{}, time
 		}
 		return apiTimeValue(pt, micro), pt, nil
 	default:
-		return nil, time.Time{}, fmt.Errorf("json: cannot unmarshal %s into Go struct field %s of type string", jsonTypeName(v), goField)
+		return nil, time.Time{}, typeError(v, goField, "string")
 	}
 }
 

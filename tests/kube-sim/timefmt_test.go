@@ -217,3 +217,27 @@ func TestCreateOnPutSharesCreatePipeline(t *testing.T) {
 	wantStatus(t, "PUT-create in a missing namespace", e.do("PUT", "/apis/coordination.k8s.io/v1/namespaces/nope/leases/x", lease("x", "a", 1)),
 		404, "NotFound", `namespaces "nope" not found`, "")
 }
+
+// The uid an update's body carries is a storage precondition, checked before
+// anything else the write does (etcd3 GuaranteedUpdate checks preconditions
+// before it calls the update function, where the resourceVersion is compared
+// and, when creating, the NamespaceLifecycle admission runs).
+func TestUIDPreconditionComesFirst(t *testing.T) {
+	e := newEnv(t)
+	const uid = "00000000-0000-0000-0000-000000000001"
+	l := lease("u", "a", 10)
+	l["metadata"].(map[string]interface{})["uid"] = uid
+	wantStatus(t, "PUT-create with a uid into a missing namespace", e.do("PUT", "/apis/coordination.k8s.io/v1/namespaces/nope/leases/u", l), 409, "Conflict",
+		`Operation cannot be fulfilled on leases.coordination.k8s.io "u": Precondition failed: UID in precondition: `+uid+`, UID in object meta: `, "")
+	r := e.do("POST", leasesPath, lease("u", "a", 10))
+	mustCode(t, "create", r, 201)
+	cur := r.body
+	cm := cur["metadata"].(map[string]interface{})
+	have := str(cur, "metadata", "uid")
+	cm["uid"] = uid
+	cm["resourceVersion"] = "1" // stale too: the uid is reported
+	wantStatus(t, "PUT with another uid and a stale resourceVersion", e.do("PUT", leasesPath+"/u", cur), 409, "Conflict",
+		`Operation cannot be fulfilled on leases.coordination.k8s.io "u": Precondition failed: UID in precondition: `+uid+`, UID in object meta: `+have, "")
+	wantStatus(t, "DELETE with another uid", e.do("DELETE", leasesPath+"/u", map[string]interface{}{"preconditions": map[string]interface{}{"uid": uid}}), 409, "Conflict",
+		`Operation cannot be fulfilled on leases.coordination.k8s.io "u": Precondition failed: UID in precondition: `+uid+`, UID in object meta: `+have, "")
+}

@@ -205,3 +205,29 @@ func (s *sim) handleWatch(rc *reqCtx, res *resDef, ns string) {
 		}
 	}
 }
+
+// watchStatsLocked counts the open watch streams for GET /stats: all of them
+// ("watches"), by resource ("watchesByResource", "leases.coordination.k8s.io"),
+// and apart, per resource, those of one namespace ("watchesByNamespace":
+// resource -> namespace -> N) and the cluster-wide ones ("watchesClusterWide":
+// resource -> N), which are the watches over all namespaces of a namespaced
+// resource and every watch of a cluster-scoped one.  Called with mu held.
+func (s *store) watchStatsLocked() map[string]interface{} {
+	byRes := map[string]int{}
+	byNs := map[string]map[string]int{}
+	cluster := map[string]int{}
+	for w := range s.watchers {
+		r := qualified(w.res.group, w.res.resource)
+		byRes[r]++
+		if w.ns == "" {
+			cluster[r]++
+			continue
+		}
+		if byNs[r] == nil {
+			byNs[r] = map[string]int{}
+		}
+		byNs[r][w.ns]++
+	}
+	return map[string]interface{}{"watches": len(s.watchers), "watchesByResource": byRes,
+		"watchesByNamespace": byNs, "watchesClusterWide": cluster}
+}

@@ -271,3 +271,38 @@ func TestWatchDelayFault(t *testing.T) {
 	}
 	res.Body.Close()
 }
+
+// GET /stats counts open watches by resource and, apart, by namespace and
+// cluster-wide (all namespaces, or a cluster-scoped resource).
+func TestStatsCountWatchesByNamespace(t *testing.T) {
+	e := newEnv(t)
+	stats := func() string {
+		m := e.stats()
+		return fmt.Sprintf("%v %s %s %s", m["watches"], str(m, "watchesByResource"), str(m, "watchesByNamespace"), str(m, "watchesClusterWide"))
+	}
+	if got, want := stats(), "0 {} {} {}"; got != want {
+		t.Errorf("no watch: %s, want %s", got, want)
+	}
+	e.watch(e.h2, leasesPath+"?watch=1")
+	e.watch(e.h1, leasesPath+"?watch=1&labelSelector=a%3Db")
+	e.watch(e.h2, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?watch=1")
+	all := e.watch(e.h2, "/apis/coordination.k8s.io/v1/leases?watch=1")
+	e.watch(e.h2, "/api/v1/namespaces?watch=1")
+	e.watch(e.h2, "/api/v1/namespaces/default/configmaps?watch=1")
+	want := `6 {"configmaps":1,"leases.coordination.k8s.io":4,"namespaces":1} ` +
+		`{"configmaps":{"default":1},"leases.coordination.k8s.io":{"default":2,"kube-system":1}} ` +
+		`{"leases.coordination.k8s.io":1,"namespaces":1}`
+	if got := stats(); got != want {
+		t.Errorf("six watches:\n got %s\nwant %s", got, want)
+	}
+	all.res.Body.Close()
+	want = `5 {"configmaps":1,"leases.coordination.k8s.io":3,"namespaces":1} ` +
+		`{"configmaps":{"default":1},"leases.coordination.k8s.io":{"default":2,"kube-system":1}} {"namespaces":1}`
+	deadline := time.Now().Add(5 * time.Second)
+	for stats() != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := stats(); got != want {
+		t.Errorf("after closing the all-namespaces watch:\n got %s\nwant %s", got, want)
+	}
+}

@@ -15,6 +15,8 @@
 
 #include "candidate.h"
 #include "lease.h"
+#include "lf_clock.h"
+#include "testing.h"
 
 #define S 1000000000LL
 
@@ -145,18 +147,15 @@ static int f_update(void *ctx, const char *ns, const char *name, json_t *obj, lo
 static int64_t f_mono(void *ctx)
 {
     struct store *s = ctx;
-    if (s->real_clocks) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * S + ts.tv_nsec + atomic_load(&s->skew_ns);
-    }
+    if (s->real_clocks)
+        return lf_clock_mono_ns() + atomic_load(&s->skew_ns);
     return s->mono;
 }
 
 static int64_t f_wall(void *ctx)
 {
     struct store *s = ctx;
-    return s->real_clocks ? lease_now_us() : s->wall_us;
+    return s->real_clocks ? lf_clock_real_us() : s->wall_us;
 }
 
 static void advance(struct store *s, int64_t ns)
@@ -165,16 +164,23 @@ static void advance(struct store *s, int64_t ns)
     s->wall_us += ns / 1000;
 }
 
-static struct candidate *cand(struct store *s, const char *id)
+/* The defaults, for Lease demo/ctrl and identity ID (borrowed). */
+static struct candidate_config config_for(const char *id)
 {
     struct candidate_config cfg;
     candidate_config_init(&cfg);
     cfg.ns = "demo";
     cfg.name = "ctrl";
     cfg.identity = id;
+    return cfg;
+}
+
+static struct candidate *cand(struct store *s, const char *id)
+{
+    struct candidate_config cfg = config_for(id);
     struct candidate_ops ops = {f_get, f_create, f_update, f_mono, f_wall, s};
     char err[256];
-    struct candidate *c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    struct candidate *c = candidate_new_ops(&cfg, &ops, err, sizeof(err));
     assert_non_null(c);
     return c;
 }
@@ -186,6 +192,16 @@ static struct lease_record rec_of(struct store *s)
     assert_non_null(s->obj);
     assert_int_equal(lease_parse(s->obj, &r, err, sizeof(err)), 0);
     return r;
+}
+
+/* The Lease in S is held by HOLDER (NULL: by anyone) with TRANSITIONS. */
+static void expect_stored(struct store *s, const char *holder, int transitions)
+{
+    struct lease_record r = rec_of(s);
+    if (holder != NULL)
+        assert_string_equal(r.holder, holder);
+    assert_int_equal(r.transitions, transitions);
+    lease_record_release(&r);
 }
 
 static void test_durations(void **state)
@@ -217,15 +233,20 @@ static void test_durations(void **state)
 static void test_validate(void **state)
 {
     (void)state;
-    struct candidate_config cfg;
+    struct candidate_config cfg = config_for("me");
     char err[256];
-    candidate_config_init(&cfg);
-    cfg.ns = "d";
-    cfg.name = "n";
-    cfg.identity = "me";
     assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), 0);
     assert_true(cfg.lease_duration_ns == 15 * S && cfg.renew_deadline_ns == 10 * S &&
                 cfg.retry_period_ns == 2 * S);
+    /* the names go into the URL path: "x?y" would elect on Lease "x" (elect --lease 'demo/x?y') */
+    cfg.name = "x?y";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "name 'x?y' is not a valid Lease name (RFC 1123 subdomain)");
+    cfg.name = "n";
+    cfg.ns = "Demo";
+    assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
+    assert_string_equal(err, "namespace 'Demo' is not a valid namespace name (RFC 1123 label)");
+    cfg.ns = "d";
     cfg.renew_deadline_ns = 15 * S;
     assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
     assert_string_equal(err, "lease duration must be greater than renew deadline");
@@ -311,10 +332,7 @@ static void test_election(void **state)
     assert_int_equal(r.transitions, 1);
     lease_record_release(&r);
     assert_true(candidate_try(a));
-    r = rec_of(&s);
-    assert_string_equal(r.holder, "a");
-    assert_int_equal(r.transitions, 2);
-    lease_record_release(&r);
+    expect_stored(&s, "a", 2);
 
     /* deleted: re-created with transitions 0 and a new uid */
     json_decref(s.obj);
@@ -416,9 +434,7 @@ struct run {
 
 static int64_t real_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * S + ts.tv_nsec;
+    return lf_clock_mono_ns();
 }
 
 static void r_started(void *ctx, const char *epoch)
@@ -459,11 +475,7 @@ static void *run_main(void *arg)
 
 static void run_start(struct run *r, struct store *s, const char *id)
 {
-    struct candidate_config cfg;
-    candidate_config_init(&cfg);
-    cfg.ns = "demo";
-    cfg.name = "ctrl";
-    cfg.identity = id;
+    struct candidate_config cfg = config_for(id);
     cfg.lease_duration_ns = 2 * S;
     cfg.renew_deadline_ns = 1500000000LL;
     cfg.retry_period_ns = 200000000LL;
@@ -473,7 +485,7 @@ static void run_start(struct run *r, struct store *s, const char *id)
     char err[256];
     r->s = s;
     s->real_clocks = true;
-    r->c = candidate_new(NULL, &cfg, &ops, err, sizeof(err));
+    r->c = candidate_new_ops(&cfg, &ops, err, sizeof(err));
     assert_non_null(r->c);
     assert_int_equal(pthread_create(&r->th, NULL, run_main, r), 0);
 }
@@ -507,10 +519,7 @@ static void test_epoch_moves_while_renewing(void **state)
     assert_int_equal(atomic_load(&r.started), 2);
     assert_true(atomic_load(&r.stopped) >= 1);
     assert_string_equal(r.last_epoch, "uid-1/1");
-    struct lease_record rec = rec_of(&s);
-    assert_string_equal(rec.holder, "a");
-    assert_int_equal(rec.transitions, 1);
-    lease_record_release(&rec);
+    expect_stored(&s, "a", 1);
     json_decref(s.obj);
 }
 
@@ -556,10 +565,7 @@ static void test_taken_while_leading(void **state)
     if (r.stopped_ns - r.intruder_ns > 300000000LL)
         fail_msg("stopped leading %lld ms after observing the new holder",
                  (long long)((r.stopped_ns - r.intruder_ns) / 1000000));
-    struct lease_record rec = rec_of(&s);
-    assert_string_equal(rec.holder, "intruder");
-    assert_int_equal(rec.transitions, 1);
-    lease_record_release(&rec);
+    expect_stored(&s, "intruder", 1);
     json_decref(s.obj);
 }
 
@@ -656,9 +662,7 @@ static void test_nul_holder_is_another(void **state)
     int writes = s.writes;
     assert_true(candidate_try(a)); /* renewal */
     assert_int_equal(s.writes, writes + 1);
-    r = rec_of(&s);
-    assert_int_equal(r.transitions, 5);
-    lease_record_release(&r);
+    expect_stored(&s, NULL, 5);
     candidate_free(a);
     json_decref(s.obj);
 }
@@ -666,12 +670,8 @@ static void test_nul_holder_is_another(void **state)
 static void test_validate_identity_utf8(void **state)
 {
     (void)state;
-    struct candidate_config cfg;
+    struct candidate_config cfg = config_for("pod-\xff");
     char err[256];
-    candidate_config_init(&cfg);
-    cfg.ns = "d";
-    cfg.name = "n";
-    cfg.identity = "pod-\xff";
     assert_int_equal(candidate_config_validate(&cfg, err, sizeof(err)), -1);
     assert_string_equal(err, "identity is not valid UTF-8");
     cfg.identity = "pod-\xc3\xa9";

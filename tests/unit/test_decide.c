@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "fixture.h"
 
 #define SEC 1000000000LL
 #define NOW (1000 * SEC)
@@ -68,6 +69,7 @@ static struct review_str S(const char *s) {
 
 /* A write of a ConfigMap by USER with pod name POD (NULL: none). */
 static struct review_str pod_names[1];
+static struct review_str write_groups[1];
 static struct review_kv annotations[2], old_annotations[2];
 
 static struct review write_by(const char *user, const char *pod)
@@ -92,24 +94,41 @@ static struct review write_by(const char *user, const char *pod)
     return r;
 }
 
+/* write_by() from a member of GROUP. */
+static struct review write_in_group(const char *group, const char *user, const char *pod)
+{
+    struct review r = write_by(user, pod);
+    write_groups[0] = S(group);
+    r.groups = write_groups;
+    r.ngroups = 1;
+    return r;
+}
+
+/* Adds annotation KEY: VALUE to R's object (annotate) or its oldObject (annotate_old), as slot
+ * n(old_)annotations of the arrays above, which the review borrows. */
+static void annotate(struct review *r, const char *key, const char *value)
+{
+    assert_true(r->nannotations < 2);
+    annotations[r->nannotations].key = S(key);
+    annotations[r->nannotations].value = S(value);
+    r->annotations = annotations;
+    r->nannotations++;
+}
+
+static void annotate_old(struct review *r, const char *key, const char *value)
+{
+    assert_true(r->nold_annotations < 2);
+    old_annotations[r->nold_annotations].key = S(key);
+    old_annotations[r->nold_annotations].value = S(value);
+    r->old_annotations = old_annotations;
+    r->nold_annotations++;
+    r->has_old_object = true;
+}
+
 /* A healthy, watched Lease held by HOLDER, changed 1 s ago, 15 s duration, uid u1, 3 transitions. */
 static struct lease_snapshot held_by(const char *holder)
 {
-    struct lease_snapshot s;
-    memset(&s, 0, sizeof(s));
-    s.known = s.exists = s.watching = true;
-    s.ns = "demo";
-    s.name = "controller-leader";
-    s.holder = holder;
-    s.holder_len = strlen(holder);
-    s.lease_duration_s = 15;
-    s.transitions = 3;
-    s.uid = "u1";
-    s.resource_version = "42";
-    s.epoch = "u1/3";
-    s.changed_mono_ns = NOW - 1 * SEC;
-    s.contact_mono_ns = NOW - 1 * SEC;
-    return s;
+    return fixture_lease_held("demo", "controller-leader", holder, NOW);
 }
 
 /* Snapshot per fence index for the multi-fence tests; NULL: the one handed to run(). */
@@ -220,11 +239,8 @@ static void test_fence_by_group(void **state)
 static void test_user_and_group_fences_are_both_weighed(void **state)
 {
     (void)state;
-    struct review_str groups[] = {S("demo-writers")};
-    struct review r = write_by("warned", "pod-b");
+    struct review r = write_in_group("demo-writers", "warned", "pod-b");
     int idx[4];
-    r.groups = groups;
-    r.ngroups = 1;
     assert_int_equal(decide_fences(&r, table, idx, 4), 2);
     assert_int_equal(idx[0], 0);
     assert_int_equal(idx[1], 1);
@@ -415,12 +431,8 @@ static void test_epoch(void **state)
     (void)state;
     struct review r = write_by("system:serviceaccount:demo:controller", "pod-a");
     struct lease_snapshot s = held_by("pod-a");
-    annotations[0].key = S("other");
-    annotations[0].value = S("u1/2");
-    annotations[1].key = S("leasefence.io/epoch");
-    annotations[1].value = S("u1/2");
-    r.annotations = annotations;
-    r.nannotations = 2;
+    annotate(&r, "other", "u1/2");
+    annotate(&r, "leasefence.io/epoch", "u1/2");
     struct decision d = run(&r, &s);
     expect(d, false, REASON_STALE_EPOCH);
     assert_non_null(strstr(d.message, "epoch \"u1/2\""));
@@ -451,20 +463,13 @@ static void test_epoch_this_write_did_not_set_does_not_count(void **state)
     struct lease_snapshot s = held_by("pod-a");
     r.operation = S("DELETE");
     r.has_object = false;
-    r.has_old_object = true;
-    old_annotations[0].key = S("leasefence.io/epoch");
-    old_annotations[0].value = S("u1/1");
-    r.old_annotations = old_annotations;
-    r.nold_annotations = 1;
+    annotate_old(&r, "leasefence.io/epoch", "u1/1");
     expect(run(&r, &s), true, REASON_HOLDER);
     assert_null(checks[0].epoch.ptr);
     /* a merge patch of data only: the object keeps the stored tag */
     r.operation = S("UPDATE");
     r.has_object = true;
-    annotations[0].key = S("leasefence.io/epoch");
-    annotations[0].value = S("u1/1");
-    r.annotations = annotations;
-    r.nannotations = 1;
+    annotate(&r, "leasefence.io/epoch", "u1/1");
     expect(run(&r, &s), true, REASON_HOLDER);
     /* a write that sets the stale tag anew is stale */
     old_annotations[0].value = S("u1/0");
@@ -486,10 +491,7 @@ static void test_epoch_not_checked_without_fence_setting(void **state)
     (void)state;
     struct review r = write_by("replica-1", NULL);
     struct lease_snapshot s = held_by("replica-1");
-    annotations[0].key = S("leasefence.io/epoch");
-    annotations[0].value = S("stale/0");
-    r.annotations = annotations;
-    r.nannotations = 1;
+    annotate(&r, "leasefence.io/epoch", "stale/0");
     expect(run(&r, &s), true, REASON_HOLDER);
 }
 
@@ -502,10 +504,7 @@ static void test_identity_username(void **state)
     s = held_by("pod-x");
     expect(run(&r, &s), false, REASON_NOT_HOLDER);
     /* a group writer with the username identity */
-    struct review_str groups[] = {S("by-user-group")};
-    r = write_by("replica-2", NULL);
-    r.groups = groups;
-    r.ngroups = 1;
+    r = write_in_group("by-user-group", "replica-2", NULL);
     s = held_by("replica-2");
     expect(run(&r, &s), true, REASON_HOLDER);
 }
@@ -513,27 +512,17 @@ static void test_identity_username(void **state)
 static void test_identity_annotation(void **state)
 {
     (void)state;
-    struct review_str groups[] = {S("annotated")};
-    struct review r = write_by("anyone", "pod-ignored");
+    struct review r = write_in_group("annotated", "anyone", "pod-ignored");
     struct lease_snapshot s = held_by("replica-7");
-    r.groups = groups;
-    r.ngroups = 1;
     struct decision d = run(&r, &s);
     expect(d, false, REASON_UNTAGGED);
     assert_non_null(strstr(d.message, "has no annotation 'example.com/replica'"));
-    annotations[0].key = S("example.com/replica");
-    annotations[0].value = S("replica-7");
-    r.annotations = annotations;
-    r.nannotations = 1;
+    annotate(&r, "example.com/replica", "replica-7");
     expect(run(&r, &s), true, REASON_HOLDER);
     annotations[0].value = S("replica-8");
     expect(run(&r, &s), false, REASON_NOT_HOLDER);
     /* a tag the write changed counts */
-    r.has_old_object = true;
-    old_annotations[0].key = S("example.com/replica");
-    old_annotations[0].value = S("replica-8");
-    r.old_annotations = old_annotations;
-    r.nold_annotations = 1;
+    annotate_old(&r, "example.com/replica", "replica-8");
     annotations[0].value = S("replica-7");
     expect(run(&r, &s), true, REASON_HOLDER);
     /* "IDENTITY#NONCE": the holder writes a new value each time; the nonce is not compared */
@@ -552,19 +541,10 @@ static void test_identity_annotation(void **state)
 static void test_identity_annotation_inherited_is_untagged(void **state)
 {
     (void)state;
-    struct review_str groups[] = {S("annotated")};
-    struct review r = write_by("anyone", NULL);
+    struct review r = write_in_group("annotated", "anyone", NULL);
     struct lease_snapshot s = held_by("replica-7");
-    r.groups = groups;
-    r.ngroups = 1;
-    r.has_old_object = true;
-    annotations[0].key = S("example.com/replica");
-    annotations[0].value = S("replica-7");
-    old_annotations[0] = annotations[0];
-    r.annotations = annotations;
-    r.nannotations = 1;
-    r.old_annotations = old_annotations;
-    r.nold_annotations = 1;
+    annotate(&r, "example.com/replica", "replica-7");
+    annotate_old(&r, "example.com/replica", "replica-7");
     struct decision d = run(&r, &s);
     expect(d, false, REASON_UNTAGGED);
     assert_non_null(strstr(d.message, "did not set annotation 'example.com/replica'"));
@@ -585,15 +565,12 @@ static void test_identity_annotation_inherited_is_untagged(void **state)
     expect(d, false, REASON_UNTAGGED);
     assert_non_null(strstr(d.message, "which a DELETE cannot carry"));
     /* eviction and binding are CREATEs of a new object: a tag on it is this write's */
-    r = write_by("anyone", NULL);
-    r.groups = groups;
-    r.ngroups = 1;
+    r = write_in_group("annotated", "anyone", NULL);
     r.operation = S("CREATE");
     r.res_resource = S("pods");
     r.sub_resource = S("eviction");
     expect(run(&r, &s), false, REASON_UNTAGGED);
-    r.annotations = annotations;
-    r.nannotations = 1;
+    annotate(&r, "example.com/replica", "replica-7");
     expect(run(&r, &s), true, REASON_HOLDER);
     r.sub_resource = S("binding");
     annotations[0].value = S("replica-8");
@@ -603,17 +580,10 @@ static void test_identity_annotation_inherited_is_untagged(void **state)
 static void test_last_duplicate_annotation_wins(void **state)
 {
     (void)state;
-    struct review_str groups[] = {S("annotated")};
-    struct review r = write_by("anyone", NULL);
+    struct review r = write_in_group("annotated", "anyone", NULL);
     struct lease_snapshot s = held_by("replica-7");
-    r.groups = groups;
-    r.ngroups = 1;
-    annotations[0].key = S("example.com/replica");
-    annotations[0].value = S("replica-8");
-    annotations[1].key = S("example.com/replica");
-    annotations[1].value = S("replica-7");
-    r.annotations = annotations;
-    r.nannotations = 2;
+    annotate(&r, "example.com/replica", "replica-8");
+    annotate(&r, "example.com/replica", "replica-7");
     expect(run(&r, &s), true, REASON_HOLDER);
 }
 
@@ -626,6 +596,16 @@ static void *arena_alloc(void *ctx, size_t size)
         fail_msg("test arena exhausted");
     *used = off + size;
     return buf + off;
+}
+
+/* Decodes the N bytes of BUF into R (keeping the annotations WANT names), from the arena at USED. */
+static void decode_into(struct review *r, const char *buf, int n, const struct review_want *want,
+                        size_t *used)
+{
+    char err[256];
+    assert_true(n > 0);
+    if (review_decode(r, buf, (size_t)n, want, arena_alloc, used, err, sizeof(err)) != 0)
+        fail_msg("review_decode: %s", err);
 }
 
 /* The annotation KEY of R's object, which must be there. */
@@ -659,43 +639,43 @@ static void escaped_annotations(const struct review_want *want)
         "\"oldObject\":{\"metadata\":{\"annotations\":{\"leasefence.io/epoch\":\"u1/%c\"}}}}}";
     struct lease_snapshot s = held_by("replica-7");
     struct review r;
-    char buf[1024], err[256];
+    char buf[1024];
     size_t used = 0;
     int n;
 
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '7', '8');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     assert_true(kv_of(&r, "example.com/replica")->escaped); /* as written: "replica\u002d7" */
     struct decision d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
     assert_int_equal(checks[0].identity.len, 9);
     assert_memory_equal(checks[0].identity.ptr, "replica-7", 9);
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '8', '7');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     d = run(&r, &s);
     expect(d, false, REASON_NOT_HOLDER);
     assert_non_null(strstr(d.message, "replica \"replica-8\" is not the holder"));
     /* escaped in object, plain in oldObject, the same value once decoded: inherited */
     n = snprintf(buf, sizeof(buf), json, "UPDATE", '7', '7');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     expect(run(&r, &s), false, REASON_UNTAGGED);
 
     s = held_by("pod-a");
     n = snprintf(buf, sizeof(buf), epoch_json, '3', '1');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     assert_true(kv_of(&r, "leasefence.io/epoch")->escaped); /* as written: "u1\/3" */
     d = run(&r, &s);
     expect(d, true, REASON_HOLDER);
     assert_int_equal(checks[0].epoch.len, 4);
     assert_memory_equal(checks[0].epoch.ptr, "u1/3", 4);
     n = snprintf(buf, sizeof(buf), epoch_json, '2', '1');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     d = run(&r, &s);
     expect(d, false, REASON_STALE_EPOCH);
     assert_non_null(strstr(d.message, "epoch \"u1/2\""));
     /* the stored tag, escaped differently: not set by this write */
     n = snprintf(buf, sizeof(buf), epoch_json, '2', '2');
-    assert_int_equal(review_decode(&r, buf, (size_t)n, want, arena_alloc, &used, err, sizeof(err)), 0);
+    decode_into(&r, buf, n, want, &used);
     expect(run(&r, &s), true, REASON_HOLDER);
 }
 
@@ -941,11 +921,8 @@ static void test_every_fence_naming_the_writer_is_weighed(void **state)
     assert_int_equal(d.fence, 6);
 
     /* audit listed first, enforce second: the enforce fence is not skipped */
-    struct review_str shared[] = {S("shared")};
     struct lease_snapshot audit = held_by("pod-a"), enforce = held_by("pod-b");
-    r = write_by("member", "pod-a");
-    r.groups = shared;
-    r.ngroups = 1;
+    r = write_in_group("shared", "member", "pod-a");
     fence_snap[7] = &audit;
     fence_snap[8] = &enforce;
     d = run(&r, &audit);
@@ -989,10 +966,7 @@ static void test_strict_pending(void **state)
     char err[256], msg[768];
     struct fence_table *t = config_parse(cfg, strlen(cfg), "test", err, sizeof(err));
     assert_non_null(t);
-    struct review r = write_by("w", "pod-a");
-    struct review_str groups[1] = {S("g")};
-    r.groups = groups;
-    r.ngroups = 1;
+    struct review r = write_in_group("g", "w", "pod-a");
     struct lease_snapshot mine = held_by("pod-a"), other = held_by("pod-b");
     const struct lease_snapshot *snaps[4];
     struct fence_check c[4];

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "decide.h"
+#include "fixture.h"
 
 #define SEC 1000000000LL
 #define NOW (1000 * SEC)
@@ -113,20 +114,7 @@ static void weigh(const struct review *r, const struct fence_table *t, const str
 
 static struct lease_snapshot held_by(const char *holder)
 {
-    struct lease_snapshot s;
-    memset(&s, 0, sizeof(s));
-    s.known = s.exists = s.watching = true;
-    s.ns = "demo";
-    s.name = "leader";
-    s.holder = holder;
-    s.holder_len = strlen(holder);
-    s.lease_duration_s = 15;
-    s.uid = "u1";
-    s.resource_version = "1";
-    s.epoch = "u1/0";
-    s.changed_mono_ns = NOW - SEC;
-    s.contact_mono_ns = NOW - SEC;
-    return s;
+    return fixture_lease_held("demo", "leader", holder, NOW);
 }
 
 /* One corpus body under an annotation fence; returns 1 when it carried an annotation to fence on. */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fake_server.h"
 #include "kube.h"
 #include "version.h"
 
@@ -152,7 +153,7 @@ static void test_kubeconfig_env_and_in_cluster(void **state)
 
     write_file("token", "sa-token\n");
     write_file("ca.crt", "x");
-    setenv("LEASEFENCE_SERVICEACCOUNT_DIR", dir, 1);
+    setenv("LEASEFENCE_TEST_SERVICEACCOUNT_DIR", dir, 1);
     setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
     setenv("KUBERNETES_SERVICE_PORT", "443", 1);
     c = kube_client_new(NULL, err, sizeof(err));
@@ -161,7 +162,7 @@ static void test_kubeconfig_env_and_in_cluster(void **state)
     kube_client_free(c);
     unsetenv("KUBERNETES_SERVICE_HOST");
     unsetenv("KUBERNETES_SERVICE_PORT");
-    unsetenv("LEASEFENCE_SERVICEACCOUNT_DIR");
+    unsetenv("LEASEFENCE_TEST_SERVICEACCOUNT_DIR");
 }
 
 static void test_status_error(void **state)
@@ -254,72 +255,60 @@ static void test_watch_decoder(void **state)
     kube_watch_decoder_release(&d);
 }
 
-/* A one-connection-at-a-time plain HTTP server that records request heads and answers a 409 Status. */
-struct fake_server {
-    int fd, port;
+/* A fake API server (one connection at a time) that records requests and answers each with a Status. */
+struct status_fake {
+    struct fake_server srv;
     int served;
     int limit; /* requests to serve (at most 4) */
     int code;  /* 409 Conflict or 401 Unauthorized */
     char heads[4][8192];
 };
 
-static void *fake_main(void *arg)
+/* Answers the requests of one connection (fake_server_handler), until LIMIT were served in all. */
+static void status_fake_serve(void *ctx, int c)
 {
-    struct fake_server *fs = arg;
+    struct status_fake *sf = ctx;
     static const char conflict[] =
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Conflict\","
         "\"code\":409,\"message\":\"the object has been modified\"}";
     static const char unauthorized[] =
         "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
         "\"reason\":\"Unauthorized\",\"code\":401,\"message\":\"Unauthorized\"}";
-    const char *body = fs->code == 401 ? unauthorized : conflict;
-    while (fs->served < fs->limit) {
-        int c = accept(fs->fd, NULL, NULL);
-        if (c < 0)
-            return NULL;
-        for (;;) {
-            char buf[8192];
-            size_t len = 0;
-            ssize_t n;
-            while (len < sizeof(buf) - 1 && (n = read(c, buf + len, sizeof(buf) - 1 - len)) > 0) {
-                len += (size_t)n;
-                buf[len] = '\0';
-                char *end = strstr(buf, "\r\n\r\n");
-                if (end != NULL) {
-                    const char *cl = strcasestr(buf, "Content-Length:");
-                    size_t want = (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
-                    if (len >= want)
-                        break;
-                }
-            }
-            if (len == 0)
-                break;
-            snprintf(fs->heads[fs->served % 4], sizeof(fs->heads[0]), "%s", buf);
-            fs->served++;
-            char resp[1024];
-            int m = snprintf(resp, sizeof(resp),
-                             "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                             fs->code == 401 ? "401 Unauthorized" : "409 Conflict", strlen(body), body);
-            if (write(c, resp, (size_t)m) != m)
-                break;
-            if (fs->served >= fs->limit)
-                break;
-        }
-        close(c);
+    const char *body = sf->code == 401 ? unauthorized : conflict;
+    while (sf->served < sf->limit) {
+        char buf[8192];
+        if (fake_server_read_request(c, buf, sizeof(buf), true) == 0)
+            return;
+        snprintf(sf->heads[sf->served % 4], sizeof(sf->heads[0]), "%s", buf);
+        sf->served++;
+        char resp[1024];
+        int m = snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                         sf->code == 401 ? "401 Unauthorized" : "409 Conflict", strlen(body), body);
+        if (write(c, resp, (size_t)m) != m)
+            return;
     }
-    return NULL;
 }
 
-static void fake_start(struct fake_server *fs, pthread_t *th)
+/* Starts FS and returns a client of it whose token is in file TOKEN_FILE (relative to the kubeconfig),
+ * holding TOKEN; you own the client. */
+static struct kube_client *status_fake_start(struct status_fake *fs, const char *token_file,
+                                             const char *token)
 {
-    fs->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fs->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(fs->fd, (struct sockaddr *)&sa, &sl);
-    fs->port = ntohs(sa.sin_port);
-    assert_int_equal(listen(fs->fd, 4), 0);
-    pthread_create(th, NULL, fake_main, fs);
+    fake_server_start(&fs->srv, status_fake_serve, fs, false);
+    char text[128];
+    snprintf(text, sizeof(text), "%s\n", token);
+    write_file(token_file, text);
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             HEAD "clusters:\n- name: c1\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
+                  "users:\n- name: u1\n  user: {tokenFile: %s}\n",
+             fs->srv.port, token_file);
+    char err[512] = "";
+    struct kube_client *c = load(yaml, err, sizeof(err));
+    if (c == NULL)
+        fail_msg("kubeconfig of the fake: %s", err);
+    return c;
 }
 
 /* client-go re-reads a token file after a 401 (a rotated, revoked token) instead of waiting out the interval
@@ -327,18 +316,10 @@ static void fake_start(struct fake_server *fs, pthread_t *th)
 static void test_token_reread_after_401(void **state)
 {
     (void)state;
-    struct fake_server fs = {.limit = 3, .code = 401};
-    pthread_t th;
-    fake_start(&fs, &th);
-    write_file("401-token", "old-token\n");
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             HEAD "clusters:\n- name: c1\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
-                  "users:\n- name: u1\n  user: {tokenFile: 401-token}\n",
-             fs.port);
-    char err[512] = "";
-    struct kube_client *c = load(yaml, err, sizeof(err));
+    struct status_fake fs = {.limit = 3, .code = 401};
+    struct kube_client *c = status_fake_start(&fs, "401-token", "old-token");
     assert_non_null(c);
+    char err[512] = "";
     json_t *out = NULL;
     assert_int_equal(kube_lease_get(c, "demo", "x", 2000, &out, err, sizeof(err)), 401);
     assert_string_equal(err, "cannot get lease 'demo/x': 401 Unauthorized: Unauthorized");
@@ -353,26 +334,16 @@ static void test_token_reread_after_401(void **state)
     assert_int_equal(kube_lease_get(c, "demo", "x", 2000, &out, err, sizeof(err)), 401);
     assert_non_null(strstr(fs.heads[2], "Bearer new-token\r\n"));
     kube_client_free(c);
-    pthread_join(th, NULL);
-    close(fs.fd);
+    fake_server_stop(&fs.srv);
 }
 
 static void test_requests_headers_token_reread(void **state)
 {
     (void)state;
-    struct fake_server fs = {.limit = 4, .code = 409};
-    pthread_t th;
-    fake_start(&fs, &th);
-
-    write_file("rot-token", "first-token\n");
-    char yaml[1024];
-    snprintf(yaml, sizeof(yaml),
-             HEAD "clusters:\n- name: c1\n  cluster: {server: 'http://127.0.0.1:%d'}\n"
-                  "users:\n- name: u1\n  user: {tokenFile: rot-token}\n",
-             fs.port);
-    char err[512] = "";
-    struct kube_client *c = load(yaml, err, sizeof(err));
+    struct status_fake fs = {.limit = 4, .code = 409};
+    struct kube_client *c = status_fake_start(&fs, "rot-token", "first-token");
     assert_non_null(c);
+    char err[512] = "";
     json_t *obj = json_loads("{\"metadata\":{\"name\":\"x\",\"resourceVersion\":\"1\"}}", 0, NULL);
     json_t *out = NULL;
     int code = kube_lease_update(c, "demo", "x", obj, 2000, &out, err, sizeof(err));
@@ -411,8 +382,7 @@ static void test_requests_headers_token_reread(void **state)
     assert_int_equal((int)rows[0].count, 4);
     json_decref(obj);
     kube_client_free(c);
-    pthread_join(th, NULL);
-    close(fs.fd);
+    fake_server_stop(&fs.srv);
 }
 
 /* Header lists the tracker shares between requests: equal while the token stays, different once it rotates.

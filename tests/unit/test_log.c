@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "candidate.h"
+#include "client.h"
 #include "log.h"
+#include "testing.h"
+#include "tracker.h"
 
 static char path[] = "/tmp/leasefence-test-log.XXXXXX";
 static int saved_stderr = -1;
@@ -306,6 +311,111 @@ static void test_batches_never_interleave_on_a_pipe(void **state)
     free(buf);
 }
 
+/* ---- an embedder's sink: the library's lines reach it, none reach stderr ---- */
+
+struct sink {
+    pthread_mutex_t lock;
+    char text[65536];
+    size_t len;
+    int lines;
+};
+static struct sink sunk = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void to_sink(void *ctx, enum log_level level, const char *line, size_t len)
+{
+    struct sink *k = ctx;
+    (void)level;
+    pthread_mutex_lock(&k->lock);
+    if (k->len + len < sizeof(k->text)) {
+        memcpy(k->text + k->len, line, len);
+        k->len += len;
+        k->text[k->len] = '\0';
+    }
+    k->lines++;
+    pthread_mutex_unlock(&k->lock);
+}
+
+static bool sink_has(const char *needle)
+{
+    pthread_mutex_lock(&sunk.lock);
+    bool r = strstr(sunk.text, needle) != NULL;
+    pthread_mutex_unlock(&sunk.lock);
+    return r;
+}
+
+static int get_fails(void *ctx, const char *ns, const char *name, long t, json_t **out, char *err,
+                     size_t errlen)
+{
+    (void)ctx, (void)ns, (void)name, (void)t, (void)out;
+    snprintf(err, errlen, "500 Internal Server Error: injected");
+    return 500;
+}
+
+static int64_t zero_clock(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/* A candidate whose reads fail, and a tracker whose API server refuses connections: both log. */
+static void library_logs(void)
+{
+    char err[512], kc[] = "/tmp/leasefence-test-kubeconfig.XXXXXX";
+    struct candidate_config cfg;
+    candidate_config_init(&cfg);
+    cfg.ns = "demo";
+    cfg.name = "sink";
+    cfg.identity = "me";
+    struct candidate_ops ops = {get_fails, NULL, NULL, zero_clock, zero_clock, NULL};
+    struct candidate *c = candidate_new_ops(&cfg, &ops, err, sizeof(err));
+    assert_non_null(c);
+    assert_false(candidate_try(c));
+    candidate_free(c);
+
+    int fd = mkstemp(kc);
+    assert_true(fd >= 0);
+    dprintf(fd,
+            "apiVersion: v1\nkind: Config\nclusters: [{name: x, cluster: {server: \"http://127.0.0.1:1\"}}]\n"
+            "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: x, user: u}}]\n"
+            "current-context: c\n");
+    close(fd);
+    struct kube_client *kube = kube_client_new(kc, err, sizeof(err));
+    unlink(kc);
+    assert_non_null(kube);
+    struct tracker *t = tracker_new(kube);
+    assert_true(tracker_track(t, "demo", "sink", err, sizeof(err)) >= 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    for (int i = 0; i < 500 && !sink_has("cannot list lease"); i++)
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    tracker_free(t);
+    kube_client_free(kube);
+}
+
+static void test_sink(void **state)
+{
+    (void)state;
+    log_set_sink(to_sink, &sunk);
+    char *out = capture(library_logs);
+    log_set_sink(NULL, NULL);
+    assert_string_equal(out, ""); /* nothing on stderr */
+    free(out);
+    assert_true(
+        sink_has("\"msg\":\"cannot get lease\",\"lease\":\"demo/sink\",\"error\":\"500 Internal Server "
+                 "Error: injected\"}\n"));
+    assert_true(sink_has("\"msg\":\"cannot list leases\",\"namespace\":\"demo\""));
+    /* whole JSON lines, one a call */
+    pthread_mutex_lock(&sunk.lock);
+    int newlines = 0;
+    for (size_t i = 0; i < sunk.len; i++)
+        newlines += sunk.text[i] == '\n';
+    assert_int_equal(newlines, sunk.lines);
+    pthread_mutex_unlock(&sunk.lock);
+    /* back to stderr once the sink is removed */
+    out = capture(write_awkward);
+    assert_non_null(strstr(out, "\"msg\":\"plain\""));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_long_values_are_cut),
         cmocka_unit_test(test_long_values_cut_between_characters),
         cmocka_unit_test(test_levels),
+        cmocka_unit_test(test_sink),
         cmocka_unit_test(test_batching_keeps_every_line_in_order),
         cmocka_unit_test(test_batches_never_interleave_on_a_pipe),
     };

@@ -54,6 +54,22 @@ static double value(const char *text, const char *prefix)
     return -1;
 }
 
+/* A sample line and the value it must have. */
+struct sample {
+    const char *line;
+    double value;
+};
+
+/* Each of the N samples of WANT is in TEXT with exactly its value. */
+static void expect_samples(const char *text, const struct sample *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double got = value(text, want[i].line);
+        if (got != want[i].value)
+            fail_msg("%s is %g, want %g", want[i].line, got, want[i].value);
+    }
+}
+
 static void test_counters_are_summed_over_threads(void **state)
 {
     (void)state;
@@ -73,26 +89,29 @@ static void test_counters_are_summed_over_threads(void **state)
     metrics_certificate_reload(true);
     metrics_set_certificate_expiry(1827142867);
     char *t = render();
-    assert_true(value(t, "leasefence_admission_requests_total{decision=\"allowed\",reason=\"unfenced\",fence="
-                         "\"\",mode=\"\"}") == 2);
-    assert_true(value(t, "leasefence_admission_requests_total{decision=\"allowed\",reason=\"lease\",fence="
-                         "\"\",mode=\"\"}") == 1);
-    assert_true(value(t, "leasefence_admission_requests_total{decision=\"denied\",reason=\"unknown\",fence="
-                         "\"\",mode=\"\"}") == 1);
-    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"0.0001\"}") == 2);
-    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"0.0005\"}") == 3);
-    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"1\"}") == 3);
-    assert_true(value(t, "leasefence_admission_request_duration_seconds_bucket{le=\"+Inf\"}") == 4);
-    assert_true(value(t, "leasefence_admission_request_duration_seconds_count") == 4);
+    static const struct sample want[] = {
+        {"leasefence_admission_requests_total{decision=\"allowed\",reason=\"unfenced\",fence=\"\",mode=\"\"}",
+         2},
+        {"leasefence_admission_requests_total{decision=\"allowed\",reason=\"lease\",fence=\"\",mode=\"\"}",
+         1},
+        {"leasefence_admission_requests_total{decision=\"denied\",reason=\"unknown\",fence=\"\",mode=\"\"}",
+         1},
+        {"leasefence_admission_request_duration_seconds_bucket{le=\"0.0001\"}", 2},
+        {"leasefence_admission_request_duration_seconds_bucket{le=\"0.0005\"}", 3},
+        {"leasefence_admission_request_duration_seconds_bucket{le=\"1\"}", 3},
+        {"leasefence_admission_request_duration_seconds_bucket{le=\"+Inf\"}", 4},
+        {"leasefence_admission_request_duration_seconds_count", 4},
+        {"leasefence_admission_in_flight_requests", 1},
+        {"leasefence_bad_requests_total{code=\"400\"}", 2},
+        {"leasefence_bad_requests_total{code=\"415\"}", 1},
+        {"leasefence_config_reloads_total{result=\"ok\"}", 1},
+        {"leasefence_config_reloads_total{result=\"failed\"}", 2},
+        {"leasefence_certificate_reloads_total{result=\"ok\"}", 1},
+        {"leasefence_certificate_expiry_timestamp_seconds", 1827142867},
+    };
+    expect_samples(t, want, sizeof(want) / sizeof(want[0]));
     double sum = value(t, "leasefence_admission_request_duration_seconds_sum");
     assert_true(sum > 2.0003 && sum < 2.0005);
-    assert_true(value(t, "leasefence_admission_in_flight_requests") == 1);
-    assert_true(value(t, "leasefence_bad_requests_total{code=\"400\"}") == 2);
-    assert_true(value(t, "leasefence_bad_requests_total{code=\"415\"}") == 1);
-    assert_true(value(t, "leasefence_config_reloads_total{result=\"ok\"}") == 1);
-    assert_true(value(t, "leasefence_config_reloads_total{result=\"failed\"}") == 2);
-    assert_true(value(t, "leasefence_certificate_reloads_total{result=\"ok\"}") == 1);
-    assert_true(value(t, "leasefence_certificate_expiry_timestamp_seconds") == 1827142867);
     assert_true(value(t, "leasefence_build_info{version=\"" LEASEFENCE_VERSION
                          "\",commit=\"" LEASEFENCE_COMMIT "\"}") == 1);
     assert_true(value(t, "process_resident_memory_bytes") > 0);
@@ -101,6 +120,25 @@ static void test_counters_are_summed_over_threads(void **state)
     assert_true(value(t, "process_start_time_seconds") > 1e9);
     assert_true(value(t, "process_cpu_seconds_total") >= 0);
     free(t);
+}
+
+/* 10,000 fences: a Lease index far past the first chunk of counters is counted like the first. */
+static void test_counters_of_lease_10000(void **state)
+{
+    (void)state;
+    struct metrics_thread *a = metrics_thread_new(), *b = metrics_thread_new();
+    uint64_t passed, failed;
+    metrics_count_check(a, 9999, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_count_check(b, 9999, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_count_check(b, 9999, FENCE_ENFORCE, REASON_NOT_HOLDER);
+    metrics_count_check(a, 0, FENCE_ENFORCE, REASON_HOLDER);
+    metrics_fence_checks(9999, &passed, &failed);
+    assert_int_equal((int)passed, 2);
+    assert_int_equal((int)failed, 1);
+    metrics_fence_checks(9998, &passed, &failed); /* same chunk, never counted */
+    assert_int_equal((int)(passed + failed), 0);
+    metrics_fence_checks(METRICS_MAX_LEASES, &passed, &failed); /* past the cap: nothing, no crash */
+    assert_int_equal((int)(passed + failed), 0);
 }
 
 static void test_every_family_has_help_and_type(void **state)
@@ -157,18 +195,21 @@ static void test_strict_waits(void **state)
     metrics_count_strict_wait(a, STRICT_GONE, 50000000, 0);
     metrics_count_strict_wait(a, STRICT_RESULTS, 1, 5); /* not a result: ignored */
     char *t = render();
-    assert_true(value(t, "leasefence_strict_waits_total{result=\"fresh\"}") == 2);
-    assert_true(value(t, "leasefence_strict_waits_total{result=\"failed\"}") == 0);
-    assert_true(value(t, "leasefence_strict_waits_total{result=\"timeout\"}") == 1);
-    assert_true(value(t, "leasefence_strict_waits_total{result=\"gone\"}") == 1);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"0.0005\"}") == 1);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"0.0025\"}") == 2);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"1\"}") == 3);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"2.5\"}") == 4);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_bucket{le=\"+Inf\"}") == 4);
-    assert_true(value(t, "leasefence_strict_wait_duration_seconds_count") == 4);
-    assert_true(value(t, "leasefence_strict_overturned_total") == 1);
-    assert_true(value(t, "leasefence_strict_reads_total{result=\"read\"}") == 0); /* no tracker */
+    static const struct sample want[] = {
+        {"leasefence_strict_waits_total{result=\"fresh\"}", 2},
+        {"leasefence_strict_waits_total{result=\"failed\"}", 0},
+        {"leasefence_strict_waits_total{result=\"timeout\"}", 1},
+        {"leasefence_strict_waits_total{result=\"gone\"}", 1},
+        {"leasefence_strict_wait_duration_seconds_bucket{le=\"0.0005\"}", 1},
+        {"leasefence_strict_wait_duration_seconds_bucket{le=\"0.0025\"}", 2},
+        {"leasefence_strict_wait_duration_seconds_bucket{le=\"1\"}", 3},
+        {"leasefence_strict_wait_duration_seconds_bucket{le=\"2.5\"}", 4},
+        {"leasefence_strict_wait_duration_seconds_bucket{le=\"+Inf\"}", 4},
+        {"leasefence_strict_wait_duration_seconds_count", 4},
+        {"leasefence_strict_overturned_total", 1},
+        {"leasefence_strict_reads_total{result=\"read\"}", 0}, /* no tracker */
+    };
+    expect_samples(t, want, sizeof(want) / sizeof(want[0]));
     free(t);
 }
 
@@ -177,6 +218,7 @@ int main(void)
     metrics_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_are_summed_over_threads),
+        cmocka_unit_test(test_counters_of_lease_10000),
         cmocka_unit_test(test_every_family_has_help_and_type),
         cmocka_unit_test(test_strict_waits),
     };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lf_file.h"
 #include "review.h"
 
 /* ---- a small arena: every block freed after each test ---- */
@@ -64,23 +65,27 @@ static int decode(struct review *r, const char *json)
     return decode_n(r, json, strlen(json));
 }
 
+/* Corpus sample NAME, *LEN bytes, freed with the test's blocks. */
 static char *slurp(const char *name, size_t *len)
 {
-    char path[512];
+    char path[512], why[768];
     const char *dir = getenv("REVIEW_CORPUS");
-    FILE *f;
     char *buf;
-    long n;
     snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/corpus", name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open '%s' (run from the repository root)", path);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = test_alloc(NULL, (size_t)n);
-    *len = fread(buf, 1, (size_t)n, f);
-    fclose(f);
+    buf = lf_file_read("corpus sample", path, 1u << 20, len, why, sizeof(why));
+    if (buf == NULL)
+        fail_msg("%s (run from the repository root)", why);
+    assert_true(nblocks < sizeof(blocks) / sizeof(blocks[0]));
+    blocks[nblocks++] = buf;
+    return buf;
+}
+
+/* Reads corpus sample NAME (its length in *LEN) and decodes it into R, which must succeed; returns the text,
+ * which R points into (in the test arena, never freed). */
+static char *decode_sample(struct review *r, const char *name, size_t *len)
+{
+    char *buf = slurp(name, len);
+    assert_int_equal(decode_n(r, buf, *len), 0);
     return buf;
 }
 
@@ -144,10 +149,9 @@ static void test_v1_create(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-configmap-create.json", &len);
+    char *buf = decode_sample(&r, "v1-configmap-create.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a800002");
     assert_str(r.operation, "CREATE");
@@ -172,9 +176,8 @@ static void test_v1_update(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-configmap-update.json", &len);
+    decode_sample(&r, "v1-configmap-update.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.operation, "UPDATE");
     check_configmap_review(&r);
     assert_true(r.has_object);
@@ -191,9 +194,8 @@ static void test_v1_delete(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-configmap-delete.json", &len);
+    decode_sample(&r, "v1-configmap-delete.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.operation, "DELETE");
     assert_false(r.has_object);
     assert_null(r.annotations);
@@ -206,9 +208,8 @@ static void test_v1beta1(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1beta1-configmap-create.json", &len);
+    decode_sample(&r, "v1beta1-configmap-create.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1BETA1);
     check_configmap_review(&r);
 }
@@ -217,11 +218,10 @@ static void test_deployment(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-deployment-update.json", &len);
+    char *buf = decode_sample(&r, "v1-deployment-update.json", &len);
     const char *v;
     (void)state;
     assert_true(len > 20000);
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.kind_group, "apps");
     assert_str(r.kind_kind, "Deployment");
     assert_str(r.res_resource, "deployments");
@@ -292,9 +292,8 @@ static void test_tokenreview_connect_status(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-tokenreview-create.json", &len);
+    decode_sample(&r, "v1-tokenreview-create.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.kind_group, "authentication.k8s.io");
     assert_str(r.kind_kind, "TokenReview");
     assert_absent(r.name);
@@ -305,14 +304,12 @@ static void test_tokenreview_connect_status(void **state)
     assert_true(r.has_object);
     assert_int_equal(r.nannotations, 0);
 
-    buf = slurp("v1-pods-exec-connect.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-pods-exec-connect.json", &len);
     assert_str(r.operation, "CONNECT");
     assert_str(r.sub_resource, "exec");
     assert_str(r.res_resource, "pods");
 
-    buf = slurp("v1-lease-dryrun-status.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-lease-dryrun-status.json", &len);
     assert_true(r.dry_run);
     assert_str(r.sub_resource, "status");
     assert_str(r.kind_group, "coordination.k8s.io");
@@ -322,10 +319,9 @@ static void test_escapes(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-escapes.json", &len);
+    char *buf = decode_sample(&r, "v1-escapes.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1); /* "admission.k8s.io\/v1" */
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000a");
     assert_false(in_buf(r.uid, buf, len));
@@ -377,10 +373,9 @@ static void test_lookalikes(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-lookalikes.json", &len);
+    decode_sample(&r, "v1-lookalikes.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000d");
     check_configmap_review(&r);
     assert_str(r.kind_kind, "ConfigMap");
@@ -403,9 +398,8 @@ static void test_key_order_whitespace(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-key-order.json", &len);
+    decode_sample(&r, "v1-key-order.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000b");
     assert_str(r.kind_kind, "ConfigMap");
     assert_str(r.res_resource, "configmaps");
@@ -415,8 +409,7 @@ static void test_key_order_whitespace(void **state)
     assert_int_equal(r.nannotations, 2);
     assert_non_null(ann_of(&r, false, "z", &vlen));
 
-    buf = slurp("v1-whitespace.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-whitespace.json", &len);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000c");
     check_configmap_review(&r);
     assert_true(r.has_old_object);
@@ -427,10 +420,9 @@ static void test_duplicate_keys(void **state)
 {
     struct review r;
     size_t len, vlen;
-    char *buf = slurp("v1-duplicate-keys.json", &len);
+    decode_sample(&r, "v1-duplicate-keys.json", &len);
     const char *v;
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.version, REVIEW_V1);
     assert_str(r.uid, "705ab4f5-6393-11e8-b7cc-42010a80000e"); /* uid:42 overridden */
     assert_str(r.username, "second");
@@ -499,16 +491,14 @@ static void test_nul_and_nulls(void **state)
 {
     struct review r;
     size_t len;
-    char *buf = slurp("v1-nul.json", &len);
+    decode_sample(&r, "v1-nul.json", &len);
     (void)state;
-    assert_int_equal(decode_n(&r, buf, len), 0);
     assert_int_equal(r.name.len, 3);
     assert_memory_equal(r.name.ptr, "a\0b", 3);
     assert_int_equal(VAL(r.annotations[0]).len, 3);
     assert_memory_equal(VAL(r.annotations[0]).ptr, "x\0y", 3);
 
-    buf = slurp("v1-numbers-nulls.json", &len);
-    assert_int_equal(decode_n(&r, buf, len), 0);
+    decode_sample(&r, "v1-numbers-nulls.json", &len);
     assert_absent(r.kind_kind);
     assert_absent(r.res_group);
     assert_absent(r.name);

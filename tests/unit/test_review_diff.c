@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "lf_file.h"
 #include "review_ref.h"
 
 #define MAX_DOCS       64
@@ -48,22 +49,17 @@ static int load_corpus(void **state)
         return -1;
     }
     while ((de = readdir(dir)) != NULL && ndocs < MAX_DOCS) {
-        char path[512];
-        FILE *f;
-        long n;
+        char path[512], err[768];
         size_t len = strlen(de->d_name);
         if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
             continue;
         snprintf(path, sizeof(path), "%s/%s", corpus_dir(), de->d_name);
-        f = fopen(path, "rb");
-        if (f == NULL)
-            continue;
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        docs[ndocs].buf = malloc((size_t)n + 1);
-        docs[ndocs].len = fread(docs[ndocs].buf, 1, (size_t)n, f);
-        fclose(f);
+        docs[ndocs].buf = lf_file_read("corpus document", path, 1u << 20, &docs[ndocs].len, err, sizeof(err));
+        if (docs[ndocs].buf == NULL) {
+            fprintf(stderr, "%s\n", err);
+            closedir(dir);
+            return -1;
+        }
         snprintf(docs[ndocs].name, sizeof(docs[ndocs].name), "%s", de->d_name);
         ndocs++;
     }
@@ -124,15 +120,35 @@ static void print_stats(const char *what, unsigned long n, const struct ref_stat
            st->excluded, st->nul_quirk);
 }
 
+/* A differential run over many inputs: what ref_diff keeps and counts, and the mismatches seen. */
+struct diff_run {
+    struct ref_arena arena;
+    struct ref_stats st;
+    unsigned long failures;
+    char why[1024];
+};
+
+/* Compares review_decode with the reference on BUF; a mismatch is counted, the first five printed. */
+static void diff_case(struct diff_run *run, const char *what, const char *buf, size_t len)
+{
+    if (ref_diff(buf, len, &run->arena, &run->st, run->why, sizeof(run->why)) != 0 && run->failures++ < 5)
+        dump_case(what, buf, len, run->why);
+}
+
+/* Prints RUN's counts over N cases, releases its arena and asserts that no case was a mismatch. */
+static void diff_finish(struct diff_run *run, const char *what, unsigned long n)
+{
+    print_stats(what, n, &run->st);
+    ref_arena_release(&run->arena);
+    assert_int_equal(run->failures, 0);
+}
+
 static void test_byte_mutations(void **state)
 {
-    struct ref_arena arena = {0};
-    struct ref_stats st = {0};
-    char why[1024];
+    struct diff_run run = {0};
     uint64_t seed = UINT64_C(0x9E3779B97F4A7C15);
     size_t cap = 64 * 1024, i;
     char *buf = malloc(cap);
-    unsigned long failures = 0;
     (void)state;
     for (i = 0; i < BYTE_MUTATIONS; i++) {
         /* Small documents more often: the big one costs ten times more. */
@@ -141,18 +157,13 @@ static void test_byte_mutations(void **state)
         if (d->len > 8192 && ref_rand(&seed) % 4 != 0)
             d = &docs[ref_rand(&seed) % ndocs];
         len = ref_mutate(&seed, d->buf, d->len, buf, cap);
-        if (ref_diff(buf, len, &arena, &st, why, sizeof(why)) != 0) {
-            if (failures++ < 5)
-                dump_case(d->name, buf, len, why);
-        }
+        diff_case(&run, d->name, buf, len);
     }
-    print_stats("byte mutations", BYTE_MUTATIONS, &st);
-    assert_int_equal(failures, 0);
+    diff_finish(&run, "byte mutations", BYTE_MUTATIONS);
     /* The mutations must reach both sides of the decision. */
-    assert_true(st.accepted > BYTE_MUTATIONS / 50);
-    assert_true(st.rejected_json > BYTE_MUTATIONS / 4);
+    assert_true(run.st.accepted > BYTE_MUTATIONS / 50);
+    assert_true(run.st.rejected_json > BYTE_MUTATIONS / 4);
     free(buf);
-    ref_arena_release(&arena);
 }
 
 static const char *const paths[][5] = {
@@ -266,11 +277,9 @@ static int mutate_path(json_t *root, const char *const *path, json_t *value)
 
 static void test_tree_mutations(void **state)
 {
-    struct ref_arena arena = {0};
-    struct ref_stats st = {0};
-    char why[1024];
+    struct diff_run run = {0};
     uint64_t seed = UINT64_C(0xD1B54A32D192ED03);
-    unsigned long failures = 0, i, done = 0;
+    unsigned long i, done = 0;
     (void)state;
     for (i = 0; i < TREE_MUTATIONS; i++) {
         const struct doc *d = &docs[ref_rand(&seed) % ndocs];
@@ -306,15 +315,12 @@ static void test_tree_mutations(void **state)
         if (text == NULL)
             continue;
         done++;
-        if (ref_diff(text, strlen(text), &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
-            dump_case(d->name, text, strlen(text), why);
+        diff_case(&run, d->name, text, strlen(text));
         free(text);
     }
-    print_stats("tree mutations", done, &st);
-    assert_int_equal(failures, 0);
-    assert_true(st.accepted > done / 10);
-    assert_true(st.rejected_fields > done / 10);
-    ref_arena_release(&arena);
+    diff_finish(&run, "tree mutations", done);
+    assert_true(run.st.accepted > done / 10);
+    assert_true(run.st.rejected_fields > done / 10);
 }
 
 /* LEVELS nested containers at BUF: arrays, every third an object, some
@@ -490,10 +496,9 @@ static void test_string_blocks(void **state)
         {HEAD "\"uid\":\"", "\"}}"},
     };
 #undef HEAD
-    struct ref_arena arena = {0};
-    struct ref_stats st = {0};
-    char why[1024], body[512], doc[1024];
-    unsigned long cases = 0, failures = 0;
+    struct diff_run run = {0};
+    char body[512], doc[1024];
+    unsigned long cases = 0;
     size_t b, sh, pre, post, cut;
     (void)state;
     for (sh = 0; sh < sizeof(shapes) / sizeof(shapes[0]); sh++)
@@ -531,16 +536,13 @@ static void test_string_blocks(void **state)
                         char *exact = malloc(l);
                         assert_non_null(exact);
                         memcpy(exact, doc, l);
-                        if (ref_diff(exact, l, &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
-                            dump_case("string blocks", exact, l, why);
+                        diff_case(&run, "string blocks", exact, l);
                         free(exact);
                     }
                 }
-    print_stats("string blocks", cases, &st);
-    assert_int_equal(failures, 0);
-    assert_true(st.accepted > cases / 16);
-    assert_true(st.rejected_json > cases / 4);
-    ref_arena_release(&arena);
+    diff_finish(&run, "string blocks", cases);
+    assert_true(run.st.accepted > cases / 16);
+    assert_true(run.st.rejected_json > cases / 4);
 }
 
 /*
@@ -571,10 +573,9 @@ static void test_skipped_corruption(void **state)
     static const char *const tails[] = {"}}}", "}}} \n\t\r ", "}} \n} \n"};
     static const unsigned char bytes[] = {'"', '\\', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xff, '}', ']', '{', '[',
                                           ',', ':',  ' ',  '\n', 0,    'x',  '0',  '-',  '.', 'e', 't', 'n'};
-    struct ref_arena arena = {0};
-    struct ref_stats st = {0};
-    char why[1024], doc[1024];
-    unsigned long cases = 0, failures = 0;
+    struct diff_run run = {0};
+    char doc[1024];
+    unsigned long cases = 0;
     size_t t, tail, shift, at, b;
     (void)state;
     for (t = 0; t < sizeof(subtrees) / sizeof(subtrees[0]); t++)
@@ -596,17 +597,14 @@ static void test_skipped_corruption(void **state)
                         if (b < sizeof(bytes))
                             exact[at] = (char)bytes[b];
                         cases++;
-                        if (ref_diff(exact, l, &arena, &st, why, sizeof(why)) != 0 && failures++ < 5)
-                            dump_case("skipped corruption", exact, l, why);
+                        diff_case(&run, "skipped corruption", exact, l);
                         free(exact);
                     }
             }
 #undef HEAD
-    print_stats("skipped corruption", cases, &st);
-    assert_int_equal(failures, 0);
-    assert_true(st.accepted > cases / 20);
-    assert_true(st.rejected_json > cases / 2);
-    ref_arena_release(&arena);
+    diff_finish(&run, "skipped corruption", cases);
+    assert_true(run.st.accepted > cases / 20);
+    assert_true(run.st.rejected_json > cases / 2);
 }
 
 int main(void)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "fencesrc.h"
+#include "fixture.h"
 #include "status.h"
 #include "tracker.h"
 #include "vwc.h"
@@ -36,20 +37,7 @@ static struct fencesrc_object object(void)
 
 static struct lease_snapshot held(void)
 {
-    struct lease_snapshot s = {0};
-    s.known = s.exists = s.watching = s.tracked = true;
-    s.ns = "demo";
-    s.name = "controller-leader";
-    s.holder = "controller-0";
-    s.holder_len = 12;
-    s.lease_duration_s = 15;
-    s.transitions = 3;
-    s.uid = "L";
-    s.resource_version = "7";
-    s.epoch = "L/3";
-    s.changed_mono_ns = now - 1 * SEC;
-    s.contact_mono_ns = now;
-    return s;
+    return fixture_lease_held("demo", "controller-leader", "controller-0", now);
 }
 
 static struct vwc_state in_step(void)
@@ -176,7 +164,7 @@ static void test_object(void **state)
     assert_string_equal(
         text, "{\"allowed\":5,\"conditions\":[{\"lastTransitionTime\":\"2026-01-01T00:00:00Z\","
               "\"message\":\"m\",\"observedGeneration\":2,\"reason\":\"Fencing\",\"status\":\"True\","
-              "\"type\":\"Ready\"}],\"denied\":2,\"epoch\":\"L/3\",\"holder\":\"pod-a\\u0000x\","
+              "\"type\":\"Ready\"}],\"denied\":2,\"epoch\":\"u1/3\",\"holder\":\"pod-a\\u0000x\","
               "\"observedGeneration\":2}");
     free(text);
     /* stored with the same condition status: lastTransitionTime kept; another status: now */

@@ -1,7 +1,8 @@
 #ifndef LEASEFENCE_LOG_H
 #define LEASEFENCE_LOG_H
 /*
- * Logs of leasefence (serve and elect): one JSON object per line on stderr,
+ * Logs of leasefence (serve and elect) and of the elector library: one JSON object per line, on stderr
+ * unless an embedder sets a sink (log_set_sink),
  * {"ts":"2026-11-24T06:12:00.123Z","level":"info","msg":"...", KEY: VALUE...}.
  * Values are strings of a given length (NUL bytes included); they are escaped (NUL as \u0000), invalid
  * UTF-8 is replaced by U+FFFD, and a value longer than 1024 bytes is cut there, marked "…(+N bytes)".
@@ -17,6 +18,19 @@ struct log_field {
     const char *val;
     size_t len;
 };
+
+/**
+ * An embedder's log sink (like curl's CURLOPT_DEBUGFUNCTION): called with each line that is written, LEN
+ * bytes at LINE, the JSON object and its '\n' (LINE is borrowed for the call).  Called on the thread that
+ * logs, perhaps on several threads at once.
+ */
+typedef void (*log_sink_fn)(void *ctx, enum log_level level, const char *line, size_t len);
+
+/**
+ * Sends every line to FN(CTX, ...) instead of stderr; a NULL FN restores stderr (the default).  Call it
+ * before anything logs (before candidate_run or tracker_start).
+ */
+void log_set_sink(log_sink_fn fn, void *ctx);
 
 /** Sets the minimum level from "debug", "info", "warn" or "error"; returns -1 for anything else. */
 int log_set_level(const char *name);

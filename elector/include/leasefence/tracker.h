@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct kube_client;
+#include "client.h"
+
 struct tracker;
 
 /**
@@ -104,14 +105,6 @@ int tracker_find(struct tracker *t, const char *ns, const char *name);
 
 /** Number of Lease indexes (tracked or untracked). */
 size_t tracker_count(struct tracker *t);
-
-/**
- * Watches ask the server for a timeoutSeconds drawn from [SECONDS, 1.5 x
- * SECONDS] (default 30) and are abandoned (and the Lease relisted) when
- * nothing came for that long plus MARGIN_S (default 10).  Call before
- * tracker_start; for tests.
- */
-void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s);
 
 /** Starts the tracker's thread.  Returns 0, or -1 with err filled. */
 int tracker_start(struct tracker *t, char *err, size_t errlen);

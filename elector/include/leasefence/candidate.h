@@ -8,12 +8,12 @@
  * cannot succeed within the renew deadline stops leading.  A candidate never
  * believes it leads without a successful write.
  */
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct kube_client;
+#include "client.h"
+
 struct candidate;
 
 /** client-go's JitterFactor for the acquire loop. */
@@ -38,34 +38,24 @@ struct candidate_config {
     struct candidate_callbacks cb;
 };
 
-/** Lease I/O and clocks, replaceable for tests; the default is kube_lease_* and the real clocks. */
-struct candidate_ops {
-    int (*get)(void *ctx, const char *ns, const char *name, long timeout_ms, json_t **out, char *err,
-               size_t errlen);
-    int (*create)(void *ctx, const char *ns, json_t *obj, long timeout_ms, json_t **out, char *err,
-                  size_t errlen);
-    int (*update)(void *ctx, const char *ns, const char *name, json_t *obj, long timeout_ms, json_t **out,
-                  char *err, size_t errlen);
-    int64_t (*mono_ns)(void *ctx);
-    int64_t (*wall_us)(void *ctx);
-    void *ctx;
-};
-
 /** Fills CFG with the defaults (15 s / 10 s / 2 s, release on cancel). */
 void candidate_config_init(struct candidate_config *cfg);
 
-/** Checks names and identity (non-empty, identity valid UTF-8), lease duration >= 1 s, lease duration > renew
+/** Checks names (the namespace an RFC 1123 label, the name an RFC 1123 subdomain, as the API server does)
+ * and identity (non-empty, valid UTF-8), lease duration >= 1 s, lease duration > renew
  * deadline > 1.2 x retry period > 0.  0 or -1 with ERR. */
 int candidate_config_validate(const struct candidate_config *cfg, char *err, size_t errlen);
 
-/** Parses a Go duration ("500ms", "2s", "1m30s", "1.5s"; units ns us µs ms s m h) into nanoseconds.  0 or -1.
+/**
+ * Parses a duration for the fields above in Go's grammar ("500ms", "2s", "1m30s", "1.5s"; units ns us µs ms
+ * s m h; a bare number other than 0 is refused) into nanoseconds.  0 or -1.
  */
 int candidate_parse_duration(const char *s, int64_t *ns);
 
-/** A candidate on a borrowed client (NULL when OPS replaces it); CFG is copied.  NULL with ERR if CFG is
- * invalid. */
-struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg,
-                                const struct candidate_ops *ops, char *err, size_t errlen);
+/** A candidate on a borrowed CLIENT (client.h; it must outlive the candidate); CFG is copied.  NULL with ERR
+ * if CFG is invalid. */
+struct candidate *candidate_new(struct kube_client *client, const struct candidate_config *cfg, char *err,
+                                size_t errlen);
 
 /** Frees the candidate; candidate_run must have returned. */
 void candidate_free(struct candidate *c);
@@ -84,16 +74,6 @@ int candidate_run(struct candidate *c);
 
 /** Asks candidate_run to return; callable from any thread (not from a signal handler). */
 void candidate_cancel(struct candidate *c);
-
-/**
- * One tryAcquireOrRenew step at the ops' current time (what candidate_run
- * repeats).  Returns true when this candidate holds the Lease after a
- * successful write.  For tests.
- */
-bool candidate_try(struct candidate *c);
-
-/** Releases the Lease if we hold it (for tests and candidate_run).  True on success or when not held. */
-bool candidate_release(struct candidate *c);
 
 /** What the candidate knows now, for status pages. */
 struct candidate_status {
