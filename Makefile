@@ -60,14 +60,12 @@ ALL_LDFLAGS  = $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS  := -lh2o-evloop -lcurl -ljansson -lyaml -lssl -lcrypto -pthread -lm
 TEST_LDLIBS := -lcmocka
 
-# Sources: the elector library is elector/*.c except the CLI (elector/cmd_*.c), and the shared
-# runtime tier elector/common/*.c; the binary is server/*.c + elector/cmd_*.c + the library.
-ELECTOR_CMD  := $(wildcard elector/cmd_*.c)
-ELECTOR_SRCS := $(filter-out $(ELECTOR_CMD),$(wildcard elector/*.c)) $(wildcard elector/common/*.c)
+# Sources: the elector library is elector/*.c and the shared runtime tier elector/common/*.c; the
+# binary is server/*.c (main.c, the commands cmd_*.c and the webhook) + the library.
+ELECTOR_SRCS := $(wildcard elector/*.c) $(wildcard elector/common/*.c)
 SERVER_SRCS  := $(wildcard server/*.c)
 ELECTOR_OBJS := $(ELECTOR_SRCS:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJS  := $(SERVER_SRCS:%.c=$(BUILD)/obj/%.o)
-CMD_OBJS     := $(ELECTOR_CMD:%.c=$(BUILD)/obj/%.o)
 # Everything of the server but main(), for unit tests.
 SERVER_LIB_OBJS := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJS))
 # The library's public headers, installed as <leasefence/elector.h> and what it includes.
@@ -80,7 +78,8 @@ UNIT_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(filter-out $(UNIT_SRCS),$(
 # (objects, kept between builds: make would delete them as intermediates and relink every test)
 .SECONDARY: $(UNIT_HELPER_OBJS)
 # Helpers the integration scripts run, built with the same warnings: tests/integration/NAME.c -> build/tests/NAME.
-TEST_HELPER_SRCS := $(wildcard tests/integration/*.c)
+# (preload_shim.c is an LD_PRELOAD library the scripts compile themselves)
+TEST_HELPER_SRCS := $(filter-out tests/integration/preload_shim.c,$(wildcard tests/integration/*.c))
 TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/integration/%.c=$(BUILD)/tests/%)
 
 GO_ENV := GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE=$(abspath $(BUILD)/go-cache) GOPATH=$(abspath $(BUILD)/gopath)
@@ -126,8 +125,8 @@ $(BUILD)/libleasefence-elector.a: $(ELECTOR_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/leasefence: $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(CMD_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
+$(BUILD)/leasefence: $(SERVER_OBJS) $(BUILD)/libleasefence-elector.a $(BUILD)/BUILD-FLAGS
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(BUILD)/libleasefence-elector.a $(LDLIBS)
 
 $(BUILD)/libleasefence-server.a: $(SERVER_LIB_OBJS)
 	@mkdir -p $(dir $@)

@@ -29,7 +29,7 @@ static const double strict_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
 #define NSTRICT_BUCKETS (sizeof(strict_buckets) / sizeof(strict_buckets[0]))
 static const char *const strict_results[STRICT_RESULTS] = {"fresh", "failed", "timeout", "gone"};
 /* 413 is answered by h2o itself before any handler runs, so it is not counted here. */
-static const int bad_codes[] = {400, 404, 405, 415};
+static const int bad_codes[] = {400, 404, 405, 413, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
 
 struct lease_counters {

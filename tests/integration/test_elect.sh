@@ -309,4 +309,64 @@ sleep 0.5
 check "the default grace period is not warned about" bash -c "! grep -q 'grace period outlasts' '$TMP/g2.log'"
 kill "${PID[g1]}" "${PID[g2]}" 2>/dev/null
 
+
+# --- --lease is a Lease reference: a name that is not an RFC 1123 subdomain went into the URL path unescaped
+# ('default/x?y' elected on Lease x) ---
+out=$(timeout $((5 * TW)) $LF elect --lease 'default/x?y' --identity a "${DUR[@]}" 2>&1); rc=$?
+expect_eq "--lease 'default/x?y' is refused (exit 2)" 2 "$rc"
+check "the message names the flag, the value and the rule" \
+  grep -qxF "leasefence elect: --lease 'default/x?y': name 'x?y' is not a valid Lease name (RFC 1123 subdomain)" <<<"$out"
+expect_eq "no Lease x was taken" "" "$(holder x)"
+out=$(timeout $((5 * TW)) $LF elect --lease 'Default/x' --identity a 2>&1); rc=$?
+expect_eq "--lease with a namespace that is not an RFC 1123 label is refused (exit 2)" 2 "$rc"
+check "the message names the namespace" grep -q "namespace 'Default' is not a valid namespace name" <<<"$out"
+
+# --- flags through getopt_long: --flag=value, a missing value, an argument outside "--" ---
+out=$($LF elect --lease default/x --identity 2>&1); rc=$?
+expect_eq "a flag without its value is refused (exit 2)" 2 "$rc"
+check "the message names the flag" grep -qxF "leasefence elect: --identity needs a value" <<<"$out"
+out=$($LF elect --lease=default/x --identity=a --lease-duration=2fortnights 2>&1); rc=$?
+expect_eq "--flag=value is read (a bad duration is refused, exit 2)" 2 "$rc"
+check "the message names the flag and the value" grep -q "^leasefence elect: --lease-duration: invalid duration '2fortnights'" <<<"$out"
+out=$($LF elect --lease default/x --identity a stray 2>&1); rc=$?
+expect_eq "an argument outside '--' is refused (exit 2)" 2 "$rc"
+check "the message names it" grep -q "^leasefence elect: unknown argument 'stray'" <<<"$out"
+out=$($LF elect --help); bad=
+for f in --lease --identity --kubeconfig --lease-duration --renew-deadline --retry-period --status-listen \
+  --grace-period --log-level; do grep -q -- "$f" <<<"$out" || bad="$bad $f"; done
+expect_eq "--help lists every flag" "" "$bad"
+
+# --- fork in a threaded process: the child makes only async-signal-safe calls (its argv, environment and
+# path are built before the fork).  The shim makes a child of fork that calls setenv, execvp, fprintf...
+# say so and exit 97. ---
+SHIM=$TMP/preload_shim.so
+${CC:-cc} -shared -fPIC -O1 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Werror \
+  -o "$SHIM" "$ROOT/tests/integration/preload_shim.c" -ldl || fail "the preload shim builds"
+SHIMMED=(env LD_PRELOAD="$SHIM" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+bg "$TMP/fork.log" "${SHIMMED[@]}" LEASEFENCE_TEST_FORK_UNSAFE=1 LEASEFENCE_EPOCH=stale "$BUILD/leasefence" elect \
+  --lease default/fork --identity fk "${DUR[@]}" -- \
+  sh -c "echo \"\$LEASEFENCE_EPOCH \$LEASEFENCE_IDENTITY \$LEASEFENCE_LEASE\" > '$TMP/fork.out'; exec sleep 60"
+FORK_PID=$LAST_PID
+check "fork: the command (found on PATH) runs" wait_for $((5 * TW)) test -s "$TMP/fork.out"
+expect_eq "fork: it sees its epoch (not the inherited one), identity and lease" \
+  "$(lf fork .metadata.uid)/0 fk default/fork" "$(cat "$TMP/fork.out" 2>/dev/null)"
+check "fork: the child made no unsafe call" bash -c "! grep -q preload_shim '$TMP/fork.log'"
+kill "$FORK_PID" 2>/dev/null; wait "$FORK_PID" 2>/dev/null
+bg "$TMP/norun.log" "${SHIMMED[@]}" LEASEFENCE_TEST_FORK_UNSAFE=1 "$BUILD/leasefence" elect \
+  --lease default/norun --identity nr "${DUR[@]}" -- "$TMP/no-such-command"
+NORUN_PID=$LAST_PID
+check "a command that cannot run: the parent logs the system's error" wait_for $((5 * TW)) \
+  grep -q '"msg":"cannot run command".*"error":"No such file or directory"' "$TMP/norun.log"
+check "a command that cannot run: the child made no unsafe call" bash -c "! grep -q preload_shim '$TMP/norun.log'"
+kill "$NORUN_PID" 2>/dev/null; wait "$NORUN_PID" 2>/dev/null
+
+# --- a thread that cannot start is an error, not a pthread_join on a handle never set ---
+for t in "1 signal" "2 status server"; do
+  out=$("${SHIMMED[@]}" LEASEFENCE_TEST_FAIL_PTHREAD_CREATE=${t%% *} timeout -k 5 $((10 * TW)) "$BUILD/leasefence" elect \
+    --lease default/pt --identity pt "${DUR[@]}" --status-listen 127.0.0.1:0 2>&1); rc=$?
+  expect_eq "the ${t#* } thread cannot start: exit 1" 1 "$rc"
+  check "the ${t#* } thread cannot start: the message says so" \
+    grep -qxF "leasefence elect: cannot start the ${t#* } thread: Resource temporarily unavailable" <<<"$out"
+done
+
 done_testing

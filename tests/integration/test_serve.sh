@@ -305,4 +305,22 @@ expect_eq "version: VERSION, and the commit when the build had one" \
 check "--help lists the commands" bash -c "'$BUILD/leasefence' --help | grep -q 'serve' && '$BUILD/leasefence' serve --help | grep -q -- '--shutdown-grace'"
 "$BUILD/leasefence" serve --config "$TMP/fences.json" --threads zero >/dev/null 2>"$TMP/usage.err"
 expect_eq "bad flag value: exit 2 with a message" "2 leasefence: --threads: 'zero' is not a number from 1 to 256" "$? $(cat "$TMP/usage.err")"
+
+# --- a body over 7 MiB is refused 413 by h2o before any handler: still counted and logged as a bad request ---
+bg "$TMP/big.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1
+BIG_PID=$LAST_PID
+bound() { grep -s '"msg":"listening"' "$TMP/big.log" | jq -r --arg l "$1" 'select(.listener == $l) | .address' | sed 's/.*://'; }
+check "413: the server starts on port 0" wait_for 10 bash -c "grep -q '\"msg\":\"serving\"' '$TMP/big.log'"
+BT=$(bound --listen) BP=$(bound --probe-listen)
+head -c $((7 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TMP/over"
+big() { curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$CA" -H 'Content-Type: application/json' "$@" "https://127.0.0.1:$BT/validate"; }
+expect_eq "413: 7 MiB + 1 byte with a Content-Length" 413 "$(big --data-binary @"$TMP/over")"
+expect_eq "413: 7 MiB + 1 byte chunked" 413 "$(big -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/over")"
+big_metric() { curl -s "http://127.0.0.1:$BP/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+expect_eq "413: both counted in leasefence_bad_requests_total{code=\"413\"}" 2 \
+  "$(big_metric 'leasefence_bad_requests_total{code="413"}')"
+expect_eq "413: and logged as bad requests" 2 "$(grep -c '"msg":"bad request","code":"413"' "$TMP/big.log")"
+kill "$BIG_PID" 2>/dev/null; wait "$BIG_PID" 2>/dev/null
+
 done_testing
