@@ -132,9 +132,9 @@ struct item {
     int64_t fresh_applied; /* when a fresh read last replaced the state (0: never) */
 
     /* fresh reads (tracker_refresh); tracker thread only */
-    CURL *get;                       /* the GET in flight, NULL when none */
-    struct shared_headers *get_hdrs; /* its header list */
-    struct lf_buf get_body;          /* its body, capped at MAX_EVENT */
+    CURL *get;                         /* the GET in flight, NULL when none */
+    struct shared_headers *get_hdrs;   /* its header list */
+    struct lf_buf get_body;            /* its body, capped at MAX_EVENT */
     int64_t get_sent;                  /* when it was started */
     struct tracker_refresh *answering; /* asked for before it started: it answers them */
     struct tracker_refresh *queued;    /* asked for while it was in flight: the next GET answers them */
@@ -1294,8 +1294,7 @@ static void finish_get(struct tracker *t, struct item *it, CURLcode cc, int64_t 
         char perr[160];
         const char *name = json_string_value(json_object_get(json_object_get(j, "metadata"), "name"));
         if (j == NULL)
-            snprintf(err, sizeof(err), "the lease read is not JSON: %s",
-                     !empty ? je.text : "empty body");
+            snprintf(err, sizeof(err), "the lease read is not JSON: %s", !empty ? je.text : "empty body");
         else if (lease_parse(j, &rec, perr, sizeof(perr)) != 0)
             snprintf(err, sizeof(err), "the lease read cannot be decoded: %s", perr);
         else if (name != NULL && strcmp(name, it->name) == 0)

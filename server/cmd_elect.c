@@ -354,15 +354,11 @@ static void serve_one(struct elect *e, int fd)
 {
     struct timeval tv = {.tv_sec = 2}; /* writes: a client that does not read */
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct timespec deadline;
-    mono_deadline(&deadline, (int64_t)STATUS_REQUEST_DEADLINE_MS * 1000000);
+    int64_t deadline_ms = lf_clock_mono_ms() + STATUS_REQUEST_DEADLINE_MS;
     char req[4096];
     size_t len = 0;
     while (len < sizeof(req) - 1) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t left_ms =
-            (int64_t)(deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+        int64_t left_ms = deadline_ms - lf_clock_mono_ms();
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (left_ms <= 0 || poll(&pfd, 1, (int)left_ms) <= 0)
             return; /* too slow: hang up without an answer */

@@ -468,7 +468,7 @@ static int rebuild(struct fencesrc *s, char *err, size_t errlen)
     struct fencesrc_view *view = NULL;
     json_t *file = s->file != NULL ? json_loads(s->file, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (s->file != NULL && file == NULL) /* it was dumped by jansson itself */
-        abort();
+        lf_fatal("json_loads of the configuration's fences, as dumped");
     struct fence_table *t = fencesrc_build(file, s->file_name, objs, n, s->o.any_writer, &view, err, errlen);
     json_decref(file);
     free(keys);
@@ -582,7 +582,7 @@ int fencesrc_load_file(struct fencesrc *s, const char *path, char *err, size_t e
     char *old_name = s->file_name;
     s->file = json_dumps(json_object_get(root, "fences"), JSON_COMPACT);
     if (s->file == NULL)
-        abort();
+        lf_fatal_oom("json_dumps of the configuration's fences", 0);
     s->file_name = xstrdup(path);
     int rc = rebuild(s, err, errlen);
     if (rc < 0) { /* keep the previous file part */

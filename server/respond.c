@@ -1,5 +1,6 @@
 /* Answers on h2o: a whole body at once, and a JSON writer on a sized buffer. */
 #include "respond.h"
+#include "lf_fatal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ void respond_text(h2o_req_t *req, int status, const char *reason, const char *te
 void respond_json_raw(struct respond_json *b, const char *s, size_t n)
 {
     if (b->len + n > b->cap)
-        abort(); /* the caller's size estimate is wrong: a bug */
+        lf_fatal("respond_json: the body is larger than its size estimate"); /* a bug */
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }

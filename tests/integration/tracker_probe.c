@@ -3,7 +3,8 @@
  * on the command line (NS/NAME...) and prints one JSON line each time a
  * snapshot differs from the last one printed, for SECONDS (env PROBE_SECONDS,
  * default 30).  With PROBE_COMMANDS=FILE, lines appended to FILE ("track NS/NAME", "untrack NS/NAME")
- * are acted on as they come.  Built by make (build/tests/tracker_probe) against build/libleasefence-elector.a.
+ * are acted on as they come.  Built by make (build/tests/tracker_probe) against
+ * build/libleasefence-elector.a.
  */
 #include <jansson.h>
 #include <stdio.h>
