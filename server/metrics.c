@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,16 @@ static const double strict_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
                                         0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
 #define NSTRICT_BUCKETS (sizeof(strict_buckets) / sizeof(strict_buckets[0]))
 static const char *const strict_results[STRICT_RESULTS] = {"fresh", "failed", "timeout", "gone"};
+
+/* A histogram's bucket for a value of NS nanoseconds: the first upper bound (seconds) it does not pass, else
+ * NB (+Inf). */
+static size_t bucket_of(const double *bounds, size_t nb, uint64_t ns)
+{
+    size_t b = 0;
+    while (b < nb && (double)ns / 1e9 > bounds[b])
+        b++;
+    return b;
+}
 /* 413 is answered by h2o itself before any handler runs, so it is not counted here. */
 static const int bad_codes[] = {400, 404, 405, 413, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
@@ -123,7 +134,6 @@ void metrics_count_check(struct metrics_thread *m, int lease_idx, enum fence_mod
 void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_mode mode,
                            enum decide_reason reason, bool allowed, uint64_t duration_ns)
 {
-    size_t b = 0;
     struct lease_counters *lc;
     if ((unsigned)reason >= REASON_COUNT)
         return;
@@ -136,9 +146,7 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
         if (lf_clock_mono_ns() - LOAD(fences_changed_ns) > METRICS_SETTLE_S * 1000000000LL)
             BUMP(m->unexpected_unfenced, 1);
     }
-    while (b < NBUCKETS && (double)duration_ns / 1e9 > buckets[b])
-        b++;
-    BUMP(m->bucket[b], 1);
+    BUMP(m->bucket[bucket_of(buckets, NBUCKETS, duration_ns)], 1);
     BUMP(m->count, 1);
     BUMP(m->sum_ns, duration_ns);
 }
@@ -146,13 +154,10 @@ void metrics_count_request(struct metrics_thread *m, int lease_idx, enum fence_m
 void metrics_count_strict_wait(struct metrics_thread *m, enum metrics_strict_result result, uint64_t wait_ns,
                                unsigned overturned)
 {
-    size_t b = 0;
     if ((unsigned)result >= STRICT_RESULTS)
         return;
-    while (b < NSTRICT_BUCKETS && (double)wait_ns / 1e9 > strict_buckets[b])
-        b++;
     BUMP(m->strict_waits[result], 1);
-    BUMP(m->strict_bucket[b], 1);
+    BUMP(m->strict_bucket[bucket_of(strict_buckets, NSTRICT_BUCKETS, wait_ns)], 1);
     BUMP(m->strict_sum_ns, wait_ns);
     BUMP(m->strict_overturned, overturned);
 }
@@ -400,29 +405,43 @@ static void render_checks(struct out *o, struct metrics_thread *list, struct tra
     }
 }
 
+/*
+ * The histogram NAME summed over the threads of LIST: the counters of each thread are the NB + 1 at
+ * BUCKET_OFF in struct metrics_thread (NB upper bounds BOUNDS in seconds, then +Inf) and the nanoseconds at
+ * SUM_OFF; COUNT observations in all.
+ */
+static void render_histogram(struct out *o, const char *name, const char *help, const double *bounds,
+                             size_t nb, struct metrics_thread *list, size_t bucket_off, size_t sum_off,
+                             uint64_t count)
+{
+    uint64_t cum = 0, sum_ns = 0;
+    head(o, name, "histogram", help);
+    for (size_t b = 0; b <= nb; b++) {
+        for (struct metrics_thread *m = list; m; m = m->next)
+            cum += LOAD(((_Atomic uint64_t *)((char *)m + bucket_off))[b]);
+        if (b < nb)
+            putf(o, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], (unsigned long long)cum);
+        else
+            putf(o, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    for (struct metrics_thread *m = list; m; m = m->next)
+        sum_ns += LOAD(*(_Atomic uint64_t *)((char *)m + sum_off));
+    putf(o, "%s_sum %.9f\n", name, (double)sum_ns / 1e9);
+    putf(o, "%s_count %llu\n", name, (unsigned long long)count);
+}
+
 static void render_latency(struct out *o, struct metrics_thread *list)
 {
-    uint64_t cum = 0, count = 0, sum_ns = 0;
+    uint64_t count = 0;
     int64_t in_flight = 0;
-    head(o, "leasefence_admission_request_duration_seconds", "histogram",
-         "Time from a complete AdmissionReview request to its answer, in seconds.");
-    for (size_t b = 0; b <= NBUCKETS; b++) {
-        for (struct metrics_thread *m = list; m; m = m->next)
-            cum += LOAD(m->bucket[b]);
-        if (b < NBUCKETS)
-            putf(o, "leasefence_admission_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
-                 (unsigned long long)cum);
-        else
-            putf(o, "leasefence_admission_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                 (unsigned long long)cum);
-    }
     for (struct metrics_thread *m = list; m; m = m->next) {
         count += LOAD(m->count);
-        sum_ns += LOAD(m->sum_ns);
         in_flight += LOAD(m->in_flight);
     }
-    putf(o, "leasefence_admission_request_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
-    putf(o, "leasefence_admission_request_duration_seconds_count %llu\n", (unsigned long long)count);
+    render_histogram(o, "leasefence_admission_request_duration_seconds",
+                     "Time from a complete AdmissionReview request to its answer, in seconds.", buckets,
+                     NBUCKETS, list, offsetof(struct metrics_thread, bucket),
+                     offsetof(struct metrics_thread, sum_ns), count);
     head(o, "leasefence_admission_in_flight_requests", "gauge",
          "AdmissionReview requests being answered now.");
     putf(o, "leasefence_admission_in_flight_requests %lld\n", (long long)(in_flight > 0 ? in_flight : 0));
@@ -438,7 +457,7 @@ static void render_latency(struct out *o, struct metrics_thread *list)
 
 static void render_strict(struct out *o, struct metrics_thread *list, struct tracker *t)
 {
-    uint64_t reads[2] = {0, 0}, cum = 0, count = 0, sum_ns = 0, overturned = 0;
+    uint64_t reads[2] = {0, 0}, count = 0, overturned = 0;
     size_t n = t ? tracker_count(t) : 0;
     for (size_t i = 0; i < n; i++) {
         struct tracker_stats st;
@@ -463,24 +482,12 @@ static void render_strict(struct out *o, struct metrics_thread *list, struct tra
         putf(o, "leasefence_strict_waits_total{result=\"%s\"} %llu\n", strict_results[r],
              (unsigned long long)v);
     }
-    head(o, "leasefence_strict_wait_duration_seconds", "histogram",
-         "Time a review waited for fresh reads of its strict fences' Leases, in seconds.");
-    for (size_t b = 0; b <= NSTRICT_BUCKETS; b++) {
-        for (struct metrics_thread *m = list; m; m = m->next)
-            cum += LOAD(m->strict_bucket[b]);
-        if (b < NSTRICT_BUCKETS)
-            putf(o, "leasefence_strict_wait_duration_seconds_bucket{le=\"%g\"} %llu\n", strict_buckets[b],
-                 (unsigned long long)cum);
-        else
-            putf(o, "leasefence_strict_wait_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-                 (unsigned long long)cum);
-    }
-    for (struct metrics_thread *m = list; m; m = m->next) {
-        sum_ns += LOAD(m->strict_sum_ns);
+    render_histogram(o, "leasefence_strict_wait_duration_seconds",
+                     "Time a review waited for fresh reads of its strict fences' Leases, in seconds.",
+                     strict_buckets, NSTRICT_BUCKETS, list, offsetof(struct metrics_thread, strict_bucket),
+                     offsetof(struct metrics_thread, strict_sum_ns), count);
+    for (struct metrics_thread *m = list; m; m = m->next)
         overturned += LOAD(m->strict_overturned);
-    }
-    putf(o, "leasefence_strict_wait_duration_seconds_sum %.9f\n", (double)sum_ns / 1e9);
-    putf(o, "leasefence_strict_wait_duration_seconds_count %llu\n", (unsigned long long)count);
     head(o, "leasefence_strict_overturned_total", "counter",
          "Checks of strict fences that passed on the watched Lease state and failed on the record read "
          "afresh: "

@@ -6,7 +6,7 @@
 #   leasefence  build/leasefence serve with 1 fence
 #   lf-1000     build/leasefence serve with 1,000 fences (1,000 Leases; ours is the last)
 #   go          tests/bench/gowebhook: Go net/http + encoding/json making the same decision
-#   scale       build/leasefence serve with 10,000 fences on 10,000 Leases in 1,000 namespaces (issue 13):
+#   scale       build/leasefence serve with 10,000 fences on 10,000 Leases in 1,000 namespaces:
 #               seconds from start to /readyz, memory per Lease (RSS of the 10,000-fence server minus
 #               that of a 1-fence server, over 10,000; both after sync, a /metrics scrape and the
 #               admission run; peak RSS shown beside), Lease watches open on kube-sim (GET /stats),
@@ -315,7 +315,7 @@ bench_strict() {
   stop "$pid"
 }
 
-# --- scale: 10,000 fenced Leases in 1,000 namespaces (issue 13) ------------------
+# --- scale: 10,000 fenced Leases in 1,000 namespaces ------------------
 declare -A SC   # the scale figures: ready_1 ready_n rss_1 rss_n per_lease watches watches_total metrics_kb ns_1 ns_n
 scale_config() {  # scale_config FILE: a fence per seeded Lease, then ours (its writer is the bench bodies')
   $PY - "$1" "$SCALE_NS" "$SCALE_PER" "$NS/$LEASE" "$WRITER" <<'PY'
@@ -437,7 +437,7 @@ for s in floor leasefence lf-1000 go; do
 done
 
 echo
-echo "targets (issue 7):"
+echo "targets:"
 for c in "${CASES[@]}"; do
   lim=0.8; [ "$c" = update-25k ] && lim=0.7
   r=$(ratio "${RPS[leasefence/$c]:-}" "${RPS[floor/$c]:-}")
@@ -478,7 +478,7 @@ done
 
 if has strict && [ -n "${S_P50[watch/${STRICT_RATES%% *}]:-}" ]; then
   echo
-  echo "strict fences (issue 16): the same Lease, one writer on a watch fence and one on a strict fence; h2load"
+  echo "strict fences: the same Lease, one writer on a watch fence and one on a strict fence; h2load"
   echo "at a fixed rate over $STRICT_CONNS connections (with API latency: enough for the rate, up to 200), ${SECS}s"
   echo "each; GETs/s from leasefence_strict_reads_total; writes/GET: reviews that waited per read"
   printf '  %-30s %8s %8s %8s %16s %8s %10s %8s %8s\n' case "writes/s" "p50 µs" "p99 µs" "added p50/p99 µs" "GETs/s" "writes/GET" timeouts "CPU µs/w"
@@ -504,7 +504,7 @@ fi
 
 if has scale && [ -n "${SC[ready_n]:-}" ]; then
   echo
-  echo "scale (issue 13): ${SC[leases]} fenced Leases in $SCALE_NS namespaces (+1), against one serve with 1 fence"
+  echo "scale: ${SC[leases]} fenced Leases in $SCALE_NS namespaces (+1), against one serve with 1 fence"
   printf '  %-44s %12s %12s\n' "" "1 fence" "${SC[leases]} fences"
   printf '  %-44s %12s %12s\n' "ready (all synced), s after start" "${SC[ready_1]}" "${SC[ready_n]}"
   printf '  %-44s %12s %12s\n' "RSS after sync and load, MB (peak)" \
