@@ -64,8 +64,9 @@ static int parse_int(const char *opt, const char *s, long min, long max, long *o
 /* A duration (config_parse_duration_ms); -1 with a message when S is not one. */
 static int parse_duration_ms(const char *opt, const char *s, int64_t *out)
 {
-    if (config_parse_duration_ms(s, out) < 0) {
-        fprintf(stderr, "leasefence: %s: '%s' is not a duration (like 10s, 500ms, 1m)\n", opt, s);
+    char err[256];
+    if (config_parse_duration_ms(s, out, err, sizeof(err)) < 0) {
+        fprintf(stderr, "leasefence serve: %s: %s\n", opt, err);
         return -1;
     }
     return 0;

@@ -543,12 +543,15 @@ out:
     return t;
 }
 
-int config_parse_duration_ms(const char *s, int64_t *out_ms)
+int config_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t errlen)
 {
-    char err[128];
     int64_t ns = 0;
-    if (lf_duration_parse(s, &ns, err, sizeof(err)) != 0 || ns > 86400 * 1000000000LL)
+    if (lf_duration_parse(s, &ns, err, errlen) != 0)
         return -1;
+    if (ns > 86400 * 1000000000LL) {
+        snprintf(err, errlen, "invalid duration '%s': longer than 24h", s);
+        return -1;
+    }
     *out_ms = ns / 1000000;
     return 0;
 }

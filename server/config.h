@@ -97,9 +97,9 @@ bool config_is_fenced_lease(const struct fence_table *t, const char *ns, size_t 
 /**
  * Parses a command-line duration in milliseconds, in the one duration grammar (lf_duration_parse, Go's:
  * "10s", "500ms", "1m30s", "1.5m"; a bare number other than 0 is refused).  At most 24 h; fractions of a
- * millisecond are dropped.  0, or -1 when S is not one.
+ * millisecond are dropped.  0, or -1 with ERR ("invalid duration '3': missing unit") when S is not one.
  */
-int config_parse_duration_ms(const char *s, int64_t *out_ms);
+int config_parse_duration_ms(const char *s, int64_t *out_ms, char *err, size_t errlen);
 
 /** "hostname" or "exact". */
 const char *config_holder_match_name(enum fence_holder_match m);

@@ -57,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bad("lf_duration_parse error", s, rc);
     if (candidate_parse_duration(s, &cns) != rc || (rc == 0 && cns != ns))
         bad("candidate_parse_duration", s, cns);
-    int mrc = config_parse_duration_ms(s, &ms);
+    char merr[256];
+    int mrc = config_parse_duration_ms(s, &ms, merr, sizeof(merr));
     bool want_ms = rc == 0 && ns <= 86400 * 1000000000LL;
     if ((mrc == 0) != want_ms || (want_ms && ms != ns / 1000000))
         bad("config_parse_duration_ms", s, ms);

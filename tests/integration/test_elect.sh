@@ -54,6 +54,13 @@ out=$($LF elect --lease default/x --identity a --retry-period 9s 2>&1); rc=$?
 expect_eq "renew deadline <= 1.2 x retry is refused" 2 "$rc"
 out=$($LF elect --lease default/x --identity a --lease-duration 2fortnights 2>&1); rc=$?
 expect_eq "a bad duration is refused" 2 "$rc"
+# One duration grammar for serve and elect (Go's): a bare number is refused, 1m30s is taken.
+out=$($LF elect --lease default/x --identity a --grace-period 3 2>&1); rc=$?
+expect_eq "--grace-period 3 is refused, naming the flag and why" \
+  "2 leasefence elect: --grace-period: invalid duration '3': missing unit" "$rc $out"
+out=$($LF elect --lease default/x --identity a --grace-period 1m30s --kubeconfig "$TMP/none" 2>&1); rc=$?
+expect_eq "--grace-period 1m30s is taken (then the missing kubeconfig fails, exit 1)" \
+  "1 leasefence elect: kubeconfig '$TMP/none': cannot open: No such file or directory" "$rc $out"
 out=$($LF elect --lease nons --identity a 2>&1); rc=$?
 expect_eq "--lease without a namespace is refused" 2 "$rc"
 out=$($LF elect --lease default/x --identity a --log-level loud 2>&1); rc=$?

@@ -43,6 +43,12 @@ out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config 2>&1 
 expect_eq "--check-config: overlapping fences are warned about" \
   "warning: config '$TMP/fences.json': fences[5].writers.groups[0]: group 'team' is also a writer of fences[4]: its writes must pass every fence that names it
 warning: config '$TMP/fences.json': fences[6].writers.groups[0]: group 'team' is also a writer of fences[4]: its writes must pass every fence that names it" "$out"
+# One duration grammar for serve and elect (Go's): 1m30s is taken, a bare number is refused.
+out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config --shutdown-grace 1m30s 2>/dev/null); rc=$?
+expect_eq "--shutdown-grace 1m30s is taken" "configuration OK 0" "$out $rc"
+out=$("$BUILD/leasefence" serve --config "$TMP/fences.json" --check-config --shutdown-grace 3 2>&1); rc=$?
+expect_eq "--shutdown-grace 3 is refused, naming the flag and why" \
+  "leasefence serve: --shutdown-grace: invalid duration '3': missing unit 2" "$out $rc"
 echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["u"]}}, {"lease": "demo/y", "writers": {"users": ["v"]}, "mode": "block"}]}' >"$TMP/bad.json"
 out=$("$BUILD/leasefence" serve --config "$TMP/bad.json" --check-config 2>&1); rc=$?
 expect_eq "--check-config: the exact error, exit 1" "config '$TMP/bad.json': fences[1].mode: must be one of enforce, warn, audit 1" "$out $rc"

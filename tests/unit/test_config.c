@@ -370,11 +370,14 @@ static void test_duration(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int64_t ms = -7;
-        int rc = config_parse_duration_ms(cases[i].in, &ms);
+        char msg[256] = "";
+        int rc = config_parse_duration_ms(cases[i].in, &ms, msg, sizeof(msg));
         if (cases[i].ms < 0) {
             if (rc != -1)
                 fail_msg("'%s' accepted as %lld ms", cases[i].in, (long long)ms);
             assert_int_equal(ms, -7); /* untouched on error */
+            if (strncmp(msg, "invalid duration '", 18) != 0)
+                fail_msg("'%s': the error does not say what was wrong: '%s'", cases[i].in, msg);
         } else {
             if (rc != 0)
                 fail_msg("'%s' refused", cases[i].in);
