@@ -520,8 +520,7 @@ static void render_leases(struct out *o, struct tracker *t, int64_t now)
         "Seconds since the Lease record was last seen to change (monotonic clock).",
         "1 when the Lease has been listed and its state is known.",
         "1 when the Lease has a holder that did not renew within leaseDurationSeconds.",
-        "Watches of the Lease's namespace (one watch serves all its fenced Leases) re-established after the "
-        "first.",
+        "Watches of the Lease's namespace re-established after the first (one serves all its Leases).",
     };
     for (int k = 0; k < 6; k++) {
         head(o, names[k], types[k], helps[k]);
