@@ -472,6 +472,22 @@ void kube_watch_decoder_release(struct kube_watch_decoder *d)
     memset(d, 0, sizeof(*d));
 }
 
+/*
+ * A line that outgrows the cap, of which D holds the start and DATA continues it: SKIP is shown its first
+ * d->max bytes (enough to say whose event it is).  0 when SKIP drops it: the caller reads past the rest.
+ */
+static int overlong(struct kube_watch_decoder *d, const char *data, void *ctx, char *err, size_t errlen)
+{
+    xgrow(&d->buf, &d->cap, d->max + 1);
+    memcpy(d->buf + d->len, data, d->max - d->len);
+    bool dropped = d->skip != NULL && d->skip(ctx, d->buf, d->max);
+    d->len = 0;
+    if (dropped)
+        return 0;
+    snprintf(err, errlen, "watch event longer than %zu bytes", d->max);
+    return -1;
+}
+
 static int watch_line(const char *line, size_t len, kube_watch_skip_fn skip, kube_watch_event_fn fn,
                       void *ctx, char *err, size_t errlen)
 {
@@ -506,11 +522,13 @@ int kube_watch_feed(struct kube_watch_decoder *d, const char *data, size_t len, 
     while (len > 0) {
         const char *nl = memchr(data, '\n', len);
         size_t take = nl ? (size_t)(nl - data) : len;
-        if (d->len + take > d->max) {
-            snprintf(err, errlen, "watch event longer than %zu bytes", d->max);
-            return -1;
-        }
-        if (d->len == 0 && nl != NULL) {
+        if (d->discarding) {
+            d->discarding = nl == NULL;
+        } else if (d->len + take > d->max) {
+            if (overlong(d, data, ctx, err, errlen) != 0)
+                return -1;
+            d->discarding = nl == NULL;
+        } else if (d->len == 0 && nl != NULL) {
             if (watch_line(data, take, d->skip, fn, ctx, err, errlen) != 0)
                 return -1;
         } else {

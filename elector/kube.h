@@ -94,13 +94,16 @@ void kube_status_error(int code, json_t *body, char *err, size_t errlen);
  * calls FN for each complete line {"type": T, "object": O} (O borrowed for the
  * call; decoded with JSON_ALLOW_NUL).  A line longer than the cap or not JSON makes feed return -1 with ERR
  * filled.  SKIP, when set (after init), sees each complete line first (LINE[0..LEN), borrowed, with the
- * same CTX): a line it returns true for is dropped undecoded.
+ * same CTX): a line it returns true for is dropped undecoded.  A line longer than the cap is shown to SKIP
+ * too, cut to its first cap bytes: when SKIP drops it, the rest of the line is read past and discarded,
+ * and feed goes on with the next line; otherwise feed returns -1 ("watch event longer than N bytes").
  */
 typedef bool (*kube_watch_skip_fn)(void *ctx, const char *line, size_t len);
 struct kube_watch_decoder {
     char *buf;
     size_t len, cap, max;
     kube_watch_skip_fn skip;
+    bool discarding; /* inside a line SKIP dropped when it was too long: read up to its newline */
 };
 typedef int (*kube_watch_event_fn)(void *ctx, const char *type, json_t *object);
 void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t max_line);

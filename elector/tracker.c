@@ -874,7 +874,7 @@ static size_t watch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     /* An event split across writes (likely with curl's 2 KiB buffer) left a line buffer of 4 KiB or
      * more behind: free it rather than keep one per watched namespace between events. */
-    if (w->dec.len == 0 && w->dec.buf != NULL)
+    if (w->dec.len == 0 && !w->dec.discarding && w->dec.buf != NULL)
         reset_decoder(w);
     return n;
 }

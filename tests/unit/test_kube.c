@@ -255,6 +255,51 @@ static void test_watch_decoder(void **state)
     kube_watch_decoder_release(&d);
 }
 
+/* SKIP drops the lines that name "drop" (LINE may be the cut start of an overlong line). */
+static bool skip_drop(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    return len >= 38 && memcmp(line + 28, "\"drop\"", 6) == 0;
+}
+
+/* A line longer than the cap that SKIP drops is read past, in any split; one it keeps is an error. */
+static void test_watch_decoder_overlong(void **state)
+{
+    (void)state;
+    const char *pre = "{\"type\":\"MODIFIED\",\"object\":\"drop\",\"pad\":\"";
+    const char *next = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n";
+    char stream[1024];
+    size_t n = (size_t)snprintf(stream, sizeof(stream), "%s", pre);
+    memset(stream + n, 'x', 500);
+    n += 500;
+    n += (size_t)snprintf(stream + n, sizeof(stream) - n, "\"}\n%s", next);
+    for (size_t step = 1; step <= n; step = step < 8 ? step + 1 : step * 3) {
+        struct kube_watch_decoder d;
+        kube_watch_decoder_init(&d, 200);
+        d.skip = skip_drop;
+        struct seen s = {0};
+        char err[256] = "";
+        for (size_t i = 0; i < n; i += step)
+            if (kube_watch_feed(&d, stream + i, i + step > n ? n - i : step, on_event, &s, err,
+                                sizeof(err)) != 0)
+                fail_msg("step %zu: %s", step, err);
+        assert_int_equal(s.n, 1);
+        assert_string_equal(s.names[0], "a");
+        kube_watch_decoder_release(&d);
+    }
+    /* the same line naming another: an error */
+    memcpy(stream + 28, "\"keep\"", 6);
+    struct kube_watch_decoder d;
+    kube_watch_decoder_init(&d, 200);
+    d.skip = skip_drop;
+    struct seen s = {0};
+    char err[256] = "";
+    assert_int_equal(kube_watch_feed(&d, stream, n, on_event, &s, err, sizeof(err)), -1);
+    assert_string_equal(err, "watch event longer than 200 bytes");
+    assert_int_equal(s.n, 0);
+    kube_watch_decoder_release(&d);
+}
+
 /* A fake API server (one connection at a time) that records requests and answers each with a Status. */
 struct status_fake {
     struct fake_server srv;
@@ -423,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_status_error),
         cmocka_unit_test(test_unreachable_counts),
         cmocka_unit_test(test_watch_decoder),
+        cmocka_unit_test(test_watch_decoder_overlong),
         cmocka_unit_test(test_token_reread_after_401),
         cmocka_unit_test(test_requests_headers_token_reread),
         cmocka_unit_test(test_headers_equal_until_the_token_rotates),

@@ -1007,6 +1007,99 @@ static void test_untracked_leases_ignored(void **state)
     free(list);
 }
 
+/* A MODIFIED event of Lease NAME at resourceVersion RV, longer than the tracker's 2 MiB cap on an event
+ * (a holderIdentity of 2 MiB + 4 KiB); you own it. */
+static char *oversized_event(const char *name, int rv)
+{
+    size_t pad = (2u << 20) + 4096;
+    char *head = NULL;
+    int n = asprintf(&head,
+                     "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"%s\",\"namespace\":"
+                     "\"demo\",\"uid\":\"u7\",\"resourceVersion\":\"%d\"},\"spec\":{\"holderIdentity\":\"",
+                     name, rv);
+    assert_true(n > 0);
+    char *s = malloc((size_t)n + pad + 8);
+    assert_non_null(s);
+    memcpy(s, head, (size_t)n);
+    memset(s + n, 'x', pad);
+    memcpy(s + n + pad, "\"}}}\n", 6);
+    free(head);
+    return s;
+}
+
+/*
+ * An event longer than the cap, of a Lease nobody tracks (anyone who may write a Lease in the namespace
+ * can send one): read past and dropped, its resourceVersion kept.  The tracked Lease stays known, the
+ * watch goes on, and the next event is decoded.
+ */
+static void test_oversized_untracked_event(void **state)
+{
+    (void)state;
+    char *list = fresh_list(10, 9, "a");
+    char *big = oversized_event("other", 11);
+    const struct fresh_event events[] = {{400, big}, {400, EVENT(15, "b")}, {0, NULL}};
+    struct fresh_api fa = {.list_body = list, .events = events, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s1 = NULL;
+    for (int i = 0; i < 300 && s1 == NULL; i++, fake_server_sleep_ms(10)) {
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        if (holder_is(s, "a") && s->watching)
+            s1 = s;
+        else
+            tracker_release(t, s);
+    }
+    if (s1 == NULL)
+        fail_msg("never synced and watching");
+    fake_server_sleep_ms(600); /* the oversized event came at 400 ms; bad's comes at 800 */
+    const struct lease_snapshot *s2 = tracker_acquire(t, 0);
+    assert_ptr_equal(s1, s2); /* nothing forgotten, nothing published */
+    assert_true(s2->known);
+    tracker_release(t, s2);
+    assert_true(tracker_all_synced(t));
+    wait_holder(t, "b");
+    const struct lease_snapshot *s3 = tracker_acquire(t, 0);
+    assert_string_equal(s3->resource_version, "15");
+    tracker_release(t, s3);
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.watch_restarts, 0);
+    assert_int_equal((int)st.relists, 0);
+    assert_int_equal((int)fa.lists, 1);
+    tracker_release(t, s1);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(list);
+    free(big);
+}
+
+/* The same of the tracked Lease: it cannot be read, so it is unknown (and not synced) at once. */
+static void test_oversized_tracked_event(void **state)
+{
+    (void)state;
+    char *big = oversized_event("bad", 11);
+    char *good = list_of("\"holderIdentity\":\"good\",\"leaseDurationSeconds\":15");
+    struct fake_api fa = {.list_body = good, .watch_body = big, .fail_relists = true};
+    struct kube_client *c = fake_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    const struct lease_snapshot *s = wait_for(t, is_unknown, "unknown");
+    assert_false(s->exists);
+    tracker_release(t, s);
+    assert_false(tracker_all_synced(t));
+    tracker_free(t);
+    fake_api_stop(&fa);
+    kube_client_free(c);
+    free(good);
+    free(big);
+}
+
 /* A listed Lease whose name is the tracked one's with more after a NUL byte is another Lease. */
 static void test_name_with_nul_is_another_lease(void **state)
 {
@@ -1254,6 +1347,8 @@ int main(void)
         cmocka_unit_test(test_refresh_coalesced),
         cmocka_unit_test(test_refresh_never_backwards),
         cmocka_unit_test(test_untracked_leases_ignored),
+        cmocka_unit_test(test_oversized_untracked_event),
+        cmocka_unit_test(test_oversized_tracked_event),
         cmocka_unit_test(test_name_with_nul_is_another_lease),
         cmocka_unit_test(test_refresh_older_read),
         cmocka_unit_test(test_refresh_failures),
