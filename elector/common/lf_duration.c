@@ -93,18 +93,23 @@ int lf_duration_parse(const char *s, int64_t *ns, char *err, size_t errlen)
     const char *p = s, *why = NULL;
     char unk[64];
     uint64_t total = 0;
+    bool neg = *p == '-';
     if (strcmp(s, "0") == 0) {
         *ns = 0;
         return 0;
     }
-    if (*p == '-')
-        why = "negative";
-    else if (*p == '+')
+    if (*p == '-' || *p == '+')
         p++;
-    if (why == NULL && *p == '\0')
+    if (strcmp(p, "0") == 0) { /* "+0" and "-0", as Go takes them */
+        *ns = 0;
+        return 0;
+    }
+    if (*p == '\0')
         why = "empty";
     while (why == NULL && *p != '\0')
         why = component(&p, &total, unk, sizeof(unk));
+    if (why == NULL && neg && total > 0)
+        why = "negative"; /* "-0s" is zero, as in Go */
     if (why != NULL) {
         snprintf(err, errlen, "invalid duration '%s': %s", s, why);
         return -1;

@@ -8,14 +8,20 @@ static bool alnum_lower(char ch)
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-bool lf_name_label(const char *s, size_t len)
+/* One dot-separated part: [a-z0-9]([-a-z0-9]*[a-z0-9])?, of any length. */
+static bool name_part(const char *s, size_t len)
 {
-    if (len == 0 || len > 63 || !alnum_lower(s[0]) || !alnum_lower(s[len - 1]))
+    if (len == 0 || !alnum_lower(s[0]) || !alnum_lower(s[len - 1]))
         return false;
     for (size_t i = 0; i < len; i++)
         if (!alnum_lower(s[i]) && s[i] != '-')
             return false;
     return true;
+}
+
+bool lf_name_label(const char *s, size_t len)
+{
+    return len <= 63 && name_part(s, len);
 }
 
 bool lf_name_subdomain(const char *s, size_t len)
@@ -25,7 +31,7 @@ bool lf_name_subdomain(const char *s, size_t len)
         return false;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '.') {
-            if (!lf_name_label(s + start, i - start))
+            if (!name_part(s + start, i - start))
                 return false;
             start = i + 1;
         }
