@@ -154,11 +154,18 @@ static void __attribute__((noreturn)) child_exec(const char *path, char **argv, 
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* elect ignores SIGPIPE; an ignored signal stays ignored across execve, so give the command the default
+     * back (signal() is async-signal-safe). */
+    signal(SIGPIPE, SIG_DFL);
     /* Only stdin, stdout and stderr go to the command: our own sockets are close-on-exec, but libcurl's
      * internal ones (the socketpair of the multi handle behind an easy request running on another thread
      * at fork time) are not. */
-    close_fds(3, (unsigned)errfd - 1);
-    close_fds((unsigned)errfd + 1, ~0U);
+    if (errfd < 3) { /* stdin, stdout or stderr was closed when the pipe was made: ERRFD is one of them */
+        close_fds(3, ~0U);
+    } else {
+        close_fds(3, (unsigned)errfd - 1);
+        close_fds((unsigned)errfd + 1, ~0U);
+    }
     execve(path, argv, envp);
     int e = errno;
     ssize_t n = write(errfd, &e, sizeof(e));

@@ -245,10 +245,15 @@ stop p; stop q
 
 # --- COMMAND runs only while leading ---
 cmdfile=$TMP/cmd.out
-cand cmd f --grace-period 1s -- sh -c "ls -l /proc/\$\$/fd > '$TMP/cmd.fds'; echo \$LEASEFENCE_EPOCH > '$cmdfile'; trap 'echo term >> \"$cmdfile\"; exit 0' TERM; while :; do sleep 0.1; done"
+cand cmd f --grace-period 1s -- sh -c "ls -l /proc/\$\$/fd > '$TMP/cmd.fds'; grep -E '^Sig(Ign|Blk):' /proc/\$\$/status > '$TMP/cmd.sig'; echo \$LEASEFENCE_EPOCH > '$cmdfile'; trap 'echo term >> \"$cmdfile\"; exit 0' TERM; while :; do sleep 0.1; done"
 check "command: started on acquire" wait_for $((5 * TW)) test -s "$cmdfile"
 expect_eq "command: sees the epoch" "$(lf cmd .metadata.uid)/0" "$(head -1 "$cmdfile")"
 check "command: inherits no socket (API server connection, status listener)" bash -c "! grep -q 'socket:' '$TMP/cmd.fds'"
+# elect ignores SIGPIPE for itself; the command gets the default back (an ignored signal stays ignored
+# across execve, and 'yes | head' would then see EPIPE instead of ending quietly), and no blocked signal.
+sigign=$(awk '/^SigIgn:/ {print $2}' "$TMP/cmd.sig")
+check "command: SIGPIPE is not ignored (SigIgn $sigign)" [ -n "$sigign" -a $((0x$sigign & (1 << 12))) -eq 0 ]
+expect_eq "command: no signal blocked" "SigBlk:	0000000000000000" "$(grep '^SigBlk:' "$TMP/cmd.sig")"
 check "command: another writer takes the lease" force cmd '.spec.holderIdentity = "intruder" | .spec.leaseDurationSeconds = 30'
 check "command: SIGTERM on loss" wait_for $((4 * TW)) grep -q term "$cmdfile"
 check "command: reaped" wait_for $((2 * TW)) logged f "command exited"
