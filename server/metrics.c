@@ -39,7 +39,7 @@ static size_t bucket_of(const double *bounds, size_t nb, uint64_t ns)
         b++;
     return b;
 }
-/* 413 is answered by h2o itself before any handler runs, so it is not counted here. */
+/* 413 is answered by h2o itself before any handler runs: the access logger counts it (handlers.c). */
 static const int bad_codes[] = {400, 404, 405, 413, 415};
 #define NBAD (sizeof(bad_codes) / sizeof(bad_codes[0]))
 
