@@ -327,9 +327,7 @@ int serve_run(const struct serve_options *opts)
         goto fail;
     setup_globalconf();
     serve_srv.nthreads = opts->threads;
-    serve_srv.threads = calloc((size_t)serve_srv.nthreads, sizeof(*serve_srv.threads));
-    if (serve_srv.threads == NULL)
-        abort();
+    serve_srv.threads = xcalloc((size_t)serve_srv.nthreads, sizeof(*serve_srv.threads));
     for (int i = 0; i < serve_srv.nthreads; i++) {
         struct loop_thread *lt = &serve_srv.threads[i];
         lt->id = i;
