@@ -29,6 +29,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define GRACE_DEFAULT_NS (5LL * 1000000000LL)
@@ -125,8 +126,9 @@ static char *command_path(const char *cmd)
         char *file = xmalloc(n);
         snprintf(file, n, "%.*s%s%s", dl, p, dl > 0 ? "/" : "",
                  cmd); /* an empty entry: the current directory */
-        if (access(file, X_OK) == 0)
-            return file;
+        struct stat st;
+        if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0)
+            return file; /* a directory of that name (searchable, so X_OK) is passed over, as execvp does */
         free(file);
         if (*end == '\0')
             return xstrdup(cmd);

@@ -372,6 +372,18 @@ check "a command that cannot run: the parent logs the system's error" wait_for $
 check "a command that cannot run: the child made no unsafe call" bash -c "! grep -q preload_shim '$TMP/norun.log'"
 kill "$NORUN_PID" 2>/dev/null; wait "$NORUN_PID" 2>/dev/null
 
+# --- PATH search as execvp's: a directory named like the command is passed over ---
+mkdir -p "$TMP/path1/lfcmd" "$TMP/path2"
+printf '#!/bin/sh\necho found > "%s"\nexec sleep 60\n' "$TMP/lfcmd.out" >"$TMP/path2/lfcmd"
+chmod +x "$TMP/path2/lfcmd"
+bg "$TMP/lfcmd.log" env PATH="$TMP/path1:$TMP/path2:$PATH" "$BUILD/leasefence" elect \
+  --lease default/pathsearch --identity ps "${DUR[@]}" -- lfcmd
+PS_PID=$LAST_PID
+check "PATH: a directory of the command's name is passed over, the program after it runs" \
+  wait_for $((5 * TW)) grep -q found "$TMP/lfcmd.out"
+check "PATH: no 'cannot run command'" bash -c "! grep -q 'cannot run command' '$TMP/lfcmd.log'"
+kill "$PS_PID" 2>/dev/null; wait "$PS_PID" 2>/dev/null
+
 # --- a thread that cannot start is an error, not a pthread_join on a handle never set ---
 for t in "1 signal" "2 status server"; do
   out=$("${SHIMMED[@]}" LEASEFENCE_TEST_FAIL_PTHREAD_CREATE=${t%% *} timeout -k 5 $((10 * TW)) "$BUILD/leasefence" elect \
