@@ -383,6 +383,18 @@ nested 999998 >"$TMP/nested-over"
 /usr/bin/python3 -c 'import sys; d=1000000; sys.stdout.write("{\"a\":"*d)' >"$TMP/nested-open"
 answered() { echo "$(code --data-binary @"$1" "$URL/validate") $(jq -r '.response.uid + " " + (.response.allowed|tostring)' "$TMP/answer" 2>/dev/null)"; }
 expect_eq "100,000-deep object and oldObject in a review: decided" "200 n true" "$(answered "$TMP/nested-100k")"
+# More annotations than the decoder keeps items for (65,536): kube-apiserver bounds annotations by size
+# (256 KiB), not by count, so 256 KiB of tiny keys is ~30,000 and an UPDATE carries them twice; 70,000
+# on each side here.  serve keeps only the keys its fences read.
+/usr/bin/python3 - >"$TMP/many-annotations" <<'PY3'
+import json, sys
+ann = {"k%d" % i: "" for i in range(70000)}
+obj = {"metadata": {"name": "t", "annotations": ann}}
+sys.stdout.write(json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+    "uid": "m", "resource": {"group": "", "version": "v1", "resource": "configmaps"}, "operation": "UPDATE",
+    "userInfo": {"username": "someone"}, "object": obj, "oldObject": obj}}, separators=(",", ":")))
+PY3
+expect_eq "70,000 annotations in object and in oldObject: decided" "200 m true" "$(answered "$TMP/many-annotations")"
 expect_eq "1,000,000 levels in all: decided" "200 n true" "$(answered "$TMP/nested-limit")"
 expect_eq "1,000,001 levels: 400" 400 "$(code --data-binary @"$TMP/nested-over" "$URL/validate")"
 expect_eq "1,000,001 levels: the message says so" \
