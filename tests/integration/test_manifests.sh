@@ -544,7 +544,12 @@ def check_demo(objs, fences):
     expect("demo: elect --identity is the pod name", flag_value(args, "--identity") == "$(POD_NAME)" and any(
         e["name"] == "POD_NAME" and e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.name"
         for e in el[0].get("env", [])))
-    expect("demo: elect serves its status", flag_value(args, "--status-listen") is not None)
+    status = flag_value(args, "--status-listen")
+    expect("demo: elect serves its status", status is not None)
+    # The liveness probe dials the pod IP, which is IPv6 on a single-stack IPv6 cluster: an IPv4-only
+    # address there restart-loops the sidecar.  ":PORT" is every address, both families.
+    expect("demo: elect's status listens on every address of both families (:PORT)",
+           status is not None and status.startswith(":"), str(status))
     if fence:
         expect("demo: fence identity podName", fence[0].get("identity") == "podName")
         user = "system:serviceaccount:demo:" + pod.get("serviceAccountName", "default")
