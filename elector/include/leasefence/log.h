@@ -28,7 +28,9 @@ typedef void (*log_sink_fn)(void *ctx, enum log_level level, const char *line, s
 
 /**
  * Sends every line to FN(CTX, ...) instead of stderr; a NULL FN restores stderr (the default).  Call it
- * before anything logs (before candidate_run or tracker_start).
+ * before anything logs (before candidate_run or tracker_start).  The one line that never reaches the
+ * sink is the library's last before abort() ({"level":"fatal",...}: out of memory, or a state it cannot go
+ * on from), written straight to stderr without allocating, since a sink may need memory itself.
  */
 void log_set_sink(log_sink_fn fn, void *ctx);
 
