@@ -1,6 +1,7 @@
 /*
- * The watch-event peek: a skipper over JSON that descends only into "object" and its "metadata".  It never
- * builds anything, so an event of a Lease nobody fenced costs a scan of its first few hundred bytes.
+ * The peek: a skipper over JSON that descends only into a watch event's "object" (or a bare object, a
+ * list's item) and its "metadata".  It never builds anything, so an event or a list item of a Lease nobody
+ * fenced costs a scan of its first few hundred bytes.
  */
 #include "peek.h"
 
@@ -82,13 +83,17 @@ static bool skip_value(struct cur *c)
     return false;
 }
 
-static bool complete(const struct peek_event *e)
+/* Done once OUT has the name, the resourceVersion and, when the walk started at TOP, the type. */
+static bool complete(const struct peek_event *e, enum level from)
 {
-    return e->type.p != NULL && e->name.p != NULL && e->rv.p != NULL;
+    return (from != TOP || e->type.p != NULL) && e->name.p != NULL && e->rv.p != NULL;
 }
 
-/* Walks the object at c->p at LEVEL, taking what OUT wants; false at the end, on bad JSON or when done. */
-static bool walk(struct cur *c, enum level level, struct peek_event *out)
+/*
+ * Walks the object at c->p at LEVEL (the walk started at FROM), taking what OUT wants; false at the end, on
+ * bad JSON or when done.
+ */
+static bool walk(struct cur *c, enum level level, enum level from, struct peek_event *out)
 {
     if (!eat(c, '{'))
         return false;
@@ -102,16 +107,16 @@ static bool walk(struct cur *c, enum level level, struct peek_event *out)
         if (level == TOP && peek_is(key, "type", 4))
             ok = string(c, &out->type);
         else if (level == TOP && peek_is(key, "object", 6))
-            ok = walk(c, OBJECT, out);
+            ok = walk(c, OBJECT, from, out);
         else if (level == OBJECT && peek_is(key, "metadata", 8))
-            ok = walk(c, METADATA, out);
+            ok = walk(c, METADATA, from, out);
         else if (level == METADATA && peek_is(key, "name", 4))
             ok = string(c, &out->name);
         else if (level == METADATA && peek_is(key, "resourceVersion", 15))
             ok = string(c, &out->rv);
         else
             ok = skip_value(c);
-        if (!ok || complete(out))
+        if (!ok || complete(out, from))
             return false;
     } while (eat(c, ','));
     return eat(c, '}');
@@ -121,7 +126,15 @@ bool peek_watch_event(const char *line, size_t len, struct peek_event *out)
 {
     struct cur c = {line, line + len};
     memset(out, 0, sizeof(*out));
-    walk(&c, TOP, out);
+    walk(&c, TOP, TOP, out);
+    return out->name.p != NULL;
+}
+
+bool peek_object(const char *obj, size_t len, struct peek_event *out)
+{
+    struct cur c = {obj, obj + len};
+    memset(out, 0, sizeof(*out));
+    walk(&c, OBJECT, OBJECT, out);
     return out->name.p != NULL;
 }
 

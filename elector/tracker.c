@@ -6,7 +6,8 @@
  *
  * State is split by what it is about: a Lease (struct item) holds only what is known of it and its
  * snapshot; a namespace (struct nswatch) holds the transfer, its buffers and the watch's resourceVersion.
- * An event of a Lease nobody tracks is recognised by peeking at its name (peek.h) and dropped undecoded.
+ * An event of a Lease nobody tracks is recognised by peeking at its name (peek.h) and dropped undecoded; so
+ * is such a Lease's item of a list, which is read as it streams in (listscan.h), never held whole.
  *
  * The thread sleeps in epoll and drives curl with curl_multi_socket_action, so a wakeup costs the transfers
  * on the socket that woke it, not every transfer (curl_multi_perform runs all of them, with a poll() each).
@@ -22,6 +23,7 @@
 #include "lf_buf.h"
 #include "lf_clock.h"
 #include "lf_name.h"
+#include "listscan.h"
 #include "peek.h"
 #include "testing.h"
 
@@ -46,13 +48,12 @@
 #define WATCH_SILENCE_MARGIN_S 10           /* a watch silent for its timeoutSeconds plus this is abandoned */
 #define SWEEP_MAX_NS           5000000000LL /* how often watches are checked for silence, at most */
 #define MAX_EVENT              (2u << 20) /* above etcd's 1.5 MiB object limit, with room for the event frame */
-#define MAX_LIST               (64u << 20)  /* a namespace's Leases: 10,000 of 6 KB */
 #define MIN_WATCH_NS           1000000000LL /* a watch ending cleanly sooner is retried with backoff */
 #define MAX_CONNECTIONS        16    /* per API server, at least; lifted when it speaks only HTTP/1.1 */
 #define STREAMS_PER_CONNECTION 100   /* kube-apiserver's limit since CVE-2023-44487 */
 #define RECV_BUFFER            2048L /* bytes; curl's minimum is 1024 */
 #define REFRESH_TIMEOUT_MS     1000  /* a fresh read (tracker_refresh) fails after this, by default */
-#define TRIM_AFTER             (1u << 20) /* list bodies freed before the heap is trimmed, once none is under way */
+#define TRIM_AFTER             (1u << 20) /* bytes of lists freed before the heap is trimmed, once none is under way */
 #define NEVER                  INT64_MAX
 
 struct snap {
@@ -76,6 +77,22 @@ struct shared_headers {
 struct tracker;
 struct item;
 
+/* One item of a list, of a tracked Lease: decoded, or too long to be. */
+struct listed {
+    struct item *it;
+    json_t *obj; /* NULL: the item was longer than MAX_EVENT */
+};
+
+/* A list under way: its scanner and what it kept of the items so far (the tracked Leases' alone). */
+struct list_read {
+    struct listscan scan;
+    struct listed *kept;
+    size_t nkept, kept_cap;
+    size_t kept_bytes; /* the kept items' JSON text */
+    bool bad;          /* the scan failed: err says why */
+    char err[256];
+};
+
 /* A namespace with tracked Leases: its list, then its watch.  Created under t->lock, never freed before the
  * tracker; everything below ns is the tracker thread's. */
 struct nswatch {
@@ -90,7 +107,8 @@ struct nswatch {
     enum phase phase;
     CURL *easy;
     struct shared_headers *hdrs; /* those of the current request */
-    struct lf_buf list_body;     /* capped at MAX_LIST */
+    struct list_read *list;      /* the list under way, NULL when none */
+    struct lf_buf list_body;     /* a refused list's Status body, capped at MAX_EVENT */
     struct kube_watch_decoder dec;
     struct item *peeked; /* the tracked Lease the line being decoded names (found by watch_skip) */
     bool watching;       /* the watch answered 200 and is connected */
@@ -299,7 +317,7 @@ static struct nswatch *add_ns_locked(struct tracker *t, const char *ns)
     w->t = t;
     w->ns = xstrdup(ns);
     kube_watch_decoder_init(&w->dec, MAX_EVENT);
-    lf_buf_init(&w->list_body, MAX_LIST);
+    lf_buf_init(&w->list_body, MAX_EVENT);
     void **b = hash_bucket(&t->by_ns, ns_hash(ns));
     w->hnext = *b;
     *b = w;
@@ -933,6 +951,89 @@ static struct shared_headers *headers_get(struct tracker *t)
     return t->hdrs;
 }
 
+/* Keeps a tracked Lease's item of the list under way: OBJ (taken over), or NULL when it was too long. */
+static void list_keep(struct list_read *l, struct item *it, json_t *obj, size_t len)
+{
+    if (l->nkept == l->kept_cap) {
+        l->kept_cap = l->kept_cap ? l->kept_cap * 2 : 4;
+        l->kept = xrealloc(l->kept, l->kept_cap * sizeof(*l->kept));
+    }
+    l->kept[l->nkept].it = it;
+    l->kept[l->nkept].obj = obj;
+    l->nkept++;
+    l->kept_bytes += len;
+}
+
+/*
+ * The scanner's look at each item of W's list (listscan_item_fn), as the list streams in.  As with a watch
+ * event, an item of a Lease nobody tracks, named by a peek, is dropped undecoded; a tracked Lease's is
+ * decoded and kept until the list is complete, under the name it decodes with.  An item too long to keep
+ * (anyone who may write a Lease can make one) is kept as such when its start names a tracked Lease (which
+ * is then unknown), dropped when it names another; when its start does not say (its name is not in it, or
+ * escaped), the list cannot be used.  An item whose name is escaped is decoded to be told apart.
+ */
+static int list_item(void *ctx, const char *p, size_t len, bool truncated, char *err, size_t errlen)
+{
+    struct nswatch *w = ctx;
+    struct peek_event e;
+    if (peek_object(p, len, &e)) {
+        struct item *it = find_item(w->t, w, e.name.p, e.name.len);
+        if (it == NULL || !it->active)
+            return 0;
+        if (truncated) {
+            list_keep(w->list, it, NULL, 0);
+            return 0;
+        }
+    } else if (truncated) {
+        snprintf(err, errlen, "list item longer than %u bytes", MAX_EVENT);
+        return -1;
+    }
+    json_error_t je;
+    json_t *obj = json_loadb(p, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    if (obj == NULL) {
+        snprintf(err, errlen, "list is not JSON: %s", je.text);
+        return -1;
+    }
+    struct item *it = tracked_item(w->t, w, obj);
+    if (it == NULL) /* a Lease nobody tracks under an escaped name, or not a Lease at all */
+        json_decref(obj);
+    else
+        list_keep(w->list, it, obj, len);
+    return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION of a list: a 200's body goes through the scanner, any other's is kept (a Status). */
+static size_t list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct nswatch *w = userdata;
+    struct list_read *l = w->list;
+    size_t n = size * nmemb;
+    long code = 0;
+    curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code != 200) {
+        lf_buf_append(&w->list_body, ptr, n); /* past the cap, the rest is dropped: the code still tells */
+        return n;
+    }
+    if (listscan_feed(&l->scan, ptr, n, l->err, sizeof(l->err)) != 0) {
+        l->bad = true;
+        return 0; /* curl ends the transfer: finish_list reports l->err */
+    }
+    return n;
+}
+
+/* Frees a list's reading state; what it held counts towards the next heap trim. */
+static void list_read_free(struct tracker *t, struct list_read *l)
+{
+    if (l == NULL)
+        return;
+    t->freed += listscan_held(&l->scan) + l->kept_bytes;
+    listscan_release(&l->scan);
+    for (size_t i = 0; i < l->nkept; i++)
+        json_decref(l->kept[i].obj);
+    free(l->kept);
+    free(l);
+}
+
 static void start_list(struct tracker *t, struct nswatch *w)
 {
     char *path = kube_lease_path(w->ns, NULL, NULL);
@@ -940,8 +1041,10 @@ static void start_list(struct tracker *t, struct nswatch *w)
     w->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, w->hdrs->list);
     free(path);
     lf_buf_reset(&w->list_body);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, lf_buf_curl_write);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, &w->list_body);
+    w->list = xcalloc(1, sizeof(*w->list));
+    listscan_init(&w->list->scan, MAX_EVENT, list_item, w);
+    curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, list_write);
+    curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
     w->phase = LISTING;
     t->listing++;
 }
@@ -1009,8 +1112,14 @@ static void end_request(struct tracker *t, struct nswatch *w)
     }
     headers_put(w->hdrs);
     w->hdrs = NULL;
-    if (w->phase == LISTING)
+    if (w->phase == LISTING) {
         t->listing--;
+        list_read_free(t, w->list);
+        w->list = NULL;
+        /* A Status body may have been large: do not keep that much per namespace between lists. */
+        t->freed += w->list_body.cap;
+        lf_buf_release(&w->list_body);
+    }
     w->phase = IDLE;
 }
 
@@ -1026,9 +1135,12 @@ static void stop_ns(struct tracker *t, struct nswatch *w, int64_t now)
     }
 }
 
-/* Applies one listed object (NULL: not in the list) of Lease IT, from a list at revision N. */
-static void apply_listed(struct tracker *t, struct nswatch *w, struct item *it, json_t *obj, uint64_t n,
-                         int64_t now)
+/*
+ * Applies one listed object (NULL: not in the list) of Lease IT, from a list at revision N; with WHY, the
+ * Lease's item could not be read (it is unknown).
+ */
+static void apply_listed(struct tracker *t, struct nswatch *w, struct item *it, json_t *obj, const char *why,
+                         uint64_t n, int64_t now)
 {
     if (n != 0 && n < it->state_rv && w->started < it->fresh_applied) {
         /* Older than a fresh read that was answered after this list was sent: keep that.  (A list sent
@@ -1038,65 +1150,77 @@ static void apply_listed(struct tracker *t, struct nswatch *w, struct item *it, 
         return;
     }
     it->state_rv = n;
+    if (why != NULL) {
+        it->contact = now;
+        forget(t, it, "malformed lease, treated as unknown", why, now);
+        return;
+    }
     observe(t, it, obj, now);
 }
 
-/* A list that decoded: every tracked Lease of W is in it or does not exist. */
-static void apply_list(struct tracker *t, struct nswatch *w, json_t *items, uint64_t n, int64_t now)
+/* A list that decoded, of which L kept the tracked Leases' items: every tracked Lease of W is in it or does
+ * not exist. */
+static void apply_list(struct tracker *t, struct nswatch *w, const struct list_read *l, uint64_t n,
+                       int64_t now)
 {
+    char why[64];
+    snprintf(why, sizeof(why), "list item longer than %u bytes", MAX_EVENT);
     for (size_t i = 0; i < w->nitems; i++)
         w->items[i]->listed = false;
-    for (size_t i = 0; i < json_array_size(items); i++) {
-        json_t *o = json_array_get(items, i);
-        struct item *it = tracked_item(t, w, o);
-        if (it != NULL) {
-            apply_listed(t, w, it, o, n, now);
+    for (size_t i = 0; i < l->nkept; i++) {
+        struct item *it = l->kept[i].it;
+        if (it->active) { /* (untracked while the list came) */
+            apply_listed(t, w, it, l->kept[i].obj, l->kept[i].obj != NULL ? NULL : why, n, now);
             it->listed = true;
         }
     }
     for (size_t i = 0; i < w->nitems; i++)
         if (w->items[i]->active && !w->items[i]->listed)
-            apply_listed(t, w, w->items[i], NULL, n, now);
+            apply_listed(t, w, w->items[i], NULL, NULL, n, now);
 }
 
 static void finish_list(struct tracker *t, struct nswatch *w, CURLcode cc, int64_t now)
 {
     char err[512];
     long code = 0;
+    struct list_read *l = w->list;
+    w->list = NULL; /* this function's now, not end_request's */
     curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
-    kube_client_count(t->client, cc == CURLE_OK ? (int)code : 0);
-    json_error_t je;
-    json_t *j = cc == CURLE_OK && w->list_body.len > 0
-                    ? json_loadb(w->list_body.data, w->list_body.len, JSON_ALLOW_NUL, &je)
-                    : NULL;
+    kube_client_count(t->client, cc == CURLE_OK || l->bad ? (int)code : 0); /* (bad: a 200 we ended) */
+    json_t *status = code != 200 && cc == CURLE_OK && w->list_body.len > 0
+                         ? json_loadb(w->list_body.data, w->list_body.len, JSON_ALLOW_NUL, NULL)
+                         : NULL;
     end_request(t, w);
-    /* The body may have been large: do not keep that much per namespace between lists. */
-    bool overflow = w->list_body.overflow, empty = w->list_body.len == 0;
-    t->freed += w->list_body.cap;
-    lf_buf_release(&w->list_body);
-    if ((cc != CURLE_OK && !overflow) || (cc == CURLE_OK && code != 200)) {
+    if ((cc != CURLE_OK && !l->bad) || (cc == CURLE_OK && code != 200)) {
         if (cc != CURLE_OK)
             snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
         else
-            kube_status_error((int)code, j, err, sizeof(err));
+            kube_status_error((int)code, status, err, sizeof(err));
         log_event(LOGL_WARN, "cannot list leases", "namespace", w->ns, "error", err, NULL);
-        json_decref(j);
+        json_decref(status);
+        list_read_free(t, l);
         schedule_retry(t, w, now);
         return;
     }
     /* The server answered, but with nothing we can decode: unknown at once, not only once contact is stale.
      */
-    json_t *items = json_object_get(j, "items");
-    const char *rv = json_string_value(json_object_get(json_object_get(j, "metadata"), "resourceVersion"));
-    if (overflow || !json_is_array(items) || rv == NULL || rv[0] == '\0') {
-        if (overflow)
-            snprintf(err, sizeof(err), "response larger than %u MiB", MAX_LIST >> 20);
-        else if (j == NULL)
-            snprintf(err, sizeof(err), "list is not JSON: %s", !empty ? je.text : "empty body");
-        else
+    json_t *meta = NULL;
+    const char *rv = NULL;
+    if (l->bad) {
+        snprintf(err, sizeof(err), "%s", l->err);
+    } else if (listscan_end(&l->scan, err, sizeof(err)) == 0) {
+        json_error_t je;
+        meta = json_loadb(l->scan.meta, l->scan.meta_len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+        rv = json_string_value(json_object_get(meta, "resourceVersion"));
+        if (meta == NULL)
+            snprintf(err, sizeof(err), "list is not JSON: %s", je.text);
+        else if (rv == NULL || rv[0] == '\0')
             snprintf(err, sizeof(err), "list without items or resourceVersion");
+    }
+    if (rv == NULL || rv[0] == '\0') {
         forget_ns(t, w, "cannot decode the lease list, lease treated as unknown", err, now);
-        json_decref(j);
+        json_decref(meta);
+        list_read_free(t, l);
         schedule_retry(t, w, now);
         return;
     }
@@ -1107,8 +1231,9 @@ static void finish_list(struct tracker *t, struct nswatch *w, CURLcode cc, int64
         w->relists++;
         pthread_mutex_unlock(&t->lock);
     }
-    apply_list(t, w, items, rv_number(rv), now);
-    json_decref(j);
+    apply_list(t, w, l, rv_number(rv), now);
+    json_decref(meta);
+    list_read_free(t, l);
     w->backoff_ms = 0;
     w->next_at = now; /* watch right away */
 }
@@ -1426,7 +1551,8 @@ static void relist_now(struct tracker *t, struct nswatch *w, int64_t now)
 /*
  * Acts on tracker_track / tracker_untrack.  An untracked Lease is published as such; its namespace's watch
  * ends with the last tracked Lease in it.  A Lease tracked (again) is unknown until its namespace is listed:
- * at once, ending a watch under way (a list under way already covers it; so does one waiting for backoff).
+ * at once, ending a watch or a list under way (a list streams in, and its items of Leases not tracked as
+ * they came are dropped: it may have gone past this one's), or after the backoff of a list waiting for it.
  */
 static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
 {
@@ -1440,7 +1566,7 @@ static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
             lease_record_release(&it->rec);
         it->known = false;
         it->exists = false;
-        if (w->nactive++ == 0 || w->rv != NULL) /* the next request would be a watch */
+        if (w->nactive++ == 0 || w->rv != NULL || w->phase == LISTING) /* (rv: the next request, a watch) */
             relist_now(t, w, now);
     } else if (--w->nactive == 0) {
         relist_now(t, w, now); /* nothing starts while no Lease of W is tracked */
@@ -1640,9 +1766,9 @@ static void *tracker_main(void *arg)
             t->h1_requeue = false;
             requeue_unanswered(t);
         }
-        /* A thousand list bodies, parsed and freed between the Leases' small long-lived allocations, leave
-         * the heap fragmented: megabytes of free pages that malloc keeps.  Hand them back once the lists
-         * are done (measured with 10,000 Leases: about 1 KB per Lease). */
+        /* A thousand lists' buffers and decoded items, freed between the Leases' small long-lived
+         * allocations, leave the heap fragmented: megabytes of free pages that malloc keeps.  Hand them back
+         * once the lists are done (measured with 10,000 Leases: about 1 KB per Lease). */
         if (t->listing == 0 && t->freed > TRIM_AFTER) {
             malloc_trim(0);
             t->freed = 0;
@@ -1759,6 +1885,7 @@ void tracker_free(struct tracker *t)
         for (struct nswatch *w = t->by_ns.buckets[i], *next; w != NULL; w = next) {
             next = w->hnext;
             kube_watch_decoder_release(&w->dec);
+            list_read_free(t, w->list);
             lf_buf_release(&w->list_body);
             free(w->rv);
             free(w->items);

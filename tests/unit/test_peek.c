@@ -1,4 +1,4 @@
-/* The watch-event peek: what it finds, what it skips, and where it stops. */
+/* The peek at a watch event or a list item: what it finds, what it skips, and where it stops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +92,48 @@ static void test_broken_lines(void **state)
     assert_false(peek_watch_event(line, strlen(line) - 10, &e));
 }
 
+/* A bare object, as a list's item is: its own metadata.name and resourceVersion, whatever comes first. */
+static void test_object(void **state)
+{
+    (void)state;
+    struct peek_event e;
+    const char *item = "{\"kind\":\"Lease\",\"spec\":{\"metadata\":{\"name\":\"nested\"},\"a\":[\"}\"]},"
+                       "\"metadata\":{\"resourceVersion\":\"9\",\"labels\":{\"name\":\"label\"},"
+                       "\"name\":\"ctl\",\"namespace\":\"demo\"},\"type\":\"ADDED\"}";
+    assert_true(peek_object(item, strlen(item), &e));
+    assert_true(is(e.name, "ctl"));
+    assert_true(is(e.rv, "9"));
+    assert_null(e.type.p); /* a key "type" of the object is not an event's type */
+    /* it stops once it has both: what follows is not looked at */
+    const char *early = "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"},\"spec\":{,,";
+    assert_true(peek_object(early, strlen(early), &e));
+    assert_true(is(e.name, "a"));
+    /* the cut start of an object longer than a cap: the name is found when it lies in it */
+    const char *cut = "{\"metadata\":{\"name\":\"big\",\"uid\":\"u\"},\"spec\":{\"holderIdentity\":\"xxxx";
+    assert_true(peek_object(cut, strlen(cut), &e));
+    assert_true(is(e.name, "big"));
+    assert_null(e.rv.p);
+    assert_false(peek_object(cut, 20, &e)); /* {"metadata":{"name" */
+    assert_null(e.name.p);
+    /* an escaped name is not found; nor is anything in a watch event (its object is one level down) */
+    const char *escaped = "{\"metadata\":{\"name\":\"b\\u0000x\",\"resourceVersion\":\"2\"}}";
+    assert_false(peek_object(escaped, strlen(escaped), &e));
+    assert_null(e.name.p);
+    assert_true(is(e.rv, "2"));
+    const char *event = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"ctl\"}}}";
+    assert_false(peek_object(event, strlen(event), &e));
+    const char *cases[] = {"",
+                           "7",
+                           "\"str\"",
+                           "[{\"metadata\":{\"name\":\"a\"}}]",
+                           "{\"metadata\":{\"name\":null}}",
+                           "{\"metadata\":[\"name\",\"a\"]}"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_false(peek_object(cases[i], strlen(cases[i]), &e));
+        assert_null(e.name.p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -99,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_skips_every_kind_of_value),
         cmocka_unit_test(test_escaped_name_not_found),
         cmocka_unit_test(test_broken_lines),
+        cmocka_unit_test(test_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

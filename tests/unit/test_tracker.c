@@ -646,6 +646,8 @@ struct fresh_api {
     struct fake_server srv; /* a thread per connection */
     atomic_int gets, lists, watches;
     char *list_body;            /* owned: set and freed by fresh_tracker, fresh_tracker_free */
+    size_t list_pause_at;       /* when set, the first list's body stops after this many bytes, */
+    int list_pause_ms;          /* for this long, then goes on */
     struct kube_client *client; /* set and freed by fresh_tracker, fresh_tracker_free */
     const struct fresh_event *events;
     /* GET number N (from 1): sets *DELAY_MS and returns the whole HTTP response */
@@ -687,8 +689,21 @@ static void fresh_serve(void *ctx, int c)
     if (strstr(buf, "watch=1") != NULL) {
         fresh_watch(fa, c);
     } else if (strncmp(buf, LIST_DEMO, strlen(LIST_DEMO)) == 0) { /* a list of the namespace's Leases */
-        fa->lists++;
-        fake_server_send_json(c, "200 OK", fa->list_body);
+        if (fa->lists++ == 0 && fa->list_pause_at > 0) {
+            char head[256], *part = strndup(fa->list_body, fa->list_pause_at);
+            assert_non_null(part);
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     strlen(fa->list_body));
+            fake_server_send(c, head);
+            fake_server_send(c, part);
+            free(part);
+            fake_server_nap(&fa->srv, fa->list_pause_ms);
+            fake_server_send(c, fa->list_body + fa->list_pause_at);
+        } else {
+            fake_server_send_json(c, "200 OK", fa->list_body);
+        }
     } else if (strncmp(buf, "GET /apis/coordination.k8s.io/v1/namespaces/demo/leases/bad ", 60) == 0) {
         int k = ++fa->gets, delay = 0;
         if (k <= 16)
@@ -1071,6 +1086,195 @@ static void test_oversized_tracked_event(void **state)
     free(big);
 }
 
+/*
+ * A list item of Lease NAME at resourceVersion RV held by HOLDER, followed by a comma; with PAD, a holder of
+ * PAD bytes instead: "\\u0000" escapes (six bytes each) when NULS, else 'x'.  Appended to *BUF (LEN, CAP).
+ */
+static void add_item(char **buf, size_t *len, size_t *cap, const char *name, int rv, const char *holder,
+                     size_t pad, bool nuls)
+{
+    char head[512];
+    int n =
+        snprintf(head, sizeof(head),
+                 "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"demo\",\"uid\":\"u-%s\","
+                 "\"resourceVersion\":\"%d\"},\"spec\":{\"leaseDurationSeconds\":15,\"holderIdentity\":\"%s",
+                 name, name, rv, pad ? "" : holder);
+    assert_true(n > 0 && (size_t)n < sizeof(head));
+    if (*len + (size_t)n + pad + 16 > *cap) {
+        *cap = (*len + (size_t)n + pad + 16) * 2;
+        *buf = realloc(*buf, *cap);
+        assert_non_null(*buf);
+    }
+    memcpy(*buf + *len, head, (size_t)n);
+    *len += (size_t)n;
+    for (size_t i = 0; i < pad; i += nuls ? 6 : 1)
+        memcpy(*buf + *len + i, nuls ? "\\u0000" : "x", nuls ? 6 : 1);
+    *len += pad;
+    memcpy(*buf + *len, "\"}},", 5);
+    *len += 4;
+    (*buf)[*len] = '\0';
+}
+
+/* Closes a list made with add_item (its last comma dropped), its metadata after the items; you own it. */
+static char *end_list(char *buf, size_t len)
+{
+    const char *tail = "],\"metadata\":{\"resourceVersion\":\"10\"}}";
+    buf = realloc(buf, len + strlen(tail) + 1);
+    assert_non_null(buf);
+    memcpy(buf + len - 1, tail, strlen(tail) + 1); /* over the last comma */
+    return buf;
+}
+
+/* Polls Lease IDX until it is known, exists and is held by H while its namespace is watched; 10 s. */
+static void wait_watched_holder(struct tracker *t, size_t idx, const char *h)
+{
+    for (int i = 0; i < 1000; i++) {
+        const struct lease_snapshot *s = tracker_acquire(t, idx);
+        bool ok = holder_is(s, h) && s->watching;
+        tracker_release(t, s);
+        if (ok)
+            return;
+        fake_server_sleep_ms(10);
+    }
+    fail_msg("lease %zu never held by %s and watched", idx, h);
+}
+
+/*
+ * A namespace's list may be far larger than anything the tracker keeps: anyone who may write Leases there
+ * can make it so.  33 Leases nobody tracks, each longer than the 2 MiB cap on an item (holders of NULs, six
+ * bytes each as JSON, or of 'x'), make a list of more than 64 MiB; the tracked Lease after them is known from
+ * it, its metadata coming last, and the watch starts from its resourceVersion.
+ */
+static void test_list_larger_than_64_mib(void **state)
+{
+    (void)state;
+    char *body = NULL, name[32];
+    size_t len = 0, cap = 0;
+    const char *head = "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"items\":[";
+    cap = strlen(head) + 1;
+    body = malloc(cap);
+    assert_non_null(body);
+    memcpy(body, head, cap);
+    len = strlen(head);
+    for (int i = 0; i < 33; i++) {
+        snprintf(name, sizeof(name), "other-%d", i);
+        add_item(&body, &len, &cap, name, 3, NULL, (2u << 20) + 4096, i % 2 == 0);
+    }
+    add_item(&body, &len, &cap, "small", 4, "s", 0, false);
+    add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
+    body = end_list(body, len);
+    assert_true(strlen(body) > (64u << 20));
+    static const struct fresh_event events[] = {{400, EVENT(15, "b")}, {0, NULL}};
+    struct fresh_api fa = {.list_body = body, .events = events, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_watched_holder(t, 0, "a");
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_string_equal(s->resource_version, "9");
+    assert_string_equal(s->epoch, "u-bad/0");
+    tracker_release(t, s);
+    assert_true(tracker_all_synced(t));
+    wait_holder(t, "b"); /* the watch, from the list's resourceVersion, delivers the next change */
+    struct tracker_stats st;
+    tracker_stats(t, 0, &st);
+    assert_int_equal((int)st.relists, 0);
+    assert_int_equal((int)fa.lists, 1);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
+/*
+ * The tracked Lease's own item is longer than the cap: that Lease is unknown (and not synced), heard from;
+ * the namespace's other tracked Lease is known from the same list, and the watch starts.  The Lease's next
+ * event that can be read makes it known again.
+ */
+static void test_list_oversized_tracked_item(void **state)
+{
+    (void)state;
+    char *body = NULL;
+    size_t len = 0, cap = 0;
+    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
+    cap = strlen(head) + 1;
+    body = malloc(cap);
+    assert_non_null(body);
+    memcpy(body, head, cap);
+    len = strlen(head);
+    add_item(&body, &len, &cap, "bad", 9, NULL, (2u << 20) + 4096, false);
+    add_item(&body, &len, &cap, "ok", 8, "o", 0, false);
+    len--; /* the last comma */
+    body = realloc(body, len + 3);
+    memcpy(body + len, "]}", 3);
+    static const struct fresh_event events[] = {{600, EVENT(15, "b")}, {0, NULL}};
+    struct fresh_api fa = {.list_body = body, .events = events, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_track(t, "demo", "ok", err, sizeof(err)), 1);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_watched_holder(t, 1, "o"); /* the list was applied, all at once */
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_false(s->known);
+    assert_false(s->exists);
+    assert_true(s->contact_mono_ns != 0); /* heard from: the list said it cannot be read */
+    assert_true(s->watching);
+    tracker_release(t, s);
+    assert_false(tracker_all_synced(t));
+    assert_int_equal((int)fa.lists, 1); /* not retried: the list itself was good */
+    wait_holder(t, "b");
+    assert_true(tracker_all_synced(t));
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
+/*
+ * A Lease tracked while its namespace's list streams in: the list may have gone past its item, dropped
+ * then as nobody's, so it is listed anew, and the Lease is known from that list (not taken for absent from
+ * the first).
+ */
+static void test_tracked_while_listing(void **state)
+{
+    (void)state;
+    char *body = NULL;
+    size_t len = 0, cap = 0;
+    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
+    cap = strlen(head) + 1;
+    body = malloc(cap);
+    assert_non_null(body);
+    memcpy(body, head, cap);
+    len = strlen(head);
+    add_item(&body, &len, &cap, "late", 8, "l", 0, false);
+    add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
+    size_t pause_at = len; /* the list stops after both items */
+    len--;
+    body = realloc(body, len + 3);
+    memcpy(body + len, "]}", 3);
+    struct fresh_api fa = {
+        .list_body = body, .list_pause_at = pause_at, .list_pause_ms = 800, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    fake_server_sleep_ms(400); /* both items came, "late" not tracked then */
+    assert_int_equal((int)fa.lists, 1);
+    assert_int_equal(tracker_track(t, "demo", "late", err, sizeof(err)), 1);
+    wait_watched_holder(t, 1, "l");
+    wait_watched_holder(t, 0, "a");
+    assert_int_equal((int)fa.lists, 2);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
 /* A listed Lease whose name is the tracked one's with more after a NUL byte is another Lease. */
 static void test_name_with_nul_is_another_lease(void **state)
 {
@@ -1320,6 +1524,9 @@ int main(void)
         cmocka_unit_test(test_untracked_leases_ignored),
         cmocka_unit_test(test_oversized_untracked_event),
         cmocka_unit_test(test_oversized_tracked_event),
+        cmocka_unit_test(test_list_larger_than_64_mib),
+        cmocka_unit_test(test_list_oversized_tracked_item),
+        cmocka_unit_test(test_tracked_while_listing),
         cmocka_unit_test(test_name_with_nul_is_another_lease),
         cmocka_unit_test(test_refresh_older_read),
         cmocka_unit_test(test_refresh_failures),
