@@ -881,7 +881,8 @@ static void test_first_sight_bounded_by_renew_time(void **state)
     s.renew_mono_ns = 0;
     s.changed_mono_ns = NOW - 14 * SEC;
     expect(run(&r, &s), true, REASON_HOLDER);
-    /* the allowance is --max-clock-skew's: the earlier of the two bounds, for 30 s (the default), 10 s and 0 */
+    /* the allowance is --max-clock-skew's: the earlier of the two bounds, for 30 s (the default), 10 s and 0
+     */
     s.changed_mono_ns = NOW - 1 * SEC;
     s.renew_mono_ns = NOW - 40 * SEC;
     assert_true(decide_valid_until(&s, 30 * SEC) == NOW + 5 * SEC);
