@@ -75,7 +75,7 @@ PY
 # 80 under LEASEFENCE_WRAPPER; a script with its own slowness factor passes it.  On failure it
 # prints why and the end of LOG on stderr and returns 1 (and prints nothing on stdout).
 listen_port() {
-  local log=$1 name=$2 pid=${3:-} secs=${4:-} end addr gone=
+  local log=$1 name=$2 pid=${3:-} secs=${4:-} end addr gone=''
   [ -n "$secs" ] || { secs=20; [ -z "${LEASEFENCE_WRAPPER:-}" ] || secs=80; }
   end=$((SECONDS + secs))
   while :; do

@@ -33,12 +33,23 @@ force() {
 msleep() { sleep "$(($1 / 1000)).$(printf %03d $(($1 % 1000)))"; }
 
 declare -A PID PORT
-# cand LEASE ID [ARGS...]: starts a candidate with a status port.
+# cand LEASE ID [ARGS...]: starts a candidate with a status port (port 0, read back from its log).
 cand() {
-  local l=$1 id=$2; shift 2
-  PORT[$id]=$(free_port)
-  bg "$TMP/$id.log" $LF elect --lease "default/$l" --identity "$id" "${DUR[@]}" --status-listen "127.0.0.1:${PORT[$id]}" "$@"
+  local l=$1 id=$2 a prev='' listen=127.0.0.1:0; shift 2
+  for a; do
+    [ "$a" != -- ] || break
+    # free_port for a candidate at --log-level warn or error: it does not log the "listening" line (info)
+    # that names the port it bound
+    if [ "$prev" = --log-level ] && [ "$a" != debug ] && [ "$a" != info ]; then
+      PORT[$id]=$(free_port); listen=127.0.0.1:${PORT[$id]}
+    fi
+    prev=$a
+  done
+  bg "$TMP/$id.log" $LF elect --lease "default/$l" --identity "$id" "${DUR[@]}" --status-listen "$listen" "$@"
   PID[$id]=$LAST_PID
+  if [ "$listen" = 127.0.0.1:0 ]; then
+    PORT[$id]=$(listen_port "$TMP/$id.log" --status-listen "$LAST_PID" $((10 * TW))) || return 1
+  fi
   wait_for $((5 * TW)) curl -sf "127.0.0.1:${PORT[$id]}/healthz"
 }
 status() { curl -s "127.0.0.1:${PORT[$1]}/"; }
