@@ -36,6 +36,10 @@ done_testing() { echo "# $N_OK passed, $N_FAIL failed"; [ "$N_FAIL" -eq 0 ]; }
 # It is picked below the kernel's ephemeral range (ip_local_port_range), so no
 # outgoing connection can take it before the server binds it (a port from
 # bind(:0) could be), and never twice in one test run ($TMP/.ports).
+# Checking then using is a race (anything else on the machine may bind the port
+# in between): leasefence's own listeners take port 0 and listen_port instead.
+# free_port is left for what port 0 cannot do, each use saying why: a server
+# restarted on the same port, or one that does not log at info level.
 free_port() {
   /usr/bin/python3 - "$TMP/.ports" <<'PY'
 import random, socket, sys
@@ -62,6 +66,39 @@ for _ in range(2000):
     sys.exit(0)
 sys.exit("free_port: no free port below the ephemeral range")
 PY
+}
+
+# listen_port LOG LISTENER [PID] [SECONDS]: wait until the leasefence whose log is LOG wrote its
+# "listening" line for LISTENER (--listen, --probe-listen, --status-listen: logged at info level
+# once the socket is bound, so start the listener on port 0, e.g. --listen 127.0.0.1:0) and print
+# the port it bound.  With PID, fail at once if that process ends first.  SECONDS defaults to 20,
+# 80 under LEASEFENCE_WRAPPER; a script with its own slowness factor passes it.  On failure it
+# prints why and the end of LOG on stderr and returns 1 (and prints nothing on stdout).
+listen_port() {
+  local log=$1 name=$2 pid=${3:-} secs=${4:-} end addr gone=''
+  [ -n "$secs" ] || { secs=20; [ -z "${LEASEFENCE_WRAPPER:-}" ] || secs=80; }
+  end=$((SECONDS + secs))
+  while :; do
+    [ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || gone=1 # (before reading: its last line is in)
+    # the last "listening" line for NAME; a line still being written is not JSON yet and is passed over
+    addr=$(grep -s -F '"msg":"listening"' "$log" |
+      jq -R -r --arg l "$name" 'fromjson? | select(.msg == "listening" and .listener == $l) | .address' 2>/dev/null | tail -n 1)
+    case ${addr##*:} in
+      '' | *[!0-9]* | 0) ;;
+      *) echo "${addr##*:}"; return 0 ;;
+    esac
+    if [ -n "$gone" ]; then
+      echo "listen_port: process $pid ended before it logged its $name address; the end of $log:" >&2
+      break
+    fi
+    if [ $SECONDS -ge $end ]; then
+      echo "listen_port: no $name address in $log after ${secs}s; its end:" >&2
+      break
+    fi
+    sleep 0.05
+  done
+  tail -n 20 "$log" 2>/dev/null | sed 's/^/  | /' >&2
+  return 1
 }
 
 # bg LOGFILE COMMAND...: start a process in the background and record its PID in LAST_PID.

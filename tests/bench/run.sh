@@ -204,6 +204,8 @@ run_server() {
 }
 
 start_floor() {
+  # free_port, not port 0: floor does not report the port it bound, and with FLOOR_ARGS= it binds one
+  # SO_REUSEPORT socket per thread, all on the port it is given
   local port; port=$(free_port)
   # One listening socket shared by the loops, as leasefence serve does (FLOOR_ARGS= for SO_REUSEPORT).
   bg "$TMP/floor.log" "${ON_SERVER[@]}" "$BUILD/bench/floor" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
@@ -215,11 +217,12 @@ start_floor() {
 }
 
 start_leasefence() {  # start_leasefence NAME CONFIG
-  local port probe pid t0; port=$(free_port); probe=$(free_port)
+  local port probe pid t0
   bg "$TMP/$1.log" "${ON_SERVER[@]}" "$BUILD/leasefence" serve --config "$2" --tls-cert "$CERT" --tls-key "$KEY" \
-    --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" --threads "$THREADS"
+    --kubeconfig "$SIM_DIR/kubeconfig" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads "$THREADS"
   pid=$LAST_PID t0=$(date +%s.%N)
-  if ! wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
+  if ! { port=$(listen_port "$TMP/$1.log" --listen "$pid" 60) && probe=$(listen_port "$TMP/$1.log" --probe-listen "$pid" 60) &&
+    wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; }; then
     echo "bench: $1 not ready after 60s:" >&2; tail -20 "$TMP/$1.log" >&2; BROKEN=1; stop "$pid"; return
   fi
   READY[$1]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
@@ -232,6 +235,7 @@ start_go() {
   if ! command -v go >/dev/null; then echo "# go: no Go toolchain, Go webhook skipped"; return; fi
   (cd tests/bench/gowebhook && GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local GOCACHE="$BUILD/go-cache" \
      go build -o "$BUILD/bench/gowebhook" .) || die "cannot build tests/bench/gowebhook"
+  # free_port, not port 0: gowebhook (net/http's ListenAndServeTLS) does not report the port it bound
   port=$(free_port)
   bg "$TMP/go.log" "${ON_SERVER[@]}" "$BUILD/bench/gowebhook" --listen "127.0.0.1:$port" --tls-cert "$CERT" --tls-key "$KEY" \
     --config "$TMP/fences-1.json" --holders "$TMP/holders.json"
@@ -281,12 +285,12 @@ strict_measure() {
 
 bench_strict() {
   local port probe pid
-  port=$(free_port); probe=$(free_port)
   bg "$TMP/strict.log" "${ON_SERVER[@]}" "$BUILD/leasefence" serve --config "$TMP/fences-strict.json" --tls-cert "$CERT" \
-    --tls-key "$KEY" --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" \
+    --tls-key "$KEY" --kubeconfig "$SIM_DIR/kubeconfig" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 \
     --threads "$THREADS"
   pid=$LAST_PID
-  if ! wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
+  if ! { port=$(listen_port "$TMP/strict.log" --listen "$pid" 60) && probe=$(listen_port "$TMP/strict.log" --probe-listen "$pid" 60) &&
+    wait_for 60 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; }; then
     echo "bench: strict not ready after 60s:" >&2; tail -20 "$TMP/strict.log" >&2; BROKEN=1; stop "$pid"; return
   fi
   local c w got
@@ -331,11 +335,12 @@ PY
 # scale_serve KEY CONFIG: starts serve, times /readyz, measures CPU per admission and memory; stops it
 scale_serve() {
   local key=$1 port probe pid t0 ticks0 ticks1 n
-  port=$(free_port); probe=$(free_port)
   bg "$TMP/scale-$key.log" "${ON_SERVER[@]}" "$BUILD/leasefence" serve --config "$2" --tls-cert "$CERT" --tls-key "$KEY" \
-    --kubeconfig "$SIM_DIR/kubeconfig" --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" --threads "$THREADS"
+    --kubeconfig "$SIM_DIR/kubeconfig" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads "$THREADS"
   pid=$LAST_PID t0=$(date +%s.%N)
-  if ! wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; then
+  if ! { port=$(listen_port "$TMP/scale-$key.log" --listen "$pid" 30) &&
+    probe=$(listen_port "$TMP/scale-$key.log" --probe-listen "$pid" 30) &&
+    wait_for 30 curl -sf -o /dev/null "http://127.0.0.1:$probe/readyz"; }; then
     echo "bench: scale $key not ready after 30s:" >&2; tail -5 "$TMP/scale-$key.log" >&2; BROKEN=1; stop "$pid"; return
   fi
   SC[ready_$key]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')

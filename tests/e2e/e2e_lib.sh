@@ -7,8 +7,9 @@
 #                    (t-POD, userInfo pod name POD).  Sets E2E_* and WEBHOOK_* variables.
 #                    $E2E_FENCE_JSON, when set, is the fence configuration (default: a
 #                    podName fence of the writer on $LEASE_REF).
-# start_candidate POD [extra elect args]   one `leasefence elect` with its own kubeconfig;
-#                    sets CAND_PID[POD], CAND_STATUS[POD] (status URL), CAND_LOG[POD]
+# start_candidate POD [extra elect args]   one `leasefence elect` with its own kubeconfig, its
+#                    status server on a port it picks (port 0); waits until it listens; sets
+#                    CAND_PID[POD], CAND_STATUS[POD] (status URL), CAND_LOG[POD]
 # start_writer POD [writer.py args]        the replica's work loop; sets WRITER_PID[POD]
 E2E_DIR=$ROOT/tests/e2e
 PY=/usr/bin/python3
@@ -33,8 +34,7 @@ e2e_world() {
   mkdir -p "$TMP/sim" "$TMP/certs"
   e2e_py users "$TMP/sim/users.json" "${pods[@]}" || return 1
   "$ROOT/certs/generate.sh" "$TMP/certs" leasefence leasefence-system >/dev/null || { echo "certs failed"; return 1; }
-  WEBHOOK_PORT=$(free_port); WEBHOOK_PROBE=$(free_port)
-  start_kube_sim --quiet --service "leasefence-system/leasefence=127.0.0.1:$WEBHOOK_PORT" || return 1
+  start_kube_sim --quiet || return 1
   export E2E_SERVER="https://127.0.0.1:$SIM_PORT" E2E_CACERT="$SIM_DIR/ca.crt"
   E2E_ADMIN=$("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import kclient; print(kclient.kubeconfig_token(sys.argv[2]))' "$E2E_DIR" "$SIM_DIR/kubeconfig")
   export E2E_ADMIN
@@ -49,8 +49,13 @@ EOF
   fi
   bg "$TMP/serve.log" "$SERVE" serve --config "$TMP/fence.json" --tls-cert "$TMP/certs/tls.crt" \
      --tls-key "$TMP/certs/tls.key" --kubeconfig "$SIM_DIR/kubeconfig" \
-     --listen "127.0.0.1:$WEBHOOK_PORT" --probe-listen "127.0.0.1:$WEBHOOK_PROBE"
+     --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0
   SERVE_PID=$LAST_PID
+  # The ports it bound, from its log; then kube-sim learns where the webhook's Service is.
+  { WEBHOOK_PORT=$(listen_port "$TMP/serve.log" --listen "$SERVE_PID") &&
+    WEBHOOK_PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID"); } || return 1
+  sim_ctl "/services?ns=leasefence-system&name=leasefence&addr=127.0.0.1:$WEBHOOK_PORT" -o /dev/null ||
+    { echo "kube-sim does not take the webhook's Service address"; return 1; }
   e2e_py setup "$TMP/certs/ca.crt" || return 1
   # Ready once the fence answers: any first write by a fenced writer is decided (denied: no Lease yet).
   wait_for 20 curl -sf "http://127.0.0.1:$WEBHOOK_PROBE/readyz" || { echo "leasefence serve not ready:"; tail -20 "$TMP/serve.log"; return 1; }
@@ -63,16 +68,18 @@ EOF
 
 start_candidate() {
   local pod=$1; shift
-  local port; port=$(free_port)
   CAND_KC[$pod]=$TMP/kubeconfig-$pod
   [ -f "${CAND_KC[$pod]}" ] || e2e_py kubeconfig "$SIM_DIR/kubeconfig" "${CAND_KC[$pod]}" "t-$pod" || return 1
   CAND_RUN[$pod]=$(( ${CAND_RUN[$pod]:-0} + 1 ))
   CAND_LOG[$pod]=$TMP/elect-$pod.${CAND_RUN[$pod]}.log
-  CAND_STATUS[$pod]=http://127.0.0.1:$port/
   bg "${CAND_LOG[$pod]}" "$LEASEFENCE" elect --lease "$LEASE_REF" --identity "${CAND_ID[$pod]:-$pod}" \
      --kubeconfig "${CAND_KC[$pod]}" --lease-duration "$LEASE_DURATION" --renew-deadline "$RENEW_DEADLINE" \
-     --retry-period "$RETRY_PERIOD" --status-listen "127.0.0.1:$port" "$@"
+     --retry-period "$RETRY_PERIOD" --status-listen 127.0.0.1:0 "$@"
   CAND_PID[$pod]=$LAST_PID
+  # (each run has a port of its own: a writer started after it is given this run's status URL)
+  local port; CAND_STATUS[$pod]=''
+  port=$(listen_port "${CAND_LOG[$pod]}" --status-listen "$LAST_PID") || return 1
+  CAND_STATUS[$pod]=http://127.0.0.1:$port/
 }
 
 # All elector logs of POD, concatenated (one file per run).

@@ -70,9 +70,9 @@ API=$(port_from "$TMP/api.addr") || fail "the fake API server starts"
 write_kubeconfig "$TMP/kubeconfig" "http://127.0.0.1:$API" t
 echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["w"]}}]}' >"$TMP/config.json"
 "$ROOT/certs/generate.sh" "$TMP/certs" >/dev/null 2>&1 || fail "certificates"
-PORT=$(free_port) PROBE=$(free_port)
 bg "$TMP/serve.log" "$T/build/leasefence" serve --config "$TMP/config.json" --kubeconfig "$TMP/kubeconfig" \
-  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 1
+  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1
+PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$LAST_PID") || fail "serve listens on the probe port it bound"
 check "serve starts" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PROBE/healthz"
 expect_eq "leasefence_build_info carries 9.9.9 and the commit" "leasefence_build_info{version=\"9.9.9\",commit=\"$C1-dirty\"} 1" \
   "$(curl -s "http://127.0.0.1:$PROBE/metrics" | grep '^leasefence_build_info')"

@@ -28,7 +28,8 @@ cat >"$TMP/sim/users.json" <<EOF
  {"token":"$TOKE","username":"system:serviceaccount:demo:elector","uid":"3","groups":["system:authenticated"]}]
 EOF
 # The API port is kept across restarts (leasefence is configured with it): one from free_port, not
-# port 0, which could be taken by an outgoing connection while kube-sim is down.
+# port 0: kube-sim must come back on the same port, and an ephemeral port (what port 0 gives) could be
+# taken by an outgoing connection while kube-sim is down.
 KUBE_SIM_PORT=$(free_port) start_kube_sim || { fail "kube-sim starts"; done_testing; exit 1; }
 sim_down() { kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null; }
 sim_up() {
@@ -69,12 +70,14 @@ cat >"$TMP/fences.json" <<'JSON'
 JSON
 # In-cluster mode: the service-account directory holds the token and kube-sim's CA.
 mkdir -p "$TMP/sa"; cp "$SIM_DIR/ca.crt" "$TMP/sa/ca.crt"; printf '%s' "$TOK1" >"$TMP/sa/token"
-PORT=$(free_port); PROBE=$(free_port)
 bg "$TMP/serve.log" env -u KUBECONFIG KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$SIM_PORT" \
   LEASEFENCE_TEST_SERVICEACCOUNT_DIR="$TMP/sa" LEASEFENCE_TEST_TOKEN_REREAD_S=1 \
   $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 1 --log-level debug
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1 --log-level debug
 SERVE_PID=$LAST_PID
+{ PORT=$(listen_port "$TMP/serve.log" --listen "$SERVE_PID" $((20 * TW))) &&
+  PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID" $((20 * TW))); } ||
+  { fail "serve listens on the ports it bound"; done_testing; exit 1; }
 URL=https://127.0.0.1:$PORT
 
 # review USER POD: an AdmissionReview of a ConfigMap update by USER from pod POD

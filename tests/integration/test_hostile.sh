@@ -245,12 +245,14 @@ if __name__ == "__main__":
 PY
 H() { /usr/bin/python3 "$TMP/hostile.py" "$@"; }
 
-PORT=$(free_port); PROBE=$(free_port)
 MAXCONN=8
 bg "$TMP/serve.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 2 --max-connections $MAXCONN \
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2 --max-connections $MAXCONN \
   --request-timeout ${RT}s
 SERVE_PID=$LAST_PID
+{ PORT=$(listen_port "$TMP/serve.log" --listen "$SERVE_PID" $((20 * SLOW))) &&
+  PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID" $((20 * SLOW))); } ||
+  { fail "server listens on the ports it bound"; done_testing; exit 1; }
 URL=https://127.0.0.1:$PORT
 check "server ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$PROBE/readyz"
 
@@ -282,11 +284,13 @@ body_of_size $((7 * 1024 * 1024 + 1)) >"$TMP/7m1"
 # uploading 7 MiB can take longer than that on a loaded machine (issue 15: 2 of 160 flood uploads cut,
 # answered only "100 Continue").  Its request timeout (300 s) is far beyond any upload here; the one
 # 7 MiB upload is timed, and the flood below is sized from that time.
-BPORT=$(free_port); BPROBE=$(free_port)
 bg "$TMP/serve-body.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" \
-  --tls-key "$TMP/certs/tls.key" --listen "127.0.0.1:$BPORT" --probe-listen "127.0.0.1:$BPROBE" --threads 2 \
+  --tls-key "$TMP/certs/tls.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2 \
   --request-timeout 300s
 BODY_PID=$LAST_PID
+{ BPORT=$(listen_port "$TMP/serve-body.log" --listen "$BODY_PID" $((20 * SLOW))) &&
+  BPROBE=$(listen_port "$TMP/serve-body.log" --probe-listen "$BODY_PID" $((20 * SLOW))); } ||
+  fail "body server listens on the ports it bound"
 BURL=https://127.0.0.1:$BPORT
 check "body server ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$BPROBE/readyz"
 read -r c7 t7 < <(curl -s -o "$TMP/answer" -w '%{http_code} %{time_total}' --max-time 120 --cacert "$CA" \
@@ -327,11 +331,13 @@ P=8 B=20
 [ -n "${LEASEFENCE_WRAPPER:-}" ] && { P=2 B=2; }
 FLOOD_RT_MS=$((20 * P * T7_MS)); [ "$FLOOD_RT_MS" -ge 30000 ] || FLOOD_RT_MS=30000
 echo "# flood: request timeout ${FLOOD_RT_MS} ms"
-FPORT=$(free_port); FPROBE=$(free_port)
 bg "$TMP/serve-flood.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" \
-  --tls-key "$TMP/certs/tls.key" --listen "127.0.0.1:$FPORT" --probe-listen "127.0.0.1:$FPROBE" --threads 2 \
+  --tls-key "$TMP/certs/tls.key" --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2 \
   --max-connections $((P + 2)) --request-timeout ${FLOOD_RT_MS}ms
 FLOOD_PID=$LAST_PID
+{ FPORT=$(listen_port "$TMP/serve-flood.log" --listen "$FLOOD_PID" $((20 * SLOW))) &&
+  FPROBE=$(listen_port "$TMP/serve-flood.log" --probe-listen "$FLOOD_PID" $((20 * SLOW))); } ||
+  fail "flood server listens on the ports it bound"
 check "flood server ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$FPROBE/readyz"
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$FLOOD_PID/status"; }
 before=$(hwm)

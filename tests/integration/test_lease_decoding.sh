@@ -39,9 +39,11 @@ cat >"$TMP/fences.json" <<'JSON'
 {"fences": [{"lease": "demo/fenced", "writers": {"users": ["system:serviceaccount:demo:controller"]},
              "identity": "podName", "mode": "enforce"}]}
 JSON
-PORT=$(free_port) PROBE=$(free_port)
 bg "$TMP/serve.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 1
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1
+{ PORT=$(listen_port "$TMP/serve.log" --listen "$LAST_PID" $((20 * TW))) &&
+  PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$LAST_PID" $((20 * TW))); } ||
+  { fail "serve listens on the ports it bound"; done_testing; exit 1; }
 URL=https://127.0.0.1:$PORT
 check "serve: ready with a Lease holding \\u0000 (it is decodable)" wait_for $((10 * TW)) curl -sf "http://127.0.0.1:$PROBE/readyz"
 curl -s "http://127.0.0.1:$PROBE/metrics" >"$TMP/metrics"
@@ -66,9 +68,9 @@ check "serve: the denial is logged with the holder escaped" \
   wait_for 5 grep -qF '"holder":"replica-a\u0000x"' "$TMP/serve.log"
 
 # --- elect: NUL in the other fields of a Lease it holds ---
-EPORT=$(free_port)
-bg "$TMP/b.log" $LEASEFENCE elect --lease demo/held --identity replica-b "${DUR[@]}" --status-listen "127.0.0.1:$EPORT"
+bg "$TMP/b.log" $LEASEFENCE elect --lease demo/held --identity replica-b "${DUR[@]}" --status-listen 127.0.0.1:0
 B_PID=$LAST_PID
+EPORT=$(listen_port "$TMP/b.log" --status-listen "$B_PID" $((20 * TW))) || fail "elect listens on the status port it bound"
 # lease_is NAME JQ WANT: demo/NAME's field JQ (compact JSON) is WANT
 lease_is() { [ "$(lease "$1" | jq -c "$2")" = "$3" ]; }
 check "elect: acquires" wait_for $((5 * TW)) lease_is held .spec.holderIdentity '"replica-b"'
@@ -89,8 +91,7 @@ kill "$B_PID"; wait "$B_PID" 2>/dev/null
 
 # --- elect: a holder "replica-a\u0000x" is not replica-a; expired, it is taken over ---
 put_nul_lease expired 1 "$(now)" >/dev/null
-APORT=$(free_port)
-bg "$TMP/a.log" $LEASEFENCE elect --lease demo/expired --identity replica-a "${DUR[@]}" --status-listen "127.0.0.1:$APORT"
+bg "$TMP/a.log" $LEASEFENCE elect --lease demo/expired --identity replica-a "${DUR[@]}" --status-listen 127.0.0.1:0
 A_PID=$LAST_PID
 check "elect: a candidate takes over the expired Lease with NUL fields" \
   wait_for $((6 * TW)) lease_is expired .spec.holderIdentity '"replica-a"'
@@ -101,11 +102,11 @@ kill "$A_PID"; wait "$A_PID" 2>/dev/null
 
 # --- elect: the status shows such a holder whole ---
 put_nul_lease watched 30 "$(now)" >/dev/null
-CPORT=$(free_port)
 # Not under the valgrind wrapper: its status server did not answer in time there (the NUL paths of
 # elect run under memcheck in the section above).
-bg "$TMP/c.log" "$BUILD/leasefence" elect --lease demo/watched --identity replica-a "${DUR[@]}" --status-listen "127.0.0.1:$CPORT"
+bg "$TMP/c.log" "$BUILD/leasefence" elect --lease demo/watched --identity replica-a "${DUR[@]}" --status-listen 127.0.0.1:0
 C_PID=$LAST_PID
+CPORT=$(listen_port "$TMP/c.log" --status-listen "$C_PID" $((20 * TW))) || fail "elect listens on the status port it bound"
 # (the answer that names the holder is the one read: under valgrind the status server is slow)
 st=""; end=$((SECONDS + 5 * TW))
 while [ $SECONDS -lt $end ]; do
@@ -186,9 +187,9 @@ cat >"$TMP/fences2.json" <<'JSON'
             {"lease": "demo/good", "writers": {"users": ["writer-3"]}}]}
 JSON
 wait_for 5 curl -s "http://127.0.0.1:$FAKE/apis/coordination.k8s.io/v1/namespaces/up/leases"
-PORT2=$(free_port) PROBE2=$(free_port)
 bg "$TMP/serve2.log" $LEASEFENCE serve --config "$TMP/fences2.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT2" --probe-listen "127.0.0.1:$PROBE2" --threads 1 --kubeconfig "$TMP/fake.kubeconfig"
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1 --kubeconfig "$TMP/fake.kubeconfig"
+PROBE2=$(listen_port "$TMP/serve2.log" --probe-listen "$LAST_PID" $((20 * TW))) || fail "serve listens on the probe port it bound"
 synced() { curl -s "http://127.0.0.1:$PROBE2/metrics" | grep -F "leasefence_lease_synced{lease=\"demo/$1\"}" | awk '{print $NF}'; }
 synced_is() { [ "$(synced "$1")" = "$2" ]; }
 check "undecodable: the good Lease is synced" wait_for $((10 * TW)) synced_is turns-bad 1

@@ -57,24 +57,24 @@ k create -f - >/dev/null <<JSON || fail "create the Lease demo/controller-leader
 JSON
 
 # ---- leasefence serve with the rendered flags, no --config -----------------------
-# start_serve LOG [EXTRA ARGS...]: sets SERVE_PID, WPORT, PPORT
+# start_serve LOG [EXTRA ARGS...]: sets SERVE_PID, WPORT, PPORT (the ports it bound: it listens on port 0)
 start_serve() {
   local log=$1 a; shift
-  WPORT=$(free_port); PPORT=$(free_port)
   local run=()
   while IFS= read -r a; do
     case $a in
       --config=*) ;;
       --tls-cert=*) run+=("--tls-cert=$D/tls.crt") ;;
       --tls-key=*) run+=("--tls-key=$D/tls.key") ;;
-      --listen=*) run+=("--listen=127.0.0.1:$WPORT") ;;
-      --probe-listen=*) run+=("--probe-listen=127.0.0.1:$PPORT") ;;
+      --listen=*) run+=("--listen=127.0.0.1:0") ;;
+      --probe-listen=*) run+=("--probe-listen=127.0.0.1:0") ;;
       *) run+=("$a") ;;
     esac
   done <"$TMP/args"
   echo "# $LEASEFENCE ${run[*]} --kubeconfig=$SIM_DIR/kubeconfig $*"
   bg "$log" $LEASEFENCE "${run[@]}" "--kubeconfig=$SIM_DIR/kubeconfig" "$@"
   SERVE_PID=$LAST_PID
+  WPORT=$(listen_port "$log" --listen "$SERVE_PID") && PPORT=$(listen_port "$log" --probe-listen "$SERVE_PID")
 }
 start_serve "$TMP/serve.log"
 if wait_for 20 curl -sf "http://127.0.0.1:$PPORT/readyz"; then ok "leasefence serve without --config is ready"

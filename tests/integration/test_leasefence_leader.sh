@@ -51,16 +51,18 @@ k create -f - >/dev/null <<JSON || fail "create the Lease demo/controller-leader
 JSON
 check "kubectl creates the rendered ValidatingWebhookConfiguration" k create -f "$TMP/vwc.json"
 
-# replica NAME: a serve with its own token and POD_NAME; sets PORT_<NAME>, PROBE_<NAME>, PID_<NAME>.
+# replica NAME: a serve with its own token and POD_NAME, on ports it picks (port 0); sets PORT_<NAME>,
+# PROBE_<NAME>, PID_<NAME>.
 replica() {
   local n=$1 port probe
-  port=$(free_port); probe=$(free_port)
   sed "s/token: .*/token: tok-lf-$n/" "$SIM_DIR/kubeconfig" >"$TMP/kubeconfig-$n"
   grep -q "token: tok-lf-$n" "$TMP/kubeconfig-$n" || fail "kubeconfig of replica $n has its token"
   bg "$TMP/serve-$n.log" env POD_NAME="leasefence-$n" POD_NAMESPACE=leasefence-system \
     $LEASEFENCE serve --tls-cert "$D/tls.crt" --tls-key "$D/tls.key" --kubeconfig "$TMP/kubeconfig-$n" \
-    --listen "127.0.0.1:$port" --probe-listen "127.0.0.1:$probe" --threads 1 \
+    --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1 \
     --leader-elect-lease-duration ${LD}s --leader-elect-renew-deadline ${RD}s --leader-elect-retry-period ${RP}s
+  { port=$(listen_port "$TMP/serve-$n.log" --listen "$LAST_PID") &&
+    probe=$(listen_port "$TMP/serve-$n.log" --probe-listen "$LAST_PID"); } || fail "replica $n listens on the ports it bound"
   eval "PORT_$n=$port PROBE_$n=$probe PID_$n=$LAST_PID"
 }
 replica a

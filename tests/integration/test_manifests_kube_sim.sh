@@ -98,7 +98,6 @@ volume() {
 volume "$TMP/vol-config" "$TMP/config.json"
 volume "$TMP/vol-tls" "$D/tls.crt" "$D/tls.key"
 
-WPORT=$(free_port); PPORT=$(free_port)
 mapfile -t args <"$TMP/args"
 run=()
 for a in "${args[@]}"; do
@@ -106,8 +105,8 @@ for a in "${args[@]}"; do
     --config=*) run+=("--config=$TMP/vol-config/config.json") ;;
     --tls-cert=*) run+=("--tls-cert=$TMP/vol-tls/tls.crt") ;;
     --tls-key=*) run+=("--tls-key=$TMP/vol-tls/tls.key") ;;
-    --listen=*) run+=("--listen=127.0.0.1:$WPORT") ;;
-    --probe-listen=*) run+=("--probe-listen=127.0.0.1:$PPORT") ;;
+    --listen=*) run+=("--listen=127.0.0.1:0") ;;
+    --probe-listen=*) run+=("--probe-listen=127.0.0.1:0") ;;
     *) run+=("$a") ;;
   esac
 done
@@ -115,6 +114,10 @@ run+=("--kubeconfig=$SIM_DIR/kubeconfig")
 echo "# $LEASEFENCE ${run[*]}"
 bg "$TMP/leasefence.log" $LEASEFENCE "${run[@]}"
 LF_PID=$LAST_PID
+# (the ports it bound, from its log: the rendered flags keep --log-level=info)
+{ WPORT=$(listen_port "$TMP/leasefence.log" --listen "$LF_PID" 60) &&
+  PPORT=$(listen_port "$TMP/leasefence.log" --probe-listen "$LF_PID" 60); } ||
+  { fail "leasefence serve listens on the ports it bound"; done_testing; exit 1; }
 if wait_for 60 curl -sf "http://127.0.0.1:$PPORT/readyz"; then ok "leasefence serve is ready with the rendered flags and configuration"
 else fail "leasefence serve is ready: $(tail -c 1500 "$TMP/leasefence.log")"; done_testing; exit 1; fi
 
@@ -242,19 +245,19 @@ check "with a Warning header naming the holder" grep -qi '^warning:.*controller-
 # The demo's elector sidecar, with its rendered flags, as controller-0 (the
 # holder): it keeps the Lease, and its status endpoint answers in the form the
 # demo app parses.
-SPORT=$(free_port)
 mapfile -t eargs <"$TMP/elect-args"
 erun=()
 for a in "${eargs[@]}"; do
   case $a in
     '$(POD_NAME)') erun+=(controller-0) ;;
-    *:4040) erun+=("127.0.0.1:$SPORT") ;;
+    *:4040) erun+=(127.0.0.1:0) ;;
     *) erun+=("$a") ;;
   esac
 done
 erun=("${erun[0]}" "--kubeconfig=$SIM_DIR/kubeconfig" "${erun[@]:1}")
 echo "# $LEASEFENCE ${erun[*]}"
 bg "$TMP/elect.log" $LEASEFENCE "${erun[@]}"
+SPORT=$(listen_port "$TMP/elect.log" --status-listen "$LAST_PID" 60) || fail "the elect sidecar listens on the port it bound"
 if wait_for 60 sh -c "curl -sf 'http://127.0.0.1:$SPORT/' | grep -Eq '\"isLeader\" *: *true'"; then
   ok "the demo's elect sidecar (rendered flags) leads as controller-0"
   status=$(curl -sf "http://127.0.0.1:$SPORT/")

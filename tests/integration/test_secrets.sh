@@ -29,11 +29,12 @@ cat >"$TMP/fences.json" <<'JSON'
 JSON
 
 # The key, owner-only (generate.sh makes it 0600): no warning.
-PORT=$(free_port); PROBE=$(free_port)
 bg "$TMP/serve.log" $LEASEFENCE serve --kubeconfig "$TMP/serve.kubeconfig" --config "$TMP/fences.json" \
   --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 1 --log-level debug
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1 --log-level debug
 SERVE_PID=$LAST_PID
+PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID" $((20 * SLOW))) ||
+  { fail "serve listens on the probe port it bound"; done_testing; exit 1; }
 check "serve ready" wait_for $((10 * SLOW)) curl -sf "http://127.0.0.1:$PROBE/readyz"
 check "key mode 0600: no warning" bash -c "! grep -q 'readable by group or others' '$TMP/serve.log'"
 
@@ -93,14 +94,13 @@ expect_eq "key PEM text not in serve's memory after a reload" 0 "$(memscan)"
 
 # A key readable by the group is warned about, with its mode.
 cp "$TMP/certs/tls.key" "$TMP/group.key"; chmod 0640 "$TMP/group.key"
-P2=$(free_port)
 bg "$TMP/serve2.log" $LEASEFENCE serve --kubeconfig "$TMP/serve.kubeconfig" --config "$TMP/fences.json" \
-  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/group.key" --listen "127.0.0.1:$P2" --probe-listen "" --threads 1
+  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/group.key" --listen 127.0.0.1:0 --probe-listen "" --threads 1
 check "key mode 0640: warned, with the mode" wait_for $((10 * SLOW)) grep -q '"msg":"tls key file is readable by group or others".*"mode":"0640"' "$TMP/serve2.log"
 # A key that does not match: the error names the file, never its content.
 "$ROOT/certs/generate.sh" "$TMP/other" >/dev/null
 "$BUILD/leasefence" serve --kubeconfig "$TMP/serve.kubeconfig" --config "$TMP/fences.json" \
-  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/other/tls.key" --listen "127.0.0.1:$(free_port)" --probe-listen "" \
+  --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/other/tls.key" --listen 127.0.0.1:0 --probe-listen "" \
   >"$TMP/mismatch.log" 2>&1
 check "mismatched key: refused, names the file" grep -q "tls key '$TMP/other/tls.key': does not match" "$TMP/mismatch.log"
 

@@ -53,11 +53,13 @@ echo '{"fences": [{"lease": "demo/x", "writers": {"users": ["u"]}}, {"lease": "d
 out=$("$BUILD/leasefence" serve --config "$TMP/bad.json" --check-config 2>&1); rc=$?
 expect_eq "--check-config: the exact error, exit 1" "config '$TMP/bad.json': fences[1].mode: must be one of enforce, warn, audit 1" "$out $rc"
 
-PORT=$(free_port); PROBE=$(free_port)
 cp "$TMP/fences.json" "$TMP/live.json"
 bg "$TMP/serve.log" $LEASEFENCE serve --config "$TMP/live.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 2
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2
 SERVE_PID=$LAST_PID
+{ PORT=$(listen_port "$TMP/serve.log" --listen "$SERVE_PID") &&
+  PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID"); } ||
+  { fail "serve listens on the ports it bound"; done_testing; exit 1; }
 URL=https://127.0.0.1:$PORT
 check "ready on the probe port" wait_for 10 curl -sf "http://127.0.0.1:$PROBE/readyz"
 check "ready on the TLS port" curl -sf -o /dev/null --cacert "$CA" "$URL/readyz"
@@ -246,6 +248,8 @@ check "logs are JSON lines" bash -c "jq -e . '$TMP/serve.log' >/dev/null"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID"; rc=$?
 expect_eq "SIGTERM: exit 0" 0 "$rc"
 
+# (free_port: this server runs at --log-level warn, which the test is about, so it does not log the
+# info line that names the port it bound)
 PORT=$(free_port)
 bg "$TMP/serve2.log" $LEASEFENCE serve --config "$TMP/cm/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
   --listen "127.0.0.1:$PORT" --probe-listen "" --threads 1 --http2 --log-level warn --request-timeout 1s
@@ -282,9 +286,9 @@ check "slow headers: connection closed by the request timeout (${t}s)" awk -v t=
 t=$(/usr/bin/python3 "$TMP/slow.py" "$PORT" "$CA" nohandshake)
 check "no TLS handshake: connection closed by the timeout (${t}s)" awk -v t="$t" 'BEGIN { exit !(t != "open" && t < 3) }'
 # a bounded number of connections: with 2 open, a third waits until one closes
-P3=$(free_port)
 bg "$TMP/serve3.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$(free_port)" --probe-listen "127.0.0.1:$P3" --threads 1 --max-connections 2
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1 --max-connections 2
+P3=$(listen_port "$TMP/serve3.log" --probe-listen "$LAST_PID") || fail "third server: the probe port it bound"
 check "third server ready" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$P3/healthz"
 cat >"$TMP/conns.py" <<'PY'
 import socket, sys, time
@@ -316,9 +320,8 @@ expect_eq "bad flag value: exit 2 with a message" "2 leasefence: --threads: 'zer
 bg "$TMP/big.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
   --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 1
 BIG_PID=$LAST_PID
-bound() { grep -s '"msg":"listening"' "$TMP/big.log" | jq -r --arg l "$1" 'select(.listener == $l) | .address' | sed 's/.*://'; }
 check "413: the server starts on port 0" wait_for 10 bash -c "grep -q '\"msg\":\"serving\"' '$TMP/big.log'"
-BT=$(bound --listen) BP=$(bound --probe-listen)
+BT=$(listen_port "$TMP/big.log" --listen "$BIG_PID") BP=$(listen_port "$TMP/big.log" --probe-listen "$BIG_PID")
 head -c $((7 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TMP/over"
 big() { curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$CA" -H 'Content-Type: application/json' "$@" "https://127.0.0.1:$BT/validate"; }
 expect_eq "413: 7 MiB + 1 byte with a Content-Length" 413 "$(big --data-binary @"$TMP/over")"

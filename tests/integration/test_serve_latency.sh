@@ -9,9 +9,9 @@ start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
 cat >"$TMP/fences.json" <<'JSON'
 {"fences": [{"lease": "default/flip", "writers": {"users": ["system:serviceaccount:demo:controller"]}, "identity": "podName"}]}
 JSON
-PORT=$(free_port)
 bg "$TMP/serve.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "" --threads 2
+  --listen 127.0.0.1:0 --probe-listen "" --threads 2
+PORT=$(listen_port "$TMP/serve.log" --listen "$LAST_PID") || { fail "serve listens on the port it bound"; done_testing; exit 1; }
 check "server ready" wait_for 10 curl -sf -o /dev/null --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$PORT/readyz"
 
 cat >"$TMP/flip.py" <<'PY'

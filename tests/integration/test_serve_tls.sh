@@ -20,10 +20,12 @@ swap() { ln -sfn "$1" "$S/..data.tmp" && mv -T "$S/..data.tmp" "$S/..data"; }
 
 start_kube_sim --quiet || { fail "kube-sim starts"; done_testing; exit 1; }
 echo '{"fences": [{"lease": "default/x", "writers": {"users": ["u"]}}]}' >"$TMP/fences.json"
-PORT=$(free_port); PROBE=$(free_port)
 bg "$TMP/serve.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$S/tls.crt" --tls-key "$S/tls.key" \
-  --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 2 --shutdown-grace 5s
+  --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2 --shutdown-grace 5s
 SERVE_PID=$LAST_PID
+{ PORT=$(listen_port "$TMP/serve.log" --listen "$SERVE_PID") &&
+  PROBE=$(listen_port "$TMP/serve.log" --probe-listen "$SERVE_PID"); } ||
+  { fail "serve listens on the ports it bound"; done_testing; exit 1; }
 URL=https://127.0.0.1:$PORT
 check "ready" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PROBE/readyz"
 expect_eq "serves the first certificate" "$(fp "$TMP/a/tls.crt")" "$(served_fp)"
@@ -55,13 +57,12 @@ expect_eq "certificate reloads counted" "1 1" "$(awk '/^leasefence_certificate_r
 
 # A key readable by others is served but warned about.
 cp "$TMP/b/tls.key" "$TMP/open.key"; chmod 0644 "$TMP/open.key"
-P2=$(free_port)
 bg "$TMP/serve2.log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/b/tls.crt" --tls-key "$TMP/open.key" \
-  --listen "127.0.0.1:$P2" --probe-listen "" --threads 1
+  --listen 127.0.0.1:0 --probe-listen "" --threads 1
 check "world-readable key: warned" wait_for 5 grep -q '"level":"warn","msg":"tls key file is readable by group or others"' "$TMP/serve2.log"
 # A missing key: exit 1 with the reason.
 "$BUILD/leasefence" serve --config "$TMP/fences.json" --tls-cert "$TMP/b/tls.crt" --tls-key "$TMP/nope.key" \
-  --listen "127.0.0.1:$(free_port)" --probe-listen "" >"$TMP/nokey.log" 2>&1
+  --listen 127.0.0.1:0 --probe-listen "" >"$TMP/nokey.log" 2>&1
 expect_eq "missing key: exit 1" 1 "$?"
 check "missing key: says which file" grep -q "tls key '$TMP/nope.key': cannot open" "$TMP/nokey.log"
 

@@ -40,13 +40,16 @@ expect_eq "--strict-timeout below 10ms: refused" \
   "leasefence: --strict-timeout: from 10ms to 29s, well under the webhook's timeoutSeconds 2" "$out $rc"
 
 put_lease pod-a >/dev/null
-# start_serve LOG [ARGS...]: one leasefence serve on the fences above; sets PORT, PROBE, URL, SERVE_PID
+# start_serve LOG [ARGS...]: one leasefence serve on the fences above, on ports it picks (port 0);
+# sets PORT, PROBE, URL, SERVE_PID
 start_serve() {
   local log=$1; shift
-  PORT=$(free_port); PROBE=$(free_port); URL=https://127.0.0.1:$PORT
   bg "$log" $LEASEFENCE serve --config "$TMP/fences.json" --tls-cert "$TMP/certs/tls.crt" --tls-key "$TMP/certs/tls.key" \
-    --listen "127.0.0.1:$PORT" --probe-listen "127.0.0.1:$PROBE" --threads 2 --strict-timeout "${BUDGET}ms" "$@"
+    --listen 127.0.0.1:0 --probe-listen 127.0.0.1:0 --threads 2 --strict-timeout "${BUDGET}ms" "$@"
   SERVE_PID=$LAST_PID
+  PORT=$(listen_port "$log" --listen "$SERVE_PID" $((20 * S))) &&
+    PROBE=$(listen_port "$log" --probe-listen "$SERVE_PID" $((20 * S))) || return 1
+  URL=https://127.0.0.1:$PORT
   wait_for $((10 * S)) curl -sf "http://127.0.0.1:$PROBE/readyz"
 }
 check "ready" start_serve "$TMP/serve.log"
