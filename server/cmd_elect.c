@@ -151,7 +151,24 @@ static void close_fds(unsigned lo, unsigned hi)
  * was built before the fork.  On failure, execve's errno goes to ERRFD (close-on-exec: the parent reads
  * nothing when execve succeeded).
  */
-static void __attribute__((noreturn)) child_exec(const char *path, char **argv, char **envp, int errfd)
+/* ARGV as the shell runs PATH, a file without a '#!' line (as execvp does on ENOEXEC): "/bin/sh", PATH, then
+ * ARGV's arguments; you own the array, not the strings. */
+static char **shell_argv(const char *path, char **argv)
+{
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    char **sh = xcalloc(n + 2, sizeof(*sh));
+    sh[0] = (char *)"/bin/sh";
+    sh[1] = (char *)path;
+    for (size_t i = 1; i < n; i++)
+        sh[i + 1] = argv[i];
+    return sh;
+}
+
+/* SH_ARGV: the same command as the shell would run it, tried when execve says the file is no program. */
+static void __attribute__((noreturn))
+child_exec(const char *path, char **argv, char **sh_argv, char **envp, int errfd)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -169,6 +186,8 @@ static void __attribute__((noreturn)) child_exec(const char *path, char **argv, 
         close_fds((unsigned)errfd + 1, ~0U);
     }
     execve(path, argv, envp);
+    if (errno == ENOEXEC)
+        execve("/bin/sh", sh_argv, envp);
     int e = errno;
     ssize_t n = write(errfd, &e, sizeof(e));
     (void)n;
@@ -188,6 +207,7 @@ static int exec_error(int fd)
 static void start_child(struct elect *e, const char *epoch)
 {
     char *path = command_path(e->command[0]);
+    char **sh_argv = shell_argv(path, e->command);
     char **envp = env_new(e, epoch);
     int pipefd[2], err = 0;
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
@@ -202,7 +222,7 @@ static void start_child(struct elect *e, const char *epoch)
     pthread_mutex_lock(&e->lock);
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(path, e->command, envp, pipefd[1]);
+        child_exec(path, e->command, sh_argv, envp, pipefd[1]);
     err = errno;
     close(pipefd[1]);
     if (pid > 0) {
@@ -224,6 +244,7 @@ static void start_child(struct elect *e, const char *epoch)
     close(pipefd[0]);
 out:
     free(path);
+    free(sh_argv);
     env_free(envp);
 }
 

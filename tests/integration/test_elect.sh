@@ -396,6 +396,14 @@ check "PATH: a directory of the command's name is passed over, the program after
   wait_for $((5 * TW)) grep -q found "$TMP/lfcmd.out"
 check "PATH: no 'cannot run command'" bash -c "! grep -q 'cannot run command' '$TMP/lfcmd.log'"
 kill "$PS_PID" 2>/dev/null; wait "$PS_PID" 2>/dev/null
+# A script without a '#!' line is run by /bin/sh, as execvp runs it (execve says ENOEXEC).
+printf 'echo "plain $1" > "%s"\nexec sleep 60\n' "$TMP/plain.out" >"$TMP/path2/lfplain"
+chmod +x "$TMP/path2/lfplain"
+bg "$TMP/lfplain.log" env PATH="$TMP/path2:$PATH" "$BUILD/leasefence" elect \
+  --lease default/plainscript --identity pl "${DUR[@]}" -- lfplain arg1
+PL_PID=$LAST_PID
+check "a script without '#!': run by /bin/sh, with its arguments" wait_for $((5 * TW)) grep -qx 'plain arg1' "$TMP/plain.out"
+kill "$PL_PID" 2>/dev/null; wait "$PL_PID" 2>/dev/null
 
 # --- a thread that cannot start is an error, not a pthread_join on a handle never set ---
 for t in "1 signal" "2 status server"; do
