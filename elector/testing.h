@@ -47,4 +47,10 @@ bool candidate_release(struct candidate *c);
  */
 void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s);
 
+/**
+ * A namespace's list is given up when no byte of it came for SILENCE_S seconds (default 10), or when it is
+ * still coming after MAX_S (default 600).  Call before tracker_start; for tests.
+ */
+void tracker_set_list_timeouts(struct tracker *t, int silence_s, int max_s);
+
 #endif

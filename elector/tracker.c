@@ -41,7 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LIST_TIMEOUT_MS        10000
+#define LIST_SILENCE_S         10  /* a list from which no byte came for this long is given up */
+#define LIST_MAX_S             600 /* and one still coming after this long (it has no size cap) */
 #define BACKOFF_MIN_MS         200
 #define BACKOFF_MAX_MS         30000
 #define WATCH_TIMEOUT_S        30           /* plus up to half of it again, as jitter */
@@ -80,7 +81,8 @@ struct item;
 /* One item of a list, of a tracked Lease: decoded, or too long to be. */
 struct listed {
     struct item *it;
-    json_t *obj; /* NULL: the item was longer than MAX_EVENT */
+    json_t *obj;   /* NULL: the item could not be read, */
+    char why[160]; /* for this reason */
 };
 
 /* A list under way: its scanner and what it kept of the items so far (the tracked Leases' alone). */
@@ -119,8 +121,8 @@ struct nswatch {
     char *rv;            /* where to watch from; NULL: list first */
     int64_t next_at;     /* monotonic ns at which to start the next request */
     int64_t started;     /* monotonic ns at which the current request started */
-    int64_t last_rx;     /* monotonic ns at which the current watch last received bytes (or started) */
-    int64_t silence_ns;  /* the current watch is abandoned when silent for longer */
+    int64_t last_rx;    /* monotonic ns at which the current list or watch last received bytes (or started) */
+    int64_t silence_ns; /* the current watch is abandoned when silent for longer */
     int backoff_ms;
     int lists, watches;
 };
@@ -139,6 +141,7 @@ struct item {
     /* tracker thread only */
     bool active; /* wanted, as the thread last acted on it */
     bool listed; /* in the list being applied */
+    bool late;   /* tracked while its namespace's list was under way: the list may have streamed past it */
     bool known, exists;
     struct lease_record rec; /* valid when known && exists */
     int64_t changed, contact;
@@ -179,6 +182,7 @@ struct tracker {
     atomic_bool stop;
     atomic_bool rescan; /* a Lease was tracked or untracked: act on it */
     int watch_timeout_s, watch_margin_s;
+    int list_silence_s, list_max_s;
     unsigned rand_state;
     struct tracker_refresh *asked; /* under lock: refreshes the thread has not taken yet */
     bool refresh_open;             /* under lock: the thread will take what is asked (running, not stopped) */
@@ -465,6 +469,8 @@ struct tracker *tracker_new(struct kube_client *client)
     t->epfd = t->wakefd = -1;
     t->watch_timeout_s = WATCH_TIMEOUT_S;
     t->watch_margin_s = WATCH_SILENCE_MARGIN_S;
+    t->list_silence_s = LIST_SILENCE_S;
+    t->list_max_s = LIST_MAX_S;
     t->refresh_timeout_ms = REFRESH_TIMEOUT_MS;
     t->rand_state = (unsigned)mono_ns() ^ (unsigned)(uintptr_t)t;
     return t;
@@ -583,6 +589,12 @@ void tracker_set_watch_timeout(struct tracker *t, int seconds, int margin_s)
 {
     t->watch_timeout_s = seconds > 0 ? seconds : WATCH_TIMEOUT_S;
     t->watch_margin_s = margin_s > 0 ? margin_s : WATCH_SILENCE_MARGIN_S;
+}
+
+void tracker_set_list_timeouts(struct tracker *t, int silence_s, int max_s)
+{
+    t->list_silence_s = silence_s > 0 ? silence_s : LIST_SILENCE_S;
+    t->list_max_s = max_s > 0 ? max_s : LIST_MAX_S;
 }
 
 size_t tracker_count(struct tracker *t)
@@ -951,8 +963,8 @@ static struct shared_headers *headers_get(struct tracker *t)
     return t->hdrs;
 }
 
-/* Keeps a tracked Lease's item of the list under way: OBJ (taken over), or NULL when it was too long. */
-static void list_keep(struct list_read *l, struct item *it, json_t *obj, size_t len)
+/* Keeps a tracked Lease's item of the list under way: OBJ (taken over), or NULL and WHY it cannot be read. */
+static void list_keep(struct list_read *l, struct item *it, json_t *obj, const char *why, size_t len)
 {
     if (l->nkept == l->kept_cap) {
         l->kept_cap = l->kept_cap ? l->kept_cap * 2 : 4;
@@ -960,6 +972,7 @@ static void list_keep(struct list_read *l, struct item *it, json_t *obj, size_t 
     }
     l->kept[l->nkept].it = it;
     l->kept[l->nkept].obj = obj;
+    snprintf(l->kept[l->nkept].why, sizeof(l->kept[l->nkept].why), "%s", why != NULL ? why : "");
     l->nkept++;
     l->kept_bytes += len;
 }
@@ -976,12 +989,15 @@ static int list_item(void *ctx, const char *p, size_t len, bool truncated, char 
 {
     struct nswatch *w = ctx;
     struct peek_event e;
+    struct item *peeked = NULL;
+    char why[sizeof(((struct listed *)0)->why)];
     if (peek_object(p, len, &e)) {
-        struct item *it = find_item(w->t, w, e.name.p, e.name.len);
-        if (it == NULL || !it->active)
+        peeked = find_item(w->t, w, e.name.p, e.name.len);
+        if (peeked == NULL || !peeked->active)
             return 0;
         if (truncated) {
-            list_keep(w->list, it, NULL, 0);
+            snprintf(why, sizeof(why), "list item longer than %u bytes", MAX_EVENT);
+            list_keep(w->list, peeked, NULL, why, 0);
             return 0;
         }
     } else if (truncated) {
@@ -990,6 +1006,11 @@ static int list_item(void *ctx, const char *p, size_t len, bool truncated, char 
     }
     json_error_t je;
     json_t *obj = json_loadb(p, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+    if (obj == NULL && peeked != NULL) { /* only that Lease cannot be read (jansson refuses a key with NUL) */
+        snprintf(why, sizeof(why), "list item is not JSON: %.100s", je.text);
+        list_keep(w->list, peeked, NULL, why, 0);
+        return 0;
+    }
     if (obj == NULL) {
         snprintf(err, errlen, "list is not JSON: %s", je.text);
         return -1;
@@ -998,7 +1019,7 @@ static int list_item(void *ctx, const char *p, size_t len, bool truncated, char 
     if (it == NULL) /* a Lease nobody tracks under an escaped name, or not a Lease at all */
         json_decref(obj);
     else
-        list_keep(w->list, it, obj, len);
+        list_keep(w->list, it, obj, NULL, len);
     return 0;
 }
 
@@ -1009,6 +1030,7 @@ static size_t list_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     struct list_read *l = w->list;
     size_t n = size * nmemb;
     long code = 0;
+    w->last_rx = mono_ns();
     curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200) {
         lf_buf_append(&w->list_body, ptr, n); /* past the cap, the rest is dropped: the code still tells */
@@ -1038,9 +1060,13 @@ static void start_list(struct tracker *t, struct nswatch *w)
 {
     char *path = kube_lease_path(w->ns, NULL, NULL);
     w->hdrs = headers_get(t);
-    w->easy = kube_easy_new(t->client, "GET", path, LIST_TIMEOUT_MS, w->hdrs->list);
+    /* No size cap, so no short bound on the whole: a list is given up when it goes silent (the sweep). */
+    w->easy = kube_easy_new(t->client, "GET", path, (long)t->list_max_s * 1000, w->hdrs->list);
+    w->last_rx = mono_ns();
     free(path);
     lf_buf_reset(&w->list_body);
+    for (size_t i = 0; i < w->nitems; i++)
+        w->items[i]->late = false;
     w->list = xcalloc(1, sizeof(*w->list));
     listscan_init(&w->list->scan, MAX_EVENT, list_item, w);
     curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, list_write);
@@ -1158,25 +1184,33 @@ static void apply_listed(struct tracker *t, struct nswatch *w, struct item *it, 
     observe(t, it, obj, now);
 }
 
-/* A list that decoded, of which L kept the tracked Leases' items: every tracked Lease of W is in it or does
- * not exist. */
-static void apply_list(struct tracker *t, struct nswatch *w, const struct list_read *l, uint64_t n,
+/*
+ * A list that decoded, of which L kept the tracked Leases' items: every Lease of W tracked before the list
+ * started is in it or does not exist.  One tracked while it came (late) is known if its item came after
+ * that; if not, the stream may have passed it, so it stays unknown: returns true, and W is listed again.
+ */
+static bool apply_list(struct tracker *t, struct nswatch *w, const struct list_read *l, uint64_t n,
                        int64_t now)
 {
-    char why[64];
-    snprintf(why, sizeof(why), "list item longer than %u bytes", MAX_EVENT);
+    bool again = false;
     for (size_t i = 0; i < w->nitems; i++)
         w->items[i]->listed = false;
     for (size_t i = 0; i < l->nkept; i++) {
         struct item *it = l->kept[i].it;
         if (it->active) { /* (untracked while the list came) */
-            apply_listed(t, w, it, l->kept[i].obj, l->kept[i].obj != NULL ? NULL : why, n, now);
+            apply_listed(t, w, it, l->kept[i].obj, l->kept[i].obj != NULL ? NULL : l->kept[i].why, n, now);
             it->listed = true;
         }
     }
-    for (size_t i = 0; i < w->nitems; i++)
-        if (w->items[i]->active && !w->items[i]->listed)
-            apply_listed(t, w, w->items[i], NULL, NULL, n, now);
+    for (size_t i = 0; i < w->nitems; i++) {
+        struct item *it = w->items[i];
+        if (it->active && !it->listed && it->late)
+            again = true;
+        else if (it->active && !it->listed)
+            apply_listed(t, w, it, NULL, NULL, n, now);
+        it->late = false;
+    }
+    return again;
 }
 
 static void finish_list(struct tracker *t, struct nswatch *w, CURLcode cc, int64_t now)
@@ -1192,7 +1226,10 @@ static void finish_list(struct tracker *t, struct nswatch *w, CURLcode cc, int64
                          : NULL;
     end_request(t, w);
     if ((cc != CURLE_OK && !l->bad) || (cc == CURLE_OK && code != 200)) {
-        if (cc != CURLE_OK)
+        if (cc == CURLE_OPERATION_TIMEDOUT)
+            snprintf(err, sizeof(err), "%s (nothing came for %d s, or not complete after %d s)",
+                     curl_easy_strerror(cc), t->list_silence_s, t->list_max_s);
+        else if (cc != CURLE_OK)
             snprintf(err, sizeof(err), "%s", curl_easy_strerror(cc));
         else
             kube_status_error((int)code, status, err, sizeof(err));
@@ -1231,11 +1268,15 @@ static void finish_list(struct tracker *t, struct nswatch *w, CURLcode cc, int64
         w->relists++;
         pthread_mutex_unlock(&t->lock);
     }
-    apply_list(t, w, l, rv_number(rv), now);
+    bool again = apply_list(t, w, l, rv_number(rv), now);
     json_decref(meta);
     list_read_free(t, l);
     w->backoff_ms = 0;
     w->next_at = now; /* watch right away */
+    if (again) {      /* or list again first, for the Leases tracked while this list came */
+        free(w->rv);
+        w->rv = NULL;
+    }
 }
 
 static void finish_watch(struct tracker *t, struct nswatch *w, CURLcode cc, int64_t now)
@@ -1551,8 +1592,10 @@ static void relist_now(struct tracker *t, struct nswatch *w, int64_t now)
 /*
  * Acts on tracker_track / tracker_untrack.  An untracked Lease is published as such; its namespace's watch
  * ends with the last tracked Lease in it.  A Lease tracked (again) is unknown until its namespace is listed:
- * at once, ending a watch or a list under way (a list streams in, and its items of Leases not tracked as
- * they came are dropped: it may have gone past this one's), or after the backoff of a list waiting for it.
+ * at once, ending a watch; after the backoff of a list waiting for it; or, when a list is under way, by
+ * that list if its item comes after this, else by the next one (a list streams in, and its items of Leases
+ * not tracked as they came are dropped).  A list under way is never restarted: Leases tracked one after
+ * another faster than a list takes would otherwise keep the namespace from ever being listed.
  */
 static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
 {
@@ -1566,7 +1609,9 @@ static void follow_wanted(struct tracker *t, struct item *it, int64_t now)
             lease_record_release(&it->rec);
         it->known = false;
         it->exists = false;
-        if (w->nactive++ == 0 || w->rv != NULL || w->phase == LISTING) /* (rv: the next request, a watch) */
+        if (w->phase == LISTING)
+            it->late = true;
+        if (w->nactive++ == 0 || (w->rv != NULL && w->phase != LISTING)) /* (rv: the next request, a watch) */
             relist_now(t, w, now);
     } else if (--w->nactive == 0) {
         relist_now(t, w, now); /* nothing starts while no Lease of W is tracked */
@@ -1601,17 +1646,22 @@ static void finish(struct tracker *t, struct nswatch *w, CURLcode cc, int64_t no
         t->next_scan = w->next_at;
 }
 
-/* Abandons the watches that have been silent for longer than their timeout plus the margin. */
+/* Abandons the watches that have been silent for longer than their timeout plus the margin, and the lists
+ * from which nothing came for the list silence. */
 static void sweep(struct tracker *t, int64_t now)
 {
     for (size_t i = 0; i < t->nmine_ns; i++) {
         struct nswatch *w = t->mine_ns[i];
-        if (w->phase != WATCHING || now - w->last_rx <= w->silence_ns)
+        bool listing = w->phase == LISTING;
+        int64_t limit = listing ? (int64_t)t->list_silence_s * 1000000000LL : w->silence_ns;
+        if ((w->phase != WATCHING && !listing) || now - w->last_rx <= limit)
             continue;
         char secs[32];
         snprintf(secs, sizeof(secs), "%.1f", (double)(now - w->last_rx) / 1e9);
-        log_event(LOGL_WARN, "watch silent, reconnecting", "namespace", w->ns, "silent_s", secs, NULL);
-        w->watch_silent = true;
+        log_event(LOGL_WARN, listing ? "list silent, listing again" : "watch silent, reconnecting",
+                  "namespace", w->ns, "silent_s", secs, NULL);
+        if (!listing)
+            w->watch_silent = true;
         finish(t, w, CURLE_OPERATION_TIMEDOUT, now);
     }
 }
@@ -1619,6 +1669,9 @@ static void sweep(struct tracker *t, int64_t now)
 static int64_t sweep_interval_ns(const struct tracker *t)
 {
     int64_t ns = (int64_t)t->watch_margin_s * 1000000000LL / 2;
+    int64_t list_ns = (int64_t)t->list_silence_s * 1000000000LL / 2;
+    if (list_ns < ns)
+        ns = list_ns;
     return ns < SWEEP_MAX_NS ? ns : SWEEP_MAX_NS;
 }
 

@@ -646,6 +646,8 @@ struct fresh_api {
     struct fake_server srv; /* a thread per connection */
     atomic_int gets, lists, watches;
     char *list_body;            /* owned: set and freed by fresh_tracker, fresh_tracker_free */
+    bool list_pause_all;        /* every list's body pauses, not only the first's */
+    int list_drip_ms;           /* when set, every list's body comes in 64 KiB pieces, this long apart */
     size_t list_pause_at;       /* when set, the first list's body stops after this many bytes, */
     int list_pause_ms;          /* for this long, then goes on */
     struct kube_client *client; /* set and freed by fresh_tracker, fresh_tracker_free */
@@ -689,7 +691,22 @@ static void fresh_serve(void *ctx, int c)
     if (strstr(buf, "watch=1") != NULL) {
         fresh_watch(fa, c);
     } else if (strncmp(buf, LIST_DEMO, strlen(LIST_DEMO)) == 0) { /* a list of the namespace's Leases */
-        if (fa->lists++ == 0 && fa->list_pause_at > 0) {
+        if (fa->list_drip_ms > 0) {
+            fa->lists++;
+            char head[256];
+            size_t bl = strlen(fa->list_body);
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     bl);
+            fake_server_send(c, head);
+            for (size_t off = 0; off < bl && !fa->srv.stop; off += 65536) {
+                size_t n = bl - off < 65536 ? bl - off : 65536;
+                if (send(c, fa->list_body + off, n, MSG_NOSIGNAL) != (ssize_t)n)
+                    break;
+                fake_server_nap(&fa->srv, fa->list_drip_ms);
+            }
+        } else if ((fa->lists++ == 0 || fa->list_pause_all) && fa->list_pause_at > 0) {
             char head[256], *part = strndup(fa->list_body, fa->list_pause_at);
             assert_non_null(part);
             snprintf(head, sizeof(head),
@@ -1275,6 +1292,155 @@ static void test_tracked_while_listing(void **state)
     free(body);
 }
 
+/* A list of the demo namespace: 16 Leases nobody tracks with holders of PAD bytes each, then "bad" held by
+ * "a"; *PAUSE_AT (may be NULL) gets the offset just before "bad"'s item; you own it. */
+static char *padded_list(size_t pad, size_t *pause_at)
+{
+    char *body = NULL, name[32];
+    size_t len = 0, cap = 0;
+    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
+    cap = strlen(head) + 1;
+    body = malloc(cap);
+    assert_non_null(body);
+    memcpy(body, head, cap);
+    len = strlen(head);
+    for (int i = 0; i < 16 && pad > 0; i++) {
+        snprintf(name, sizeof(name), "other-%d", i);
+        add_item(&body, &len, &cap, name, 3, NULL, pad, false);
+    }
+    if (pause_at != NULL)
+        *pause_at = len;
+    add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
+    len--;
+    body = realloc(body, len + 3);
+    assert_non_null(body);
+    memcpy(body + len, "]}", 3);
+    return body;
+}
+
+/*
+ * Leases tracked one after another in a namespace, faster than its list takes (anyone who may create
+ * LeaseFences there can do it): a list under way is not restarted for them, so the Lease tracked before it
+ * is known from it, and the later ones from the next list.  (Restarting the list for each kept the
+ * namespace from ever being listed: 12 lists in 3.6 s and "bad" never known.)
+ */
+static void test_tracking_does_not_starve_the_list(void **state)
+{
+    (void)state;
+    size_t pause_at = 0;
+    char *body = padded_list(0, &pause_at);
+    struct fresh_api fa = {.list_body = body,
+                           .list_pause_at = pause_at,
+                           .list_pause_ms = 800,
+                           .list_pause_all = true,
+                           .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256], name[32];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    bool known = false;
+    for (int i = 0; i < 12; i++) {
+        fake_server_sleep_ms(300);
+        const struct lease_snapshot *s = tracker_acquire(t, 0);
+        known |= holder_is(s, "a");
+        tracker_release(t, s);
+        snprintf(name, sizeof(name), "churn-%d", i);
+        assert_true(tracker_track(t, "demo", name, err, sizeof(err)) > 0);
+    }
+    assert_true(known);
+    assert_true(fa.lists <= 6); /* one list per 800 ms at most, each completed */
+    const struct lease_snapshot *s = tracker_acquire(t, 1);
+    assert_false(s->known && s->exists); /* churn-0 is in no list: unknown, or known not to exist */
+    tracker_release(t, s);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
+/* A list that keeps coming for longer than the silence window is read whole (lists have no size cap, so no
+ * short bound on their time): 1 s window, ~1.6 MB in 64 KiB pieces 100 ms apart, ~2.5 s in all. */
+static void test_slow_list_read_whole(void **state)
+{
+    (void)state;
+    char *body = padded_list(100000, NULL);
+    struct fresh_api fa = {.list_body = body, .list_drip_ms = 100, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    tracker_set_list_timeouts(t, 1, 0);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    int64_t t0 = mono_now();
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_watched_holder(t, 0, "a");
+    assert_true(mono_now() - t0 > 2000000000LL); /* it did take longer than the window */
+    assert_int_equal((int)fa.lists, 1);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
+/* A list from which nothing comes for the silence window is given up and listed again: the first list stops
+ * for 3 s before "bad"'s item; with a 1 s window the second list, complete, makes it known before that. */
+static void test_silent_list_given_up(void **state)
+{
+    (void)state;
+    size_t pause_at = 0;
+    char *body = padded_list(0, &pause_at);
+    struct fresh_api fa = {
+        .list_body = body, .list_pause_at = pause_at, .list_pause_ms = 3000, .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    tracker_set_list_timeouts(t, 1, 0);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    int64_t t0 = mono_now();
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_watched_holder(t, 0, "a");
+    assert_true(mono_now() - t0 < 2900000000LL); /* not by waiting out the stall */
+    assert_int_equal((int)fa.lists, 2);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(body);
+}
+
+/*
+ * A tracked Lease's list item that jansson cannot read (an object key holding \u0000, which JSON allows and
+ * jansson refuses) makes that Lease unknown, not its neighbours: the other tracked Lease of the list is known
+ * from it, and the list is not retried for it.
+ */
+static void test_unreadable_item_is_its_lease_alone(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":["
+        "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"demo\",\"uid\":\"u-bad\",\"resourceVersion\":\"9\","
+        "\"managedFields\":[{\"manager\":\"m\",\"operation\":\"Update\",\"fieldsType\":\"FieldsV1\","
+        "\"fieldsV1\":{\"f:\\u0000\":{}}}]},"
+        "\"spec\":{\"holderIdentity\":\"a\",\"leaseDurationSeconds\":15}},"
+        "{\"metadata\":{\"name\":\"ok\",\"namespace\":\"demo\",\"uid\":\"u-ok\",\"resourceVersion\":\"8\"},"
+        "\"spec\":{\"holderIdentity\":\"o\",\"leaseDurationSeconds\":15}}]}";
+    struct fresh_api fa = {.list_body = strdup(body), .get_answer = read_new};
+    struct kube_client *c = fresh_api_start(&fa);
+    struct tracker *t = tracker_new(c);
+    char err[256];
+    assert_int_equal(tracker_track(t, "demo", "bad", err, sizeof(err)), 0);
+    assert_int_equal(tracker_track(t, "demo", "ok", err, sizeof(err)), 1);
+    assert_int_equal(tracker_start(t, err, sizeof(err)), 0);
+    wait_watched_holder(t, 1, "o");
+    const struct lease_snapshot *s = tracker_acquire(t, 0);
+    assert_false(s->known);
+    tracker_release(t, s);
+    assert_int_equal((int)fa.lists, 1);
+    tracker_free(t);
+    fresh_api_stop(&fa);
+    kube_client_free(c);
+    free(fa.list_body);
+}
+
 /* A listed Lease whose name is the tracked one's with more after a NUL byte is another Lease. */
 static void test_name_with_nul_is_another_lease(void **state)
 {
@@ -1527,6 +1693,10 @@ int main(void)
         cmocka_unit_test(test_list_larger_than_64_mib),
         cmocka_unit_test(test_list_oversized_tracked_item),
         cmocka_unit_test(test_tracked_while_listing),
+        cmocka_unit_test(test_tracking_does_not_starve_the_list),
+        cmocka_unit_test(test_slow_list_read_whole),
+        cmocka_unit_test(test_silent_list_given_up),
+        cmocka_unit_test(test_unreadable_item_is_its_lease_alone),
         cmocka_unit_test(test_name_with_nul_is_another_lease),
         cmocka_unit_test(test_refresh_older_read),
         cmocka_unit_test(test_refresh_failures),
