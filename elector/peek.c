@@ -38,6 +38,10 @@ static bool string(struct cur *c, struct peek_str *out)
     while (c->p < c->end && *c->p != '"') {
         if (*c->p == '\\') {
             escaped = true;
+            if (c->end - c->p < 2) { /* a cut line ends inside the escape: never step past the end */
+                c->p = c->end;
+                break;
+            }
             c->p++;
         }
         c->p++;
