@@ -9,7 +9,9 @@ BUILD=${LEASEFENCE_BUILD:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 # Start the binary as: $LEASEFENCE serve ...   (unquoted: it may carry a wrapper)
 LEASEFENCE="${LEASEFENCE_WRAPPER:+$LEASEFENCE_WRAPPER }$BUILD/leasefence"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/leasefence-test.XXXXXX")
+# Everything a test writes goes under TMP: never go on without it (an empty TMP would write under /).
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/leasefence-test.XXXXXX") && [ -d "$TMP" ] ||
+  { echo "tests/lib.sh: cannot make a temporary directory under ${TMPDIR:-/tmp}" >&2; exit 1; }
 PIDS=()
 N_OK=0 N_FAIL=0
 
