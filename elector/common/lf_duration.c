@@ -94,13 +94,9 @@ int lf_duration_parse(const char *s, int64_t *ns, char *err, size_t errlen)
     char unk[64];
     uint64_t total = 0;
     bool neg = *p == '-';
-    if (strcmp(s, "0") == 0) {
-        *ns = 0;
-        return 0;
-    }
     if (*p == '-' || *p == '+')
         p++;
-    if (strcmp(p, "0") == 0) { /* "+0" and "-0", as Go takes them */
+    if (strcmp(p, "0") == 0) { /* "0", "+0" and "-0": no unit needed, as in Go */
         *ns = 0;
         return 0;
     }

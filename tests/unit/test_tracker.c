@@ -1132,10 +1132,25 @@ static void add_item(char **buf, size_t *len, size_t *cap, const char *name, int
     (*buf)[*len] = '\0';
 }
 
-/* Closes a list made with add_item (its last comma dropped), its metadata after the items; you own it. */
-static char *end_list(char *buf, size_t len)
+/* Opens a list for add_item in *BUF (you own it), its metadata (resourceVersion 10) before the items unless
+ * METADATA_LAST (end_list then writes it). */
+static void begin_list(char **buf, size_t *len, size_t *cap, bool metadata_last)
 {
-    const char *tail = "],\"metadata\":{\"resourceVersion\":\"10\"}}";
+    const char *head = metadata_last
+                           ? "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"items\":["
+                           : "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
+    *len = strlen(head);
+    *cap = *len + 1;
+    *buf = malloc(*cap);
+    assert_non_null(*buf);
+    memcpy(*buf, head, *cap);
+}
+
+/* Closes a list made with add_item over its last comma: with the metadata after the items when
+ * METADATA_LAST (as begin_list was told); you own it. */
+static char *end_list(char *buf, size_t len, bool metadata_last)
+{
+    const char *tail = metadata_last ? "],\"metadata\":{\"resourceVersion\":\"10\"}}" : "]}";
     buf = realloc(buf, len + strlen(tail) + 1);
     assert_non_null(buf);
     memcpy(buf + len - 1, tail, strlen(tail) + 1); /* over the last comma */
@@ -1167,19 +1182,14 @@ static void test_list_larger_than_64_mib(void **state)
     (void)state;
     char *body = NULL, name[32];
     size_t len = 0, cap = 0;
-    const char *head = "{\"kind\":\"LeaseList\",\"apiVersion\":\"coordination.k8s.io/v1\",\"items\":[";
-    cap = strlen(head) + 1;
-    body = malloc(cap);
-    assert_non_null(body);
-    memcpy(body, head, cap);
-    len = strlen(head);
+    begin_list(&body, &len, &cap, true);
     for (int i = 0; i < 33; i++) {
         snprintf(name, sizeof(name), "other-%d", i);
         add_item(&body, &len, &cap, name, 3, NULL, (2u << 20) + 4096, i % 2 == 0);
     }
     add_item(&body, &len, &cap, "small", 4, "s", 0, false);
     add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
-    body = end_list(body, len);
+    body = end_list(body, len, true);
     assert_true(strlen(body) > (64u << 20));
     static const struct fresh_event events[] = {{400, EVENT(15, "b")}, {0, NULL}};
     struct fresh_api fa = {.list_body = body, .events = events, .get_answer = read_new};
@@ -1215,17 +1225,10 @@ static void test_list_oversized_tracked_item(void **state)
     (void)state;
     char *body = NULL;
     size_t len = 0, cap = 0;
-    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
-    cap = strlen(head) + 1;
-    body = malloc(cap);
-    assert_non_null(body);
-    memcpy(body, head, cap);
-    len = strlen(head);
+    begin_list(&body, &len, &cap, false);
     add_item(&body, &len, &cap, "bad", 9, NULL, (2u << 20) + 4096, false);
     add_item(&body, &len, &cap, "ok", 8, "o", 0, false);
-    len--; /* the last comma */
-    body = realloc(body, len + 3);
-    memcpy(body + len, "]}", 3);
+    body = end_list(body, len, false);
     static const struct fresh_event events[] = {{600, EVENT(15, "b")}, {0, NULL}};
     struct fresh_api fa = {.list_body = body, .events = events, .get_answer = read_new};
     struct kube_client *c = fresh_api_start(&fa);
@@ -1261,18 +1264,11 @@ static void test_tracked_while_listing(void **state)
     (void)state;
     char *body = NULL;
     size_t len = 0, cap = 0;
-    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
-    cap = strlen(head) + 1;
-    body = malloc(cap);
-    assert_non_null(body);
-    memcpy(body, head, cap);
-    len = strlen(head);
+    begin_list(&body, &len, &cap, false);
     add_item(&body, &len, &cap, "late", 8, "l", 0, false);
     add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
     size_t pause_at = len; /* the list stops after both items */
-    len--;
-    body = realloc(body, len + 3);
-    memcpy(body + len, "]}", 3);
+    body = end_list(body, len, false);
     struct fresh_api fa = {
         .list_body = body, .list_pause_at = pause_at, .list_pause_ms = 800, .get_answer = read_new};
     struct kube_client *c = fresh_api_start(&fa);
@@ -1298,12 +1294,7 @@ static char *padded_list(size_t pad, size_t *pause_at)
 {
     char *body = NULL, name[32];
     size_t len = 0, cap = 0;
-    const char *head = "{\"kind\":\"LeaseList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[";
-    cap = strlen(head) + 1;
-    body = malloc(cap);
-    assert_non_null(body);
-    memcpy(body, head, cap);
-    len = strlen(head);
+    begin_list(&body, &len, &cap, false);
     for (int i = 0; i < 16 && pad > 0; i++) {
         snprintf(name, sizeof(name), "other-%d", i);
         add_item(&body, &len, &cap, name, 3, NULL, pad, false);
@@ -1311,10 +1302,7 @@ static char *padded_list(size_t pad, size_t *pause_at)
     if (pause_at != NULL)
         *pause_at = len;
     add_item(&body, &len, &cap, "bad", 9, "a", 0, false);
-    len--;
-    body = realloc(body, len + 3);
-    assert_non_null(body);
-    memcpy(body + len, "]}", 3);
+    body = end_list(body, len, false);
     return body;
 }
 
