@@ -212,8 +212,10 @@ void leader_update(struct leader *l, struct fencesrc_view *v)
 
 void leader_stop(struct leader *l)
 {
-    if (!l->started)
+    if (!l->started) {
+        vwc_stop(l->vwc); /* leader_start may have started it, then failed */
         return;
+    }
     /* the work first: nothing is written once the Lease may be someone else's */
     pthread_mutex_lock(&l->lock);
     l->stop = true;
@@ -223,6 +225,9 @@ void leader_stop(struct leader *l)
     metrics_set_leader(false);
     candidate_cancel(l->cand);
     pthread_join(l->cand_tid, NULL);
+    /* and the webhook configuration's watch: its thread would otherwise still be connecting (TLS) when the
+     * process exits, and crash in OpenSSL's exit-time cleanup (seen under valgrind) */
+    vwc_stop(l->vwc);
     l->started = false;
 }
 

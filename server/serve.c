@@ -377,5 +377,13 @@ int serve_run(const struct serve_options *opts)
 
 fail:
     log_event(LOGL_ERROR, "cannot serve", "error", err, NULL);
+    /* What started before the failure is stopped: a thread still talking TLS to the API server when the
+     * process exits would crash in OpenSSL's exit-time cleanup. */
+    if (serve_srv.leader != NULL)
+        leader_stop(serve_srv.leader);
+    if (serve_srv.fences != NULL)
+        fencesrc_stop(serve_srv.fences);
+    if (serve_srv.tracker != NULL)
+        tracker_stop(serve_srv.tracker);
     return rc;
 }

@@ -391,6 +391,12 @@ void vwc_state_release(struct vwc_state *st)
     st->writers_expr = st->elections_expr = NULL;
 }
 
+void vwc_stop(struct vwc *v)
+{
+    if (v != NULL && v->informer != NULL)
+        informer_stop(v->informer);
+}
+
 void vwc_free(struct vwc *v)
 {
     if (v == NULL)

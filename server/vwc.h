@@ -60,6 +60,9 @@ struct vwc *vwc_new(struct kube_client *kc, const char *name, void (*wake)(void 
 /** Starts watching the configuration.  0 or -1 with ERR. */
 int vwc_start(struct vwc *v, char *err, size_t errlen);
 
+/** Ends the watch vwc_start started (its thread is joined); idempotent. */
+void vwc_stop(struct vwc *v);
+
 /**
  * Brings the configuration in step with view V when LEADING and the rate limits allow (patching it), or
  * only checks it when not.  NOW_NS is CLOCK_MONOTONIC.  Returns the monotonic time at which it wants to
